@@ -1,0 +1,86 @@
+"""Deployed process definitions: versions by content hash, validated, parsed once."""
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from .db import db
+from .errors import DefinitionError, DefinitionNotFound
+from .models import ProcessDefinition
+from .registry import EngineRegistry
+from .validation import ParsedDefinition, check_bpmn, parse_bpmn
+
+_SPEC_CACHE: dict[str, ParsedDefinition] = {}
+_SPEC_LOCK = threading.Lock()
+
+
+@dataclass
+class DeployReport:
+    deployed: list[ProcessDefinition]
+    unchanged: list[str]
+    refused: list[DefinitionError]
+
+
+class DefinitionStore:
+    def __init__(self, registry: EngineRegistry):
+        self.registry = registry
+
+    def check_file(self, path: Path) -> list[DefinitionError]:
+        return check_bpmn(path.read_bytes(), path.name, self.registry)
+
+    def deploy_directory(self, directory: Path) -> DeployReport:
+        report = DeployReport([], [], [])
+        for path in sorted(Path(directory).glob("*.bpmn")):
+            try:
+                definition, created = self.deploy(path.read_bytes(), path.name)
+            except DefinitionError as exc:
+                report.refused.append(exc)
+                continue
+            (report.deployed.append(definition) if created else report.unchanged.append(path.name))
+        return report
+
+    def deploy(self, xml: bytes, filename: str) -> tuple[ProcessDefinition, bool]:
+        """Store a new version unless this exact content is already deployed.
+
+        A refused file raises DefinitionError and leaves the last good version serving.
+        """
+        parsed = parse_bpmn(xml, filename, self.registry)
+        content_hash = hashlib.sha256(xml).hexdigest()
+        existing = db.session.scalar(select(ProcessDefinition).where(
+            ProcessDefinition.process_key == parsed.process_key,
+            ProcessDefinition.content_hash == content_hash))
+        if existing is not None:
+            return existing, False
+        latest = db.session.scalar(select(func.max(ProcessDefinition.version)).where(
+            ProcessDefinition.process_key == parsed.process_key)) or 0
+        definition = ProcessDefinition(
+            process_key=parsed.process_key, name=parsed.name, version=latest + 1,
+            content_hash=content_hash, source_file=filename, xml=xml.decode("utf-8"))
+        db.session.add(definition)
+        db.session.flush()
+        with _SPEC_LOCK:
+            _SPEC_CACHE[content_hash] = parsed
+        return definition, True
+
+    def latest(self, process_key: str) -> ProcessDefinition:
+        definition = db.session.scalar(
+            select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+            .order_by(ProcessDefinition.version.desc()).limit(1))
+        if definition is None:
+            raise DefinitionNotFound(f"流程 “{process_key}” 尚未部署")
+        return definition
+
+    def versions(self) -> list[ProcessDefinition]:
+        return list(db.session.scalars(select(ProcessDefinition).order_by(
+            ProcessDefinition.process_key, ProcessDefinition.version)))
+
+    def parsed(self, definition: ProcessDefinition) -> ParsedDefinition:
+        """The parsed spec of a stored version, parsed once per process."""
+        cached = _SPEC_CACHE.get(definition.content_hash)
+        if cached is None:
+            cached = parse_bpmn(definition.xml.encode("utf-8"), definition.source_file, None)
+            with _SPEC_LOCK:
+                _SPEC_CACHE[definition.content_hash] = cached
+        return cached

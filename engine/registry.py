@@ -1,0 +1,44 @@
+"""What a diagram set may refer to: service operators, candidate rules and forms."""
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .actor import Actor
+
+
+@dataclass
+class ServiceCall:
+    """What a service operator receives when a service task runs."""
+    instance: Any           # engine.models.ProcessInstance
+    element_id: str
+    actor: Actor            # whose action drove the engine to this task
+    params: dict[str, Any]  # evaluated serviceTaskOperator parameters
+
+
+Operator = Callable[[ServiceCall], dict]
+CandidateRule = Callable[[Any], list[int]]      # ProcessInstance -> organisation ids
+FormValidator = Callable[[dict], dict]           # raw data -> cleaned data (raises InvalidFormData)
+
+
+@dataclass
+class EngineRegistry:
+    operators: dict[str, Operator] = field(default_factory=dict)
+    candidate_rules: dict[str, CandidateRule] = field(default_factory=dict)
+    forms: dict[str, FormValidator] = field(default_factory=dict)
+
+    def operator(self, name: str):
+        def register(fn: Operator) -> Operator:
+            self.operators[name] = fn
+            return fn
+        return register
+
+    def candidate_rule(self, name: str):
+        def register(fn: CandidateRule) -> CandidateRule:
+            self.candidate_rules[name] = fn
+            return fn
+        return register
+
+    def form(self, key: str):
+        def register(fn: FormValidator) -> FormValidator:
+            self.forms[key] = fn
+            return fn
+        return register

@@ -1,0 +1,328 @@
+"""The engine's commands: start, claim, release, complete, retry.
+
+Each command works inside the caller's unit of work (``ProcessEngine.command``):
+domain tables, workflow state, inbox rows and the operation log change in one
+database transaction, all or nothing.
+"""
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.util.task import TaskState
+
+from .actor import Actor
+from .db import db
+from .definitions import DefinitionStore
+from .errors import (
+    ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
+    TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
+)
+from .models import AuditEntry, HumanTask, ProcessInstance, TaskCandidate, utcnow
+from .registry import EngineRegistry, ServiceCall
+from .serialization import dump_state, load_state
+from .validation import CANDIDATES, CLAIM, FORM_KEY
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepResult:
+    """Where an instance stands after a command."""
+    instance: ProcessInstance
+    opened: list[HumanTask] = field(default_factory=list)
+    incident: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.instance.status == "completed"
+
+    @property
+    def end_element_id(self) -> str | None:
+        return self.instance.end_element_id
+
+
+class _ServiceScriptEngine(PythonScriptEngine):
+    """Routes service tasks to the registry's operators, with the command's context."""
+
+    def __init__(self, registry: EngineRegistry, instance: ProcessInstance, actor: Actor):
+        super().__init__(environment=TaskDataEnvironment())
+        self.registry, self.instance, self.actor = registry, instance, actor
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_):
+        operator = self.registry.operators.get(operation_name)
+        if operator is None:
+            raise UnknownOperator(f"服务操作 “{operation_name}” 未注册")
+        params = {k: v["value"] for k, v in (operation_params or {}).items()}
+        result = operator(ServiceCall(self.instance, task.task_spec.bpmn_id, self.actor, params))
+        return json.dumps(result or {})
+
+
+class ProcessEngine:
+    def __init__(self, registry: EngineRegistry, definitions: DefinitionStore | None = None):
+        self.registry = registry
+        self.definitions = definitions or DefinitionStore(registry)
+        self._depth = 0
+
+    # -- unit of work ---------------------------------------------------------------
+    @contextmanager
+    def command(self):
+        """One user action = one transaction. Nested commands join the outer one."""
+        self._depth += 1
+        try:
+            yield
+            if self._depth == 1:
+                db.session.commit()
+        except StaleDataError as exc:
+            db.session.rollback()
+            raise ConcurrentModification("该业务已被他人处理，请刷新后重试") from exc
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            self._depth -= 1
+
+    # -- commands -------------------------------------------------------------------
+    def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
+              scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
+              applicant_name: str = "") -> StepResult:
+        definition = self.definitions.latest(process_key)
+        parsed = self.definitions.parsed(definition)
+        instance = ProcessInstance(
+            definition_id=definition.id, process_key=process_key, business_key=business_key,
+            subject=subject, scope=scope, scope_id=scope_id, applicant_org_id=applicant_org_id,
+            applicant_name=applicant_name, started_by_user_id=actor.user_id, state="")
+        db.session.add(instance)
+        db.session.flush()
+        return self._advance(instance, actor, lambda: BpmnWorkflow(parsed.spec, parsed.subprocess_specs))
+
+    def claim(self, task_id: int, actor: Actor) -> HumanTask:
+        task = self._candidate_task(task_id, actor)
+        if task.claimed_by_user_id == actor.user_id:
+            return task
+        won = db.session.execute(
+            update(HumanTask)
+            .where(HumanTask.id == task_id, HumanTask.state == "open", HumanTask.claimed_by_user_id.is_(None))
+            .values(claimed_by_user_id=actor.user_id, claimed_by_name=actor.user_name,
+                    claimed_by_org_id=actor.org_id, claimed_by_org_name=actor.org_name, claimed_at=utcnow())
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.refresh(task)
+        if not won:
+            if task.state != "open":
+                raise TaskClosed("该任务已处理完毕")
+            raise self._held_by_other(task)
+        self._audit(task.instance_id, actor, "签收", element_id=task.element_id)
+        return task
+
+    def release(self, task_id: int, actor: Actor) -> HumanTask:
+        task = self._candidate_task(task_id, actor)
+        released = db.session.execute(
+            update(HumanTask)
+            .where(HumanTask.id == task_id, HumanTask.state == "open",
+                   HumanTask.claimed_by_user_id == actor.user_id)
+            .values(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                    claimed_by_org_name=None, claimed_at=None)
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.refresh(task)
+        if not released:
+            if task.state != "open":
+                raise TaskClosed("该任务已处理完毕")
+            if task.claimed_by_user_id is None:
+                raise TaskNotClaimed("该任务尚未签收")
+            raise self._held_by_other(task)
+        self._audit(task.instance_id, actor, "退回签收", element_id=task.element_id)
+        return task
+
+    def complete(self, task_id: int, actor: Actor, data: dict, *, action: str,
+                 opinion: str | None = None, outcome: str | None = None) -> StepResult:
+        """Complete a user task with form data and run the engine to the next wait state."""
+        task = self._candidate_task(task_id, actor)
+        if task.state != "open":
+            raise TaskClosed("该任务已处理完毕，请勿重复提交")
+        if task.claimed_by_user_id not in (None, actor.user_id):
+            raise self._held_by_other(task)
+        if task.claim_required and task.claimed_by_user_id is None:
+            raise TaskNotClaimed("请先签收该任务再办理")
+        validator = self.registry.forms.get(task.form_key)
+        if validator is None:
+            raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
+        cleaned = validator(dict(data))
+        # the conditional update is the gate: a second submit or a second tab finds 0 rows
+        holder = (HumanTask.claimed_by_user_id == actor.user_id) if task.claim_required else \
+            (HumanTask.claimed_by_user_id.is_(None) | (HumanTask.claimed_by_user_id == actor.user_id))
+        won = db.session.execute(
+            update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "open", holder)
+            .values(state="completed", completed_at=utcnow(), completed_by_user_id=actor.user_id,
+                    completed_by_name=actor.user_name, completed_by_org_id=actor.org_id, outcome=outcome)
+            .execution_options(synchronize_session=False)).rowcount
+        if not won:
+            raise TaskClosed("该任务已处理完毕，请勿重复提交")
+        db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id)
+                           .values(is_open=False).execution_options(synchronize_session=False))
+        db.session.refresh(task)
+        instance = task.instance
+        self._audit(instance.id, actor, action, opinion, element_id=task.element_id)
+        before, parsed = instance.state, self.definitions.parsed(instance.definition)
+
+        def restore_and_complete():
+            wf = load_state(before, parsed.spec, parsed.subprocess_specs)
+            spiff_task = wf.get_task_from_id(UUID(task.task_guid))
+            if spiff_task is None or spiff_task.state != TaskState.READY:
+                raise TaskClosed("该任务已处理完毕，请勿重复提交")
+            spiff_task.set_data(**cleaned)
+            spiff_task.run()
+            return wf
+        return self._advance(instance, actor, restore_and_complete)
+
+    def retry(self, instance_id: int, actor: Actor) -> StepResult:
+        """Run an errored instance's failed step again (an operator's command)."""
+        instance = db.session.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise TaskNotFound("流程实例不存在")
+        if instance.status != "errored":
+            raise InstanceErrored("该流程实例没有待处理的异常")
+        self._audit(instance.id, actor, "重试")
+        state, parsed = instance.state, self.definitions.parsed(instance.definition)
+        return self._advance(instance, actor, lambda: load_state(state, parsed.spec, parsed.subprocess_specs))
+
+    def update_subject(self, instance: ProcessInstance, **fields) -> None:
+        """Change what inbox rows show (e.g. the applicant picked another person)."""
+        for name, value in fields.items():
+            setattr(instance, name, value)
+        shown = {k: v for k, v in fields.items() if k in ("subject", "scope", "applicant_name")}
+        if shown:
+            db.session.execute(update(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.state == "open").values(**shown)
+                .execution_options(synchronize_session=False))
+
+    def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
+        """Append a domain action (save, report, …) to the instance's operation log."""
+        self._audit(instance_id, actor, action, opinion)
+
+    # -- internals ------------------------------------------------------------------
+    def _advance(self, instance: ProcessInstance, actor: Actor, build) -> StepResult:
+        """Build the workflow, run engine steps in a savepoint, persist state and inbox rows.
+
+        A failing service task rolls back everything it and the steps after the user
+        task did, and leaves the instance errored at that element, to be retried.
+        """
+        wf = build()
+        incident = None
+        savepoint = db.session.begin_nested()
+        try:
+            wf.script_engine = _ServiceScriptEngine(self.registry, instance, actor)
+            wf.do_engine_steps(did_complete_task=lambda t: self._log_service_task(instance, t))
+            savepoint.commit()
+        except Exception as exc:  # noqa: BLE001 — every failure becomes an incident
+            savepoint.rollback()
+            element = _failed_element(wf, exc)
+            incident = _incident_message(exc)
+            log.warning("instance %s failed at %s: %s", instance.id, element, incident)
+            wf = build()
+            instance.incident_message, instance.incident_element_id = incident, element
+            instance.incident_at = utcnow()
+            self._audit(instance.id, Actor.system(), "服务任务失败", incident, element_id=element)
+        instance.state = dump_state(wf)
+        if incident:
+            instance.status = "errored"
+        elif wf.is_completed():
+            instance.status = "completed"
+            instance.end_element_id = _end_element(wf)
+        else:
+            instance.status = "running"
+        if not incident:
+            instance.incident_message = instance.incident_element_id = instance.incident_at = None
+        opened = self._sync_human_tasks(instance, wf)
+        try:
+            db.session.flush()
+        except StaleDataError as exc:
+            raise ConcurrentModification("该业务已被他人处理，请刷新后重试") from exc
+        return StepResult(instance, opened, incident)
+
+    def _sync_human_tasks(self, instance, wf) -> list[HumanTask]:
+        ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+        open_rows = db.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.state == "open")).all() if instance.id else []
+        for row in open_rows:
+            if row.task_guid not in ready:
+                row.state = "cancelled"
+                db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == row.id)
+                                   .values(is_open=False).execution_options(synchronize_session=False))
+        known = {row.task_guid for row in open_rows}
+        opened = []
+        for guid, spiff_task in ready.items():
+            if guid not in known:
+                opened.append(self._open_human_task(instance, spiff_task))
+        return opened
+
+    def _open_human_task(self, instance, spiff_task) -> HumanTask:
+        spec = spiff_task.task_spec
+        props = (spec.extensions or {}).get("properties", {})
+        now = utcnow()
+        row = HumanTask(
+            instance_id=instance.id, process_key=instance.process_key, task_guid=str(spiff_task.id),
+            element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, form_key=props.get(FORM_KEY, ""),
+            claim_required=props.get(CLAIM) == "required", subject=instance.subject, scope=instance.scope,
+            applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name, created_at=now)
+        rule = self.registry.candidate_rules[props[CANDIDATES]]
+        orgs = sorted({org for org in rule(instance) if org is not None})
+        row.candidates = [TaskCandidate(org_id=org, process_key=instance.process_key, created_at=now)
+                          for org in orgs]
+        db.session.add(row)
+        return row
+
+    def _log_service_task(self, instance, spiff_task):
+        if isinstance(spiff_task.task_spec, ServiceTask):
+            result = spiff_task.data.get(spiff_task.task_spec.result_variable) or {}
+            message = result.get("message") if isinstance(result, dict) else None
+            self._audit(instance.id, Actor.system(), spiff_task.task_spec.bpmn_name or spiff_task.task_spec.bpmn_id,
+                        message, element_id=spiff_task.task_spec.bpmn_id)
+
+    def _candidate_task(self, task_id, actor) -> HumanTask:
+        task = db.session.get(HumanTask, task_id)
+        if task is None:
+            raise TaskNotFound("任务不存在")
+        is_candidate = db.session.scalar(select(TaskCandidate.task_id).where(
+            TaskCandidate.task_id == task_id, TaskCandidate.org_id == actor.org_id))
+        if is_candidate is None:
+            raise NotCandidate("您所在的单位无权办理该任务")
+        return task
+
+    @staticmethod
+    def _held_by_other(task) -> TaskAlreadyClaimed:
+        return TaskAlreadyClaimed(
+            f"该任务已由{task.claimed_by_org_name}的{task.claimed_by_name}签收",
+            holder=task.claimed_by_name or "", holder_org=task.claimed_by_org_name or "")
+
+    @staticmethod
+    def _audit(instance_id, actor, action, opinion=None, element_id=None):
+        db.session.add(AuditEntry(
+            instance_id=instance_id, user_id=actor.user_id, user_name=actor.user_name,
+            org_id=actor.org_id, org_name=actor.org_name, action=action, opinion=opinion,
+            element_id=element_id))
+
+
+def _failed_element(wf, exc) -> str | None:
+    task = getattr(exc, "task", None)
+    if task is None:
+        errored = wf.get_tasks(state=TaskState.ERROR)
+        task = errored[0] if errored else None
+    return task.task_spec.bpmn_id if task is not None else None
+
+
+def _incident_message(exc) -> str:
+    inner = getattr(exc, "exception", None) or exc.__cause__ or exc
+    message = getattr(inner, "message", None) or str(inner)
+    return f"{type(inner).__name__}: {message}"
+
+
+def _end_element(wf) -> str | None:
+    ends = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+    return ends[-1].task_spec.bpmn_id if ends else None

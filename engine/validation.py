@@ -1,0 +1,153 @@
+"""Validation of BPMN files before they may run.
+
+A file passes when it is well-formed XML valid against the BPMN 2.0 schema (with
+the spiffworkflow extensions), parses into exactly one executable process, every
+service task names a registered operator, every user task has a registered form
+key and candidate rule, every expression compiles, and every flow element has
+diagram interchange so modelers can open it.
+"""
+from dataclasses import dataclass
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+from SpiffWorkflow.bpmn.specs.mixins import ExclusiveGatewayMixin
+
+from .errors import DefinitionError
+from .registry import EngineRegistry
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+FLOW_TAGS = {
+    "task", "userTask", "serviceTask", "scriptTask", "manualTask", "sendTask", "receiveTask",
+    "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
+    "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "exclusiveGateway",
+    "parallelGateway", "inclusiveGateway", "eventBasedGateway", "sequenceFlow",
+}
+
+# extension property names of user tasks (see docs/designers.md)
+FORM_KEY = "formKey"
+CANDIDATES = "candidates"
+CLAIM = "claim"
+
+
+@dataclass
+class ParsedDefinition:
+    process_key: str
+    name: str
+    spec: object
+    subprocess_specs: dict
+
+
+def parse_bpmn(xml: bytes, filename: str, registry: EngineRegistry | None) -> ParsedDefinition:
+    """Parse and validate one file, raising the first DefinitionError found."""
+    parsed, errors = _check(xml, filename, registry)
+    if errors:
+        raise errors[0]
+    return parsed
+
+
+def check_bpmn(xml: bytes, filename: str, registry: EngineRegistry) -> list[DefinitionError]:
+    """Every problem of one file (empty when the file is good)."""
+    return _check(xml, filename, registry)[1]
+
+
+def _check(xml: bytes, filename: str, registry: EngineRegistry):
+    try:
+        root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as exc:
+        return None, [DefinitionError(filename, None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}")]
+    if not VALIDATOR.validator.validate(root):
+        err = VALIDATOR.validator.error_log.last_error
+        return None, [DefinitionError(filename, _element_at_line(root, err.line),
+                                      f"不符合 BPMN 2.0 规范（第 {err.line} 行）：{err.message}")]
+    processes = [p for p in root.iterfind(f"{{{BPMN_NS}}}process") if p.get("isExecutable") == "true"]
+    if len(processes) != 1:
+        return None, [DefinitionError(filename, None, "每个文件必须恰好包含一个可执行流程（isExecutable=\"true\"）")]
+    errors = _check_diagram(root, filename) + _check_reserved_ids(root, filename)
+    process_key = processes[0].get("id")
+    try:
+        parser = SpiffBpmnParser()
+        parser.add_bpmn_xml(root, filename=filename)
+        spec = parser.get_spec(process_key)
+        subprocess_specs = parser.get_subprocess_specs(process_key)
+    except ValidationException as exc:
+        return None, errors + [DefinitionError(filename, exc.id or None, str(exc).split("\n")[0])]
+    except Exception as exc:  # the parser raises plain errors for some constructs
+        return None, errors + [DefinitionError(filename, None, f"无法解析：{exc}")]
+    if registry is not None:  # stored versions are re-parsed without registry checks
+        for task_spec in spec.task_specs.values():
+            errors.extend(_check_task(task_spec, filename, registry))
+    name = processes[0].get("name") or process_key
+    return ParsedDefinition(process_key, name, spec, subprocess_specs), errors
+
+
+def _element_at_line(root, line):
+    """The id of the BPMN element enclosing the offending line, for the error message."""
+    for el in root.iter():
+        if el.sourceline == line:
+            while el is not None and not (isinstance(el.tag, str) and el.tag.startswith(f"{{{BPMN_NS}}}")
+                                          and el.get("id")):
+                el = el.getparent()
+            return el.get("id") if el is not None else None
+    return None
+
+
+def _check_reserved_ids(root, filename):
+    # SpiffWorkflow names its own implicit tasks Start and End; a BPMN id equal to
+    # one of them silently disconnects the process
+    return [DefinitionError(filename, el.get("id"), "元素 id 不能为保留字 Start 或 End")
+            for el in root.iter() if isinstance(el.tag, str) and el.get("id") in ("Start", "End")]
+
+
+def _check_diagram(root, filename):
+    shown = {el.get("bpmnElement") for el in root.iter(f"{{{DI_NS}}}BPMNShape", f"{{{DI_NS}}}BPMNEdge")}
+    errors = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        ns, _, tag = el.tag[1:].partition("}")
+        if ns == BPMN_NS and tag in FLOW_TAGS and el.get("id") not in shown:
+            errors.append(DefinitionError(filename, el.get("id"), "缺少图形信息（BPMNDI），建模工具无法显示该元素"))
+    return errors
+
+
+def _check_task(task_spec, filename, registry):
+    element = getattr(task_spec, "bpmn_id", None) or task_spec.name
+    errors = []
+    if isinstance(task_spec, ServiceTask):
+        if task_spec.operation_name not in registry.operators:
+            errors.append(DefinitionError(filename, element, f"服务任务的操作 “{task_spec.operation_name}” 未注册"))
+        for pname, param in task_spec.operation_params.items():
+            errors.extend(_compile(param["value"], filename, element, f"参数 {pname}"))
+    if isinstance(task_spec, UserTask):
+        props = (task_spec.extensions or {}).get("properties", {})
+        form_key, rule = props.get(FORM_KEY), props.get(CANDIDATES)
+        if not form_key:
+            errors.append(DefinitionError(filename, element, "用户任务缺少表单（formKey）"))
+        elif form_key not in registry.forms:
+            errors.append(DefinitionError(filename, element, f"表单 “{form_key}” 未注册"))
+        if not rule:
+            errors.append(DefinitionError(filename, element, "用户任务缺少候选规则（candidates）"))
+        elif rule not in registry.candidate_rules:
+            errors.append(DefinitionError(filename, element, f"候选规则 “{rule}” 未注册"))
+        if props.get(CLAIM, "optional") not in ("required", "optional"):
+            errors.append(DefinitionError(filename, element, "claim 只能为 required 或 optional"))
+    if isinstance(task_spec, ExclusiveGatewayMixin) or hasattr(task_spec, "cond_task_specs"):
+        for condition, _target in getattr(task_spec, "cond_task_specs", []):
+            if isinstance(condition, str):
+                errors.extend(_compile(condition, filename, element, "条件表达式"))
+    for script_attr in ("prescript", "postscript", "script"):
+        script = getattr(task_spec, script_attr, None)
+        if isinstance(script, str) and script:
+            errors.extend(_compile(script, filename, element, "脚本", mode="exec"))
+    return errors
+
+
+def _compile(expr, filename, element, what, mode="eval"):
+    try:
+        compile(expr, f"<{element}>", mode)
+        return []
+    except SyntaxError as exc:
+        return [DefinitionError(filename, element, f"{what}无法编译：{expr!r}（{exc.msg}）")]
