@@ -69,16 +69,16 @@ class ProcessEngine:
     def __init__(self, registry: EngineRegistry, definitions: DefinitionStore | None = None):
         self.registry = registry
         self.definitions = definitions or DefinitionStore(registry)
-        self._depth = 0
 
     # -- unit of work ---------------------------------------------------------------
     @contextmanager
     def command(self):
         """One user action = one transaction. Nested commands join the outer one."""
-        self._depth += 1
+        info = db.session.info   # the depth lives on the (thread-scoped) session
+        info["command_depth"] = depth = info.get("command_depth", 0) + 1
         try:
             yield
-            if self._depth == 1:
+            if depth == 1:
                 db.session.commit()
         except StaleDataError as exc:
             db.session.rollback()
@@ -87,7 +87,7 @@ class ProcessEngine:
             db.session.rollback()
             raise
         finally:
-            self._depth -= 1
+            info["command_depth"] = depth - 1
 
     # -- commands -------------------------------------------------------------------
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",

@@ -1,0 +1,166 @@
+"""Registration (第一章), review of registrations, login, and enterprise basic information (2.1.1)."""
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from engine.db import db
+from engine.models import utcnow
+
+from .codes import is_valid_credit_code
+from .errors import DomainError, Forbidden, NotFound
+from .models import (
+    ACTIVE, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, Account, Organization, OrgInfoChange, User,
+)
+from .principal import Principal
+
+WRONG_PASSWORD = "用户名或密码错误"
+PENDING_MESSAGE = "账号正在审核中，请等待平台管理员审核通过后再登录"
+REJECTED_MESSAGE = "注册申请未通过审核，原因：{reason}"
+PASSWORD_MIN = 8
+EDITABLE_FIELDS = {
+    "name": "企业名称", "contact_person": "联系人", "contact_phone": "联系电话",
+    "legal_representative": "法定代表人", "address": "地址", "region": "所在地区", "business_scope": "经营范围",
+}
+
+
+@dataclass
+class Registration:
+    kind: str
+    org_name: str
+    credit_code: str
+    contact_person: str
+    mobile: str
+    username: str
+    password: str
+
+
+def register(reg: Registration) -> Account:
+    """Create a pending account (and its organisation if new)."""
+    if reg.kind not in ORG_KINDS or reg.kind == PLATFORM:
+        raise DomainError("账号类型：请选择有效的账号类型", "kind")
+    if not reg.org_name.strip():
+        raise DomainError("单位名称：请填写单位名称", "org_name")
+    code = reg.credit_code.strip().upper()
+    if not is_valid_credit_code(code):
+        raise DomainError("统一社会信用代码：格式或校验位不正确（应为 18 位）", "credit_code")
+    if not reg.contact_person.strip():
+        raise DomainError("联系人：请填写联系人", "contact_person")
+    if not re.fullmatch(r"1\d{10}", reg.mobile.strip()):
+        raise DomainError("手机号码：请填写 11 位手机号码", "mobile")
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", reg.username.strip()):
+        raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
+    if len(reg.password) < PASSWORD_MIN or reg.password.isdigit() or reg.password.isalpha():
+        raise DomainError(f"密码：至少 {PASSWORD_MIN} 位，且须同时包含字母和数字", "password")
+    if db.session.scalar(select(User.id).where(User.username == reg.username.strip())):
+        raise DomainError("用户名：该用户名已被注册", "username")
+    org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
+    if org is None:
+        org = Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
+                           contact_person=reg.contact_person.strip(), contact_phone=reg.mobile.strip())
+        db.session.add(org)
+    elif org.kind != reg.kind:
+        raise DomainError("统一社会信用代码：该单位已以其他账号类型登记", "credit_code")
+    user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
+                name=reg.contact_person.strip(), mobile=reg.mobile.strip())
+    account = Account(user=user, org=org, status=PENDING)
+    db.session.add_all([user, account])
+    db.session.commit()
+    return account
+
+
+def add_role(user: User, reg: Registration) -> Account:
+    """A logged-in person registers one more account (another organisation) under the same login."""
+    code = reg.credit_code.strip().upper()
+    if not is_valid_credit_code(code):
+        raise DomainError("统一社会信用代码：格式或校验位不正确（应为 18 位）", "credit_code")
+    org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
+    if org is None:
+        org = Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
+                           contact_person=reg.contact_person.strip(), contact_phone=reg.mobile.strip())
+        db.session.add(org)
+    if any(a.org_id == org.id for a in user.accounts if org.id):
+        raise DomainError("您已有该单位的账号", "credit_code")
+    account = Account(user=user, org=org, status=PENDING)
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def authenticate(username: str, password: str) -> User:
+    """The user if the password is right and at least one account is approved; else a clear refusal."""
+    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None or not check_password_hash(user.password_hash, password or ""):
+        raise DomainError(WRONG_PASSWORD)
+    if any(a.status == ACTIVE for a in user.accounts):
+        return user
+    if any(a.status == PENDING for a in user.accounts):
+        raise DomainError(PENDING_MESSAGE)
+    rejected = next((a for a in user.accounts if a.status == REJECTED), None)
+    raise DomainError(REJECTED_MESSAGE.format(reason=rejected.reject_reason if rejected else "无"))
+
+
+def active_accounts(user: User) -> list[Account]:
+    return [a for a in user.accounts if a.status == ACTIVE]
+
+
+def act_as(user: User, account_id: int) -> Principal:
+    """Choose the role to act as (1.2 第一步); only the user's own approved accounts."""
+    account = next((a for a in active_accounts(user) if a.id == account_id), None)
+    if account is None:
+        raise NotFound("账号不存在或未通过审核")
+    return Principal.of(account)
+
+
+def pending_registrations() -> list[Account]:
+    return list(db.session.scalars(select(Account).where(Account.status == PENDING).order_by(Account.id)))
+
+
+def review_registration(admin: Principal, account_id: int, approve: bool, reason: str = "") -> Account:
+    if not admin.is_admin:
+        raise Forbidden()
+    account = db.session.get(Account, account_id)
+    if account is None:
+        raise NotFound()
+    if account.status != PENDING:
+        raise DomainError("该注册申请已处理")
+    if not approve and not reason.strip():
+        raise DomainError("驳回原因：请填写驳回原因", "reason")
+    account.status = ACTIVE if approve else REJECTED
+    account.reject_reason = None if approve else reason.strip()
+    account.reviewed_at = utcnow()
+    db.session.commit()
+    return account
+
+
+def update_enterprise(principal: Principal, values: dict) -> OrgInfoChange | None:
+    """保存 the enterprise basic information; each save that changes something is kept in history."""
+    if principal.kind not in ENTERPRISE_KINDS:
+        raise Forbidden("仅企业账号可以维护企业基本信息")
+    org = db.session.get(Organization, principal.org_id)
+    changes = {}
+    for field, label in EDITABLE_FIELDS.items():
+        if field not in values:
+            continue
+        new = (values[field] or "").strip()
+        if field == "name" and not new:
+            raise DomainError("企业名称：请填写企业名称", "name")
+        if len(new) > (2000 if field == "business_scope" else 200):
+            raise DomainError(f"{label}：内容过长", field)
+        old = getattr(org, field) or ""
+        if new != old:
+            changes[field] = [old, new]
+            setattr(org, field, new)
+    if not changes:
+        return None
+    org.updated_at = utcnow()
+    entry = OrgInfoChange(org_id=org.id, user_id=principal.user_id, user_name=principal.user_name, changes=changes)
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def enterprise_history(principal: Principal) -> list[OrgInfoChange]:
+    return list(db.session.scalars(select(OrgInfoChange).where(OrgInfoChange.org_id == principal.org_id)
+                                   .order_by(OrgInfoChange.id.desc())))

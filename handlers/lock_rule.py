@@ -1,0 +1,147 @@
+"""The province-wide lock rule (domain.md §4.3) and the replacement checks (§4.5).
+
+A project manager or safety officer may hold that role on 1 project under
+construction, a chief supervisor on 3; projects sharing a contract registration
+number count once. Reaching the limit locks the person.
+"""
+from sqlalchemy import func, literal, select
+
+from engine.db import db
+from engine.models import utcnow
+
+from .models import (
+    CHIEF_SUPERVISOR, CONSTRUCTOR, LOCKED, NORMAL, PROJECT_MANAGER, ROLES, SAFETY_B, SAFETY_C,
+    SAFETY_OFFICER, SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Assignment, LockRecord,
+    Person, Project,
+)
+
+LIMITS = {PROJECT_MANAGER: 1, SAFETY_OFFICER: 1, CHIEF_SUPERVISOR: 3}
+
+TOO_MANY = {
+    PROJECT_MANAGER: "该项目经理已有项目管理工作，请重新选择",
+    SAFETY_OFFICER: "该安全员已有项目管理工作，请重新选择",
+    CHIEF_SUPERVISOR: "该项目总监已有 3 个及以上项目请重新选择",
+}
+# each role's certificate requirement: every group must be met by at least one certificate in it
+REQUIRED_CERTIFICATES = {
+    PROJECT_MANAGER: [((CONSTRUCTOR,), "该项目经理未取得注册建造师证书，请重新选择"),
+                      ((SAFETY_B,), "该项目经理未取得安全生产考核合格证书（B证），请重新选择")],
+    SAFETY_OFFICER: [((SAFETY_C,), "该安全员未取得安全生产考核合格证书（C证），请重新选择")],
+    CHIEF_SUPERVISOR: [((SUPERVISION_ENGINEER, SUPERVISOR), "该项目总监未取得注册监理工程师或监理员证书，请重新选择")],
+}
+LOCKED_MESSAGE = "该人员已被锁定，请重新选择"
+NOT_OWN_MESSAGE = "该人员不属于本单位，请重新选择"
+SAME_PERSON_MESSAGE = "变更后人员不能与变更前人员相同，请重新选择"
+
+
+def project_count(person_id: int, role: str) -> int:
+    """Projects under construction on which the person holds the role; one contract counts once."""
+    key = func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
+    return db.session.scalar(
+        select(func.count(func.distinct(key)))
+        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.person_id == person_id, Assignment.role == role,
+               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
+
+
+def open_locks(person_id: int) -> list[LockRecord]:
+    return list(db.session.scalars(select(LockRecord).where(
+        LockRecord.person_id == person_id, LockRecord.closed_at.is_(None)).order_by(LockRecord.id)))
+
+
+def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[LockRecord]:
+    """Bring the person's lock records and status in line with their assignments.
+
+    Adds a lock record (attributed to ``project_hint`` or the newest assignment) for
+    each role at its limit without one, closes the records of roles now below it.
+    Returns the lock records it added.
+    """
+    added = []
+    locks = open_locks(person.id)
+    now = utcnow()
+    for role, limit in LIMITS.items():
+        role_locks = [lock for lock in locks if lock.role == role]
+        count = project_count(person.id, role)
+        if count >= limit and not role_locks:
+            project_id = project_hint if project_hint and _holds(person.id, role, project_hint) \
+                else _newest_project(person.id, role)
+            lock = LockRecord(person_id=person.id, role=role, project_id=project_id, locked_at=now,
+                              reason=f"{ROLES[role]}在建工程数已达上限（{limit} 个）")
+            db.session.add(lock)
+            locks.append(lock)
+            added.append(lock)
+        elif count < limit:
+            for lock in role_locks:
+                close_lock(lock, f"{ROLES[role]}在建工程数低于上限，自动解锁")
+    person.status = LOCKED if any(lock.closed_at is None for lock in locks) else NORMAL
+    return added
+
+
+def close_lock(lock: LockRecord, reason: str) -> None:
+    if lock.closed_at is None:
+        lock.closed_at = utcnow()
+        lock.close_reason = reason
+
+
+def end_assignment(person_id: int, role: str, project_id: int, reason: str) -> int:
+    """End the person's active assignment in this role on this project; returns how many ended."""
+    rows = db.session.scalars(select(Assignment).where(
+        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
+        Assignment.ended_at.is_(None))).all()
+    for row in rows:
+        row.ended_at, row.end_reason = utcnow(), reason
+    return len(rows)
+
+
+def replacement_problem(role: str, candidate: Person, applicant_org_id: int,
+                        old_person_id: int | None = None) -> str | None:
+    """The message that refuses this replacement, or None when it may take the role."""
+    return _problem(role, candidate, applicant_org_id, old_person_id,
+                    lambda: project_count(candidate.id, role), lambda: bool(open_locks(candidate.id)))
+
+
+def replacement_problems(role: str, candidates: list[Person], applicant_org_id: int,
+                         old_person_id: int | None = None) -> dict[int, str | None]:
+    """replacement_problem for many people at once, in two queries (for the picker)."""
+    ids = [p.id for p in candidates]
+    key = func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
+    counts = dict(db.session.execute(
+        select(Assignment.person_id, func.count(func.distinct(key)))
+        .join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.person_id.in_(ids), Assignment.role == role, Assignment.ended_at.is_(None),
+               Project.status == UNDER_CONSTRUCTION)
+        .group_by(Assignment.person_id)).all()) if ids else {}
+    locked = set(db.session.scalars(select(LockRecord.person_id).where(
+        LockRecord.person_id.in_(ids), LockRecord.closed_at.is_(None)))) if ids else set()
+    return {p.id: _problem(role, p, applicant_org_id, old_person_id,
+                           lambda p=p: counts.get(p.id, 0), lambda p=p: p.id in locked)
+            for p in candidates}
+
+
+def _problem(role, candidate, applicant_org_id, old_person_id, count, has_open_lock) -> str | None:
+    if candidate.enterprise_id != applicant_org_id:
+        return NOT_OWN_MESSAGE
+    if old_person_id is not None and candidate.id == old_person_id:
+        return SAME_PERSON_MESSAGE
+    if count() >= LIMITS[role]:
+        return TOO_MANY[role]
+    for kinds, message in REQUIRED_CERTIFICATES[role]:
+        if not any(candidate.holds(kind) for kind in kinds):
+            return message
+    if candidate.status == LOCKED or has_open_lock():
+        return LOCKED_MESSAGE
+    return None
+
+
+def _holds(person_id, role, project_id) -> bool:
+    return db.session.scalar(select(Assignment.id).where(
+        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
+        Assignment.ended_at.is_(None)).limit(1)) is not None
+
+
+def _newest_project(person_id, role) -> int:
+    return db.session.scalar(
+        select(Assignment.project_id).join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None),
+               Project.status == UNDER_CONSTRUCTION)
+        .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))

@@ -1,0 +1,317 @@
+"""Domain tables. Business data lives here, not in workflow task data."""
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from engine.db import db
+from engine.models import BigId, utcnow
+
+# organisation kinds
+CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM = "construction_unit", "contractor", "supervising_firm"
+AGENCY, AUTHORITY, PLATFORM = "agency", "authority", "platform"
+ORG_KINDS = {
+    CONSTRUCTION_UNIT: "建设单位", CONTRACTOR: "施工单位", SUPERVISING_FIRM: "监理单位",
+    AGENCY: "监督机构", AUTHORITY: "主管部门", PLATFORM: "平台管理员",
+}
+ENTERPRISE_KINDS = (CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM)
+REGULATOR_KINDS = (AGENCY, AUTHORITY)
+
+# key roles on a project
+PROJECT_MANAGER, SAFETY_OFFICER, CHIEF_SUPERVISOR = "project_manager", "safety_officer", "chief_supervisor"
+ROLES = {PROJECT_MANAGER: "项目经理", SAFETY_OFFICER: "安全员", CHIEF_SUPERVISOR: "项目总监"}
+ROLE_EMPLOYER = {PROJECT_MANAGER: CONTRACTOR, SAFETY_OFFICER: CONTRACTOR, CHIEF_SUPERVISOR: SUPERVISING_FIRM}
+
+# certificates
+CONSTRUCTOR, SAFETY_B, SAFETY_C = "constructor", "safety_b", "safety_c"
+SUPERVISION_ENGINEER, SUPERVISOR = "supervision_engineer", "supervisor"
+CERTIFICATES = {
+    CONSTRUCTOR: "注册建造师", SAFETY_B: "安全生产考核合格证书（B证）", SAFETY_C: "安全生产考核合格证书（C证）",
+    SUPERVISION_ENGINEER: "注册监理工程师", SUPERVISOR: "监理员",
+}
+
+NORMAL, LOCKED = "normal", "locked"
+PERSON_STATUS = {NORMAL: "正常", LOCKED: "锁定"}
+UNDER_CONSTRUCTION, COMPLETED = "under_construction", "completed"
+PROJECT_STATUS = {UNDER_CONSTRUCTION: "在建", COMPLETED: "竣工"}
+
+# application status
+DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned", "approved", "withdrawn"
+APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回"}
+OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
+
+PENDING, ACTIVE, REJECTED = "pending", "active", "rejected"
+ACCOUNT_STATUS = {PENDING: "待审核", ACTIVE: "已通过", REJECTED: "已驳回"}
+
+
+class Organization(db.Model):
+    __tablename__ = "organization"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    contact_person: Mapped[str] = mapped_column(String(50), default="")
+    contact_phone: Mapped[str] = mapped_column(String(30), default="")
+    legal_representative: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    business_scope: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def kind_label(self) -> str:
+        return ORG_KINDS[self.kind]
+
+
+class OrgInfoChange(db.Model):
+    """One save of the enterprise basic information: who, when, which fields."""
+    __tablename__ = "org_info_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    user_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changes: Mapped[dict] = mapped_column(JSON)   # field -> [old, new]
+
+
+class User(db.Model):
+    """A login (one natural person); each Account is a role they may act as."""
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(50))
+    mobile: Mapped[str] = mapped_column(String(20), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    accounts: Mapped[list["Account"]] = relationship(back_populates="user", order_by="Account.id")
+
+
+class Account(db.Model):
+    __tablename__ = "account"
+    __table_args__ = (UniqueConstraint("user_id", "org_id", name="uq_account_user_org"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user: Mapped[User] = relationship(back_populates="accounts", lazy="joined")
+    org: Mapped[Organization] = relationship(lazy="joined")
+
+    @property
+    def kind(self) -> str:
+        return self.org.kind
+
+
+class Person(db.Model):
+    __tablename__ = "person"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    id_card: Mapped[str] = mapped_column(String(18), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=NORMAL)
+    enterprise: Mapped[Organization] = relationship(lazy="joined")
+    certificates: Mapped[list["Certificate"]] = relationship(back_populates="person", lazy="selectin")
+
+    @property
+    def status_label(self) -> str:
+        return PERSON_STATUS[self.status]
+
+    def holds(self, kind: str) -> bool:
+        return any(c.kind == kind for c in self.certificates)
+
+
+class Certificate(db.Model):
+    __tablename__ = "certificate"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    number: Mapped[str] = mapped_column(String(50))
+    person: Mapped[Person] = relationship(back_populates="certificates")
+
+    @property
+    def kind_label(self) -> str:
+        return CERTIFICATES[self.kind]
+
+
+class Project(db.Model):
+    __tablename__ = "project"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    supervision_no: Mapped[str] = mapped_column(String(50), unique=True)      # 报监登记号
+    contract_no: Mapped[str | None] = mapped_column(String(50), index=True)   # 合同登记编号
+    permit_no: Mapped[str | None] = mapped_column(String(50))                 # 施工许可证号
+    address: Mapped[str] = mapped_column(String(300), default="")
+    construction_unit_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    contractor_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    supervising_firm_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    authority_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    status: Mapped[str] = mapped_column(String(30), default=UNDER_CONSTRUCTION)
+    registered_at: Mapped[date | None] = mapped_column(Date)
+    completed_at: Mapped[date | None] = mapped_column(Date)
+
+    construction_unit: Mapped[Organization] = relationship(foreign_keys=[construction_unit_id])
+    contractor: Mapped[Organization | None] = relationship(foreign_keys=[contractor_id])
+    supervising_firm: Mapped[Organization | None] = relationship(foreign_keys=[supervising_firm_id])
+    authority: Mapped[Organization] = relationship(foreign_keys=[authority_id])
+    agency: Mapped[Organization] = relationship(foreign_keys=[agency_id])
+
+    @property
+    def status_label(self) -> str:
+        return PROJECT_STATUS[self.status]
+
+    @property
+    def regulator_ids(self) -> list[int]:
+        return [self.authority_id, self.agency_id]
+
+
+class Assignment(db.Model):
+    """A person holding a key role on a project; ended_at set when they leave it."""
+    __tablename__ = "assignment"
+    __table_args__ = (Index("ix_assignment_person_active", "person_id", "role", "ended_at"),
+                      Index("ix_assignment_project", "project_id", "ended_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    project: Mapped[Project] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return ROLES[self.role]
+
+
+class LockRecord(db.Model):
+    __tablename__ = "lock_record"
+    __table_args__ = (Index("ix_lock_person_open", "person_id", "closed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str] = mapped_column(String(30))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))   # 添加锁定的工程
+    locked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(String(300))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    close_reason: Mapped[str | None] = mapped_column(String(300))
+    person: Mapped[Person] = relationship(lazy="joined")
+    project: Mapped[Project] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return ROLES[self.role]
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class Attachment(db.Model):
+    """An uploaded file: the bytes live in the upload folder under their SHA-256."""
+    __tablename__ = "attachment"
+    __table_args__ = (Index("ix_attachment_owner", "owner_type", "owner_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_type: Mapped[str] = mapped_column(String(30))
+    owner_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(30), default="attachment")
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(255))
+    org_id: Mapped[int] = mapped_column(Integer)
+    uploaded_by_user_id: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ApplicationMixin:
+    """Columns every business application shares."""
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=DRAFT)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # set while the application is open so that two tabs cannot file the same thing twice
+    open_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+    @declared_attr
+    def applicant_org_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("organization.id"), index=True)
+
+    @declared_attr
+    def created_by_user_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("app_user.id"))
+
+    @declared_attr
+    def project_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("project.id"), index=True)
+
+    @declared_attr
+    def instance_id(cls) -> Mapped[int | None]:
+        return mapped_column(ForeignKey("process_instance.id"), unique=True)
+
+    @declared_attr
+    def applicant_org(cls) -> Mapped[Organization]:
+        return relationship(foreign_keys=[cls.applicant_org_id], lazy="joined")
+
+    @declared_attr
+    def project(cls) -> Mapped[Project]:
+        return relationship(foreign_keys=[cls.project_id], lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return APPLICATION_STATUS[self.status]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (DRAFT, RETURNED)
+
+
+class UnlockApplication(ApplicationMixin, db.Model):
+    """人员解锁申请."""
+    __tablename__ = "unlock_application"
+    kind = "unlock"
+    process_key = "personnel_unlock"
+    title = "人员解锁申请"
+    lock_record_id: Mapped[int] = mapped_column(ForeignKey("lock_record.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    lock_record: Mapped[LockRecord] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class ManagerChangeApplication(ApplicationMixin, db.Model):
+    """项目主要管理人员变更."""
+    __tablename__ = "manager_change_application"
+    kind = "change"
+    process_key = "manager_change"
+    title = "项目主要管理人员变更"
+    role: Mapped[str] = mapped_column(String(30))
+    old_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    new_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    old_person: Mapped[Person] = relationship(foreign_keys=[old_person_id], lazy="joined")
+    new_person: Mapped[Person | None] = relationship(foreign_keys=[new_person_id], lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return ROLES[self.role]
+
+
+class CompletionFiling(ApplicationMixin, db.Model):
+    """竣工验收备案."""
+    __tablename__ = "completion_filing"
+    kind = "completion"
+    process_key = "completion_filing"
+    title = "竣工验收备案"
+    acceptance_date: Mapped[date | None] = mapped_column(Date)      # 竣工验收日期
+    conclusion: Mapped[str] = mapped_column(Text, default="")       # 验收结论
+    permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
+
+
+APPLICATION_MODELS = {m.kind: m for m in (UnlockApplication, ManagerChangeApplication, CompletionFiling)}
+APPLICATION_BY_PROCESS = {m.process_key: m for m in APPLICATION_MODELS.values()}

@@ -1,0 +1,106 @@
+"""A small province for scenario tests: regulators, enterprises, people, projects, accounts."""
+from dataclasses import dataclass, field
+from itertools import count
+
+from werkzeug.security import generate_password_hash
+
+from engine.db import db
+from handlers import lock_rule
+from handlers.codes import credit_code_check_char, id_card_check_char
+from handlers.models import (
+    ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR, PLATFORM,
+    PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM, SUPERVISION_ENGINEER, Account,
+    Assignment, Certificate, Organization, Person, Project, User,
+)
+from handlers.principal import Principal
+
+_seq = count(1)
+PASSWORD = "demo1234"
+_HASH = None
+
+
+def credit_code(n: int) -> str:
+    body = f"91530100{n:09d}"
+    return body + credit_code_check_char(body)
+
+
+def id_card(n: int) -> str:
+    body = f"53010119800101{n % 1000:03d}"[:17]
+    body = f"530101{1960 + n // 1000 % 40}0101{n % 1000:03d}"
+    return body + id_card_check_char(body)
+
+
+@dataclass
+class World:
+    orgs: dict = field(default_factory=dict)
+    principals: dict = field(default_factory=dict)
+
+    def org(self, key) -> Organization:
+        return self.orgs[key]
+
+    def who(self, key) -> Principal:
+        return self.principals[key]
+
+    # -- builders ---------------------------------------------------------------------
+    def add_org(self, key, kind, name):
+        org = Organization(kind=kind, name=name, credit_code=credit_code(next(_seq)))
+        db.session.add(org)
+        db.session.flush()
+        self.orgs[key] = org
+        return org
+
+    def add_account(self, key, org_key, name):
+        global _HASH
+        _HASH = _HASH or generate_password_hash(PASSWORD)
+        user = User(username=f"{key}", password_hash=_HASH, name=name)
+        account = Account(user=user, org=self.orgs[org_key], status=ACTIVE)
+        db.session.add_all([user, account])
+        db.session.flush()
+        self.principals[key] = Principal.of(account)
+        return account
+
+    def add_person(self, name, org_key, *certs) -> Person:
+        person = Person(name=name, id_card=id_card(next(_seq)), enterprise_id=self.orgs[org_key].id)
+        person.certificates = [Certificate(kind=c, number=f"C{next(_seq):06d}") for c in certs]
+        db.session.add(person)
+        db.session.flush()
+        return person
+
+    def add_project(self, name, contract_no=None, authority="authority", agency="agency",
+                    owner="owner", contractor="contractor", firm="firm") -> Project:
+        n = next(_seq)
+        project = Project(name=name, supervision_no=f"BJ{n:06d}", contract_no=contract_no, permit_no=f"XK{n:06d}",
+                          construction_unit_id=self.orgs[owner].id, contractor_id=self.orgs[contractor].id,
+                          supervising_firm_id=self.orgs[firm].id, authority_id=self.orgs[authority].id,
+                          agency_id=self.orgs[agency].id)
+        db.session.add(project)
+        db.session.flush()
+        return project
+
+    def assign(self, person, project, role):
+        db.session.add(Assignment(person_id=person.id, project_id=project.id, role=role))
+        db.session.flush()
+        lock_rule.apply_lock_rule(person, project_hint=project.id)
+        db.session.commit()
+
+    @classmethod
+    def build(cls) -> "World":
+        """Two regulators pairs, an owner, two contractors, a supervising firm, and their users."""
+        w = cls()
+        w.add_org("authority", AUTHORITY, "昆明市住房和城乡建设局")
+        w.add_org("agency", AGENCY, "昆明市建设工程质量安全监督站")
+        w.add_org("authority2", AUTHORITY, "大理州住房和城乡建设局")
+        w.add_org("agency2", AGENCY, "大理州建设工程质量安全监督站")
+        w.add_org("owner", CONSTRUCTION_UNIT, "云南城投置业有限公司")
+        w.add_org("contractor", CONTRACTOR, "云南建投第一建设有限公司")
+        w.add_org("contractor2", CONTRACTOR, "云南工程建设总承包有限公司")
+        w.add_org("firm", SUPERVISING_FIRM, "云南建设监理咨询有限公司")
+        w.add_org("platform", PLATFORM, "云南省住房和城乡建设厅")
+        for key, org, name in [("auth_reviewer", "authority", "李审核"), ("auth_reviewer2", "authority", "王审核"),
+                               ("agency_reviewer", "agency", "赵监督"), ("agency2_reviewer", "agency2", "钱监督"),
+                               ("auth2_reviewer", "authority2", "孙审核"), ("owner_user", "owner", "周建设"),
+                               ("contractor_user", "contractor", "吴施工"), ("contractor2_user", "contractor2", "郑施工"),
+                               ("firm_user", "firm", "冯监理"), ("admin", "platform", "陈管理")]:
+            w.add_account(key, org, name)
+        db.session.commit()
+        return w

@@ -1,0 +1,36 @@
+"""Configuration from the environment; local data in the instance folder."""
+import os
+import secrets
+from pathlib import Path
+
+
+def load_config(app) -> None:
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ynqs.sqlite3'}",
+        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(instance),
+        UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
+        UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
+        # the request limit leaves room for the form fields around the largest file
+        MAX_CONTENT_LENGTH=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)) + 2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        WTF_CSRF_TIME_LIMIT=None,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \
+            app.config["SQLALCHEMY_DATABASE_URI"][len("postgres://"):]
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \
+            app.config["SQLALCHEMY_DATABASE_URI"][len("postgresql://"):]
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

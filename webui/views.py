@@ -1,0 +1,7 @@
+"""Blueprint registration."""
+
+
+def register(app):
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
