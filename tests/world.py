@@ -104,3 +104,37 @@ class World:
             w.add_account(key, org, name)
         db.session.commit()
         return w
+
+
+# -- scenario helpers (shared by the scenario suites) -----------------------------------
+PDF_BYTES = b"%PDF-1.4 scenario attachment"
+
+
+def row_counts(*models) -> dict:
+    """Row count of each model's table, to show that a refused action changed nothing."""
+    from sqlalchemy import func, select
+    db.session.expire_all()
+    return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
+
+
+def locked_person(world, name, org_key="contractor", role=PROJECT_MANAGER, project_name=None, **project_kw):
+    """A person holding ``role`` on a fresh project and therefore locked (limit 1 roles)."""
+    certs = {PROJECT_MANAGER: (CONSTRUCTOR, SAFETY_B), SAFETY_OFFICER: (SAFETY_C,),
+             CHIEF_SUPERVISOR: (SUPERVISION_ENGINEER,)}[role]
+    person = world.add_person(name, org_key, *certs)
+    project = world.add_project(project_name or f"{name}的工程", **project_kw)
+    world.assign(person, project, role)
+    return person, project
+
+
+def reported_unlock(world, services, person, applicant_key="contractor_user", reason="项目已停工", lock=None):
+    """An unlock application for the person's open lock, saved with its form and reported."""
+    from handlers.applications import UNLOCK_FORM, Upload
+    applicant = world.who(applicant_key)
+    if lock is None:
+        [lock] = lock_rule.open_locks(person.id)
+    app = services.unlock.create(applicant, lock.id)
+    services.unlock.save(applicant, app.id, {"reason": reason},
+                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
+    services.unlock.report(applicant, app.id)
+    return app

@@ -1,0 +1,266 @@
+"""人员解锁申请 (domain.md §4.4): the applicant's walk and both regulators' reviews."""
+import pytest
+
+from engine import EngineError
+from engine.inbox import open_tasks
+from engine.models import AuditEntry, HumanTask, ProcessInstance
+from handlers import lock_rule
+from handlers.applications import UNLOCK_FORM, Upload
+from handlers.errors import DomainError, NotFound
+from handlers.models import (
+    APPROVED, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED, SAFETY_OFFICER, WITHDRAWN,
+    Assignment, LockRecord, UnlockApplication,
+)
+
+from .world import PDF_BYTES, locked_person, reported_unlock, row_counts
+
+FORM = Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)
+
+
+def _task(services, reviewer):
+    [task] = services.reviews.inbox(reviewer).rows
+    return task
+
+
+def _active(person_id, project_id):
+    from engine.db import db
+    from sqlalchemy import select
+    return db.session.scalars(select(Assignment).where(
+        Assignment.person_id == person_id, Assignment.project_id == project_id,
+        Assignment.ended_at.is_(None))).all()
+
+
+@pytest.mark.parametrize("reviewer_key", ["auth_reviewer", "agency_reviewer"])
+def test_either_regulator_of_the_project_approves_and_the_lock_closes(world, services, reviewer_key):
+    pm, project = locked_person(world, "张三", project_name="昆明市第一中学教学楼")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    assert lock.person_id == pm.id and lock.project_id == project.id
+
+    app = services.unlock.create(applicant, lock.id)
+    assert app.status == DRAFT
+    assert services.unlock.lockable(applicant) == []          # already has an open application
+    services.unlock.save(applicant, app.id, {"reason": "项目已停工", "explanation": "停工证明见附件"}, [FORM],
+                         action="确定")
+    assert app.status == DRAFT
+    services.unlock.report(applicant, app.id)
+    assert app.status == REPORTED
+
+    # offered to both the authority and the agency of the project that added the lock
+    for key in ("auth_reviewer", "auth_reviewer2", "agency_reviewer"):
+        assert [t.subject for t in services.reviews.inbox(world.who(key)).rows] == ["张三（项目经理）解锁"]
+    reviewer = world.who(reviewer_key)
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id, "同意解锁")
+
+    assert app.status == APPROVED and app.finished_at is not None
+    assert lock.closed_at is not None
+    assert _active(pm.id, project.id) == []                   # the assignment no longer counts
+    assert pm.status == NORMAL
+    log = services.unlock.operation_log(app)
+    assert [e.action for e in log] == ["新建", "确定", "上报", "签收", "审核通过", "自动解锁"]
+    approved = log[4]
+    assert approved.user_name == reviewer.user_name and approved.org_name == reviewer.org_name
+    assert approved.opinion == "同意解锁" and approved.at is not None
+    assert "已解锁" in log[5].opinion
+    # the task has left every inbox
+    for key in ("auth_reviewer", "agency_reviewer"):
+        assert services.reviews.inbox(world.who(key)).rows == []
+
+
+def test_person_with_another_open_lock_stays_locked(world, services):
+    person = world.add_person("孙多岗", "contractor", "constructor", "safety_b", "safety_c")
+    pm_project = world.add_project("工程甲")
+    so_project = world.add_project("工程乙")
+    world.assign(person, pm_project, PROJECT_MANAGER)
+    world.assign(person, so_project, SAFETY_OFFICER)
+    pm_lock = next(lk for lk in lock_rule.open_locks(person.id) if lk.role == PROJECT_MANAGER)
+    app = reported_unlock(world, services, person, lock=pm_lock)
+    reviewer = world.who("agency_reviewer")
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id)
+    assert app.status == APPROVED
+    assert pm_lock.closed_at is not None
+    assert person.status == LOCKED
+    assert [lk.role for lk in lock_rule.open_locks(person.id)] == [SAFETY_OFFICER]
+    assert "锁定" in services.unlock.operation_log(app)[-1].opinion
+
+
+def test_save_requires_reason_and_the_unlock_form(world, services):
+    pm, _ = locked_person(world, "李四")
+    applicant = world.who("contractor_user")
+    app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
+    with pytest.raises(DomainError) as exc:
+        services.unlock.save(applicant, app.id, {"reason": ""}, [FORM], action="确定")
+    assert exc.value.message == "解锁原因：请填写解锁原因"
+    with pytest.raises(DomainError) as exc:
+        services.unlock.save(applicant, app.id, {"reason": "项目停工"}, [], action="确定")
+    assert exc.value.message == "请上传“建设工程项目人员解锁申请表”"
+    # neither refused save left anything behind
+    assert services.unlock.attachments(app) == []
+    assert [e.action for e in services.unlock.operation_log(app)] == ["新建"]
+    with pytest.raises(DomainError):
+        services.unlock.report(applicant, app.id)
+    assert app.status == DRAFT
+
+
+def test_return_then_edit_and_report_again_then_approved(world, services):
+    pm, _ = locked_person(world, "王五")
+    applicant = world.who("contractor_user")
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("auth_reviewer")
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    with pytest.raises(EngineError) as exc:
+        services.reviews.return_(reviewer, task.id, "  ")
+    assert exc.value.message == "意见：退回时必须填写意见"
+    services.reviews.return_(reviewer, task.id, "请补充停工证明")
+    assert app.status == RETURNED and app.status_label == "已退回"
+    assert pm.status == LOCKED
+    returned = services.unlock.operation_log(app)[-1]
+    assert (returned.action, returned.opinion, returned.user_name) == ("退回", "请补充停工证明", "李审核")
+    assert services.reviews.inbox(reviewer).rows == []
+
+    services.unlock.save(applicant, app.id, {"reason": "项目停工，已补充停工证明"}, action="确定")
+    services.unlock.report(applicant, app.id)
+    assert app.status == REPORTED
+    agency = world.who("agency_reviewer")
+    task = _task(services, agency)
+    services.reviews.claim(agency, task.id)
+    services.reviews.approve(agency, task.id)
+    assert app.status == APPROVED and pm.status == NORMAL
+    assert [e.action for e in services.unlock.operation_log(app)] == [
+        "新建", "确定", "上报", "签收", "退回", "确定", "上报", "签收", "审核通过", "自动解锁"]
+
+
+def test_withdraw_after_return_changes_nothing(world, services):
+    pm, project = locked_person(world, "赵六")
+    applicant = world.who("contractor_user")
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("agency_reviewer")
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.return_(reviewer, task.id, "材料不全")
+    services.unlock.withdraw(applicant, app.id)
+    assert app.status == WITHDRAWN and app.status_label == "已撤回"
+    assert pm.status == LOCKED
+    assert lock_rule.open_locks(pm.id)[0].project_id == project.id
+    assert len(_active(pm.id, project.id)) == 1
+    assert open_tasks(app.instance_id) == []
+    # once withdrawn, the lock may be applied for again
+    assert [lk.person_id for lk in services.unlock.lockable(applicant)] == [pm.id]
+    with pytest.raises(DomainError) as exc:
+        services.unlock.report(applicant, app.id)
+    assert exc.value.message == "该申请已上报，请勿重复提交"
+
+
+def test_only_own_locked_people_can_be_chosen(world, services):
+    other, _ = locked_person(world, "外单位人员", org_key="contractor2")
+    mine, _ = locked_person(world, "本单位人员")
+    applicant = world.who("contractor_user")
+    assert [lk.person_id for lk in services.unlock.lockable(applicant)] == [mine.id]
+    foreign_lock = lock_rule.open_locks(other.id)[0]
+    before = row_counts(UnlockApplication, ProcessInstance, HumanTask, AuditEntry)
+    with pytest.raises(NotFound):
+        services.unlock.create(applicant, foreign_lock.id)
+    with pytest.raises(NotFound):
+        services.unlock.create(applicant, 999999)
+    assert row_counts(UnlockApplication, ProcessInstance, HumanTask, AuditEntry) == before
+
+
+def test_person_no_longer_locked_is_refused(world, services):
+    pm, project = locked_person(world, "钱七")
+    applicant = world.who("contractor_user")
+    lock = lock_rule.open_locks(pm.id)[0]
+    lock_rule.end_assignment(pm.id, PROJECT_MANAGER, project.id, "离任")
+    lock_rule.apply_lock_rule(pm)
+    from engine.db import db
+    db.session.commit()
+    assert lock.closed_at is not None
+    before = row_counts(UnlockApplication, ProcessInstance)
+    with pytest.raises(DomainError) as exc:
+        services.unlock.create(applicant, lock.id)
+    assert exc.value.message == "该人员已不再锁定，无需申请解锁"
+    assert row_counts(UnlockApplication, ProcessInstance) == before
+
+
+def test_lock_that_closes_after_the_draft_cannot_be_reported(world, services):
+    pm, project = locked_person(world, "冯八")
+    applicant = world.who("contractor_user")
+    app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
+    services.unlock.save(applicant, app.id, {"reason": "停工"}, [FORM], action="确定")
+    lock_rule.end_assignment(pm.id, PROJECT_MANAGER, project.id, "离任")
+    lock_rule.apply_lock_rule(pm)
+    with pytest.raises(DomainError) as exc:
+        services.unlock.report(applicant, app.id)
+    assert exc.value.message == "该人员已不再锁定，无需申请解锁"
+    assert app.status == DRAFT
+
+
+def test_double_add_for_the_same_lock_is_refused(world, services):
+    pm, _ = locked_person(world, "陈九")
+    applicant = world.who("contractor_user")
+    lock = lock_rule.open_locks(pm.id)[0]
+    services.unlock.create(applicant, lock.id)
+    before = row_counts(UnlockApplication, ProcessInstance)
+    with pytest.raises(DomainError) as exc:
+        services.unlock.create(applicant, lock.id)
+    assert exc.value.message == "该锁定记录已有未办结的解锁申请"
+    assert row_counts(UnlockApplication, ProcessInstance) == before
+
+
+def test_report_twice_is_refused(world, services):
+    pm, _ = locked_person(world, "褚十")
+    applicant = world.who("contractor_user")
+    app = reported_unlock(world, services, pm)
+    before = row_counts(HumanTask, AuditEntry)
+    with pytest.raises(DomainError) as exc:
+        services.unlock.report(applicant, app.id)
+    assert exc.value.message == "该申请已上报，请勿重复提交"
+    assert row_counts(HumanTask, AuditEntry) == before
+    assert app.status == REPORTED
+
+
+def test_regulators_of_another_project_neither_see_nor_work_the_task(world, services):
+    pm, _ = locked_person(world, "卫十一")
+    app = reported_unlock(world, services, pm)
+    task = _task(services, world.who("agency_reviewer"))
+    for key in ("agency2_reviewer", "auth2_reviewer"):
+        outsider = world.who(key)
+        assert services.reviews.inbox(outsider).rows == []
+        assert services.reviews.inbox(outsider).counts == {"open": 0, "mine": 0, "held": 0, "done": 0}
+        with pytest.raises(NotFound):
+            services.reviews.claim(outsider, task.id)
+        with pytest.raises(NotFound):
+            services.reviews.approve(outsider, task.id)
+        with pytest.raises(NotFound):
+            services.unlock.get(outsider, app.id)
+        # the engine itself refuses a non-candidate too
+        with pytest.raises(EngineError) as exc:
+            services.engine.claim(task.id, outsider.actor)
+        assert exc.value.message == "您所在的单位无权办理该任务"
+    assert app.status == REPORTED and pm.status == LOCKED
+    assert services.reviews.inbox(world.who("agency_reviewer")).rows[0].claimed_by_user_id is None
+
+
+def test_unlock_goes_to_the_regulators_of_the_project_that_added_the_lock(world, services):
+    pm, project = locked_person(world, "蒋十二", authority="authority2", agency="agency2")
+    reported_unlock(world, services, pm)
+    assert services.reviews.inbox(world.who("agency_reviewer")).rows == []
+    assert services.reviews.inbox(world.who("auth_reviewer")).rows == []
+    assert len(services.reviews.inbox(world.who("agency2_reviewer")).rows) == 1
+    assert len(services.reviews.inbox(world.who("auth2_reviewer")).rows) == 1
+
+
+def test_lock_record_rows_are_not_touched_by_a_return(world, services):
+    pm, _ = locked_person(world, "沈十三")
+    app = reported_unlock(world, services, pm)
+    before = row_counts(LockRecord, Assignment)
+    reviewer = world.who("agency_reviewer")
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.return_(reviewer, task.id, "退回补充")
+    assert row_counts(LockRecord, Assignment) == before
+    assert app.lock_record.closed_at is None
