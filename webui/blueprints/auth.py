@@ -1,3 +1,159 @@
-from flask import Blueprint
+"""第一章: registration, login, role choice and switch, logout."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from handlers import accounts
+from handlers.errors import DomainError, NotFound
+from handlers.models import ORG_KINDS, User
+
+from ..auth import ACCOUNT_KEY, login_user_wrapper
+from ..forms.auth import REGISTRABLE_KINDS, KindForm, LoginForm, LogoutForm, RegisterForm, RoleForm
 
 bp = Blueprint("auth", __name__)
+
+
+# -- login methods ------------------------------------------------------------------------
+def password_login(form: LoginForm) -> User:
+    """The username + password check. Another method (e.g. the mini-program QR code) would be one more
+    function with the same contract: return the User or raise DomainError with the message to show."""
+    return accounts.authenticate(form.username.data, form.password.data)
+
+
+LOGIN_METHODS = {"password": password_login}
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after login."""
+    if not target:
+        return None
+    target = target.strip()
+    if target.endswith("?"):
+        target = target[:-1]
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    if target.startswith(url_for("auth.login")) or target.startswith(url_for("auth.logout")):
+        return None
+    return target
+
+
+def _start_session(user: User, next_url: str | None):
+    """Fresh session for the new login (no fixation), then the role."""
+    session.clear()
+    login_user(login_user_wrapper(user))
+    active = accounts.active_accounts(user)
+    if len(active) == 1:
+        session[ACCOUNT_KEY] = active[0].id
+        return redirect(next_url or url_for("main.home"))
+    return redirect(url_for("auth.choose_role", next=next_url) if next_url else url_for("auth.choose_role"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        if current_user.is_authenticated and session.get(ACCOUNT_KEY):
+            return redirect(url_for("main.home"))
+    if form.validate_on_submit():
+        try:
+            user = LOGIN_METHODS["password"](form)
+        except DomainError as e:
+            flash(e.message, "error")
+        else:
+            return _start_session(user, safe_next(form.next.data))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/role", methods=["GET", "POST"])
+@login_required
+def choose_role():
+    user = current_user.user
+    active = accounts.active_accounts(user)
+    next_url = safe_next(request.values.get("next"))
+    if not active:
+        logout_user()
+        session.clear()
+        flash("您没有可用的账号，请联系平台管理员", "error")
+        return redirect(url_for("auth.login"))
+    if len(active) == 1 and request.method == "GET":
+        session[ACCOUNT_KEY] = active[0].id
+        return redirect(next_url or url_for("main.home"))
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            principal = accounts.act_as(user, int(form.account_id.data))
+        except (ValueError, NotFound):
+            flash("账号不存在或未通过审核", "error")
+        else:
+            session[ACCOUNT_KEY] = principal.account_id
+            flash(f"已切换为：{principal.org_name}（{ORG_KINDS[principal.kind]}）", "success")
+            return redirect(next_url or url_for("main.home"))
+    return render_template("auth/role.html", form=form, accounts=active, next_url=next_url or "",
+                           kinds=ORG_KINDS, current_id=session.get(ACCOUNT_KEY))
+
+
+@bp.get("/switch")
+@login_required
+def switch():
+    return redirect(url_for("auth.choose_role"))
+
+
+@bp.post("/logout")
+def logout():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("main.home"))
+    logout_user()
+    session.clear()
+    flash("您已安全退出", "info")
+    return redirect(url_for("auth.login"))
+
+
+# -- registration -------------------------------------------------------------------------
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = KindForm()
+    if form.validate_on_submit():
+        return redirect(url_for("auth.register_details", kind=form.kind.data))
+    return render_template("auth/register_kind.html", form=form, kinds=REGISTRABLE_KINDS)
+
+
+@bp.route("/register/details", methods=["GET", "POST"])
+def register_details():
+    kind = request.values.get("kind", "")
+    if kind not in dict(REGISTRABLE_KINDS):
+        flash("请先选择账号类型", "error")
+        return redirect(url_for("auth.register"))
+    form = RegisterForm()
+    form.kind.data = kind
+    if form.validate_on_submit():
+        reg = accounts.Registration(kind=kind, org_name=form.org_name.data or "",
+                                    credit_code=form.credit_code.data or "",
+                                    contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
+                                    username=form.username.data or "", password=form.password.data or "")
+        try:
+            account = accounts.register(reg)
+        except DomainError as e:
+            field = getattr(form, e.field, None) if e.field else None
+            if field is not None and e.field != "kind":
+                field.errors = list(field.errors) + [e.message]
+            else:
+                flash(e.message, "error")
+        else:
+            session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[kind],
+                                     "username": account.user.username}
+            return redirect(url_for("auth.register_done"))
+    return render_template("auth/register_details.html", form=form, kind=kind, reg_kind_label=ORG_KINDS[kind])
+
+
+@bp.get("/register/done")
+def register_done():
+    info = session.get("registered")
+    if not info:
+        return redirect(url_for("auth.register"))
+    return render_template("auth/register_done.html", info=info)

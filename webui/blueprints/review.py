@@ -1,3 +1,110 @@
-from flask import Blueprint
+"""The regulators' side (5): the review inbox and the task page with claim, release, approve, return."""
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from engine.errors import EngineError
+from engine.inbox import InboxFilter
+from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
+
+from .. import services
+from ..access import principal_required
+from ..forms.review import PROCESS_LABELS, ActionForm, DecisionForm, InboxFilterForm
 
 bp = Blueprint("review", __name__)
+
+VIEW_LABELS = {"open": "待签收", "mine": "我的待办", "held": "他人已签收", "done": "已办"}
+OUTCOME_LABELS = {"approve": "审核通过", "return": "退回"}
+KIND_BY_PROCESS = {"personnel_unlock": "unlock", "manager_change": "change", "completion_filing": "completion"}
+PAGE_SIZE = 20
+
+
+@bp.get("/")
+@principal_required(AGENCY, AUTHORITY)
+def index():
+    view = request.args.get("view", "open")
+    if view not in VIEW_LABELS:
+        view = "open"
+    form = InboxFilterForm(formdata=request.args)
+    form.validate()
+    flt = InboxFilter(
+        process_key=form.process_key.data if form.process_key.data in PROCESS_LABELS else None,
+        scope=(form.scope.data or "").strip() or None,
+        applicant=(form.applicant.data or "").strip() or None,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None,
+    )
+    cursor = request.args.get("cursor") or None
+    page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
+    filters = {k: v for k, v in request.args.items() if k in form._fields and v}
+    start = int(request.args.get("n", 0) or 0) if request.args.get("n", "").isdigit() else 0
+    return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
+                           filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
+                           start=start, page_size=PAGE_SIZE)
+
+
+@bp.get("/task/<int:task_id>")
+@principal_required(AGENCY, AUTHORITY)
+def task(task_id):
+    task, app = services().reviews.task(g.principal, task_id)
+    if app is None:
+        raise NotFound("任务不存在或无权访问")
+    kind = KIND_BY_PROCESS.get(task.process_key, "")
+    service = services().by_kind.get(kind)
+    log = service.operation_log(app) if service else []
+    attachments = service.attachments(app) if service else []
+    return render_template("review/task.html", task=task, app=app, kind=kind, log=log, attachments=attachments,
+                           process_label=PROCESS_LABELS.get(task.process_key, task.process_key),
+                           status_label=APPLICATION_STATUS.get(getattr(app, "status", ""), ""),
+                           outcome_labels=OUTCOME_LABELS, action_form=ActionForm(),
+                           decision_form=DecisionForm(), is_holder=task.claimed_by_user_id == g.principal.user_id)
+
+
+def _act(task_id, do, success):
+    """Run one task command; domain/engine refusals become a flash, not-found/forbidden stay errors."""
+    try:
+        do()
+    except (NotFound, Forbidden):
+        raise
+    except (DomainError, EngineError) as e:
+        flash(e.message, "error")
+    else:
+        flash(success, "success")
+    return redirect(url_for("review.task", task_id=task_id))
+
+
+@bp.post("/task/<int:task_id>/claim")
+@principal_required(AGENCY, AUTHORITY)
+def claim(task_id):
+    ActionForm().validate_on_submit() or _csrf_fail()
+    return _act(task_id, lambda: services().reviews.claim(g.principal, task_id), "签收成功")
+
+
+@bp.post("/task/<int:task_id>/release")
+@principal_required(AGENCY, AUTHORITY)
+def release(task_id):
+    ActionForm().validate_on_submit() or _csrf_fail()
+    return _act(task_id, lambda: services().reviews.release(g.principal, task_id), "已退回签收，其他审核人员可以签收")
+
+
+@bp.post("/task/<int:task_id>/decide")
+@principal_required(AGENCY, AUTHORITY)
+def decide(task_id):
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        services().reviews.task(g.principal, task_id)   # 404 for tasks the reviewer may not see
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("review.task", task_id=task_id))
+    opinion = (form.opinion.data or "").strip()
+    if request.form.get("decision") == "return":
+        return _act(task_id, lambda: services().reviews.return_(g.principal, task_id, opinion), "已退回")
+    if request.form.get("decision") == "approve":
+        return _act(task_id, lambda: services().reviews.approve(g.principal, task_id, opinion), "审核通过")
+    flash("请选择审核通过或退回", "error")
+    return redirect(url_for("review.task", task_id=task_id))
+
+
+def _csrf_fail():
+    from flask import abort
+    abort(400)

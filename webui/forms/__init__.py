@@ -1,0 +1,1 @@
+"""WTForms for the shell, accounts, admin and reviewer pages."""

@@ -1,0 +1,38 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, RadioField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from handlers.models import AGENCY, AUTHORITY, CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, SUPERVISING_FIRM
+
+REGISTRABLE_KINDS = [(k, ORG_KINDS[k]) for k in (CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM, AGENCY, AUTHORITY)]
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=50)])
+    password = PasswordField("密码", validators=[DataRequired("请输入密码")])
+    next = HiddenField()
+
+
+class RoleForm(FlaskForm):
+    account_id = HiddenField(validators=[DataRequired()])
+    next = HiddenField()
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+class KindForm(FlaskForm):
+    kind = RadioField("账号类型", choices=REGISTRABLE_KINDS, validators=[DataRequired("请选择账号类型")])
+
+
+class RegisterForm(FlaskForm):
+    kind = HiddenField()
+    org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(max=200)])
+    credit_code = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
+    contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
+    mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
+    username = StringField("用户名", validators=[DataRequired("请填写用户名"), Length(max=50)])
+    password = PasswordField("密码", validators=[DataRequired("请填写密码")])
+    confirm = PasswordField("确认密码", validators=[DataRequired("请再次输入密码"),
+                                                 EqualTo("password", "两次输入的密码不一致")])
