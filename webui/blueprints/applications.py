@@ -1,3 +1,332 @@
-from flask import Blueprint
+"""The applicant's pages of the three processes: 人员解锁申请, 项目主要管理人员变更, 竣工验收备案.
+
+One blueprint, parameterised by kind. Every POST redirects (PRG); business refusals are
+flashed, form errors re-render the page with the posted values (400).
+"""
+import math
+from datetime import date, datetime, timedelta
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+
+from engine.errors import EngineError
+from handlers.applications import UNLOCK_FORM, UNLOCK_FORM_LABEL, Upload
+from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.models import APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
+
+from .. import services
+from ..access import principal_required
+from ..forms_apply import FORMS, ActionForm, PickForm
 
 bp = Blueprint("apps", __name__)
+
+KINDS = ("unlock", "change", "completion")
+TITLES = {"unlock": "人员解锁申请", "change": "项目主要管理人员变更", "completion": "竣工验收备案"}
+SAVE_ACTION = {"unlock": "确定", "change": "暂存", "completion": "暂存"}
+PICK_TITLES = {"unlock": "选择锁定人员", "change": "选择需变更的人员", "completion": "选择竣工验收备案的工程"}
+PER_PAGE = 20
+# upload field labels used in the services' messages -> the form field they belong to
+UPLOAD_FIELDS = {UNLOCK_FORM_LABEL: "unlock_form", "附件": "attachments"}
+LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; the province lives in UTC+8
+
+
+# -- template filters (also used by the reviewer pages that include the partials) -----------
+@bp.app_template_filter("apply_dt")
+def apply_dt(value):
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        return (value + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+@bp.app_template_filter("mask_id")
+def mask_id(value):
+    value = value or ""
+    if len(value) < 10:
+        return value
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+@bp.app_template_filter("apply_size")
+def apply_size(value):
+    value = value or 0
+    if value >= 1024 * 1024:
+        return f"{value / 1024 / 1024:.1f} MB"
+    return f"{max(1, math.ceil(value / 1024))} KB"
+
+
+# -- plumbing ------------------------------------------------------------------------------
+def domain_errors(view):
+    """NotFound -> 404, Forbidden -> 403 (through the application's error pages)."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except NotFound:
+            abort(404)
+        except Forbidden:
+            abort(403)
+    return wrapper
+
+
+def _service(kind, own=True):
+    svc = services().by_kind.get(kind)
+    if svc is None:
+        abort(404)
+    if own and g.principal.kind not in svc.allowed_kinds:
+        abort(403)
+    return svc
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def _choices(kind, svc):
+    """What the 添加 dialog offers: a list of (id, label, detail) or, for change, grouped by role."""
+    p = g.principal
+    if kind == "unlock":
+        return [(lock.id, lock.person.name, f"{lock.person.id_card[:6]}…{lock.person.id_card[-4:]} · "
+                 f"{lock.role_label} · {lock.project.name}") for lock in svc.lockable(p)]
+    if kind == "change":
+        return [(a.id, a.person.name, f"{a.role_label} · {a.project.name}", a.role_label)
+                for a in svc.changeable(p)]
+    return [(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}")
+            for pr in svc.completable(p)]
+
+
+def _next_step(kind, svc, app, log) -> str:
+    regulators = f"{app.project.authority.name} 和 {app.project.agency.name}"
+    if kind == "unlock":
+        regulators = f"{app.lock_record.project.authority.name} 和 {app.lock_record.project.agency.name}"
+    if app.status == DRAFT:
+        return f"草稿：填写完成后点击“上报”，将上报至 {regulators} 审核。"
+    if app.status == REPORTED:
+        text = f"已上报至 {regulators}，等待审核"
+        task = svc.open_task(app)
+        if task is not None and task.claimed_by_name:
+            text += f"（{task.claimed_by_org_name} {task.claimed_by_name} 已签收，正在审核）"
+        return text + "。"
+    if app.status == RETURNED:
+        opinion = next((e.opinion for e in reversed(log) if e.action == "退回"), None)
+        return f"已退回，审核意见：{opinion or '无'}。请修改后重新上报，或撤回。"
+    if app.status == APPROVED:
+        return "已办结。"
+    if app.status == WITHDRAWN:
+        return "已撤回。"
+    return app.status_label
+
+
+# -- list and 添加 ---------------------------------------------------------------------------
+@bp.get("/<kind>/")
+@principal_required()
+@domain_errors
+def index(kind):
+    svc = _service(kind)
+    page = _page_arg()
+    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE)
+    return render_template("apps/index.html", kind=kind, title=TITLES[kind], rows=rows, total=total, page=page,
+                           pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
+                           choices=_choices(kind, svc), pick_title=PICK_TITLES[kind],
+                           pick_form=PickForm(), action_form=ActionForm())
+
+
+@bp.get("/<kind>/new")
+@principal_required()
+@domain_errors
+def new(kind):
+    svc = _service(kind)
+    return render_template("apps/new.html", kind=kind, title=TITLES[kind], choices=_choices(kind, svc),
+                           pick_title=PICK_TITLES[kind], pick_form=PickForm())
+
+
+@bp.post("/<kind>/new")
+@principal_required()
+@domain_errors
+def create(kind):
+    svc = _service(kind)
+    form = PickForm()
+    if not form.validate_on_submit():
+        flash("请选择一项后再点击确定" if "target_id" in form.errors else "页面已过期，请刷新后重试", "error")
+        return redirect(url_for(".new", kind=kind))
+    try:
+        app = svc.create(g.principal, form.target_id.data)
+    except NotFound as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".new", kind=kind))
+    except (DomainError, EngineError) as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".index", kind=kind))
+    return redirect(url_for(".detail", kind=kind, app_id=app.id))
+
+
+# -- detail and save --------------------------------------------------------------------------
+def _render_detail(kind, svc, app, form=None, errors=None, status=200):
+    editable = app.is_editable and app.applicant_org_id == g.principal.org_id
+    if form is None:
+        form = FORMS[kind](formdata=None, obj=None)
+        _fill(kind, form, app)
+    replacement = []
+    if kind == "change" and editable:
+        replacement = svc.replacement_choices(g.principal, app)
+        form.new_person_id.choices = [("", "请选择变更后人员")] + [(str(p.id), p.name) for p, _ in replacement]
+    log = svc.operation_log(app)
+    return render_template(
+        "apps/detail.html", kind=kind, title=TITLES[kind], app=app, form=form, errors=errors or {},
+        editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
+        next_step=_next_step(kind, svc, app, log), replacement=replacement, action_form=ActionForm(),
+        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL), status
+
+
+def _fill(kind, form, app):
+    form.explanation.data = app.explanation
+    if kind in ("unlock", "change"):
+        form.reason.data = app.reason
+    if kind == "change":
+        form.new_person_id.data = str(app.new_person_id) if app.new_person_id else ""
+    if kind == "completion":
+        form.acceptance_date.data = app.acceptance_date.isoformat() if app.acceptance_date else ""
+        form.conclusion.data = app.conclusion
+        form.permit_no.data = app.permit_no or app.project.permit_no or ""
+
+
+@bp.get("/<kind>/<int:app_id>")
+@principal_required()
+@domain_errors
+def detail(kind, app_id):
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    return _render_detail(kind, svc, app)
+
+
+def _uploads(kind, form) -> list[Upload]:
+    files = []
+    if kind == "unlock":
+        f = form.unlock_form.data
+        if f and f.filename:
+            files.append(Upload(UNLOCK_FORM, f.filename, f.read()))
+    else:
+        for f in form.attachments.data or []:
+            if f and f.filename:
+                files.append(Upload("attachment", f.filename, f.read()))
+    return files
+
+
+@bp.post("/<kind>/<int:app_id>")
+@principal_required()
+@domain_errors
+def save(kind, app_id):
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    form = FORMS[kind]()
+    if not form.validate_on_submit():
+        errors = {"_": "页面已过期，请刷新后重试"} if "csrf_token" in form.errors else \
+            {name: msgs[0] for name, msgs in form.errors.items()}
+        return _render_detail(kind, svc, app, form, errors, 400)
+    try:
+        svc.save(g.principal, app_id, form.values(), _uploads(kind, form), action=SAVE_ACTION[kind])
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as exc:
+        app = svc.get_own(g.principal, app_id)   # the failed command rolled back
+        field = UPLOAD_FIELDS.get(exc.field, exc.field) or "_"
+        return _render_detail(kind, svc, app, form, {field: exc.message, "_": exc.message}, 400)
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", kind=kind, app_id=app_id))
+    flash("已保存", "success")
+    if kind == "change":
+        return redirect(url_for(".detail", kind=kind, app_id=app_id))
+    return redirect(url_for(".index", kind=kind))
+
+
+def _command(kind, app_id, command, done_message):
+    svc = _service(kind)
+    form = ActionForm()
+    back = url_for(".index", kind=kind) if request.form.get("back") == "list" \
+        else url_for(".detail", kind=kind, app_id=app_id)
+    if not form.validate_on_submit():
+        flash("页面已过期，请刷新后重试", "error")
+        return redirect(back)
+    try:
+        getattr(svc, command)(g.principal, app_id)
+    except (NotFound, Forbidden):
+        raise
+    except (DomainError, EngineError) as exc:
+        flash(exc.message, "error")
+        return redirect(back)
+    flash(done_message, "success")
+    return redirect(back)
+
+
+@bp.post("/<kind>/<int:app_id>/report")
+@principal_required()
+@domain_errors
+def report(kind, app_id):
+    return _command(kind, app_id, "report", "已上报，等待主管部门和监督机构审核")
+
+
+@bp.post("/<kind>/<int:app_id>/withdraw")
+@principal_required()
+@domain_errors
+def withdraw(kind, app_id):
+    return _command(kind, app_id, "withdraw", "已撤回")
+
+
+@bp.get("/change/<int:app_id>/check")
+@principal_required()
+@domain_errors
+def check_replacement(app_id):
+    svc = _service("change")
+    try:
+        person_id = int(request.args.get("person_id", ""))
+    except ValueError:
+        return jsonify(ok=False, message="请选择变更后人员")
+    problem = svc.check_replacement(g.principal, app_id, person_id)
+    return jsonify(ok=problem is None, message=problem or "")
+
+
+# -- attachments ------------------------------------------------------------------------------
+@bp.get("/<kind>/<int:app_id>/files/<int:att_id>")
+@principal_required()
+@domain_errors
+def download(kind, app_id, att_id):
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)   # applicant, the project's regulators once reported, admin
+    att = next((a for a in svc.attachments(app) if a.id == att_id), None)
+    if att is None:
+        abort(404)
+    path = services().uploads.path_for(att.sha256)
+    if not path.exists():
+        abort(404)
+    resp = send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename,
+                     max_age=0)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+@bp.post("/<kind>/<int:app_id>/files/<int:att_id>/delete")
+@principal_required()
+@domain_errors
+def delete_attachment(kind, app_id, att_id):
+    svc = _service(kind)
+    back = url_for(".detail", kind=kind, app_id=app_id)
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试", "error")
+        return redirect(back)
+    try:
+        svc.remove_attachment(g.principal, app_id, att_id)
+    except (NotFound, Forbidden):
+        raise
+    except (DomainError, EngineError) as exc:
+        flash(exc.message, "error")
+        return redirect(back)
+    flash("附件已删除", "success")
+    return redirect(back)

@@ -1,0 +1,54 @@
+/* Applicant pages: the 添加 dialog, confirm prompts, one-click submit, the replacement check. */
+(function () {
+  "use strict";
+
+  document.querySelectorAll("[data-open-dialog]").forEach(function (link) {
+    var dialog = document.getElementById(link.getAttribute("data-open-dialog"));
+    if (!dialog || typeof dialog.showModal !== "function") return;   // falls back to the plain page
+    link.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      dialog.showModal();
+    });
+    dialog.querySelectorAll("[data-close-dialog]").forEach(function (btn) {
+      btn.addEventListener("click", function (ev) {
+        ev.preventDefault();
+        dialog.close();
+      });
+    });
+  });
+
+  document.querySelectorAll("[data-confirm]").forEach(function (btn) {
+    btn.addEventListener("click", function (ev) {
+      if (!window.confirm(btn.getAttribute("data-confirm"))) ev.preventDefault();
+    });
+  });
+
+  // a second click while the first POST is on its way does nothing
+  document.querySelectorAll("form").forEach(function (form) {
+    form.addEventListener("submit", function (ev) {
+      if (form.dataset.sent) { ev.preventDefault(); return; }
+      form.dataset.sent = "1";
+      form.querySelectorAll("button[data-once]").forEach(function (b) { b.disabled = true; });
+    });
+  });
+
+  var select = document.querySelector("select[data-check-url]");
+  var note = document.getElementById("replacement-problem");
+  if (select && note) {
+    var show = function (message) {
+      note.textContent = message || "";
+      note.hidden = !message;
+    };
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      show(option ? option.getAttribute("data-problem") : "");
+      if (!select.value) return;
+      // the list may be stale: ask the server as well
+      fetch(select.getAttribute("data-check-url") + "?person_id=" + encodeURIComponent(select.value),
+            {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) { if (data && select.options[select.selectedIndex] === option) show(data.ok ? "" : data.message); })
+        .catch(function () {});
+    });
+  }
+})();
