@@ -135,9 +135,11 @@ def _check_task(task_spec, filename, registry):
         if props.get(CLAIM, "optional") not in ("required", "optional"):
             errors.append(DefinitionError(filename, element, "claim 只能为 required 或 optional"))
     if isinstance(task_spec, ExclusiveGatewayMixin) or hasattr(task_spec, "cond_task_specs"):
-        for condition, _target in getattr(task_spec, "cond_task_specs", []):
-            if isinstance(condition, str):
-                errors.extend(_compile(condition, filename, element, "条件表达式"))
+        for condition, target in getattr(task_spec, "cond_task_specs", []):
+            # Spiff wraps each flow's expression in a _BpmnCondition operator (args[0])
+            expr = condition if isinstance(condition, str) else (getattr(condition, "args", None) or [None])[0]
+            if isinstance(expr, str):
+                errors.extend(_compile(expr, filename, element, f"通往 {target} 的条件表达式"))
     for script_attr in ("prescript", "postscript", "script"):
         script = getattr(task_spec, script_attr, None)
         if isinstance(script, str) and script:
