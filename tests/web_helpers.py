@@ -1,6 +1,9 @@
 """Shared helpers for web tests: CSRF token extraction and logging in through the real forms."""
 import re
 
+import pytest
+from flask.testing import FlaskClient
+
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 _META_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
@@ -53,3 +56,31 @@ def login(client, username, password="demo1234", account_id=None):
 
 def logout(client):
     return post(client, "/auth/logout")
+
+
+class FreshClient(FlaskClient):
+    """Each request in its own app context (own ``g`` and database session), as in production."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture()
+def client_world(world, ctx):
+    """(test client, World): import this fixture into a test module to use it."""
+    ctx.test_client_class = FreshClient
+    try:
+        yield ctx.test_client(), world
+    finally:
+        ctx.test_client_class = None
+
+
+def new_client(app):
+    """One more independent browser (another reviewer) for the same app."""
+    old = app.test_client_class
+    app.test_client_class = FreshClient
+    try:
+        return app.test_client()
+    finally:
+        app.test_client_class = old
