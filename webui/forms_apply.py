@@ -21,14 +21,14 @@ class PickForm(FlaskForm):
 
 
 class EnterpriseForm(FlaskForm):
-    name = StringField(EDITABLE_FIELDS["name"], validators=[InputRequired("企业名称：请填写企业名称"), Length(max=200)])
-    contact_person = StringField(EDITABLE_FIELDS["contact_person"], validators=[Optional(), Length(max=200)])
-    contact_phone = StringField(EDITABLE_FIELDS["contact_phone"], validators=[Optional(), Length(max=200)])
+    name = StringField(EDITABLE_FIELDS["name"], validators=[InputRequired("企业名称：请填写企业名称"), Length(max=200, message="内容过长")])
+    contact_person = StringField(EDITABLE_FIELDS["contact_person"], validators=[Optional(), Length(max=200, message="内容过长")])
+    contact_phone = StringField(EDITABLE_FIELDS["contact_phone"], validators=[Optional(), Length(max=200, message="内容过长")])
     legal_representative = StringField(EDITABLE_FIELDS["legal_representative"],
-                                       validators=[Optional(), Length(max=200)])
-    address = StringField(EDITABLE_FIELDS["address"], validators=[Optional(), Length(max=200)])
-    region = StringField(EDITABLE_FIELDS["region"], validators=[Optional(), Length(max=200)])
-    business_scope = TextAreaField(EDITABLE_FIELDS["business_scope"], validators=[Optional(), Length(max=2000)])
+                                       validators=[Optional(), Length(max=200, message="内容过长")])
+    address = StringField(EDITABLE_FIELDS["address"], validators=[Optional(), Length(max=200, message="内容过长")])
+    region = StringField(EDITABLE_FIELDS["region"], validators=[Optional(), Length(max=200, message="内容过长")])
+    business_scope = TextAreaField(EDITABLE_FIELDS["business_scope"], validators=[Optional(), Length(max=2000, message="内容过长")])
 
     def values(self) -> dict:
         return {name: getattr(self, name).data or "" for name in EDITABLE_FIELDS}

@@ -1,0 +1,99 @@
+"""Read queries for the enterprise pages: people, their locks, the construction unit's projects.
+
+Every list is bounded (paginated) and loads what its rows show in a fixed number of queries.
+"""
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from engine.db import db
+
+from .errors import NotFound
+from .models import (
+    CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, Assignment, LockRecord, Person, Project,
+)
+
+PER_PAGE = 20
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _page(page: int) -> int:
+    return max(1, int(page or 1))
+
+
+def people(org_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The enterprise's people with their certificates, searchable by name."""
+    page = _page(page)
+    stmt = select(Person).where(Person.enterprise_id == org_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(Person.name.contains(q, autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.session.scalars(stmt.options(selectinload(Person.certificates))
+                              .order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page))
+    return Page(list(rows), total, page, per_page)
+
+
+@dataclass
+class PersonDetail:
+    person: Person
+    assignments: list = field(default_factory=list)   # current ones
+    locks: list = field(default_factory=list)          # every lock record, newest first
+
+
+def person(org_id: int, person_id: int) -> PersonDetail:
+    """One of the enterprise's people; another enterprise's person is NotFound."""
+    p = db.session.scalar(select(Person).options(selectinload(Person.certificates))
+                          .where(Person.id == person_id))
+    if p is None or p.enterprise_id != org_id:
+        raise NotFound()
+    assignments = db.session.scalars(
+        select(Assignment).options(joinedload(Assignment.project))
+        .where(Assignment.person_id == p.id, Assignment.ended_at.is_(None))
+        .order_by(Assignment.started_at.desc(), Assignment.id.desc()))
+    locks = db.session.scalars(
+        select(LockRecord).options(joinedload(LockRecord.project))
+        .where(LockRecord.person_id == p.id).order_by(LockRecord.locked_at.desc(), LockRecord.id.desc())
+        .limit(200))
+    return PersonDetail(p, list(assignments), list(locks))
+
+
+@dataclass
+class ProjectRow:
+    project: Project
+    personnel: dict   # role -> [person names]
+
+
+def projects(construction_unit_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """The construction unit's projects with participating units and current key personnel."""
+    page = _page(page)
+    stmt = select(Project).where(Project.construction_unit_id == construction_unit_id)
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(Project.name.contains(q, autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(db.session.scalars(
+        stmt.options(joinedload(Project.contractor), joinedload(Project.supervising_firm),
+                     joinedload(Project.authority), joinedload(Project.agency))
+        .order_by(Project.registered_at.desc().nulls_last(), Project.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)))
+    ids = [p.id for p in rows]
+    staff = {pid: {PROJECT_MANAGER: [], SAFETY_OFFICER: [], CHIEF_SUPERVISOR: []} for pid in ids}
+    if ids:
+        for a in db.session.scalars(select(Assignment).options(joinedload(Assignment.person))
+                                    .where(Assignment.project_id.in_(ids), Assignment.ended_at.is_(None))
+                                    .order_by(Assignment.id)):
+            staff[a.project_id].setdefault(a.role, []).append(a.person.name)
+    return Page([ProjectRow(p, staff[p.id]) for p in rows], total, page, per_page)
