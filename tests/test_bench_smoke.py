@@ -1,0 +1,43 @@
+"""The benchmark's smoke mode runs here so that it cannot rot (SQLite, tiny sizes, no gunicorn)."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_smoke(tmp_path):
+    out, raw = tmp_path / "performance.md", tmp_path / "results.json"
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(out), "--json", str(raw)],
+                   cwd=ROOT, check=True, timeout=120, capture_output=True)
+    assert time.monotonic() - t0 < 30
+    r = json.loads(raw.read_text(encoding="utf-8"))
+
+    # the in-memory lifecycle and the service-layer lifecycles completed (the bench raises otherwise)
+    assert r["ceiling"]["lifecycles"] >= 20 and r["ceiling"]["per_second"] > 0
+    [svc] = r["service"]
+    assert svc["dialect"] == "sqlite" and svc["lifecycles"] == 3 and svc["per_second"] > 0
+    assert all(svc["statements"][a] > 0 for a in ("create", "save", "report", "claim", "approve"))
+    assert svc["profile"]["buckets"]["engine steps (do_engine_steps)"] > 0
+
+    # claim storm: exactly one winner, who is the task's holder; nobody else won
+    [storm] = r["claim"]
+    assert storm["winners"] == 1 and storm["holder_matches"]
+    assert storm["winners"] + storm["refused"] + storm["errored"] == storm["reviewers"]
+    assert storm["latency"]["n"] == storm["reviewers"] == 50
+
+    # the inbox returned the rows the loaded population implies (checked by count, not only timed)
+    [ib] = r["inbox"]
+    assert ib["loaded"]["rows"]["human_task"] == 500 and ib["loaded"]["rows"]["task_candidate"] == 1000
+    assert ib["check"]["open_count"] > 0 and ib["check"]["open_rows_first_page"] == min(20, ib["check"]["open_count"])
+    assert ib["check"]["done_count"] > 0 and ib["check"]["enterprise_apps"] > 0
+    assert all(p["n"] == 5 for p in ib["latency"].values())
+
+    text = out.read_text(encoding="utf-8")
+    for heading in ("## Machine", "## 1. Engine ceiling", "## 2. Service layer", "## 3. HTTP", "## 4. Inbox at scale",
+                    "## 5. Claim storm", "## 6. Memory", "## How to run it"):
+        assert heading in text
+    assert "skipped: smoke mode" in text
