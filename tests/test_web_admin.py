@@ -1,0 +1,101 @@
+"""Platform admin pages over HTTP: registration review, definitions and incidents; role guards."""
+from engine.db import db
+from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
+from werkzeug.security import generate_password_hash
+
+from .web_helpers import client_world, csrf_token, login  # noqa: F401 (fixture)
+
+
+def _pending(world, username, org_key="contractor2"):
+    user = User(username=username, password_hash=generate_password_hash("demo1234"), name="新用户")
+    account = Account(user=user, org=world.org(org_key), status=PENDING)
+    db.session.add_all([user, account])
+    db.session.commit()
+    return account.id
+
+
+def _post(client, url, data=None):
+    data = dict(data or {})
+    data["csrf_token"] = csrf_token(client, "/admin/registrations")
+    return client.post(url, data=data)
+
+
+def test_admin_approves_a_registration_and_the_user_can_log_in(client_world, ctx):
+    client, world = client_world
+    account_id = _pending(world, "newbie")
+    login(client, "admin")
+    html = client.get("/admin/registrations").get_data(as_text=True)
+    assert "newbie" in html and "云南工程建设总承包有限公司" in html
+    resp = _post(client, f"/admin/registrations/{account_id}/approve")
+    assert resp.status_code == 302
+    html = client.get("/admin/registrations").get_data(as_text=True)
+    assert "已通过 云南工程建设总承包有限公司（newbie） 的注册申请" in html
+    assert "暂无待审核的注册申请" in html
+    db.session.rollback()
+    assert db.session.get(Account, account_id).status == ACTIVE
+    from .web_helpers import new_client
+    other = new_client(ctx)
+    assert login(other, "newbie").status_code == 302
+
+
+def test_reject_needs_a_reason_and_shows_it_at_login(client_world, ctx):
+    client, world = client_world
+    account_id = _pending(world, "refused")
+    login(client, "admin")
+    _post(client, f"/admin/registrations/{account_id}/reject", {"reason": " "})
+    assert "驳回原因：请填写驳回原因" in client.get("/admin/registrations").get_data(as_text=True)
+    _post(client, f"/admin/registrations/{account_id}/reject", {"reason": "信用代码与单位不符"})
+    db.session.rollback()
+    assert db.session.get(Account, account_id).status == REJECTED
+    # a second decision on the same registration is refused
+    _post(client, f"/admin/registrations/{account_id}/approve")
+    assert "该注册申请已处理" in client.get("/admin/registrations").get_data(as_text=True)
+    from .web_helpers import new_client
+    other = new_client(ctx)
+    assert "注册申请未通过审核，原因：信用代码与单位不符" in login(other, "refused").get_data(as_text=True)
+
+
+def test_definitions_page_lists_deployed_diagrams(client_world):
+    client, world = client_world
+    login(client, "admin")
+    html = client.get("/admin/definitions").get_data(as_text=True)
+    for key in ("personnel_unlock", "manager_change", "completion_filing"):
+        assert key in html
+    assert "当前没有异常的流程实例" in html
+
+
+def test_retry_of_unknown_instance_shows_the_engine_message(client_world):
+    client, world = client_world
+    login(client, "admin")
+    resp = _post(client, "/admin/instances/987654/retry")
+    assert "流程实例不存在" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+ADMIN_GETS = ["/admin/", "/admin/registrations", "/admin/definitions"]
+ADMIN_POSTS = ["/admin/registrations/1/approve", "/admin/registrations/1/reject", "/admin/instances/1/retry"]
+
+
+def test_admin_pages_refuse_anonymous_and_other_roles(client_world):
+    client, world = client_world
+    for url in ADMIN_GETS:
+        resp = client.get(url)
+        assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+    for url in ADMIN_POSTS:
+        resp = client.post(url, data={"csrf_token": csrf_token(client, "/auth/login")})
+        assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+    for username in ("agency_reviewer", "contractor_user", "owner_user"):
+        login(client, username)
+        for url in ADMIN_GETS:
+            assert client.get(url).status_code == 403
+        for url in ADMIN_POSTS:
+            assert client.post(url, data={"csrf_token": csrf_token(client, "/help")}).status_code == 403
+        client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/help")})
+
+
+def test_home_redirects_by_role(client_world):
+    client, world = client_world
+    assert "/auth/login" in client.get("/").headers["Location"]
+    login(client, "admin")
+    assert client.get("/").headers["Location"].endswith("/admin/registrations")
+    html = client.get("/admin/registrations").get_data(as_text=True)
+    assert "注册审核" in html and "流程定义" in html and "平台管理员" in html
