@@ -1,0 +1,95 @@
+"""Registration, its review by the platform administrator, and login (domain.md §2)."""
+from dataclasses import replace
+
+import pytest
+
+from handlers import accounts
+from handlers.accounts import PENDING_MESSAGE, WRONG_PASSWORD, Registration
+from handlers.errors import DomainError, Forbidden
+from handlers.models import ACTIVE, CONTRACTOR, PENDING, PLATFORM, REJECTED, Account, Organization, User
+
+from .world import credit_code, row_counts
+
+GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司", credit_code="91350100M000100Y43",
+                    contact_person="刘联系", mobile="13888001234", username="yn3jian", password="abc12345")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"credit_code": "91350100M000100Y44"}, "统一社会信用代码：格式或校验位不正确（应为 18 位）"),
+    ({"credit_code": "9135010"}, "统一社会信用代码：格式或校验位不正确（应为 18 位）"),
+    ({"password": "abc123"}, "密码：至少 8 位，且须同时包含字母和数字"),
+    ({"password": "12345678"}, "密码：至少 8 位，且须同时包含字母和数字"),
+    ({"password": "abcdefgh"}, "密码：至少 8 位，且须同时包含字母和数字"),
+    ({"mobile": "1388800123"}, "手机号码：请填写 11 位手机号码"),
+    ({"kind": PLATFORM}, "账号类型：请选择有效的账号类型"),
+    ({"org_name": "  "}, "单位名称：请填写单位名称"),
+    ({"contact_person": ""}, "联系人：请填写联系人"),
+    ({"username": "a b"}, "用户名：4–50 位字母、数字或 _ . @ -"),
+])
+def test_registration_is_validated(ctx, change, message):
+    before = row_counts(User, Account, Organization)
+    with pytest.raises(DomainError) as exc:
+        accounts.register(replace(GOOD, **change))
+    assert exc.value.message == message
+    assert row_counts(User, Account, Organization) == before
+
+
+def test_pending_then_approved_account_logs_in(world):
+    account = accounts.register(GOOD)
+    assert account.status == PENDING
+    with pytest.raises(DomainError) as exc:
+        accounts.authenticate("yn3jian", "abc12345")
+    assert exc.value.message == PENDING_MESSAGE == "账号正在审核中，请等待平台管理员审核通过后再登录"
+    assert account in accounts.pending_registrations()
+    with pytest.raises(Forbidden):
+        accounts.review_registration(world.who("contractor_user"), account.id, True)
+    accounts.review_registration(world.who("admin"), account.id, True)
+    assert account.status == ACTIVE
+    user = accounts.authenticate("yn3jian", "abc12345")
+    principal = accounts.act_as(user, account.id)
+    assert principal.org_name == "云南省第三建设有限公司" and principal.kind == CONTRACTOR
+    with pytest.raises(DomainError) as exc:
+        accounts.review_registration(world.who("admin"), account.id, False, "重复处理")
+    assert exc.value.message == "该注册申请已处理"
+
+
+def test_rejected_account_is_told_the_reason(world):
+    account = accounts.register(GOOD)
+    with pytest.raises(DomainError) as exc:
+        accounts.review_registration(world.who("admin"), account.id, False, "  ")
+    assert exc.value.message == "驳回原因：请填写驳回原因"
+    assert account.status == PENDING
+    accounts.review_registration(world.who("admin"), account.id, False, "营业执照信息与单位名称不符")
+    assert account.status == REJECTED
+    with pytest.raises(DomainError) as exc:
+        accounts.authenticate("yn3jian", "abc12345")
+    assert exc.value.message == "注册申请未通过审核，原因：营业执照信息与单位名称不符"
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message(world):
+    accounts.register(GOOD)
+    for username, password in (("yn3jian", "wrong1234"), ("nobody", "abc12345"), ("yn3jian", "")):
+        with pytest.raises(DomainError) as exc:
+            accounts.authenticate(username, password)
+        assert exc.value.message == WRONG_PASSWORD == "用户名或密码错误"
+
+
+def test_duplicate_username_and_kind_conflict_are_refused(world):
+    accounts.register(GOOD)
+    with pytest.raises(DomainError) as exc:
+        accounts.register(replace(GOOD, credit_code=credit_code(990001)))
+    assert exc.value.message == "用户名：该用户名已被注册"
+    contractor_code = world.org("contractor").credit_code
+    with pytest.raises(DomainError) as exc:
+        accounts.register(replace(GOOD, username="another1", credit_code=contractor_code, kind="supervising_firm"))
+    assert exc.value.message == "统一社会信用代码：该单位已以其他账号类型登记"
+
+
+def test_act_as_only_own_approved_accounts(world):
+    pending = accounts.register(GOOD)
+    accounts.review_registration(world.who("admin"), pending.id, True)
+    user = accounts.authenticate("yn3jian", "abc12345")
+    from handlers.errors import NotFound
+    other_account_id = world.who("contractor_user").account_id
+    with pytest.raises(NotFound):
+        accounts.act_as(user, other_account_id)

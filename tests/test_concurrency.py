@@ -1,0 +1,103 @@
+"""Claims and decisions under real concurrency (architecture.md: one conditional UPDATE, one winner).
+
+Runs on PostgreSQL only: the CI runs the suite with TEST_DATABASE_URL pointing at one.
+"""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import EngineError, TaskAlreadyClaimed
+from engine.db import db
+from engine.models import AuditEntry, HumanTask
+from handlers.errors import DomainError
+from handlers.models import APPROVED, LockRecord, NORMAL, Person
+
+from .conftest import is_postgres
+from .world import locked_person, reported_unlock
+
+pytestmark = pytest.mark.skipif(not is_postgres(), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+
+THREADS = 20
+
+
+def _run_at_once(app, n, work):
+    """Run work(i) in n threads released together; return [(i, result or exception)]."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def runner(i):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                results[i] = ("ok", work(i))
+            except Exception as exc:   # noqa: BLE001 — every outcome is asserted below
+                db.session.rollback()
+                results[i] = ("error", exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+def test_twenty_reviewers_claim_at_once_one_wins(ctx, world, services):
+    reviewers = []
+    for i in range(THREADS):
+        key = f"concurrent_reviewer_{i}"
+        world.add_account(key, "agency" if i % 2 else "authority", f"审核员{i:02d}")
+        reviewers.append(world.who(key))
+    pm, _ = locked_person(world, "并发签收人员")
+    app = reported_unlock(world, services, pm)
+    [task] = services.reviews.inbox(world.who("agency_reviewer")).rows
+    task_id, app_id = task.id, app.id
+    db.session.commit()
+
+    results = _run_at_once(ctx, THREADS, lambda i: services.reviews.claim(reviewers[i], task_id).claimed_by_user_id)
+
+    winners = [i for i, (kind, _) in enumerate(results) if kind == "ok"]
+    assert len(winners) == 1, results
+    winner = reviewers[winners[0]]
+    losers = [value for kind, value in results if kind == "error"]
+    assert len(losers) == THREADS - 1
+    for exc in losers:
+        assert isinstance(exc, TaskAlreadyClaimed), repr(exc)
+        assert exc.holder == winner.user_name
+        assert exc.message == f"该任务已由{winner.org_name}的{winner.user_name}签收"
+    db.session.expire_all()
+    row = db.session.get(HumanTask, task_id)
+    assert row.claimed_by_user_id == winner.user_id
+    claims = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.instance_id == row.instance_id, AuditEntry.action == "签收"))
+    assert claims == 1
+    assert services.unlock.get(world.who("contractor_user"), app_id).status == "reported"
+
+
+def test_double_submitted_approval_is_applied_once(ctx, world, services):
+    pm, _ = locked_person(world, "并发审核人员")
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("agency_reviewer")
+    [task] = services.reviews.inbox(reviewer).rows
+    services.reviews.claim(reviewer, task.id)
+    task_id, app_id, person_id, instance_id = task.id, app.id, pm.id, app.instance_id
+    db.session.commit()
+
+    results = _run_at_once(ctx, 2, lambda i: services.reviews.approve(reviewer, task_id, f"同意（{i}）").status)
+
+    ok = [value for kind, value in results if kind == "ok"]
+    errors = [value for kind, value in results if kind == "error"]
+    assert ok == [APPROVED], results
+    assert len(errors) == 1 and isinstance(errors[0], (EngineError, DomainError)), results
+    db.session.expire_all()
+    closed = db.session.scalar(select(func.count()).select_from(LockRecord).where(
+        LockRecord.person_id == person_id, LockRecord.closed_at.is_not(None)))
+    assert closed == 1
+    actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.instance_id == instance_id)))
+    assert actions.count("自动解锁") == 1 and actions.count("审核通过") == 1
+    assert db.session.get(Person, person_id).status == NORMAL
+    assert services.unlock.get(world.who("contractor_user"), app_id).status == APPROVED
