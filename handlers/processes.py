@@ -76,7 +76,12 @@ def apply_unlock(call: ServiceCall) -> dict:
     if lock.closed_at is not None:
         return {"applied": False, "message": "该锁定记录已解除，无需再解锁"}
     lock_rule.close_lock(lock, "解锁申请审核通过，自动解锁")
-    lock_rule.end_assignment(lock.person_id, lock.role, lock.project_id, "解锁申请审核通过")
+    # projects sharing a contract registration number count as one: release the person from all of them
+    project = lock.project
+    released = [project.id] if not project.contract_no else db.session.scalars(
+        select(Project.id).where(Project.contract_no == project.contract_no)).all()
+    for project_id in released:
+        lock_rule.end_assignment(lock.person_id, lock.role, project_id, "解锁申请审核通过")
     lock_rule.apply_lock_rule(app.person)
     return _approved(app, f"{app.person.name}已解锁，当前状态：{app.person.status_label}")
 
