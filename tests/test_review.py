@@ -189,3 +189,26 @@ def test_failing_operator_marks_an_incident_and_retry_applies_the_effect(world, 
     assert exc.value.message == "该流程实例没有待处理的异常"
     assert db.session.scalar(select(AuditEntry.id).where(AuditEntry.instance_id == instance.id,
                                                          AuditEntry.action == "重试").offset(1)) is None
+
+
+def test_a_half_applied_effect_is_rolled_back_with_the_failing_step(world, services, reported, monkeypatch):
+    pm, app, task = reported
+    agency = world.who("agency_reviewer")
+    lock = lock_rule.open_locks(pm.id)[0]
+
+    def half_done(call):
+        lock_rule.close_lock(lock, "部分生效")
+        lock_rule.end_assignment(lock.person_id, lock.role, lock.project_id, "部分生效")
+        db.session.flush()
+        pm.status = NORMAL
+        raise ValueError("生效过程中出错")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", half_done)
+    services.reviews.claim(agency, task.id)
+    services.reviews.approve(agency, task.id)
+    db.session.expire_all()
+    from handlers.models import Assignment, LockRecord, Person
+    assert db.session.get(LockRecord, lock.id).closed_at is None
+    assert db.session.get(Person, pm.id).status == LOCKED
+    assert db.session.scalar(select(Assignment.ended_at).where(Assignment.person_id == pm.id)) is None
+    instance = db.session.get(ProcessInstance, app.instance_id)
+    assert instance.status == "errored" and "生效过程中出错" in instance.incident_message

@@ -264,3 +264,63 @@ def test_lock_record_rows_are_not_touched_by_a_return(world, services):
     services.reviews.return_(reviewer, task.id, "退回补充")
     assert row_counts(LockRecord, Assignment) == before
     assert app.lock_record.closed_at is None
+
+
+def test_lock_closed_elsewhere_before_approval_goes_back_to_the_applicant(world, services):
+    pm, project = locked_person(world, "韩十四")
+    applicant = world.who("contractor_user")
+    app = reported_unlock(world, services, pm)
+    # meanwhile the project's completion filing is approved, which closes the lock
+    from datetime import date
+    owner = world.who("owner_user")
+    filing = services.completion.create(owner, project.id)
+    services.completion.save(owner, filing.id, {"acceptance_date": date.today(), "conclusion": "合格"})
+    services.completion.report(owner, filing.id)
+    reviewer = world.who("auth_reviewer")
+    filing_task = next(t for t in services.reviews.inbox(reviewer).rows if t.process_key == "completion_filing")
+    services.reviews.claim(reviewer, filing_task.id)
+    services.reviews.approve(reviewer, filing_task.id)
+    assert pm.status == NORMAL
+    unlock_task = _task(services, reviewer)
+    services.reviews.claim(reviewer, unlock_task.id)
+    services.reviews.approve(reviewer, unlock_task.id)
+    assert app.status == RETURNED
+    last = services.unlock.operation_log(app)[-1]
+    assert (last.action, last.opinion) == ("自动解锁", "该锁定记录已解除，无需再解锁")
+    with pytest.raises(DomainError) as exc:
+        services.unlock.report(applicant, app.id)
+    assert exc.value.message == "该人员已不再锁定，无需申请解锁"
+    services.unlock.withdraw(applicant, app.id)
+    assert app.status == WITHDRAWN
+
+
+def test_a_draft_never_reported_can_be_withdrawn(world, services):
+    pm, _ = locked_person(world, "杨十五")
+    applicant = world.who("contractor_user")
+    app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
+    services.unlock.withdraw(applicant, app.id)
+    assert app.status == WITHDRAWN and app.open_key is None
+    assert pm.status == LOCKED
+    again = services.unlock.create(applicant, app.lock_record_id)
+    assert again.id != app.id and again.status == DRAFT
+
+
+def test_unlock_on_a_shared_contract_releases_the_contract(world, services):
+    """Projects sharing a contract registration number count as one: unlocking that one project
+    must release the person from it, not immediately lock them again through its sibling."""
+    pm = world.add_person("曹十六", "contractor", "constructor", "safety_b")
+    first = world.add_project("滇池路一期", contract_no="HT-2022-9")
+    second = world.add_project("滇池路二期", contract_no="HT-2022-9")
+    world.assign(pm, first, PROJECT_MANAGER)
+    world.assign(pm, second, PROJECT_MANAGER)
+    [lock] = lock_rule.open_locks(pm.id)
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("agency_reviewer")
+    task = _task(services, reviewer)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id)
+    assert app.status == APPROVED
+    assert lock.closed_at is not None
+    assert lock_rule.open_locks(pm.id) == []
+    assert pm.status == NORMAL
+    assert _active(pm.id, first.id) == [] and _active(pm.id, second.id) == []
