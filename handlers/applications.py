@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from engine import EngineError, ProcessEngine
 from engine.db import db
@@ -150,7 +151,13 @@ class ApplicationService:
         app.open_key = open_key
         app.applicant_org_id, app.created_by_user_id = principal.org_id, principal.user_id
         db.session.add(app)
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError as exc:
+            # two tabs added the same thing at once: the unique open_key lets one through
+            if "open_key" not in str(exc.orig):
+                raise
+            raise DomainError(self.duplicate_message) from exc
         result = self.engine.start(
             self.model.process_key, f"{self.model.kind}:{app.id}", principal.actor,
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
