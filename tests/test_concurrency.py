@@ -9,12 +9,14 @@ from sqlalchemy import func, select
 
 from engine import EngineError, TaskAlreadyClaimed
 from engine.db import db
-from engine.models import AuditEntry, HumanTask
+from engine.models import AuditEntry, HumanTask, ProcessInstance
+from handlers import lock_rule
+from handlers.applications import UNLOCK_FORM, Upload
 from handlers.errors import DomainError
-from handlers.models import APPROVED, LockRecord, NORMAL, Person
+from handlers.models import APPROVED, LockRecord, NORMAL, Person, UnlockApplication
 
 from .conftest import is_postgres
-from .world import locked_person, reported_unlock
+from .world import PDF_BYTES, locked_person, reported_unlock
 
 pytestmark = pytest.mark.skipif(not is_postgres(), reason="needs PostgreSQL (TEST_DATABASE_URL)")
 
@@ -101,3 +103,41 @@ def test_double_submitted_approval_is_applied_once(ctx, world, services):
     assert actions.count("自动解锁") == 1 and actions.count("审核通过") == 1
     assert db.session.get(Person, person_id).status == NORMAL
     assert services.unlock.get(world.who("contractor_user"), app_id).status == APPROVED
+
+
+def test_two_tabs_adding_the_same_unlock_at_once_get_one_application(ctx, world, services):
+    pm, _ = locked_person(world, "并发添加人员")
+    applicant = world.who("contractor_user")
+    lock_id = lock_rule.open_locks(pm.id)[0].id
+    db.session.commit()
+
+    results = _run_at_once(ctx, 2, lambda i: services.unlock.create(applicant, lock_id).id)
+
+    ok = [value for kind, value in results if kind == "ok"]
+    errors = [value for kind, value in results if kind == "error"]
+    assert len(ok) == 1, results
+    assert len(errors) == 1 and isinstance(errors[0], DomainError), results
+    assert errors[0].message == "该锁定记录已有未办结的解锁申请"
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(UnlockApplication)) == 1
+    assert db.session.scalar(select(func.count()).select_from(ProcessInstance)) == 1
+
+
+def test_double_submitted_report_is_sent_once(ctx, world, services):
+    pm, _ = locked_person(world, "并发上报人员")
+    applicant = world.who("contractor_user")
+    app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
+    services.unlock.save(applicant, app.id, {"reason": "停工"}, [Upload(UNLOCK_FORM, "表.pdf", PDF_BYTES)])
+    app_id, instance_id = app.id, app.instance_id
+    db.session.commit()
+
+    results = _run_at_once(ctx, 2, lambda i: services.unlock.report(applicant, app_id).status)
+
+    assert [value for kind, value in results if kind == "ok"] == ["reported"], results
+    [error] = [value for kind, value in results if kind == "error"]
+    assert isinstance(error, (EngineError, DomainError)), repr(error)
+    db.session.expire_all()
+    actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.instance_id == instance_id)))
+    assert actions.count("上报") == 1
+    assert db.session.scalar(select(func.count()).select_from(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.state == "open")) == 1
