@@ -242,3 +242,23 @@ def test_unlocked_person_cannot_be_changed(world, services):
     with pytest.raises(DomainError) as exc:
         services.change.create(world.who("firm_user"), assignment.id)
     assert exc.value.message == "只能为被锁定的人员申请变更"
+
+
+def test_chief_supervisor_replacement_reaching_three_is_locked_on_that_project(world, services):
+    old = world.add_person("原总监", "firm", SUPERVISION_ENGINEER)
+    projects = [world.add_project(f"原总监工程{i}") for i in range(3)]
+    for p in projects:
+        world.assign(old, p, CHIEF_SUPERVISOR)
+    new = world.add_person("两项目总监", "firm", SUPERVISION_ENGINEER)
+    for i in range(2):
+        world.assign(new, world.add_project(f"两项目总监工程{i}"), CHIEF_SUPERVISOR)
+    assert new.status == NORMAL
+    applicant, app = _draft(world, services, old, projects[1], "firm_user")
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原总监工作量过大"})
+    services.change.report(applicant, app.id)
+    _approve(world, services)
+    assert app.status == APPROVED
+    assert new.status == LOCKED
+    [lock] = lock_rule.open_locks(new.id)
+    assert (lock.project_id, lock.role) == (projects[1].id, CHIEF_SUPERVISOR)
+    assert old.status == NORMAL and lock_rule.open_locks(old.id) == []
