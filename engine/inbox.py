@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select, tuple_
 
 from .db import db
 from .models import AuditEntry, HumanTask, TaskCandidate
@@ -38,12 +38,15 @@ class ReviewInbox:
 
     def page(self, view: str, flt: InboxFilter | None = None, cursor: str | None = None,
              limit: int = PAGE_SIZE, with_counts: bool = True) -> InboxPage:
+        if view not in VIEWS:
+            raise ValueError(view)
         flt = flt or InboxFilter()
-        stmt, sort_col = self._base(view, flt)
+        stmt, sort_col, id_col = self._base(view, flt)
         if cursor:
             at, task_id = _decode(cursor)
-            stmt = stmt.where(or_(sort_col < at, and_(sort_col == at, HumanTask.id < task_id)))
-        rows = list(db.session.scalars(stmt.order_by(sort_col.desc(), HumanTask.id.desc()).limit(limit + 1)))
+            # a row-value comparison on the index columns, so the cursor is an index bound
+            stmt = stmt.where(tuple_(sort_col, id_col) < tuple_(at, task_id))
+        rows = list(db.session.scalars(stmt.order_by(sort_col.desc(), id_col.desc()).limit(limit + 1)))
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -53,19 +56,28 @@ class ReviewInbox:
 
     def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
         flt = flt or InboxFilter()
-        result = {}
-        for view in VIEWS:
-            stmt, _ = self._base(view, flt)
-            result[view] = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        return result
+        claimed = HumanTask.claimed_by_user_id
+        # open, mine and held in one pass over the organisation's open candidate rows
+        offered, _, _ = self._base(None, flt, columns=[
+            func.count().filter(claimed.is_(None)),
+            func.count().filter(claimed == self.user_id),
+            func.count().filter(claimed.is_not(None), claimed != self.user_id)])
+        open_, mine, held = db.session.execute(offered).one()
+        done, _, _ = self._base("done", flt, columns=[func.count()])
+        return {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)}
 
-    def _base(self, view, flt):
+    def _base(self, view, flt, columns=None):
+        """The view's statement, its sort column and its tie-breaking id column.
+
+        ``view=None`` means every open task offered to the organisation (the counts split it).
+        """
         if view == "done":
-            stmt = select(HumanTask).where(HumanTask.completed_by_user_id == self.user_id,
-                                           HumanTask.state == "completed")
-            sort_col = HumanTask.completed_at
+            stmt = select(*(columns or [HumanTask])).select_from(HumanTask).where(
+                HumanTask.completed_by_user_id == self.user_id, HumanTask.state == "completed")
+            sort_col, id_col = HumanTask.completed_at, HumanTask.id
         else:
-            stmt = (select(HumanTask).join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
+            stmt = (select(*(columns or [HumanTask])).select_from(HumanTask)
+                    .join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
                     .where(TaskCandidate.org_id == self.org_id, TaskCandidate.is_open.is_(True)))
             if flt.process_key:
                 stmt = stmt.where(TaskCandidate.process_key == flt.process_key)
@@ -76,9 +88,9 @@ class ReviewInbox:
             elif view == "held":
                 stmt = stmt.where(HumanTask.claimed_by_user_id.is_not(None),
                                   HumanTask.claimed_by_user_id != self.user_id)
-            else:
+            elif view is not None:
                 raise ValueError(view)
-            sort_col = TaskCandidate.created_at
+            sort_col, id_col = TaskCandidate.created_at, TaskCandidate.task_id
         if flt.process_key and view == "done":
             stmt = stmt.where(HumanTask.process_key == flt.process_key)
         if flt.scope:
@@ -90,7 +102,7 @@ class ReviewInbox:
         if flt.date_to:
             stmt = stmt.where(HumanTask.created_at < datetime.combine(flt.date_to + timedelta(days=1),
                                                                       datetime.min.time()))
-        return stmt, sort_col
+        return stmt, sort_col, id_col
 
 
 def _encode(at: datetime, task_id: int) -> str:
