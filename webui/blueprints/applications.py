@@ -4,7 +4,6 @@ One blueprint, parameterised by kind. Every POST redirects (PRG); business refus
 flashed, form errors re-render the page with the posted values (400).
 """
 import math
-from datetime import date, datetime, timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
@@ -27,35 +26,6 @@ PICK_TITLES = {"unlock": "选择锁定人员", "change": "选择需变更的人�
 PER_PAGE = 20
 # upload field labels used in the services' messages -> the form field they belong to
 UPLOAD_FIELDS = {UNLOCK_FORM_LABEL: "unlock_form", "附件": "attachments"}
-LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; the province lives in UTC+8
-
-
-# -- template filters (also used by the reviewer pages that include the partials) -----------
-@bp.app_template_filter("apply_dt")
-def apply_dt(value):
-    if not value:
-        return ""
-    if isinstance(value, datetime):
-        return (value + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-@bp.app_template_filter("mask_id")
-def mask_id(value):
-    value = value or ""
-    if len(value) < 10:
-        return value
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-@bp.app_template_filter("apply_size")
-def apply_size(value):
-    value = value or 0
-    if value >= 1024 * 1024:
-        return f"{value / 1024 / 1024:.1f} MB"
-    return f"{max(1, math.ceil(value / 1024))} KB"
 
 
 # -- plumbing ------------------------------------------------------------------------------
@@ -114,7 +84,8 @@ def _next_step(kind, svc, app, log) -> str:
             text += f"（{task.claimed_by_org_name} {task.claimed_by_name} 已签收，正在审核）"
         return text + "。"
     if app.status == RETURNED:
-        opinion = next((e.opinion for e in reversed(log) if e.action == "退回"), None)
+        # the reviewer's 退回 opinion, or the engine's message when the approval-time re-check failed
+        opinion = next((e.opinion for e in reversed(log) if e.opinion and e.action != "审核通过"), None)
         return f"已退回，审核意见：{opinion or '无'}。请修改后重新上报，或撤回。"
     if app.status == APPROVED:
         return "已办结。"

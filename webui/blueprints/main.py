@@ -1,5 +1,4 @@
 """The shell: home redirect by role, help (第三章), navigation helpers and error pages."""
-from datetime import datetime, timedelta
 
 from flask import Blueprint, g, redirect, render_template, url_for
 from flask_login import current_user
@@ -28,18 +27,6 @@ SUPPORT_PHONES = [
         ("云南省住房和城乡建设厅工程质量安全监管处服务电话", ["0871-64322249"]),
     ]),
 ]
-
-
-LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; shown in China Standard Time
-
-
-@bp.app_template_filter("local_dt")
-def local_dt(value):
-    if not value:
-        return ""
-    if isinstance(value, datetime):
-        return (value + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
-    return str(value)
 
 
 def nav_url(endpoint: str, **values):
