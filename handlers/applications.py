@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import EngineError, ProcessEngine
 from engine.db import db
+from engine.diagram import instance_svg
 from engine.inbox import open_tasks, operation_log
 from engine.models import AuditEntry, HumanTask, ProcessInstance, utcnow
 
@@ -98,6 +99,10 @@ class ApplicationService:
     def attachments(self, app) -> list[Attachment]:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.model.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
+
+    def diagram(self, app) -> str:
+        """The process diagram (SVG) with the application's current step marked."""
+        return instance_svg(app_instance(app))
 
     def open_task(self, app) -> HumanTask | None:
         tasks = open_tasks(app.instance_id)

@@ -71,6 +71,19 @@ def definitions():
     return render_template("admin/definitions.html", definitions=defs, errored=errored, retry_form=RetryForm())
 
 
+@bp.get("/definitions/<int:definition_id>")
+@principal_required(PLATFORM)
+def definition(definition_id):
+    d = db.session.get(ProcessDefinition, definition_id)
+    if d is None:
+        abort(404)
+    by_status = dict(db.session.execute(
+        select(ProcessInstance.status, func.count()).where(ProcessInstance.definition_id == d.id)
+        .group_by(ProcessInstance.status)).all())
+    return render_template("admin/definition.html", d=d, by_status=by_status,
+                           diagram=render_svg(d.xml, frozenset(), d.name))
+
+
 @bp.post("/instances/<int:instance_id>/retry")
 @principal_required(PLATFORM)
 def retry(instance_id):

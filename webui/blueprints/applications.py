@@ -152,7 +152,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         "apps/detail.html", kind=kind, title=TITLES[kind], app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         next_step=_next_step(kind, svc, app, log), replacement=replacement, action_form=ActionForm(),
-        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL), status
+        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL, diagram=svc.diagram(app)), status
 
 
 def _fill(kind, form, app):

@@ -52,7 +52,9 @@ def task(task_id):
     service = services().by_kind.get(kind)
     log = service.operation_log(app) if service else []
     attachments = service.attachments(app) if service else []
+    diagram = service.diagram(app) if service else ""
     return render_template("review/task.html", task=task, app=app, kind=kind, log=log, attachments=attachments,
+                           diagram=diagram,
                            process_label=PROCESS_LABELS.get(task.process_key, task.process_key),
                            status_label=APPLICATION_STATUS.get(getattr(app, "status", ""), ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(),
