@@ -62,6 +62,15 @@ def test_definitions_page_lists_deployed_diagrams(client_world):
     for key in ("personnel_unlock", "manager_change", "completion_filing"):
         assert key in html
     assert "当前没有异常的流程实例" in html
+    from engine.models import ProcessDefinition
+    from sqlalchemy import select
+    from engine.db import db
+    definition = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_key == "manager_change"))
+    page = client.get(f"/admin/definitions/{definition.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<svg" in html and "变更生效" in html and definition.content_hash in html
+    assert client.get("/admin/definitions/999999").status_code == 404
 
 
 def test_retry_of_unknown_instance_shows_the_engine_message(client_world):
@@ -71,7 +80,7 @@ def test_retry_of_unknown_instance_shows_the_engine_message(client_world):
     assert "流程实例不存在" in client.get(resp.headers["Location"]).get_data(as_text=True)
 
 
-ADMIN_GETS = ["/admin/", "/admin/registrations", "/admin/definitions"]
+ADMIN_GETS = ["/admin/", "/admin/registrations", "/admin/definitions", "/admin/definitions/1"]
 ADMIN_POSTS = ["/admin/registrations/1/approve", "/admin/registrations/1/reject", "/admin/instances/1/retry"]
 
 

@@ -1,8 +1,9 @@
 """Platform administration: registration review and the process definitions / incidents."""
-from flask import Blueprint, flash, g, redirect, render_template, url_for
-from sqlalchemy import select
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from sqlalchemy import func, select
 
 from engine.db import db
+from engine.diagram import render_svg
 from engine.errors import EngineError
 from engine.models import ProcessDefinition, ProcessInstance
 from handlers import accounts
