@@ -30,8 +30,9 @@ def parse_args(argv):
     p.add_argument("--projects", type=int, default=20_000)
     p.add_argument("--inbox-repeats", type=int, default=200)
     p.add_argument("--reviewers", type=int, default=50)
-    p.add_argument("--http-threads", type=int, default=8)
+    p.add_argument("--http-threads", type=int, default=4, help="virtual users (client threads) of the HTTP part")
     p.add_argument("--http-lifecycles", type=int, default=200)
+    p.add_argument("--http-seconds", type=float, default=300.0, help="time cap of the HTTP part")
     args = p.parse_args(argv)
     if args.smoke:
         args.lifecycles, args.profile_batch, args.ceiling_seconds = 3, 2, 0
@@ -78,10 +79,21 @@ def main(argv=None) -> dict:
         results["http"] = {"skipped": "smoke mode (no gunicorn)"}
     else:
         log("HTTP under gunicorn")
-        results["http"] = http.run(pg, work, args.http_threads, args.http_lifecycles)
+        try:
+            results["http"] = http.run(pg, work, args.http_threads, args.http_lifecycles, args.http_seconds)
+        except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
+            results["http"] = {"skipped": f"the HTTP run failed: {type(exc).__name__}: {exc}"}
+            results["notes"].append(f"HTTP part failed: {type(exc).__name__}: {exc}")
         if results["http"].get("memory"):
             results["memory"] = results["http"].pop("memory")
-        log(f"  {results['http'].get('skipped') or 'done'}")
+        h = results["http"]
+        if h.get("skipped"):
+            log(f"  {h['skipped']}")
+        else:
+            log(f"  {h['per_second']:.2f} lifecycles/s, {h['completed']}/{h['lifecycles']} completed, "
+                f"failures: {h['errors']}; largest worker peak {results['memory']['peak_mib']:.0f} MiB")
+            if h["errors"]:
+                results["notes"].append(f"HTTP: {h['errors']} lifecycles failed (listed in section 3)")
 
     inbox_dbs = [("postgresql", pg)] if pg else [("sqlite", f"sqlite:///{work / 'inbox.sqlite3'}")]
     for name, url in inbox_dbs:

@@ -11,7 +11,10 @@ bash bench/run                 # everything; writes docs/performance.md (takes s
 PostgreSQL: the benchmark uses the database named by `BENCH_DATABASE_URL`
 (default `postgresql://postgres@127.0.0.1:5432/bench`) and creates it when it is missing.
 It drops and recreates every table in that database, so never point it at a database you
-keep. SQLite runs use a temporary file. Sizes can be changed on the command line
+keep. The HTTP part does the same with a second database, the same name plus `_http`
+(e.g. `bench_http`), prepares it with `flask init-db`, and starts `gunicorn -w 2` on a free
+local port (`--http-threads`, `--http-lifecycles`, `--http-seconds` set the client; `--smoke`
+never starts gunicorn). SQLite runs use a temporary file. Sizes can be changed on the command line
 (`--help`). Run it on an otherwise idle machine: every figure below comes from one run and
 depends on what else the machine was doing (see the load average).
 """
@@ -76,13 +79,7 @@ def render(r: dict) -> str:
             lines += ["", "<details><summary>top functions by cumulative time</summary>", "", "```",
                       prof["top"], "```", "", "</details>", ""]
     lines += ["## 3. HTTP (gunicorn, 2 workers, PostgreSQL)", ""]
-    h = r["http"]
-    if h.get("skipped"):
-        lines += [f"skipped: {h['skipped']}", ""]
-    else:
-        lines += [f"- {h['per_second']:.1f} lifecycles/s with {h['threads']} client threads "
-                  f"({h['lifecycles']} lifecycles in {h['seconds']:.1f} s), errors: {h['errors']}", ""]
-        lines += _lat_table(h["actions"]) + [""]
+    lines += _http(r["http"])
     lines += ["## 4. Inbox at scale", ""]
     for ib in r["inbox"]:
         ld = ib["loaded"]
@@ -119,9 +116,7 @@ def render(r: dict) -> str:
     lines += ["", "Each reviewer is a thread with its own application context and session, all released by one "
               "barrier against the same open review task (half of them from the agency, half from the authority).",
               ""]
-    mem = r["memory"]
-    lines += ["## 6. Memory", "", f"- {mem['label']}: peak resident {mem['peak_mib']:.0f} MiB "
-              f"(current {mem['rss_mib']:.0f} MiB)", ""]
+    lines += _memory(r["memory"])
     if r.get("notes"):
         lines += ["## Findings", ""] + [f"- {n}" for n in r["notes"]] + [""]
     lines += [HOW_TO_RUN]
@@ -135,3 +130,43 @@ def _ratio_verdict(r):
         ratio = s["per_second"] / c
         parts.append(f"{s['dialect']} {ratio:.2f} ({'met' if ratio >= 0.3 else 'not met'})")
     return "Measured: " + ", ".join(parts) + "."
+
+
+def _http(h: dict) -> list[str]:
+    if h.get("skipped"):
+        return [f"skipped: {h['skipped']}", ""]
+    out = ["The unlock lifecycle through the web pages, as a browser does it (redirects followed, CSRF token "
+           "taken from each page), against `gunicorn -w 2` (sync workers) on its own database "
+           f"(`{h['database']}`, created with `flask init-db`, one locked project manager per lifecycle). "
+           f"{h['threads']} virtual users on the same machine, each a thread with two `requests.Session` "
+           "(applicant 吴施工 and reviewer 赵监督, each logged in once through /auth/login), take lifecycles "
+           "from one shared list until it is empty or the time cap is reached. Applicant: 添加 → detail page → "
+           "确定 with the reason and the uploaded 申请表 (multipart) → list → 上报 → list; reviewer: inbox "
+           "filtered by the project name → task page → 签收 → task page → 审核通过 → task page. "
+           f"Each virtual user first runs one untimed warm-up lifecycle.", "",
+           f"Measured {h['measured']['at']}; load average before "
+           f"{' '.join(f'{x:.2f}' for x in h['measured']['load_before'])}, after "
+           f"{' '.join(f'{x:.2f}' for x in h['measured']['load_after'])}.", "",
+           f"- **{h['per_second']:.2f} lifecycles/s**: {h['completed']} of {h['lifecycles']} lifecycles completed "
+           f"in {h['seconds']:.1f} s (time cap {h['time_cap']:.0f} s, {h['not_started']} not started), "
+           f"12 requests per lifecycle",
+           f"- verified in the database afterwards ({h['verified']['checked']} lifecycles including warm-up): "
+           f"{h['verified']['completed']} with the application 已办结, its review task completed and the lock "
+           f"closed; failures: {h['errors']}", ""]
+    if h["failures"]:
+        out += ["Failures (not counted as completed):", ""] + [f"- {f}" for f in h["failures"][:50]] + [""]
+    out += ["Timed actions (the POST alone, without the page that follows the redirect):", ""]
+    out += _lat_table(h["actions"]) + [""]
+    out += ["Pages between the actions (GET):", ""]
+    out += _lat_table(h["pages"], "page") + [""]
+    return out
+
+
+def _memory(mem: dict) -> list[str]:
+    out = ["## 6. Memory", "", f"- {mem['label']}: peak resident {mem['peak_mib']:.0f} MiB "
+           f"(current {mem['rss_mib']:.0f} MiB)"]
+    for w in mem.get("workers", []):
+        out.append(f"  - worker pid {w['pid']}: peak {w['peak_mib']:.0f} MiB, current {w['rss_mib']:.0f} MiB")
+    if mem.get("master"):
+        out.append(f"  - master pid {mem['master']['pid']}: peak {mem['master']['peak_mib']:.0f} MiB")
+    return out + [""]
