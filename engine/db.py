@@ -30,10 +30,23 @@ def _sqlite_connect(dbapi_connection, _record):
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")   # durable at checkpoints; safe against corruption in WAL
         cur.close()
 
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        # commands take the write lock up front: a deferred transaction that read first and
+        # writes later cannot wait for a concurrent writer and fails with "database is locked"
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE)."""
+    session = db.session()   # the scoped session's current Session
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()   # end the read transaction the request may have opened
+    session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})

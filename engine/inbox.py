@@ -56,8 +56,9 @@ class ReviewInbox:
 
     def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
         flt = flt or InboxFilter()
-        claimed = HumanTask.claimed_by_user_id
-        # open, mine and held in one pass over the organisation's open candidate rows
+        claimed = TaskCandidate.claimed_by_user_id
+        # open, mine and held in one pass over the organisation's open candidate rows (an index-only
+        # scan unless a text filter needs the task rows)
         offered, _, _ = self._base(None, flt, columns=[
             func.count().filter(claimed.is_(None)),
             func.count().filter(claimed == self.user_id),
@@ -70,38 +71,41 @@ class ReviewInbox:
         """The view's statement, its sort column and its tie-breaking id column.
 
         ``view=None`` means every open task offered to the organisation (the counts split it).
+        Open views are answered from the candidate rows; task rows are joined only to show a
+        page or to apply a text filter.
         """
+        text_filter = bool(flt.scope or flt.applicant)
         if view == "done":
             stmt = select(*(columns or [HumanTask])).select_from(HumanTask).where(
-                HumanTask.completed_by_user_id == self.user_id, HumanTask.state == "completed")
-            sort_col, id_col = HumanTask.completed_at, HumanTask.id
+                HumanTask.completed_by_user_id == self.user_id)
+            if flt.process_key:
+                stmt = stmt.where(HumanTask.process_key == flt.process_key)
+            sort_col, id_col, created = HumanTask.completed_at, HumanTask.id, HumanTask.created_at
         else:
-            stmt = (select(*(columns or [HumanTask])).select_from(HumanTask)
-                    .join(TaskCandidate, TaskCandidate.task_id == HumanTask.id)
-                    .where(TaskCandidate.org_id == self.org_id, TaskCandidate.is_open.is_(True)))
+            stmt = select(*(columns or [HumanTask])).select_from(TaskCandidate)
+            if columns is None or text_filter:
+                stmt = stmt.join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+            stmt = stmt.where(TaskCandidate.org_id == self.org_id, TaskCandidate.is_open.is_(True))
             if flt.process_key:
                 stmt = stmt.where(TaskCandidate.process_key == flt.process_key)
+            claimed = TaskCandidate.claimed_by_user_id
             if view == "open":
-                stmt = stmt.where(HumanTask.claimed_by_user_id.is_(None))
+                stmt = stmt.where(claimed.is_(None))
             elif view == "mine":
-                stmt = stmt.where(HumanTask.claimed_by_user_id == self.user_id)
+                stmt = stmt.where(claimed == self.user_id)
             elif view == "held":
-                stmt = stmt.where(HumanTask.claimed_by_user_id.is_not(None),
-                                  HumanTask.claimed_by_user_id != self.user_id)
+                stmt = stmt.where(claimed.is_not(None), claimed != self.user_id)
             elif view is not None:
                 raise ValueError(view)
-            sort_col, id_col = TaskCandidate.created_at, TaskCandidate.task_id
-        if flt.process_key and view == "done":
-            stmt = stmt.where(HumanTask.process_key == flt.process_key)
+            sort_col, id_col, created = TaskCandidate.created_at, TaskCandidate.task_id, TaskCandidate.created_at
         if flt.scope:
             stmt = stmt.where(HumanTask.scope.contains(flt.scope, autoescape=True))
         if flt.applicant:
             stmt = stmt.where(HumanTask.applicant_name.contains(flt.applicant, autoescape=True))
         if flt.date_from:
-            stmt = stmt.where(HumanTask.created_at >= datetime.combine(flt.date_from, datetime.min.time()))
+            stmt = stmt.where(created >= datetime.combine(flt.date_from, datetime.min.time()))
         if flt.date_to:
-            stmt = stmt.where(HumanTask.created_at < datetime.combine(flt.date_to + timedelta(days=1),
-                                                                      datetime.min.time()))
+            stmt = stmt.where(created < datetime.combine(flt.date_to + timedelta(days=1), datetime.min.time()))
         return stmt, sort_col, id_col
 
 

@@ -66,7 +66,7 @@ class HumanTask(db.Model):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_instance_state", "instance_id", "state"),
-        Index("ix_human_task_done_by", "completed_by_user_id", "completed_at", "id"),
+        Index("ix_human_task_done_by", "completed_by_user_id", "completed_at", "id"),  # set only on completion
         Index("ix_human_task_claimed_by", "claimed_by_user_id", "state", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -103,14 +103,17 @@ class TaskCandidate(db.Model):
     """One row per organisation a human task is offered to; the inbox index lives here."""
     __tablename__ = "task_candidate"
     __table_args__ = (
-        Index("ix_candidate_inbox", "org_id", "is_open", "created_at", "task_id"),
-        Index("ix_candidate_inbox_process", "org_id", "is_open", "process_key", "created_at", "task_id"),
+        Index("ix_candidate_inbox", "org_id", "is_open", "claimed_by_user_id", "created_at", "task_id"),
+        Index("ix_candidate_inbox_process", "org_id", "is_open", "process_key", "claimed_by_user_id",
+              "created_at", "task_id"),
     )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     process_key: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # copied from the task on claim/release so that inbox views and counts read this table only
+    claimed_by_user_id: Mapped[int | None] = mapped_column(Integer)
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 

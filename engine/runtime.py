@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
 from .actor import Actor
-from .db import db
+from .db import begin_write, db
 from .definitions import DefinitionStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
@@ -77,6 +77,8 @@ class ProcessEngine:
         info = db.session.info   # the depth lives on the (thread-scoped) session
         info["command_depth"] = depth = info.get("command_depth", 0) + 1
         try:
+            if depth == 1:
+                begin_write()
             yield
             if depth == 1:
                 db.session.commit()
@@ -101,84 +103,72 @@ class ProcessEngine:
             applicant_name=applicant_name, started_by_user_id=actor.user_id, state="")
         db.session.add(instance)
         db.session.flush()
-        return self._advance(instance, actor, lambda: BpmnWorkflow(parsed.spec, parsed.subprocess_specs))
+        return self._advance(instance, actor, lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set()))
 
     def claim(self, task_id: int, actor: Actor) -> HumanTask:
-        task = self._candidate_task(task_id, actor)
-        if task.claimed_by_user_id == actor.user_id:
-            return task
-        won = db.session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == task_id, HumanTask.state == "open", HumanTask.claimed_by_user_id.is_(None))
-            .values(claimed_by_user_id=actor.user_id, claimed_by_name=actor.user_name,
-                    claimed_by_org_id=actor.org_id, claimed_by_org_name=actor.org_name, claimed_at=utcnow())
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.refresh(task)
-        if not won:
-            if task.state != "open":
-                raise TaskClosed("该任务已处理完毕")
+        """签收: one conditional UPDATE; under any concurrency exactly one reviewer wins."""
+        task = self._gate(
+            task_id, actor, (HumanTask.claimed_by_user_id.is_(None),),
+            dict(claimed_by_user_id=actor.user_id, claimed_by_name=actor.user_name,
+                 claimed_by_org_id=actor.org_id, claimed_by_org_name=actor.org_name, claimed_at=utcnow()))
+        if task is None:
+            task = self._refusal(task_id, actor)
+            if task.claimed_by_user_id == actor.user_id:
+                return task   # claiming one's own task again changes nothing
             raise self._held_by_other(task)
+        self._mirror_claim(task_id, actor.user_id)
         self._audit(task.instance_id, actor, "签收", element_id=task.element_id)
         return task
 
     def release(self, task_id: int, actor: Actor) -> HumanTask:
-        task = self._candidate_task(task_id, actor)
-        released = db.session.execute(
-            update(HumanTask)
-            .where(HumanTask.id == task_id, HumanTask.state == "open",
-                   HumanTask.claimed_by_user_id == actor.user_id)
-            .values(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
-                    claimed_by_org_name=None, claimed_at=None)
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.refresh(task)
-        if not released:
-            if task.state != "open":
-                raise TaskClosed("该任务已处理完毕")
+        """退回签收: only the holder gives the task back to every candidate organisation."""
+        task = self._gate(
+            task_id, actor, (HumanTask.claimed_by_user_id == actor.user_id,),
+            dict(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                 claimed_by_org_name=None, claimed_at=None))
+        if task is None:
+            task = self._refusal(task_id, actor)
             if task.claimed_by_user_id is None:
                 raise TaskNotClaimed("该任务尚未签收")
             raise self._held_by_other(task)
+        self._mirror_claim(task_id, None)
         self._audit(task.instance_id, actor, "退回签收", element_id=task.element_id)
         return task
 
     def complete(self, task_id: int, actor: Actor, data: dict, *, action: str,
                  opinion: str | None = None, outcome: str | None = None) -> StepResult:
         """Complete a user task with form data and run the engine to the next wait state."""
-        task = self._candidate_task(task_id, actor)
-        if task.state != "open":
-            raise TaskClosed("该任务已处理完毕，请勿重复提交")
-        if task.claimed_by_user_id not in (None, actor.user_id):
-            raise self._held_by_other(task)
-        if task.claim_required and task.claimed_by_user_id is None:
+        # the conditional update is the gate: a second submit or a second tab finds 0 rows
+        may_complete = or_(HumanTask.claimed_by_user_id == actor.user_id,
+                           and_(HumanTask.claimed_by_user_id.is_(None), HumanTask.claim_required.is_(False)))
+        task = self._gate(
+            task_id, actor, (may_complete,),
+            dict(state="completed", completed_at=utcnow(), completed_by_user_id=actor.user_id,
+                 completed_by_name=actor.user_name, completed_by_org_id=actor.org_id, outcome=outcome))
+        if task is None:
+            task = self._refusal(task_id, actor, "该任务已处理完毕，请勿重复提交")
+            if task.claimed_by_user_id not in (None, actor.user_id):
+                raise self._held_by_other(task)
             raise TaskNotClaimed("请先签收该任务再办理")
         validator = self.registry.forms.get(task.form_key)
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
-        cleaned = validator(dict(data))
-        # the conditional update is the gate: a second submit or a second tab finds 0 rows
-        holder = (HumanTask.claimed_by_user_id == actor.user_id) if task.claim_required else \
-            (HumanTask.claimed_by_user_id.is_(None) | (HumanTask.claimed_by_user_id == actor.user_id))
-        won = db.session.execute(
-            update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "open", holder)
-            .values(state="completed", completed_at=utcnow(), completed_by_user_id=actor.user_id,
-                    completed_by_name=actor.user_name, completed_by_org_id=actor.org_id, outcome=outcome)
-            .execution_options(synchronize_session=False)).rowcount
-        if not won:
-            raise TaskClosed("该任务已处理完毕，请勿重复提交")
+        cleaned = validator(dict(data))   # raising rolls the gate back with the command
         db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id)
                            .values(is_open=False).execution_options(synchronize_session=False))
-        db.session.refresh(task)
-        instance = task.instance
+        instance = db.session.get(ProcessInstance, task.instance_id)
         self._audit(instance.id, actor, action, opinion, element_id=task.element_id)
         before, parsed = instance.state, self.definitions.parsed(instance.definition)
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
+            open_before = _ready_user_tasks(wf)
             spiff_task = wf.get_task_from_id(UUID(task.task_guid))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise TaskClosed("该任务已处理完毕，请勿重复提交")
             spiff_task.set_data(**cleaned)
             spiff_task.run()
-            return wf
+            return wf, open_before - {task.task_guid}
         return self._advance(instance, actor, restore_and_complete)
 
     def retry(self, instance_id: int, actor: Actor) -> StepResult:
@@ -190,7 +180,10 @@ class ProcessEngine:
             raise InstanceErrored("该流程实例没有待处理的异常")
         self._audit(instance.id, actor, "重试")
         state, parsed = instance.state, self.definitions.parsed(instance.definition)
-        return self._advance(instance, actor, lambda: load_state(state, parsed.spec, parsed.subprocess_specs))
+        def restore():
+            wf = load_state(state, parsed.spec, parsed.subprocess_specs)
+            return wf, _ready_user_tasks(wf)
+        return self._advance(instance, actor, restore)
 
     def update_subject(self, instance: ProcessInstance, **fields) -> None:
         """Change what inbox rows show (e.g. the applicant picked another person)."""
@@ -213,7 +206,7 @@ class ProcessEngine:
         A failing service task rolls back everything it and the steps after the user
         task did, and leaves the instance errored at that element, to be retried.
         """
-        wf = build()
+        wf, open_before = build()
         incident = None
         savepoint = db.session.begin_nested()
         try:
@@ -225,7 +218,7 @@ class ProcessEngine:
             element = _failed_element(wf, exc)
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, element, incident)
-            wf = build()
+            wf, open_before = build()
             instance.incident_message, instance.incident_element_id = incident, element
             instance.incident_at = utcnow()
             self._audit(instance.id, Actor.system(), "服务任务失败", incident, element_id=element)
@@ -239,28 +232,28 @@ class ProcessEngine:
             instance.status = "running"
         if not incident:
             instance.incident_message = instance.incident_element_id = instance.incident_at = None
-        opened = self._sync_human_tasks(instance, wf)
+        opened = self._sync_human_tasks(instance, wf, open_before)
         try:
             db.session.flush()
         except StaleDataError as exc:
             raise ConcurrentModification("该业务已被他人处理，请刷新后重试") from exc
         return StepResult(instance, opened, incident)
 
-    def _sync_human_tasks(self, instance, wf) -> list[HumanTask]:
+    def _sync_human_tasks(self, instance, wf, open_before: set[str]) -> list[HumanTask]:
+        """Make the inbox rows match the workflow's ready user tasks.
+
+        ``open_before`` are the guids that had open rows when the command began (the ready
+        user tasks of the loaded state, less the one just completed), so no query is needed.
+        """
         ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-        open_rows = db.session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.state == "open")).all() if instance.id else []
-        for row in open_rows:
-            if row.task_guid not in ready:
-                row.state = "cancelled"
-                db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == row.id)
-                                   .values(is_open=False).execution_options(synchronize_session=False))
-        known = {row.task_guid for row in open_rows}
-        opened = []
-        for guid, spiff_task in ready.items():
-            if guid not in known:
-                opened.append(self._open_human_task(instance, spiff_task))
-        return opened
+        gone = open_before - ready.keys()
+        if gone:
+            ids = select(HumanTask.id).where(HumanTask.task_guid.in_(gone)).scalar_subquery()
+            db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id.in_(ids))
+                               .values(is_open=False).execution_options(synchronize_session=False))
+            db.session.execute(update(HumanTask).where(HumanTask.task_guid.in_(gone), HumanTask.state == "open")
+                               .values(state="cancelled").execution_options(synchronize_session=False))
+        return [self._open_human_task(instance, t) for guid, t in ready.items() if guid not in open_before]
 
     def _open_human_task(self, instance, spiff_task) -> HumanTask:
         spec = spiff_task.task_spec
@@ -285,15 +278,36 @@ class ProcessEngine:
             self._audit(instance.id, Actor.system(), spiff_task.task_spec.bpmn_name or spiff_task.task_spec.bpmn_id,
                         message, element_id=spiff_task.task_spec.bpmn_id)
 
-    def _candidate_task(self, task_id, actor) -> HumanTask:
-        task = db.session.get(HumanTask, task_id)
+    @staticmethod
+    def _gate(task_id, actor, conditions, values) -> HumanTask | None:
+        """The conditional UPDATE of an open task offered to the actor's organisation.
+
+        Returns the updated task, or None when the conditions did not hold (then nothing changed).
+        """
+        offered = exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == actor.org_id)
+        stmt = (update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "open", offered, *conditions)
+                .values(**values).returning(HumanTask))
+        return db.session.scalars(stmt, execution_options={"populate_existing": True,
+                                                           "synchronize_session": False}).first()
+
+    @staticmethod
+    def _refusal(task_id, actor, closed_message="该任务已处理完毕") -> HumanTask:
+        """Why a gate found no row: raises for a missing, foreign or closed task, else returns it."""
+        task = db.session.get(HumanTask, task_id, populate_existing=True)
         if task is None:
             raise TaskNotFound("任务不存在")
-        is_candidate = db.session.scalar(select(TaskCandidate.task_id).where(
+        offered = db.session.scalar(select(TaskCandidate.task_id).where(
             TaskCandidate.task_id == task_id, TaskCandidate.org_id == actor.org_id))
-        if is_candidate is None:
+        if offered is None:
             raise NotCandidate("您所在的单位无权办理该任务")
+        if task.state != "open":
+            raise TaskClosed(closed_message)
         return task
+
+    @staticmethod
+    def _mirror_claim(task_id, user_id):
+        db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id)
+                           .values(claimed_by_user_id=user_id).execution_options(synchronize_session=False))
 
     @staticmethod
     def _held_by_other(task) -> TaskAlreadyClaimed:
@@ -307,6 +321,10 @@ class ProcessEngine:
             instance_id=instance_id, user_id=actor.user_id, user_name=actor.user_name,
             org_id=actor.org_id, org_name=actor.org_name, action=action, opinion=opinion,
             element_id=element_id))
+
+
+def _ready_user_tasks(wf) -> set[str]:
+    return {str(t.id) for t in wf.get_tasks(state=TaskState.READY, manual=True)}
 
 
 def _failed_element(wf, exc) -> str | None:

@@ -1,7 +1,9 @@
 """The regulators' side: the review inbox, claim (签收), release (退回签收), approve, return."""
+from contextlib import contextmanager
+
 from sqlalchemy import select
 
-from engine import ProcessEngine
+from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox
 from engine.models import HumanTask, TaskCandidate
@@ -40,13 +42,13 @@ class ReviewService:
         return db.session.scalar(select(model).where(model.instance_id == instance_id))
 
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
-        with self.engine.command():
-            self.task(principal, task_id)
+        self._require_regulator(principal)
+        with self.engine.command(), _not_found_for_strangers():
             return self.engine.claim(task_id, principal.actor)
 
     def release(self, principal: Principal, task_id: int) -> HumanTask:
-        with self.engine.command():
-            self.task(principal, task_id)
+        self._require_regulator(principal)
+        with self.engine.command(), _not_found_for_strangers():
             return self.engine.release(task_id, principal.actor)
 
     def approve(self, principal: Principal, task_id: int, opinion: str = ""):
@@ -56,10 +58,11 @@ class ReviewService:
         return self._decide(principal, task_id, "return", "退回", opinion)
 
     def _decide(self, principal, task_id, decision, label, opinion):
-        with self.engine.command():
-            _task, app = self.task(principal, task_id)
+        self._require_regulator(principal)
+        with self.engine.command(), _not_found_for_strangers():
             result = self.engine.complete(task_id, principal.actor, {"decision": decision, "opinion": opinion},
                                           action=label, opinion=(opinion or "").strip() or None, outcome=decision)
+            app = self.application_for(result.instance.id, result.instance.process_key)
             sync_status(app, result.instance.status)
             return app
 
@@ -67,3 +70,12 @@ class ReviewService:
     def _require_regulator(principal):
         if not principal.is_regulator:
             raise Forbidden("仅监督机构和主管部门可以审核")
+
+
+@contextmanager
+def _not_found_for_strangers():
+    """A task that does not exist and one offered to other organisations look the same."""
+    try:
+        yield
+    except (TaskNotFound, NotCandidate):
+        raise NotFound("任务不存在或无权访问") from None

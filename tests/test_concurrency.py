@@ -1,6 +1,6 @@
 """Claims and decisions under real concurrency (architecture.md: one conditional UPDATE, one winner).
 
-Runs on PostgreSQL only: the CI runs the suite with TEST_DATABASE_URL pointing at one.
+Runs on both databases: PostgreSQL row locks, SQLite write transactions (BEGIN IMMEDIATE).
 """
 import threading
 
@@ -15,10 +15,7 @@ from handlers.applications import UNLOCK_FORM, Upload
 from handlers.errors import DomainError
 from handlers.models import APPROVED, LockRecord, NORMAL, Person, UnlockApplication
 
-from .conftest import is_postgres
 from .world import PDF_BYTES, locked_person, reported_unlock
-
-pytestmark = pytest.mark.skipif(not is_postgres(), reason="needs PostgreSQL (TEST_DATABASE_URL)")
 
 THREADS = 20
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 6afaed00c5f6
+Revision ID: 7f7fb072c187
 Revises: 
-Create Date: 2026-11-21 05:25:53.901098
+Create Date: 2026-11-21 05:32:01.620560
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6afaed00c5f6'
+revision = '7f7fb072c187'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -334,12 +334,13 @@ def upgrade():
     sa.Column('is_open', sa.Boolean(), nullable=False),
     sa.Column('process_key', sa.String(length=100), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('claimed_by_user_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_task_candidate_task_id_human_task'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('task_id', 'org_id', name=op.f('pk_task_candidate'))
     )
     with op.batch_alter_table('task_candidate', schema=None) as batch_op:
-        batch_op.create_index('ix_candidate_inbox', ['org_id', 'is_open', 'created_at', 'task_id'], unique=False)
-        batch_op.create_index('ix_candidate_inbox_process', ['org_id', 'is_open', 'process_key', 'created_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_candidate_inbox', ['org_id', 'is_open', 'claimed_by_user_id', 'created_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_candidate_inbox_process', ['org_id', 'is_open', 'process_key', 'claimed_by_user_id', 'created_at', 'task_id'], unique=False)
 
     op.create_table('unlock_application',
     sa.Column('lock_record_id', sa.Integer(), nullable=False),
