@@ -29,7 +29,8 @@ class ProcessDefinition(db.Model):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     source_file: Mapped[str] = mapped_column(String(255))
-    xml: Mapped[str] = mapped_column(Text)
+    # loaded on access only: the instance load joins the definition, and the spec is cached
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
