@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -113,10 +113,7 @@ class ProcessEngine:
 
     def claim(self, task_id: int, actor: Actor) -> HumanTask:
         """签收: one conditional UPDATE; under any concurrency exactly one reviewer wins."""
-        task = self._gate(
-            task_id, actor, (HumanTask.claimed_by_user_id.is_(None),),
-            dict(claimed_by_user_id=actor.user_id, claimed_by_name=actor.user_name,
-                 claimed_by_org_id=actor.org_id, claimed_by_org_name=actor.org_name, claimed_at=utcnow()))
+        task = self._gate(_CLAIM_GATE, task_id, actor, claimed_at=utcnow())
         if task is None:
             task = self._refusal(task_id, actor)
             if task.claimed_by_user_id == actor.user_id:
@@ -128,10 +125,7 @@ class ProcessEngine:
 
     def release(self, task_id: int, actor: Actor) -> HumanTask:
         """退回签收: only the holder gives the task back to every candidate organisation."""
-        task = self._gate(
-            task_id, actor, (HumanTask.claimed_by_user_id == actor.user_id,),
-            dict(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
-                 claimed_by_org_name=None, claimed_at=None))
+        task = self._gate(_RELEASE_GATE, task_id, actor)
         if task is None:
             task = self._refusal(task_id, actor)
             if task.claimed_by_user_id is None:
@@ -145,12 +139,7 @@ class ProcessEngine:
                  opinion: str | None = None, outcome: str | None = None) -> StepResult:
         """Complete a user task with form data and run the engine to the next wait state."""
         # the conditional update is the gate: a second submit or a second tab finds 0 rows
-        may_complete = or_(HumanTask.claimed_by_user_id == actor.user_id,
-                           and_(HumanTask.claimed_by_user_id.is_(None), HumanTask.claim_required.is_(False)))
-        task = self._gate(
-            task_id, actor, (may_complete,),
-            dict(state="completed", completed_at=utcnow(), completed_by_user_id=actor.user_id,
-                 completed_by_name=actor.user_name, completed_by_org_id=actor.org_id, outcome=outcome))
+        task = self._gate(_COMPLETE_GATE, task_id, actor, completed_at=utcnow(), outcome=outcome)
         if task is None:
             task = self._refusal(task_id, actor, "该任务已处理完毕，请勿重复提交")
             if task.claimed_by_user_id not in (None, actor.user_id):
@@ -160,8 +149,7 @@ class ProcessEngine:
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command
-        db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id)
-                           .values(is_open=False).execution_options(synchronize_session=False))
+        db.session.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id})
         instance = db.session.get(ProcessInstance, task.instance_id)
         self._audit(instance.id, actor, action, opinion, element_id=task.element_id)
         before, parsed = instance.state, self.definitions.parsed(instance.definition)
@@ -287,16 +275,15 @@ class ProcessEngine:
                         message, element_id=spiff_task.task_spec.bpmn_id)
 
     @staticmethod
-    def _gate(task_id, actor, conditions, values) -> HumanTask | None:
+    def _gate(statement, task_id, actor, **values) -> HumanTask | None:
         """The conditional UPDATE of an open task offered to the actor's organisation.
 
         Returns the updated task, or None when the conditions did not hold (then nothing changed).
         """
-        offered = exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == actor.org_id)
-        stmt = (update(HumanTask).where(HumanTask.id == task_id, HumanTask.state == "open", offered, *conditions)
-                .values(**values).returning(HumanTask))
-        return db.session.scalars(stmt, execution_options={"populate_existing": True,
-                                                           "synchronize_session": False}).first()
+        params = {f"p_{k}": v for k, v in values.items()}
+        params.update(p_task_id=task_id, p_org_id=actor.org_id, p_user_id=actor.user_id,
+                      p_user_name=actor.user_name, p_actor_org_id=actor.org_id, p_org_name=actor.org_name)
+        return db.session.scalars(statement, params, execution_options=_GATE_OPTIONS).first()
 
     @staticmethod
     def _refusal(task_id, actor, closed_message="该任务已处理完毕") -> HumanTask:
@@ -314,8 +301,7 @@ class ProcessEngine:
 
     @staticmethod
     def _mirror_claim(task_id, user_id):
-        db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id)
-                           .values(claimed_by_user_id=user_id).execution_options(synchronize_session=False))
+        db.session.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": user_id})
 
     @staticmethod
     def _held_by_other(task) -> TaskAlreadyClaimed:
@@ -333,6 +319,34 @@ class ProcessEngine:
             element_id=element_id))
 
 
+# Statements built once, with bind parameters: building and coercing them per call cost more
+# than sending them. A gate updates an open task offered to the actor's organisation.
+def _gate_statement(condition, **values):
+    offered = exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == bindparam("p_org_id"))
+    return (update(HumanTask).where(HumanTask.id == bindparam("p_task_id"), HumanTask.state == "open", offered,
+                                    condition).values(**values).returning(HumanTask))
+
+
+_GATE_OPTIONS = {"populate_existing": True, "synchronize_session": False}
+_CLAIM_GATE = _gate_statement(
+    HumanTask.claimed_by_user_id.is_(None),
+    claimed_by_user_id=bindparam("p_user_id"), claimed_by_name=bindparam("p_user_name"),
+    claimed_by_org_id=bindparam("p_actor_org_id"), claimed_by_org_name=bindparam("p_org_name"),
+    claimed_at=bindparam("p_claimed_at"))
+_RELEASE_GATE = _gate_statement(
+    HumanTask.claimed_by_user_id == bindparam("p_user_id"),
+    claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
+    claimed_at=None)
+_COMPLETE_GATE = _gate_statement(
+    or_(HumanTask.claimed_by_user_id == bindparam("p_user_id"),
+        and_(HumanTask.claimed_by_user_id.is_(None), HumanTask.claim_required.is_(False))),
+    state="completed", completed_at=bindparam("p_completed_at"), completed_by_user_id=bindparam("p_user_id"),
+    completed_by_name=bindparam("p_user_name"), completed_by_org_id=bindparam("p_actor_org_id"),
+    outcome=bindparam("p_outcome"))
+_CLOSE_CANDIDATES = (update(TaskCandidate).where(TaskCandidate.task_id == bindparam("p_task_id"))
+                     .values(is_open=False).execution_options(synchronize_session=False))
+_MIRROR_CLAIM = (update(TaskCandidate).where(TaskCandidate.task_id == bindparam("p_task_id"))
+                 .values(claimed_by_user_id=bindparam("p_user_id")).execution_options(synchronize_session=False))
 _AUDIT_INSERT = insert(AuditEntry.__table__)
 
 
