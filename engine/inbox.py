@@ -58,7 +58,7 @@ class ReviewInbox:
         flt = flt or InboxFilter()
         claimed = TaskCandidate.claimed_by_user_id
         # open, mine and held in one pass over the organisation's open candidate rows (an index-only
-        # scan unless a text filter needs the task rows)
+        # scan of ix_candidate_open on PostgreSQL, filters included)
         offered, _, _ = self._base(None, flt, columns=[
             func.count().filter(claimed.is_(None)),
             func.count().filter(claimed == self.user_id),
@@ -71,10 +71,9 @@ class ReviewInbox:
         """The view's statement, its sort column and its tie-breaking id column.
 
         ``view=None`` means every open task offered to the organisation (the counts split it).
-        Open views are answered from the candidate rows; task rows are joined only to show a
-        page or to apply a text filter.
+        Open views are answered from the candidate rows (filters included); task rows are joined
+        only to show a page.
         """
-        text_filter = bool(flt.scope or flt.applicant)
         if view == "done":
             stmt = select(*(columns or [HumanTask])).select_from(HumanTask).where(
                 HumanTask.completed_by_user_id == self.user_id)
@@ -83,7 +82,7 @@ class ReviewInbox:
             sort_col, id_col, created = HumanTask.completed_at, HumanTask.id, HumanTask.created_at
         else:
             stmt = select(*(columns or [HumanTask])).select_from(TaskCandidate)
-            if columns is None or text_filter:
+            if columns is None:
                 stmt = stmt.join(HumanTask, HumanTask.id == TaskCandidate.task_id)
             stmt = stmt.where(TaskCandidate.org_id == self.org_id, TaskCandidate.is_open.is_(True))
             if flt.process_key:
@@ -98,10 +97,11 @@ class ReviewInbox:
             elif view is not None:
                 raise ValueError(view)
             sort_col, id_col, created = TaskCandidate.created_at, TaskCandidate.task_id, TaskCandidate.created_at
+        texts = HumanTask if view == "done" else TaskCandidate   # candidate rows carry copies of both
         if flt.scope:
-            stmt = stmt.where(HumanTask.scope.contains(flt.scope, autoescape=True))
+            stmt = stmt.where(texts.scope.contains(flt.scope, autoescape=True))
         if flt.applicant:
-            stmt = stmt.where(HumanTask.applicant_name.contains(flt.applicant, autoescape=True))
+            stmt = stmt.where(texts.applicant_name.contains(flt.applicant, autoescape=True))
         if flt.date_from:
             stmt = stmt.where(created >= datetime.combine(flt.date_from, datetime.min.time()))
         if flt.date_to:

@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+    BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,7 +67,9 @@ class HumanTask(db.Model):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_instance_state", "instance_id", "state"),
-        Index("ix_human_task_done_by", "completed_by_user_id", "completed_at", "id"),  # set only on completion
+        # set only on completion; the done view's filters read the included columns (index-only on PostgreSQL)
+        Index("ix_human_task_done_by", "completed_by_user_id", "completed_at", "id",
+              postgresql_include=["process_key", "created_at", "scope", "applicant_name"]),
         Index("ix_human_task_claimed_by", "claimed_by_user_id", "state", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -104,9 +106,14 @@ class TaskCandidate(db.Model):
     """One row per organisation a human task is offered to; the inbox index lives here."""
     __tablename__ = "task_candidate"
     __table_args__ = (
+        # mine (claimed_by_user_id = me) in order, and the mirror of claims
         Index("ix_candidate_inbox", "org_id", "is_open", "claimed_by_user_id", "created_at", "task_id"),
-        Index("ix_candidate_inbox_process", "org_id", "is_open", "process_key", "claimed_by_user_id",
-              "created_at", "task_id"),
+        # open rows only, newest first: the open and held views and the counts, every filter applied to the
+        # index entries (PostgreSQL: an index-only scan; IS NULL is no equality for ordering, so the claim
+        # is filtered here rather than leading the index)
+        Index("ix_candidate_open", "org_id", "created_at", "task_id",
+              postgresql_include=["claimed_by_user_id", "process_key", "scope", "applicant_name"],
+              postgresql_where=text("is_open IS true"), sqlite_where=text("is_open IS 1")),
     )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -115,6 +122,9 @@ class TaskCandidate(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # copied from the task on claim/release so that inbox views and counts read this table only
     claimed_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    # copied from the task so that the text filters need no task row
+    scope: Mapped[str] = mapped_column(String(300), default="")
+    applicant_name: Mapped[str] = mapped_column(String(200), default="")
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 

@@ -188,6 +188,11 @@ class ProcessEngine:
             db.session.execute(update(HumanTask).where(
                 HumanTask.instance_id == instance.id, HumanTask.state == "open").values(**shown)
                 .execution_options(synchronize_session=False))
+        filtered = {k: v for k, v in shown.items() if k in ("scope", "applicant_name")}
+        if filtered:
+            open_ids = select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
+            db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id.in_(open_ids.scalar_subquery()))
+                               .values(**filtered).execution_options(synchronize_session=False))
 
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
@@ -262,7 +267,8 @@ class ProcessEngine:
             applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name, created_at=now)
         rule = self.registry.candidate_rules[props[CANDIDATES]]
         orgs = sorted({org for org in rule(instance) if org is not None})
-        row.candidates = [TaskCandidate(org_id=org, process_key=instance.process_key, created_at=now)
+        row.candidates = [TaskCandidate(org_id=org, process_key=instance.process_key, created_at=now,
+                                        scope=instance.scope, applicant_name=instance.applicant_name)
                           for org in orgs]
         db.session.add(row)
         return row

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 7f7fb072c187
+Revision ID: db9cf023cfbd
 Revises: 
-Create Date: 2026-11-21 05:32:01.620560
+Create Date: 2026-11-21 05:46:12.808542
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '7f7fb072c187'
+revision = 'db9cf023cfbd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -278,7 +278,7 @@ def upgrade():
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_claimed_by', ['claimed_by_user_id', 'state', 'created_at'], unique=False)
-        batch_op.create_index('ix_human_task_done_by', ['completed_by_user_id', 'completed_at', 'id'], unique=False)
+        batch_op.create_index('ix_human_task_done_by', ['completed_by_user_id', 'completed_at', 'id'], unique=False, postgresql_include=['process_key', 'created_at', 'scope', 'applicant_name'])
         batch_op.create_index('ix_human_task_instance_state', ['instance_id', 'state'], unique=False)
 
     op.create_table('lock_record',
@@ -335,12 +335,14 @@ def upgrade():
     sa.Column('process_key', sa.String(length=100), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('claimed_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('scope', sa.String(length=300), nullable=False),
+    sa.Column('applicant_name', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_task_candidate_task_id_human_task'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('task_id', 'org_id', name=op.f('pk_task_candidate'))
     )
     with op.batch_alter_table('task_candidate', schema=None) as batch_op:
         batch_op.create_index('ix_candidate_inbox', ['org_id', 'is_open', 'claimed_by_user_id', 'created_at', 'task_id'], unique=False)
-        batch_op.create_index('ix_candidate_inbox_process', ['org_id', 'is_open', 'process_key', 'claimed_by_user_id', 'created_at', 'task_id'], unique=False)
+        batch_op.create_index('ix_candidate_open', ['org_id', 'created_at', 'task_id'], unique=False, postgresql_include=['claimed_by_user_id', 'process_key', 'scope', 'applicant_name'], postgresql_where=sa.text('is_open IS true'), sqlite_where=sa.text('is_open IS 1'))
 
     op.create_table('unlock_application',
     sa.Column('lock_record_id', sa.Integer(), nullable=False),
@@ -383,7 +385,7 @@ def downgrade():
 
     op.drop_table('unlock_application')
     with op.batch_alter_table('task_candidate', schema=None) as batch_op:
-        batch_op.drop_index('ix_candidate_inbox_process')
+        batch_op.drop_index('ix_candidate_open', postgresql_include=['claimed_by_user_id', 'process_key', 'scope', 'applicant_name'], postgresql_where=sa.text('is_open IS true'), sqlite_where=sa.text('is_open IS 1'))
         batch_op.drop_index('ix_candidate_inbox')
 
     op.drop_table('task_candidate')
@@ -398,7 +400,7 @@ def downgrade():
     op.drop_table('lock_record')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.drop_index('ix_human_task_instance_state')
-        batch_op.drop_index('ix_human_task_done_by')
+        batch_op.drop_index('ix_human_task_done_by', postgresql_include=['process_key', 'created_at', 'scope', 'applicant_name'])
         batch_op.drop_index('ix_human_task_claimed_by')
 
     op.drop_table('human_task')
