@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from . import ceiling, claim, http, inbox, machine, report, service
+from . import ceiling, claim, engine_api, http, inbox, machine, report, service
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
     if pg:
         ensure_pg_database(pg)
     results = {"smoke": args.smoke, "machine": machine.describe(driver_url(pg) if pg else None),
-               "service": [], "claim": [], "inbox": [], "notes": []}
+               "engine_api": [], "service": [], "claim": [], "inbox": [], "notes": []}
 
     log("engine ceiling")
     results["ceiling"] = ceiling.run(20 if args.smoke else 200, args.ceiling_seconds)
@@ -60,9 +60,12 @@ def main(argv=None) -> dict:
 
     databases = [("sqlite", f"sqlite:///{work / 'bench.sqlite3'}")] + ([("postgresql", pg)] if pg else [])
     for name, url in databases:
-        log(f"service layer on {name}")
         app = make_app(url, work)
         reset_schema(app)
+        log(f"engine API on {name}")
+        results["engine_api"].append(engine_api.run(app, args.lifecycles, args.profile_batch))
+        log(f"  {results['engine_api'][-1]['per_second']:.1f} lifecycles/s")
+        log(f"service layer on {name}")
         results["service"].append(service.run(app, args.lifecycles, args.profile_batch))
         world = results["service"][-1].pop("world")
         log(f"  {results['service'][-1]['per_second']:.1f} lifecycles/s")

@@ -1,0 +1,134 @@
+"""Engine API: the unlock lifecycle through ``ProcessEngine`` alone, on a real database.
+
+The same diagram and the same four workflow actions as the ceiling (section 1), but each
+one a ``ProcessEngine.command()`` on the database followed by ``db.session.remove()``,
+as at the end of a request: start → complete 填写解锁申请 (action=report) → claim 审核 →
+complete 审核 (decision=approve), which runs the service task. The registry is minimal:
+the two forms, candidate rules returning fixed organisation ids and a no-op
+``unlock.apply`` operator, so the figure is the engine's own cost (state load/save,
+inbox rows, operation log, transaction) without the domain services.
+"""
+import time
+from pathlib import Path
+
+from engine import EngineRegistry, InvalidFormData, ProcessEngine
+from engine.actor import Actor
+from engine.db import db
+
+from .common import StatementCounter, Timer, percentiles
+from .service import _profile_run, _summarise
+
+BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
+PROCESS = "personnel_unlock"
+ACTIONS = ("start", "report", "claim", "approve")
+APPLICANT_ORG, AUTHORITY_ORG, AGENCY_ORG = 9001, 9002, 9003
+APPLICANT = Actor(101, "吴施工", APPLICANT_ORG, "云南建工")
+REVIEWER = Actor(102, "赵监督", AGENCY_ORG, "昆明质监站")
+
+
+def minimal_registry() -> EngineRegistry:
+    registry = EngineRegistry()
+
+    @registry.form("application.edit")
+    def _edit(data):
+        if data.get("action") not in ("report", "withdraw"):
+            raise InvalidFormData("操作无效", field="action")
+        return {"action": data["action"]}
+
+    @registry.form("review")
+    def _review(data):
+        if data.get("decision") not in ("approve", "return"):
+            raise InvalidFormData("请选择审核结论", field="decision")
+        return {"decision": data["decision"]}
+
+    registry.candidate_rule("applicant")(lambda instance: [APPLICANT_ORG])
+    registry.candidate_rule("project_regulators")(lambda instance: [AUTHORITY_ORG, AGENCY_ORG])
+    registry.operator("unlock.apply")(lambda call: {"applied": True, "message": "ok"})
+    # the other diagrams in bpmn/ refer to these; the lifecycle never runs them
+    registry.operator("manager_change.apply")(lambda call: {"applied": True, "message": "ok"})
+    registry.operator("completion_filing.apply")(lambda call: {"applied": True, "message": "ok"})
+    return registry
+
+
+def build(app) -> ProcessEngine:
+    engine = ProcessEngine(minimal_registry())
+    with app.app_context():
+        with engine.command():
+            engine.definitions.deploy_directory(BPMN_DIR)
+        db.session.remove()
+    return engine
+
+
+def lifecycle(engine: ProcessEngine, n: int, timer, counter) -> None:
+    def step(name, fn):
+        with timer(name), counter.action(name):
+            with engine.command():
+                result = fn()
+            db.session.remove()
+        return result
+
+    edit_id = step("start", lambda: engine.start(
+        PROCESS, f"bench-engine-{n}", APPLICANT, subject=f"经理{n} 解锁申请", scope=f"基准工程{n}号楼",
+        scope_id=n, applicant_org_id=APPLICANT_ORG, applicant_name="云南建工").opened[0].id)
+    review_id = step("report", lambda: engine.complete(
+        edit_id, APPLICANT, {"action": "report"}, action="上报").opened[0].id)
+    step("claim", lambda: engine.claim(review_id, REVIEWER).id)
+    done = step("approve", lambda: engine.complete(
+        review_id, REVIEWER, {"decision": "approve"}, action="审核通过", opinion="同意", outcome="approve").completed)
+    if not done:
+        raise AssertionError(f"engine lifecycle {n} did not reach its end event")
+
+
+def round_trips(app, n: int = 500) -> dict:
+    """What the database costs before any work: one statement, one empty write transaction."""
+    with app.app_context():
+        conn = db.engine.raw_connection()
+        try:
+            cur = conn.cursor()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                cur.execute("SELECT 1")
+                cur.fetchall()
+            statement = (time.perf_counter() - t0) / n
+            cur.execute("CREATE TEMPORARY TABLE bench_rt (x INTEGER)")
+            conn.commit()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                if db.engine.dialect.name == "sqlite":
+                    cur.execute("BEGIN")
+                cur.execute("INSERT INTO bench_rt VALUES (1)")
+                conn.commit()
+            write_commit = (time.perf_counter() - t0) / n - statement
+            cur.execute("DROP TABLE bench_rt")
+            conn.commit()
+        finally:
+            conn.close()
+    return {"statement_ms": statement * 1000, "commit_ms": write_commit * 1000}
+
+
+def run(app, lifecycles: int, profile_batch: int, first: int = 0) -> dict:
+    engine = build(app)
+    warmup = min(5, lifecycles)
+    n = first
+    with app.app_context():
+        counter, timer = StatementCounter(db.engine), Timer()
+        for _ in range(warmup):
+            lifecycle(engine, n, Timer(), counter)
+            n += 1
+        counter.counts.clear()
+        t0 = time.perf_counter()
+        for _ in range(lifecycles):
+            lifecycle(engine, n, timer, counter)
+            n += 1
+        elapsed = time.perf_counter() - t0
+        statements = {a: len(counter.counts.get(a, [])) / lifecycles for a in ACTIONS}
+        sample = {a: _summarise(counter.counts.get(a, [])[:int(statements[a])]) for a in ACTIONS}
+        counter.close()
+        profile = None
+        if profile_batch:
+            ns = list(range(n, n + profile_batch))
+            profile = _profile_run(lambda t, c: [lifecycle(engine, i, t, c) for i in ns], len(ns))
+        dialect = db.engine.dialect.name
+    return {"dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
+            "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
+            "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app)}
