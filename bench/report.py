@@ -50,7 +50,7 @@ def render(r: dict) -> str:
               "",
               f"- **{c['per_second']:.0f} lifecycles/s** ({c['lifecycles']} lifecycles in {c['seconds']:.2f} s, "
               f"one thread); serialized state after start: {c['state_bytes']} bytes", ""]
-    lines += ["## 2. Engine API and service layer (single thread)", "",
+    lines += ["## 2. Service layer: the engine API and the domain services (single thread)", "",
               "**Engine API**: the same four workflow actions through `engine.ProcessEngine` on the database, each "
               "one `engine.command()` (one transaction) followed by `db.session.remove()` as at the end of a "
               "request: `start` → `complete` 填写解锁申请 (action=report) → `claim` 审核 → `complete` 审核 "

@@ -112,7 +112,7 @@ class Person(db.Model):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=NORMAL)
     enterprise: Mapped[Organization] = relationship(lazy="joined")
-    certificates: Mapped[list["Certificate"]] = relationship(back_populates="person", lazy="selectin")
+    certificates: Mapped[list["Certificate"]] = relationship(back_populates="person", lazy="select")
 
     @property
     def status_label(self) -> str:
