@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -231,11 +232,11 @@ class ProcessEngine:
             instance.status = "running"
         if not incident:
             instance.incident_message = instance.incident_element_id = instance.incident_at = None
-        opened = self._sync_human_tasks(instance, wf, open_before)
         try:
-            db.session.flush()
+            db.session.flush()   # the instance first: the inbox rows refer to it
         except StaleDataError as exc:
             raise ConcurrentModification("该业务已被他人处理，请刷新后重试") from exc
+        opened = self._sync_human_tasks(instance, wf, open_before)
         if incident:
             self._audit(instance.id, Actor.system(), "服务任务失败", incident, element_id=failed_at)
         return StepResult(instance, opened, incident)
@@ -257,19 +258,29 @@ class ProcessEngine:
         return [self._open_human_task(instance, t) for guid, t in ready.items() if guid not in open_before]
 
     def _open_human_task(self, instance, spiff_task) -> HumanTask:
+        """Insert the inbox row and its candidate rows with two statements, no unit-of-work flush.
+
+        The returned HumanTask is attached to the session as already persistent, every column set.
+        """
         spec = spiff_task.task_spec
         props = (spec.extensions or {}).get("properties", {})
         now = utcnow()
-        row = HumanTask(
-            instance=instance, process_key=instance.process_key, task_guid=str(spiff_task.id),
+        values = dict(
+            instance_id=instance.id, process_key=instance.process_key, task_guid=str(spiff_task.id),
             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, form_key=props.get(FORM_KEY, ""),
-            claim_required=props.get(CLAIM) == "required", subject=instance.subject, scope=instance.scope,
-            applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name, created_at=now)
+            claim_required=props.get(CLAIM) == "required", state="open", subject=instance.subject,
+            scope=instance.scope, applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name,
+            created_at=now, **_UNCLAIMED, **_UNFINISHED)
         rule = self.registry.candidate_rules[props[CANDIDATES]]
         orgs = sorted({org for org in rule(instance) if org is not None})
-        row.candidates = [TaskCandidate(org_id=org, process_key=instance.process_key, created_at=now,
-                                        scope=instance.scope, applicant_name=instance.applicant_name)
-                          for org in orgs]
+        values["id"] = task_id = db.session.execute(_TASK_INSERT, values).scalar_one()
+        if orgs:
+            db.session.execute(_CANDIDATE_INSERT, [
+                dict(task_id=task_id, org_id=org, is_open=True, process_key=instance.process_key, created_at=now,
+                     claimed_by_user_id=None, scope=instance.scope, applicant_name=instance.applicant_name)
+                for org in orgs])
+        row = HumanTask(**values)
+        make_transient_to_detached(row)
         db.session.add(row)
         return row
 
@@ -354,6 +365,12 @@ _CLOSE_CANDIDATES = (update(TaskCandidate).where(TaskCandidate.task_id == bindpa
 _MIRROR_CLAIM = (update(TaskCandidate).where(TaskCandidate.task_id == bindparam("p_task_id"))
                  .values(claimed_by_user_id=bindparam("p_user_id")).execution_options(synchronize_session=False))
 _AUDIT_INSERT = insert(AuditEntry.__table__)
+_TASK_INSERT = insert(HumanTask.__table__).returning(HumanTask.__table__.c.id)
+_CANDIDATE_INSERT = insert(TaskCandidate.__table__)
+_UNCLAIMED = dict(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
+                  claimed_at=None)
+_UNFINISHED = dict(completed_at=None, completed_by_user_id=None, completed_by_name=None, completed_by_org_id=None,
+                   outcome=None)
 
 
 def _ready_user_tasks(wf) -> set[str]:
