@@ -4,7 +4,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from .db import db
 from .errors import DefinitionError, DefinitionNotFound
@@ -13,6 +13,9 @@ from .registry import EngineRegistry
 from .validation import ParsedDefinition, check_bpmn, parse_bpmn
 
 _SPEC_CACHE: dict[str, ParsedDefinition] = {}
+# built once: every start asks for it
+_LATEST = (select(ProcessDefinition).where(ProcessDefinition.process_key == bindparam("p_key"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
 _SPEC_LOCK = threading.Lock()
 
 
@@ -65,9 +68,7 @@ class DefinitionStore:
         return definition, True
 
     def latest(self, process_key: str) -> ProcessDefinition:
-        definition = db.session.scalar(
-            select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
-            .order_by(ProcessDefinition.version.desc()).limit(1))
+        definition = db.session.scalar(_LATEST, {"p_key": process_key})
         if definition is None:
             raise DefinitionNotFound(f"流程 “{process_key}” 尚未部署")
         return definition

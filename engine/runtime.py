@@ -12,6 +12,7 @@ from uuid import UUID
 
 from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -279,10 +280,7 @@ class ProcessEngine:
                 dict(task_id=task_id, org_id=org, is_open=True, process_key=instance.process_key, created_at=now,
                      claimed_by_user_id=None, scope=instance.scope, applicant_name=instance.applicant_name)
                 for org in orgs])
-        row = HumanTask(**values)
-        make_transient_to_detached(row)
-        db.session.add(row)
-        return row
+        return _persistent(HumanTask, values)
 
     def _log_service_task(self, instance, spiff_task):
         if isinstance(spiff_task.task_spec, ServiceTask):
@@ -295,12 +293,15 @@ class ProcessEngine:
     def _gate(statement, task_id, actor, **values) -> HumanTask | None:
         """The conditional UPDATE of an open task offered to the actor's organisation.
 
-        Returns the updated task, or None when the conditions did not hold (then nothing changed).
+        Returns the updated task (refreshed in the session if it was loaded), or None when the
+        conditions did not hold (then nothing changed).
         """
         params = {f"p_{k}": v for k, v in values.items()}
         params.update(p_task_id=task_id, p_org_id=actor.org_id, p_user_id=actor.user_id,
                       p_user_name=actor.user_name, p_actor_org_id=actor.org_id, p_org_name=actor.org_name)
-        return db.session.scalars(statement, params, execution_options=_GATE_OPTIONS).first()
+        db.session.flush()   # what the command changed so far goes first, as an ORM statement would
+        row = db.session.execute(statement, params).first()
+        return None if row is None else _persistent(HumanTask, row._asdict())
 
     @staticmethod
     def _refusal(task_id, actor, closed_message="该任务已处理完毕") -> HumanTask:
@@ -339,24 +340,39 @@ class ProcessEngine:
 # Statements built once, with bind parameters: building and coercing them per call cost more
 # than sending them. A gate updates an open task offered to the actor's organisation.
 def _gate_statement(condition, **values):
-    offered = exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == bindparam("p_org_id"))
-    return (update(HumanTask).where(HumanTask.id == bindparam("p_task_id"), HumanTask.state == "open", offered,
-                                    condition).values(**values).returning(HumanTask))
+    task, candidate = HumanTask.__table__, TaskCandidate.__table__
+    offered = exists().where(candidate.c.task_id == task.c.id, candidate.c.org_id == bindparam("p_org_id"))
+    return (update(task).where(task.c.id == bindparam("p_task_id"), task.c.state == "open", offered, condition)
+            .values(**values).returning(*task.c))
 
 
-_GATE_OPTIONS = {"populate_existing": True, "synchronize_session": False}
+def _persistent(cls, values: dict):
+    """The session's object for a row just written by a table statement: refreshed if already
+    loaded, else attached as persistent (no unit-of-work flush, no extra query)."""
+    obj = db.session.identity_map.get(db.session.identity_key(cls, values["id"]))
+    if obj is None:
+        obj = cls(**values)
+        make_transient_to_detached(obj)
+        db.session.add(obj)
+    else:
+        for name, value in values.items():
+            set_committed_value(obj, name, value)
+    return obj
+
+
+_TASK = HumanTask.__table__.c
 _CLAIM_GATE = _gate_statement(
-    HumanTask.claimed_by_user_id.is_(None),
+    _TASK.claimed_by_user_id.is_(None),
     claimed_by_user_id=bindparam("p_user_id"), claimed_by_name=bindparam("p_user_name"),
     claimed_by_org_id=bindparam("p_actor_org_id"), claimed_by_org_name=bindparam("p_org_name"),
     claimed_at=bindparam("p_claimed_at"))
 _RELEASE_GATE = _gate_statement(
-    HumanTask.claimed_by_user_id == bindparam("p_user_id"),
+    _TASK.claimed_by_user_id == bindparam("p_user_id"),
     claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
     claimed_at=None)
 _COMPLETE_GATE = _gate_statement(
-    or_(HumanTask.claimed_by_user_id == bindparam("p_user_id"),
-        and_(HumanTask.claimed_by_user_id.is_(None), HumanTask.claim_required.is_(False))),
+    or_(_TASK.claimed_by_user_id == bindparam("p_user_id"),
+        and_(_TASK.claimed_by_user_id.is_(None), _TASK.claim_required.is_(False))),
     state="completed", completed_at=bindparam("p_completed_at"), completed_by_user_id=bindparam("p_user_id"),
     completed_by_name=bindparam("p_user_name"), completed_by_org_id=bindparam("p_actor_org_id"),
     outcome=bindparam("p_outcome"))
