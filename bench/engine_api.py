@@ -106,6 +106,42 @@ def round_trips(app, n: int = 500) -> dict:
     return {"statement_ms": statement * 1000, "commit_ms": write_commit * 1000}
 
 
+DRIVER_CALLS = ("do_execute", "do_execute_no_params", "do_executemany", "do_commit", "do_rollback")
+
+
+def driver_time(app, engine: ProcessEngine, first: int, lifecycles: int) -> dict:
+    """Time spent inside the DB-API driver calls (network, server work, the driver's own code) per
+    lifecycle, over a separate untimed batch; psycopg's BEGIN is sent inside the first execute."""
+    with app.app_context():
+        dialect = db.engine.dialect
+        spent = {"seconds": 0.0, "calls": 0}
+
+        def timed(fn):
+            def call(*args, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    spent["seconds"] += time.perf_counter() - t0
+                    spent["calls"] += 1
+            return call
+        saved = {name: getattr(dialect, name) for name in DRIVER_CALLS}
+        for name, fn in saved.items():
+            setattr(dialect, name, timed(fn))
+        try:
+            counter = StatementCounter(db.engine)
+            t0 = time.perf_counter()
+            for n in range(first, first + lifecycles):
+                lifecycle(engine, n, Timer(), counter)
+            total = time.perf_counter() - t0
+            counter.close()
+        finally:
+            for name in DRIVER_CALLS:
+                delattr(dialect, name)   # back to the class's methods
+    return {"lifecycles": lifecycles, "lifecycle_ms": total / lifecycles * 1000,
+            "driver_ms": spent["seconds"] / lifecycles * 1000, "driver_calls": spent["calls"] / lifecycles}
+
+
 def run(app, lifecycles: int, profile_batch: int, first: int = 0) -> dict:
     engine = build(app)
     warmup = min(5, lifecycles)
@@ -128,7 +164,10 @@ def run(app, lifecycles: int, profile_batch: int, first: int = 0) -> dict:
         if profile_batch:
             ns = list(range(n, n + profile_batch))
             profile = _profile_run(lambda t, c: [lifecycle(engine, i, t, c) for i in ns], len(ns))
+            n += profile_batch
         dialect = db.engine.dialect.name
+    driver = driver_time(app, engine, n, max(profile_batch, 3))
     return {"dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
             "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
-            "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app)}
+            "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app),
+            "driver": driver}
