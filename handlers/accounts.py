@@ -1,6 +1,8 @@
 """Registration (第一章), review of registrations, login, and enterprise basic information (2.1.1)."""
 import re
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,7 +20,16 @@ from .principal import Principal
 WRONG_PASSWORD = "用户名或密码错误"
 PENDING_MESSAGE = "账号正在审核中，请等待平台管理员审核通过后再登录"
 REJECTED_MESSAGE = "注册申请未通过审核，原因：{reason}"
+TOO_MANY_FAILURES = "密码错误次数过多，账号已暂时锁定，请 {minutes} 分钟后再试"
 PASSWORD_MIN = 8
+MAX_FAILED_LOGINS = 5
+LOGIN_LOCK = timedelta(minutes=15)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked against when the user name is unknown, so both cases take the same time."""
+    return generate_password_hash("not-a-password")
 EDITABLE_FIELDS = {
     "name": "企业名称", "contact_person": "联系人", "contact_phone": "联系电话",
     "legal_representative": "法定代表人", "address": "地址", "region": "所在地区", "business_scope": "经营范围",
@@ -51,8 +62,7 @@ def register(reg: Registration) -> Account:
         raise DomainError("手机号码：请填写 11 位手机号码", "mobile")
     if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", reg.username.strip()):
         raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
-    if len(reg.password) < PASSWORD_MIN or reg.password.isdigit() or reg.password.isalpha():
-        raise DomainError(f"密码：至少 {PASSWORD_MIN} 位，且须同时包含字母和数字", "password")
+    _check_password_strength(reg.password)
     if db.session.scalar(select(User.id).where(User.username == reg.username.strip())):
         raise DomainError("用户名：该用户名已被注册", "username")
     org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
@@ -89,16 +99,50 @@ def add_role(user: User, reg: Registration) -> Account:
 
 
 def authenticate(username: str, password: str) -> User:
-    """The user if the password is right and at least one account is approved; else a clear refusal."""
+    """The user if the password is right and at least one account is approved; else a clear refusal.
+
+    Five wrong passwords in a row lock the login for 15 minutes.
+    """
     user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None or not check_password_hash(user.password_hash, password or ""):
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")
         raise DomainError(WRONG_PASSWORD)
+    now = utcnow()
+    if user.login_locked_until and user.login_locked_until > now:
+        minutes = max(1, int((user.login_locked_until - now).total_seconds() // 60) + 1)
+        raise DomainError(TOO_MANY_FAILURES.format(minutes=minutes))
+    if not check_password_hash(user.password_hash, password or ""):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        locked = user.failed_logins >= MAX_FAILED_LOGINS
+        if locked:
+            user.failed_logins, user.login_locked_until = 0, now + LOGIN_LOCK
+        db.session.commit()
+        raise DomainError(TOO_MANY_FAILURES.format(minutes=LOGIN_LOCK.seconds // 60) if locked else WRONG_PASSWORD)
+    if user.failed_logins or user.login_locked_until:
+        user.failed_logins, user.login_locked_until = 0, None
+        db.session.commit()
     if any(a.status == ACTIVE for a in user.accounts):
         return user
     if any(a.status == PENDING for a in user.accounts):
         raise DomainError(PENDING_MESSAGE)
     rejected = next((a for a in user.accounts if a.status == REJECTED), None)
     raise DomainError(REJECTED_MESSAGE.format(reason=rejected.reject_reason if rejected else "无"))
+
+
+def change_password(user: User, old: str, new: str) -> None:
+    """修改密码: the current password is required; the new one follows the registration rule."""
+    if not check_password_hash(user.password_hash, old or ""):
+        raise DomainError("原密码：原密码不正确", "old_password")
+    _check_password_strength(new, "new_password", "新密码")
+    if old == new:
+        raise DomainError("新密码：新密码不能与原密码相同", "new_password")
+    user.password_hash = generate_password_hash(new)
+    db.session.commit()
+
+
+def _check_password_strength(password: str, field: str = "password", label: str = "密码") -> None:
+    if len(password or "") < PASSWORD_MIN or password.isdigit() or password.isalpha():
+        raise DomainError(f"{label}：至少 {PASSWORD_MIN} 位，且须同时包含字母和数字", field)
 
 
 def active_accounts(user: User) -> list[Account]:

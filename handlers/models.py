@@ -83,6 +83,8 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(50))
     mobile: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # wrong in a row
+    login_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     accounts: Mapped[list["Account"]] = relationship(back_populates="user", order_by="Account.id")
 
 

@@ -9,7 +9,9 @@ from handlers.errors import DomainError, NotFound
 from handlers.models import ORG_KINDS, User
 
 from ..auth import ACCOUNT_KEY, login_user_wrapper
-from ..forms.auth import REGISTRABLE_KINDS, KindForm, LoginForm, LogoutForm, RegisterForm, RoleForm
+from ..forms.auth import (
+    REGISTRABLE_KINDS, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, RoleForm,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -115,6 +117,26 @@ def logout():
 
 
 # -- registration -------------------------------------------------------------------------
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """修改密码 for the logged-in user (all their accounts share the login)."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user.user, form.old_password.data, form.new_password.data)
+        except DomainError as e:
+            field = getattr(form, e.field, None) if e.field else None
+            if field is not None:
+                field.errors = list(field.errors) + [e.message]
+            else:
+                flash(e.message, "error")
+        else:
+            flash("密码已修改", "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/password.html", form=form)
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     form = KindForm()

@@ -36,3 +36,10 @@ class RegisterForm(FlaskForm):
     password = PasswordField("密码", validators=[DataRequired("请填写密码")])
     confirm = PasswordField("确认密码", validators=[DataRequired("请再次输入密码"),
                                                  EqualTo("password", "两次输入的密码不一致")])
+
+
+class PasswordForm(FlaskForm):
+    old_password = PasswordField("原密码", validators=[DataRequired("请输入原密码")])
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码"), Length(max=128)])
+    confirm = PasswordField("确认新密码", validators=[DataRequired("请再次输入新密码"),
+                                                 EqualTo("new_password", "两次输入的新密码不一致")])
