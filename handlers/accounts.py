@@ -49,6 +49,36 @@ class Registration:
 
 def register(reg: Registration) -> Account:
     """Create a pending account (and its organisation if new)."""
+    code = _check_organisation(reg)
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", reg.username.strip()):
+        raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
+    _check_password_strength(reg.password)
+    if db.session.scalar(select(User.id).where(User.username == reg.username.strip())):
+        raise DomainError("用户名：该用户名已被注册", "username")
+    org = _organisation(reg, code)
+    user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
+                name=reg.contact_person.strip(), mobile=reg.mobile.strip())
+    account = Account(user=user, org=org, status=PENDING)
+    db.session.add_all([user, account])
+    db.session.commit()
+    return account
+
+
+def add_role(user: User, reg: Registration) -> Account:
+    """A logged-in person applies for one more account (another organisation) under the same login;
+    it waits for the administrator's review like a registration."""
+    code = _check_organisation(reg)
+    org = _organisation(reg, code)
+    if org.id is not None and any(a.org_id == org.id for a in user.accounts):
+        raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
+    account = Account(user=user, org=org, status=PENDING)
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def _check_organisation(reg: Registration) -> str:
+    """Validate the organisation part of a registration; returns the normalised credit code."""
     if reg.kind not in ORG_KINDS or reg.kind == PLATFORM:
         raise DomainError("账号类型：请选择有效的账号类型", "kind")
     if not reg.org_name.strip():
@@ -60,11 +90,11 @@ def register(reg: Registration) -> Account:
         raise DomainError("联系人：请填写联系人", "contact_person")
     if not re.fullmatch(r"1\d{10}", reg.mobile.strip()):
         raise DomainError("手机号码：请填写 11 位手机号码", "mobile")
-    if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", reg.username.strip()):
-        raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
-    _check_password_strength(reg.password)
-    if db.session.scalar(select(User.id).where(User.username == reg.username.strip())):
-        raise DomainError("用户名：该用户名已被注册", "username")
+    return code
+
+
+def _organisation(reg: Registration, code: str) -> Organization:
+    """The organisation with this credit code, created when new; its kind must match."""
     org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
     if org is None:
         org = Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
@@ -72,30 +102,7 @@ def register(reg: Registration) -> Account:
         db.session.add(org)
     elif org.kind != reg.kind:
         raise DomainError("统一社会信用代码：该单位已以其他账号类型登记", "credit_code")
-    user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
-                name=reg.contact_person.strip(), mobile=reg.mobile.strip())
-    account = Account(user=user, org=org, status=PENDING)
-    db.session.add_all([user, account])
-    db.session.commit()
-    return account
-
-
-def add_role(user: User, reg: Registration) -> Account:
-    """A logged-in person registers one more account (another organisation) under the same login."""
-    code = reg.credit_code.strip().upper()
-    if not is_valid_credit_code(code):
-        raise DomainError("统一社会信用代码：格式或校验位不正确（应为 18 位）", "credit_code")
-    org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
-    if org is None:
-        org = Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
-                           contact_person=reg.contact_person.strip(), contact_phone=reg.mobile.strip())
-        db.session.add(org)
-    if any(a.org_id == org.id for a in user.accounts if org.id):
-        raise DomainError("您已有该单位的账号", "credit_code")
-    account = Account(user=user, org=org, status=PENDING)
-    db.session.add(account)
-    db.session.commit()
-    return account
+    return org
 
 
 def authenticate(username: str, password: str) -> User:

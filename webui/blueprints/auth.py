@@ -6,11 +6,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from handlers import accounts
 from handlers.errors import DomainError, NotFound
-from handlers.models import ORG_KINDS, User
+from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
 from ..auth import ACCOUNT_KEY, login_user_wrapper
 from ..forms.auth import (
-    REGISTRABLE_KINDS, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, RoleForm,
+    REGISTRABLE_KINDS, AddRoleForm, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, RoleForm,
 )
 
 bp = Blueprint("auth", __name__)
@@ -135,6 +135,32 @@ def password():
             flash("密码已修改", "success")
             return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/accounts", methods=["GET", "POST"])
+@login_required
+def my_accounts():
+    """角色账号: the user's accounts with their review status, and applying for one more."""
+    user = current_user.user
+    form = AddRoleForm()
+    if form.validate_on_submit():
+        reg = accounts.Registration(kind=form.kind.data, org_name=form.org_name.data or "",
+                                    credit_code=form.credit_code.data or "",
+                                    contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
+                                    username=user.username, password="")
+        try:
+            account = accounts.add_role(user, reg)
+        except DomainError as e:
+            field = getattr(form, e.field, None) if e.field else None
+            if field is not None:
+                field.errors = list(field.errors) + [e.message]
+            else:
+                flash(e.message, "error")
+        else:
+            flash(f"已提交 {account.org.name}（{ORG_KINDS[account.org.kind]}）的角色申请，等待平台管理员审核", "success")
+            return redirect(url_for("auth.my_accounts"))
+    return render_template("auth/accounts.html", form=form, accounts=user.accounts, kinds=ORG_KINDS,
+                           statuses=ACCOUNT_STATUS, current_id=session.get(ACCOUNT_KEY))
 
 
 @bp.route("/register", methods=["GET", "POST"])

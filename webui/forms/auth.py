@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, RadioField, StringField
+from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from handlers.models import AGENCY, AUTHORITY, CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, SUPERVISING_FIRM
@@ -43,3 +43,12 @@ class PasswordForm(FlaskForm):
     new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码"), Length(max=128)])
     confirm = PasswordField("确认新密码", validators=[DataRequired("请再次输入新密码"),
                                                  EqualTo("new_password", "两次输入的新密码不一致")])
+
+
+class AddRoleForm(FlaskForm):
+    kind = SelectField("账号类型", choices=[("", "请选择")] + REGISTRABLE_KINDS,
+                       validators=[DataRequired("请选择账号类型")])
+    org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(max=200)])
+    credit_code = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
+    contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
+    mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
