@@ -74,3 +74,26 @@ def safe_filename(name: str) -> str:
     """Keep the user's name for display only, stripped of any path."""
     base = os.path.basename((name or "").replace("\\", "/")).strip()
     return base[:200] or "附件"
+
+
+def prune_orphans(store: UploadStore, min_age_seconds: int = 3600, dry_run: bool = False) -> list[Path]:
+    """Remove stored files no attachment refers to (left by deleted attachments or by uploads whose
+    transaction rolled back). Files younger than ``min_age_seconds`` are kept: an upload may be
+    in flight."""
+    import time
+
+    from sqlalchemy import select
+
+    from engine.db import db
+
+    from .models import Attachment
+
+    referenced = set(db.session.scalars(select(Attachment.sha256).distinct()))
+    cutoff = time.time() - min_age_seconds
+    removed = []
+    for path in sorted(store.root.glob("??/*")):
+        if path.is_file() and path.name not in referenced and path.stat().st_mtime < cutoff:
+            if not dry_run:
+                path.unlink()
+            removed.append(path)
+    return removed

@@ -80,10 +80,28 @@ def engine_retry(instance_id):
                (f" ({result.incident})" if result.incident else ""))
 
 
+@click.group("uploads", help="Uploaded files.")
+def uploads_group():
+    pass
+
+
+@uploads_group.command("prune", help="Delete stored files that no attachment refers to.")
+@click.option("--dry-run", is_flag=True, help="only list them")
+@click.option("--min-age", default=3600, show_default=True, help="keep files younger than this (seconds)")
+@with_appcontext
+def uploads_prune(dry_run, min_age):
+    from handlers.uploads import prune_orphans
+    removed = prune_orphans(_services().uploads, min_age, dry_run)
+    for path in removed:
+        click.echo(("would remove " if dry_run else "removed ") + str(path))
+    click.echo(f"{len(removed)} orphaned file(s)")
+
+
 def init_app(app):
     app.cli.add_command(bpmn)
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)
+    app.cli.add_command(uploads_group)
     try:
         from handlers.demo import demo_command
         app.cli.add_command(demo_command)
