@@ -26,6 +26,15 @@ def password_login(form: LoginForm) -> User:
 LOGIN_METHODS = {"password": password_login}
 
 
+def show_error(form, error: DomainError) -> None:
+    """Put a refusal under the form field it names, or flash it when it names none on this form."""
+    field = getattr(form, error.field, None) if error.field and error.field != "kind" else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = list(field.errors) + [error.message]
+    else:
+        flash(error.message, "error")
+
+
 def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths are followed after login."""
     if not target:
@@ -126,11 +135,7 @@ def password():
         try:
             accounts.change_password(current_user.user, form.old_password.data, form.new_password.data)
         except DomainError as e:
-            field = getattr(form, e.field, None) if e.field else None
-            if field is not None:
-                field.errors = list(field.errors) + [e.message]
-            else:
-                flash(e.message, "error")
+            show_error(form, e)
         else:
             flash("密码已修改", "success")
             return redirect(url_for("main.home"))
@@ -151,11 +156,7 @@ def my_accounts():
         try:
             account = accounts.add_role(user, reg)
         except DomainError as e:
-            field = getattr(form, e.field, None) if e.field else None
-            if field is not None:
-                field.errors = list(field.errors) + [e.message]
-            else:
-                flash(e.message, "error")
+            show_error(form, e)
         else:
             flash(f"已提交 {account.org.name}（{ORG_KINDS[account.org.kind]}）的角色申请，等待平台管理员审核", "success")
             return redirect(url_for("auth.my_accounts"))
@@ -187,11 +188,7 @@ def register_details():
         try:
             account = accounts.register(reg)
         except DomainError as e:
-            field = getattr(form, e.field, None) if e.field else None
-            if field is not None and e.field != "kind":
-                field.errors = list(field.errors) + [e.message]
-            else:
-                flash(e.message, "error")
+            show_error(form, e)
         else:
             session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[kind],
                                      "username": account.user.username}
