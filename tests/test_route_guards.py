@@ -1,0 +1,62 @@
+"""Every route is guarded on the server: anonymous users are sent to the login page, and each
+role reaches only its own pages (others get 403). Object-level checks (someone else's ids) are
+in the per-area web tests."""
+import pytest
+
+from .web_helpers import FreshClient, client_world, csrf_token, login  # noqa: F401 (fixture)
+
+PUBLIC = {"static", "healthz", "main.help", "main.home", "auth.login", "auth.logout", "auth.register",
+          "auth.register_details", "auth.register_done"}
+SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
+               "definition_id": 1, "person_id": 1}
+
+USERS = {"contractor_user": "contractor", "firm_user": "firm", "owner_user": "owner",
+         "agency_reviewer": "agency", "auth_reviewer": "authority", "admin": "admin"}
+# page -> the roles that may open it
+PAGES = {
+    "/apply/unlock/": {"contractor", "firm"},
+    "/apply/change/": {"contractor", "firm"},
+    "/apply/completion/": {"owner"},
+    "/apply/unlock/new": {"contractor", "firm"},
+    "/apply/completion/new": {"owner"},
+    "/enterprise/info": {"contractor", "firm", "owner"},
+    "/enterprise/people": {"contractor", "firm"},
+    "/enterprise/projects": {"owner"},
+    "/review/": {"agency", "authority"},
+    "/admin/registrations": {"admin"},
+    "/admin/definitions": {"admin"},
+}
+
+
+def _guarded_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC:
+            continue
+        args = {name: SAMPLE_ARGS[name] for name in rule.arguments}
+        yield rule, rule.build(args)[1]
+
+
+def test_every_route_sends_anonymous_users_to_login(client_world, ctx):
+    client, _ = client_world
+    token = csrf_token(client, "/auth/login")
+    checked = 0
+    for rule, url in _guarded_rules(ctx):
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            resp = client.open(url, method=method, data={"csrf_token": token})
+            assert resp.status_code == 302, (method, url, resp.status_code)
+            assert "/auth/login" in resp.headers["Location"], (method, url)
+            checked += 1
+    assert checked >= 30   # the sweep really walked the application's routes
+
+
+@pytest.mark.parametrize("username", sorted(USERS))
+def test_each_role_reaches_only_its_pages(client_world, ctx, username):
+    client, _ = client_world
+    login(client, username)
+    role = USERS[username]
+    for url, allowed in PAGES.items():
+        status = client.get(url).status_code
+        if role in allowed:
+            assert status == 200, (username, url, status)
+        else:
+            assert status == 403, (username, url, status)
