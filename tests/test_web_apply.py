@@ -328,3 +328,19 @@ def test_withdraw(client, world, locked):
     assert resp.status_code == 302
     page = html(client.get("/apply/unlock/"))
     assert "已撤回" in page
+
+
+def test_list_filters_by_status(client, world, services):
+    from .world import locked_person, reported_unlock
+    reported_unlock(world, services, locked_person(world, "张三")[0])
+    locked_person(world, "李四")
+    [lock] = services.unlock.lockable(world.who("contractor_user"))
+    services.unlock.create(world.who("contractor_user"), lock.id)
+    login(client, "contractor_user")
+    everything = client.get("/apply/unlock/").get_data(as_text=True)
+    assert "张三" in everything and "李四" in everything
+    reported = client.get("/apply/unlock/?status=reported").get_data(as_text=True)
+    assert "张三" in reported and "李四" not in reported
+    drafts = client.get("/apply/unlock/?status=draft").get_data(as_text=True)
+    assert "李四" in drafts and "张三" not in drafts
+    assert "张三" in client.get("/apply/unlock/?status=bogus").get_data(as_text=True)

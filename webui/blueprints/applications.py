@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from engine.errors import EngineError
 from handlers.applications import UNLOCK_FORM, UNLOCK_FORM_LABEL, Upload
 from handlers.errors import DomainError, Forbidden, NotFound
-from handlers.models import APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
+from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 
 from .. import services
 from ..access import principal_required
@@ -101,8 +101,10 @@ def _next_step(kind, svc, app, log) -> str:
 def index(kind):
     svc = _service(kind)
     page = _page_arg()
-    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE)
+    status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
+    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status)
     return render_template("apps/index.html", kind=kind, title=TITLES[kind], rows=rows, total=total, page=page,
+                           status=status, statuses=APPLICATION_STATUS,
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
                            choices=_choices(kind, svc), pick_title=PICK_TITLES[kind],
                            pick_form=PickForm(), action_form=ActionForm())
