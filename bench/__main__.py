@@ -1,7 +1,6 @@
 """``python -m bench``: run every part and write the report."""
 import argparse
 import json
-import os
 import resource
 import sys
 import tempfile

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine import EngineError, ProcessEngine
+from engine import ProcessEngine
 from engine.db import db
 from engine.diagram import instance_svg
 from engine.inbox import open_tasks, operation_log
@@ -18,8 +18,8 @@ from engine.models import AuditEntry, HumanTask, ProcessInstance, utcnow
 from . import lock_rule
 from .errors import DomainError, Forbidden, NotFound
 from .models import (
-    APPROVED, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONTRACTOR, DRAFT, LOCKED, OPEN_STATUSES,
-    PROJECT_MANAGER, REPORTED, RETURNED, ROLES, SAFETY_OFFICER, SUPERVISING_FIRM, UNDER_CONSTRUCTION,
+    APPROVED, CONSTRUCTION_UNIT, CONTRACTOR, DRAFT, LOCKED, OPEN_STATUSES,
+    REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, SUPERVISING_FIRM, UNDER_CONSTRUCTION,
     WITHDRAWN, Assignment, Attachment, CompletionFiling, LockRecord, ManagerChangeApplication, Person,
     Project, UnlockApplication,
 )
@@ -27,7 +27,8 @@ from .principal import Principal
 from .processes import EDIT_FORM, REVIEW_FORM, manager_change_problem
 from .uploads import UploadStore
 
-ROLES_BY_KIND = {CONTRACTOR: (PROJECT_MANAGER, SAFETY_OFFICER), SUPERVISING_FIRM: (CHIEF_SUPERVISOR,)}
+# which key roles each enterprise kind employs (and so may file changes for)
+ROLES_BY_KIND = {kind: tuple(r for r, k in ROLE_EMPLOYER.items() if k == kind) for kind in set(ROLE_EMPLOYER.values())}
 TEXT_MAX, REASON_MAX = 2000, 500
 UNLOCK_FORM = "unlock_form"
 UNLOCK_FORM_LABEL = "建设工程项目人员解锁申请表"

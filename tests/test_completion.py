@@ -10,7 +10,7 @@ from handlers import lock_rule
 from handlers.applications import Upload
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import (
-    APPROVED, CHIEF_SUPERVISOR, COMPLETED, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, SAFETY_C,
+    APPROVED, CHIEF_SUPERVISOR, COMPLETED, DRAFT, LOCKED, NORMAL, REPORTED, SAFETY_C,
     SAFETY_OFFICER, SUPERVISION_ENGINEER, UNDER_CONSTRUCTION, Assignment, CompletionFiling,
 )
 

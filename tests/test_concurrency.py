@@ -4,7 +4,6 @@ Runs on both databases: PostgreSQL row locks, SQLite write transactions (BEGIN I
 """
 import threading
 
-import pytest
 from sqlalchemy import func, select
 
 from engine import EngineError, TaskAlreadyClaimed

@@ -5,8 +5,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from handlers.models import (
-    CHIEF_SUPERVISOR, CONSTRUCTOR, PROJECT_MANAGER, REPORTED, SAFETY_B, SUPERVISION_ENGINEER, CompletionFiling,
-    ManagerChangeApplication, UnlockApplication,
+    CONSTRUCTOR, PROJECT_MANAGER, REPORTED, SAFETY_B, CompletionFiling,
+    UnlockApplication,
 )
 from engine.db import db
 from engine.models import AuditEntry

@@ -1,6 +1,6 @@
 """角色账号: one login applies for a second role, the administrator approves it, the user chooses."""
 from engine.db import db
-from handlers.models import ACCOUNT_STATUS, PENDING, Account, User
+from handlers.models import ACCOUNT_STATUS, PENDING, User
 from sqlalchemy import select
 
 from .web_helpers import client_world, login, logout, new_client, post  # noqa: F401 (fixture)

@@ -64,8 +64,7 @@ def _review(account_id, approve, reason):
 @bp.get("/definitions")
 @principal_required(PLATFORM)
 def definitions():
-    defs = list(db.session.scalars(select(ProcessDefinition)
-                                   .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())))
+    defs = services().engine.definitions.versions()
     errored = list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.status == "errored")
                                       .order_by(ProcessInstance.incident_at.desc(), ProcessInstance.id.desc())
                                       .limit(200)))
