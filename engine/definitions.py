@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, func, select
 
+from . import store
 from .db import db
 from .errors import DefinitionError, DefinitionNotFound
 from .models import ProcessDefinition
@@ -19,6 +20,15 @@ _LATEST = (select(ProcessDefinition).where(ProcessDefinition.process_key == bind
 _SPEC_LOCK = threading.Lock()
 
 
+@dataclass(frozen=True)
+class CurrentVersion:
+    """The newest deployed version of a process as last seen by this worker (checked at use)."""
+    id: int
+    version: int
+    content_hash: str
+    parsed: ParsedDefinition
+
+
 @dataclass
 class DeployReport:
     deployed: list[ProcessDefinition]
@@ -29,6 +39,8 @@ class DeployReport:
 class DefinitionStore:
     def __init__(self, registry: EngineRegistry):
         self.registry = registry
+        # process key -> CurrentVersion; a start checks it in its insert (engine.store.insert_instance)
+        self._current: dict[str, CurrentVersion] = {}
 
     def check_file(self, path: Path) -> list[DefinitionError]:
         return check_bpmn(path.read_bytes(), path.name, self.registry)
@@ -72,6 +84,33 @@ class DefinitionStore:
         if definition is None:
             raise DefinitionNotFound(f"流程 “{process_key}” 尚未部署")
         return definition
+
+    def current(self, process_key: str) -> CurrentVersion:
+        """The version new instances start on, without a query when this worker has seen it."""
+        cached = self._current.get(process_key)
+        if cached is None:
+            row = store.latest_definition(db.session.connection(), process_key)
+            if row is None:
+                raise DefinitionNotFound(f"流程 “{process_key}” 尚未部署")
+            cached = CurrentVersion(row.id, row.version, row.content_hash, self.parsed_by_hash(row.content_hash))
+            self._current[process_key] = cached
+        return cached
+
+    def forget(self, process_key: str) -> None:
+        """Another worker deployed a newer version (or the database changed): look again next time."""
+        self._current.pop(process_key, None)
+
+    def parsed_by_hash(self, content_hash: str) -> ParsedDefinition:
+        """The parsed spec of a stored version, parsed once per process."""
+        cached = _SPEC_CACHE.get(content_hash)
+        if cached is None:
+            row = store.definition_xml(db.session.connection(), content_hash)
+            if row is None:
+                raise DefinitionNotFound("流程定义版本不存在")
+            cached = parse_bpmn(row.xml.encode("utf-8"), row.source_file, None)
+            with _SPEC_LOCK:
+                _SPEC_CACHE[content_hash] = cached
+        return cached
 
     def versions(self) -> list[ProcessDefinition]:
         return list(db.session.scalars(select(ProcessDefinition).order_by(
