@@ -75,6 +75,7 @@ class DefinitionStore:
             content_hash=content_hash, source_file=filename, xml=xml.decode("utf-8"))
         db.session.add(definition)
         db.session.flush()
+        self.forget(parsed.process_key)
         with _SPEC_LOCK:
             _SPEC_CACHE[content_hash] = parsed
         return definition, True

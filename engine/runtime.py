@@ -142,27 +142,23 @@ class ProcessEngine:
     def claim(self, task_id: int, actor: Actor) -> TaskRecord:
         """签收: one conditional UPDATE; under any concurrency exactly one reviewer wins."""
         conn = db.session.connection()
-        task = store.gate(conn, store.CLAIM_GATE, task_id, actor, claimed_at=utcnow())
+        task = store.claim_gate(conn, store.CLAIM_GATE, task_id, actor, "签收", claimed_at=utcnow())
         if task is None:
             task = self._refusal(conn, task_id, actor)
             if task.claimed_by_user_id == actor.user_id:
                 return task   # claiming one's own task again changes nothing
             raise self._held_by_other(task)
-        store.mirror_claim(conn, task_id, actor.user_id)
-        store.write_audit(conn, [store.audit_entry(task.instance_id, actor, "签收", element_id=task.element_id)])
         return task
 
     def release(self, task_id: int, actor: Actor) -> TaskRecord:
         """退回签收: only the holder gives the task back to every candidate organisation."""
         conn = db.session.connection()
-        task = store.gate(conn, store.RELEASE_GATE, task_id, actor)
+        task = store.claim_gate(conn, store.RELEASE_GATE, task_id, actor, "退回签收")
         if task is None:
             task = self._refusal(conn, task_id, actor)
             if task.claimed_by_user_id is None:
                 raise TaskNotClaimed("该任务尚未签收")
             raise self._held_by_other(task)
-        store.mirror_claim(conn, task_id, None)
-        store.write_audit(conn, [store.audit_entry(task.instance_id, actor, "退回签收", element_id=task.element_id)])
         return task
 
     def complete(self, task_id: int, actor: Actor, data: dict, *, action: str,
@@ -170,7 +166,8 @@ class ProcessEngine:
         """Complete a user task with form data and run the engine to the next wait state."""
         # the conditional update is the gate: a second submit or a second tab finds 0 rows
         conn = db.session.connection()
-        task = store.gate(conn, store.COMPLETE_GATE, task_id, actor, completed_at=utcnow(), outcome=outcome)
+        task, instance, content_hash = store.complete_gate(conn, task_id, actor, completed_at=utcnow(),
+                                                           outcome=outcome)
         if task is None:
             task = self._refusal(conn, task_id, actor, "该任务已处理完毕，请勿重复提交")
             if task.claimed_by_user_id not in (None, actor.user_id):
@@ -180,8 +177,6 @@ class ProcessEngine:
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command
-        store.close_candidates(conn, task_id)
-        instance, content_hash = store.load_instance(conn, task.instance_id)
         step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
         before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
@@ -273,16 +268,14 @@ class ProcessEngine:
             instance.status = "running"
         if not incident:
             instance.incident_message = instance.incident_element_id = instance.incident_at = None
-        if instance.id is None:
-            step.persist_new_instance()
-        elif not store.update_instance(step.conn, instance):
+        opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
+        if opened is None:
             raise ConcurrentModification(_CONCURRENT)
-        opened = self._sync_human_tasks(step, wf, open_before)
-        store.write_audit(step.conn, step.log)
         return StepResult(instance, opened, incident)
 
-    def _sync_human_tasks(self, step, wf, open_before: set[str]) -> list[TaskRecord]:
-        """Make the inbox rows match the workflow's ready user tasks.
+    def _new_tasks(self, step, wf, open_before: set[str]) -> list[tuple[dict, list[int]]]:
+        """Make the inbox rows match the workflow's ready user tasks: close the ones it no longer
+        waits on, and return the rows (with their candidate organisations) to insert.
 
         ``open_before`` are the guids that had open rows when the command began (the ready
         user tasks of the loaded state, less the one just completed), so no query is needed.
@@ -291,9 +284,9 @@ class ProcessEngine:
         gone = open_before - ready.keys()
         if gone:
             store.cancel_tasks(step.conn, gone)
-        return [self._open_human_task(step, t) for guid, t in ready.items() if guid not in open_before]
+        return [self._human_task(step, t) for guid, t in ready.items() if guid not in open_before]
 
-    def _open_human_task(self, step, spiff_task) -> TaskRecord:
+    def _human_task(self, step, spiff_task) -> tuple[dict, list[int]]:
         instance = step.instance
         spec = spiff_task.task_spec
         props = (spec.extensions or {}).get("properties", {})
@@ -304,7 +297,7 @@ class ProcessEngine:
             scope=instance.scope, applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name,
             created_at=utcnow(), **_UNCLAIMED, **_UNFINISHED)
         rule = self.registry.candidate_rules[props[CANDIDATES]]
-        return store.insert_task(step.conn, values, sorted({org for org in rule(instance) if org is not None}))
+        return values, sorted({org for org in rule(instance) if org is not None})
 
     @staticmethod
     def _log_service_task(step, spiff_task):

@@ -8,7 +8,7 @@ records. Session objects already loaded for the same rows are kept in step.
 """
 from dataclasses import field, fields, make_dataclass
 
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, exists, func, insert, or_, select, true, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .db import db
@@ -122,26 +122,59 @@ def is_offered(conn, task_id: int, org_id: int | None) -> bool:
 
 
 # -- writes -----------------------------------------------------------------------------------------
-def gate(conn, statement, task_id: int, actor, **values):
-    """Run a gate; the updated task as a record, or None when its conditions did not hold."""
+def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
+    """签收 / 退回签收: the gate, the candidate rows' copy of the holder and the log entry.
+
+    The updated task as a record, or None when the gate's conditions did not hold (nothing written).
+    """
+    params = _gate_params(task_id, actor, values)
+    if conn.dialect.name == "postgresql":
+        params.update(a_at=utcnow(), a_action=action)
+        row = conn.execute(_pg_claim_statement(statement), params).first()
+        return None if row is None else _task_record(row._asdict())
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    task = _task_record(row._asdict())
+    conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": task.claimed_by_user_id})
+    write_audit(conn, [audit_entry(task.instance_id, actor, action, element_id=task.element_id)])
+    return task
+
+
+def complete_gate(conn, task_id: int, actor, **values):
+    """办理: the gate, the candidate rows closed, and the task's instance read.
+
+    (task, instance, the definition's content hash), or (None, None, None) when the gate's
+    conditions did not hold.
+    """
+    params = _gate_params(task_id, actor, values)
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_PG_COMPLETE, params).first()
+        if row is None:
+            return None, None, None
+        values = row._asdict()
+        content_hash = values.pop("content_hash")
+        instance = InstanceRecord(**{name: values.pop(f"i_{name}") for name in _INSTANCE_FIELDS})
+        return _task_record(values), instance, content_hash
+    row = conn.execute(COMPLETE_GATE, params).first()
+    if row is None:
+        return None, None, None
+    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id})
+    return (_task_record(row._asdict()), *load_instance(conn, row.instance_id))
+
+
+def _gate_params(task_id, actor, values) -> dict:
     params = {f"p_{k}": v for k, v in values.items()}
     params.update(p_task_id=task_id, p_org_id=actor.org_id, p_user_id=actor.user_id,
                   p_user_name=actor.user_name, p_actor_org_id=actor.org_id, p_org_name=actor.org_name)
     db.session.flush()   # what the command changed through the ORM so far goes first
-    row = conn.execute(statement, params).first()
-    if row is None:
-        return None
-    task = TaskRecord(**row._asdict())
-    _keep_loaded_in_step(HumanTask, task.id, row._asdict())
+    return params
+
+
+def _task_record(values: dict):
+    task = TaskRecord(**values)
+    _keep_loaded_in_step(HumanTask, task.id, values)
     return task
-
-
-def close_candidates(conn, task_id: int) -> None:
-    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id})
-
-
-def mirror_claim(conn, task_id: int, user_id: int | None) -> None:
-    conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": user_id})
 
 
 def audit_entry(instance_id, actor, action, opinion=None, element_id=None) -> dict:
@@ -156,40 +189,60 @@ def write_audit(conn, entries: list[dict]) -> None:
 
 def insert_instance(conn, instance, definition) -> None:
     """Insert a new instance, guarded: StaleDefinition when ``definition`` is no longer the latest."""
-    now = utcnow()
-    instance.version, instance.created_at, instance.updated_at = 1, now, now
-    params = {name: getattr(instance, name) for name in _INSTANCE_FIELDS if name != "id"}
-    params.update(p_definition_id=definition.id, p_hash=definition.content_hash,
-                  p_process_key=instance.process_key, p_version=definition.version)
+    params = _insert_params(instance, definition)
     row = conn.execute(_INSTANCE_INSERT, params).first()
     if row is None:
         raise StaleDefinition(instance.process_key)
     instance.id = row[0]
 
 
-def update_instance(conn, instance) -> bool:
-    """Write the saved columns if nobody else wrote the instance meanwhile; False if someone did."""
+def _insert_params(instance, definition) -> dict:
     now = utcnow()
+    instance.version, instance.created_at, instance.updated_at = 1, now, now
+    params = {name: getattr(instance, name) for name in _INSTANCE_FIELDS if name != "id"}
+    params.update(p_definition_id=definition.id, p_hash=definition.content_hash,
+                  p_process_key=instance.process_key, p_version=definition.version)
+    return params
+
+
+def save(conn, instance, definition, new_tasks: list[tuple[dict, list[int]]], log: list[dict]):
+    """Write a command's outcome: the instance (new, or its saved columns under the version check),
+    the new inbox rows with their candidate rows, and the log entries.
+
+    Returns the new tasks as records, or None when someone else wrote the instance meanwhile.
+    A new instance raises StaleDefinition when ``definition`` is no longer the latest.
+    """
+    now, inserting = utcnow(), instance.id is None
+    if conn.dialect.name == "postgresql":
+        if not _pg_save(conn, instance, definition, new_tasks, log, now):
+            return None
+    else:
+        if inserting:
+            insert_instance(conn, instance, definition)
+        elif conn.execute(_INSTANCE_UPDATE, _update_params(instance, now)).rowcount != 1:
+            return None
+        for values, org_ids in new_tasks:
+            values["instance_id"] = instance.id
+            values["id"] = conn.execute(_TASK_INSERT, values).scalar_one()
+            if org_ids:
+                conn.execute(_CANDIDATE_INSERT, [_candidate(values, org) for org in org_ids])
+        write_audit(conn, [dict(entry, instance_id=instance.id) for entry in log])
+    if not inserting:
+        instance.version, instance.updated_at = instance.version + 1, now
+    _keep_loaded_in_step(ProcessInstance, instance.id, {name: getattr(instance, name) for name in _INSTANCE_FIELDS})
+    return [TaskRecord(**values) for values, _orgs in new_tasks]
+
+
+def _update_params(instance, now) -> dict:
     params = {f"p_{name}": getattr(instance, name) for name in _SAVED_COLUMNS}
     params.update(p_id=instance.id, p_version=instance.version, p_updated_at=now)
-    if conn.execute(_INSTANCE_UPDATE, params).rowcount != 1:
-        return False
-    instance.version += 1
-    instance.updated_at = now
-    _keep_loaded_in_step(ProcessInstance, instance.id, {name: getattr(instance, name) for name in _INSTANCE_FIELDS})
-    return True
+    return params
 
 
-def insert_task(conn, values: dict, org_ids: list[int]) -> TaskRecord:
-    """An inbox row and its candidate rows: two statements."""
-    values["id"] = task_id = conn.execute(_TASK_INSERT, values).scalar_one()
-    if org_ids:
-        conn.execute(_CANDIDATE_INSERT, [
-            dict(task_id=task_id, org_id=org, is_open=True, process_key=values["process_key"],
-                 created_at=values["created_at"], claimed_by_user_id=None, scope=values["scope"],
-                 applicant_name=values["applicant_name"])
-            for org in org_ids])
-    return TaskRecord(**values)
+def _candidate(task: dict, org_id: int) -> dict:
+    return dict(task_id=task["id"], org_id=org_id, is_open=True, process_key=task["process_key"],
+                created_at=task["created_at"], claimed_by_user_id=None, scope=task["scope"],
+                applicant_name=task["applicant_name"])
 
 
 def cancel_tasks(conn, guids) -> None:
@@ -197,6 +250,106 @@ def cancel_tasks(conn, guids) -> None:
     ids = select(_HT.c.id).where(_HT.c.task_guid.in_(guids)).scalar_subquery()
     conn.execute(update(_TC).where(_TC.c.task_id.in_(ids)).values(is_open=False))
     conn.execute(update(_HT).where(_HT.c.task_guid.in_(guids), _HT.c.state == "open").values(state="cancelled"))
+
+
+# -- PostgreSQL: a step's writes as one statement -------------------------------------------------------
+# Every round trip to the server costs about as much as the statement's own work, so on PostgreSQL
+# the writes of a gate, and those of a save, travel together as data-modifying CTEs. Rows of
+# any number (new tasks, their candidates, log entries) go as one array parameter per column.
+# what a new inbox row has (the claim and completion columns start empty)
+_TASK_COLUMNS = [_HT.c[name] for name in ("process_key", "task_guid", "element_id", "name", "form_key", "claim_required",
+                                          "state", "subject", "scope", "applicant_org_id", "applicant_name",
+                                          "created_at")]
+_AUDIT_COLUMNS = [c for c in _AE.c if c.name not in ("id", "instance_id")]
+_CANDIDATE_COLUMNS = (_HT.c.task_guid, _TC.c.org_id, _TC.c.created_at)
+
+
+def _rows(prefix: str, columns):
+    """unnest(:prefix_col1, :prefix_col2, …) AS x(col1, col2, …): array parameters as rows."""
+    return (func.unnest(*[bindparam(f"{prefix}{c.name}", type_=ARRAY(_ELEMENT[c.type._type_affinity]))
+                          for c in columns])
+            .table_valued(*[c.name for c in columns]).render_derived())
+
+
+# array element types without lengths: a shorter statement text, which the driver then caches
+_ELEMENT = {String: String(), Text: String(), Integer: Integer(), BigInteger: BigInteger(), Boolean: Boolean(),
+            DateTime: DateTime()}
+
+
+def _pg_claim_statement(gate_statement):
+    cached = _PG_CLAIMS.get(id(gate_statement))
+    if cached is None:
+        g = gate_statement.cte("g")
+        mirror = update(_TC).where(_TC.c.task_id == g.c.id).values(claimed_by_user_id=g.c.claimed_by_user_id)
+        audit = insert(_AE).from_select(
+            ["instance_id", "at", "user_id", "user_name", "org_id", "org_name", "action", "element_id"],
+            select(g.c.instance_id, bindparam("a_at", type_=_AE.c.at.type),
+                   bindparam("p_user_id", type_=Integer), bindparam("p_user_name", type_=String),
+                   bindparam("p_actor_org_id", type_=Integer), bindparam("p_org_name", type_=String),
+                   bindparam("a_action", type_=String), g.c.element_id))
+        cached = _PG_CLAIMS[id(gate_statement)] = select(g).add_cte(mirror.cte("m")).add_cte(audit.cte("a"))
+    return cached
+
+
+_PG_CLAIMS: dict[int, object] = {}
+
+
+def _pg_complete_statement():
+    g = COMPLETE_GATE.cte("g")
+    close = update(_TC).where(_TC.c.task_id == g.c.id).values(is_open=False)
+    return (select(g, *[c.label(f"i_{c.name}") for c in _PI.c], _PD.c.content_hash)
+            .select_from(g.join(_PI, _PI.c.id == g.c.instance_id).join(_PD, _PD.c.id == _PI.c.definition_id))
+            .add_cte(close.cte("c")))
+
+
+def _pg_save_statement(write):
+    """The instance write (RETURNING id) and, only if it wrote, the tasks, candidates and log entries."""
+    w = write.cte("w")
+    x = _rows("t_", _TASK_COLUMNS)
+    tasks = (insert(_HT).from_select(["instance_id", *[c.name for c in _TASK_COLUMNS]],
+                                     select(w.c.id, *x.c).select_from(w.join(x, true())))
+             .returning(_HT.c.id, _HT.c.task_guid).cte("t"))
+    y = _rows("c_", _CANDIDATE_COLUMNS)
+    candidates = insert(_TC).from_select(
+        ["task_id", "org_id", "is_open", "process_key", "created_at", "scope", "applicant_name"],
+        select(tasks.c.id, y.c.org_id, true(), bindparam("c_process_key", type_=String), y.c.created_at,
+               bindparam("c_scope", type_=String), bindparam("c_applicant_name", type_=String))
+        .select_from(tasks.join(y, y.c.task_guid == tasks.c.task_guid)))
+    z = _rows("a_", _AUDIT_COLUMNS)
+    audit = insert(_AE).from_select(["instance_id", *[c.name for c in _AUDIT_COLUMNS]],
+                                    select(w.c.id, *z.c).select_from(w.join(z, true())))
+    return (select(w.c.id, tasks.c.id.label("task_id"), tasks.c.task_guid)
+            .select_from(w.outerjoin(tasks, true())).add_cte(candidates.cte("c")).add_cte(audit.cte("a")))
+
+
+_PG_COMPLETE = _pg_complete_statement()
+_PG_SAVE_NEW = _pg_save_statement(_INSTANCE_INSERT)
+_PG_SAVE = _pg_save_statement(_INSTANCE_UPDATE.returning(_PI.c.id))
+
+
+def _pg_save(conn, instance, definition, new_tasks, log, now) -> bool:
+    if instance.id is None:
+        statement, params = _PG_SAVE_NEW, _insert_params(instance, definition)
+    else:
+        statement, params = _PG_SAVE, _update_params(instance, now)
+    tasks = [values for values, _orgs in new_tasks]
+    params.update({f"t_{c.name}": [t[c.name] for t in tasks] for c in _TASK_COLUMNS})
+    params.update({f"a_{c.name}": [e[c.name] for e in log] for c in _AUDIT_COLUMNS})
+    params.update(c_task_guid=[t["task_guid"] for t, orgs in new_tasks for _ in orgs],
+                  c_org_id=[org for _t, orgs in new_tasks for org in orgs],
+                  c_created_at=[t["created_at"] for t, orgs in new_tasks for _ in orgs],
+                  c_process_key=instance.process_key, c_scope=instance.scope,
+                  c_applicant_name=instance.applicant_name)
+    rows = conn.execute(statement, params).all()
+    if not rows:
+        if instance.id is None:
+            raise StaleDefinition(instance.process_key)
+        return False
+    instance.id = rows[0].id
+    ids = {row.task_guid: row.task_id for row in rows if row.task_id is not None}
+    for values in tasks:
+        values["instance_id"], values["id"] = instance.id, ids[values["task_guid"]]
+    return True
 
 
 def _keep_loaded_in_step(cls, pk, values: dict) -> None:
