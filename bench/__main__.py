@@ -20,7 +20,10 @@ def parse_args(argv):
     p.add_argument("--smoke", action="store_true", help="tiny sizes, SQLite only, no gunicorn, temp output")
     p.add_argument("--output", help="markdown report (default docs/performance.md, or a temp file with --smoke)")
     p.add_argument("--json", help="also write the raw results as JSON here")
-    p.add_argument("--lifecycles", type=int, default=200, help="service-layer lifecycles per database")
+    p.add_argument("--lifecycles", type=int, default=500, help="service-layer lifecycles per database")
+    p.add_argument("--paired-rounds", type=int, default=15,
+                   help="rounds of the paired ratio (ceiling and engine API measured alternately)")
+    p.add_argument("--paired-lifecycles", type=int, default=40, help="engine-API lifecycles per paired round")
     p.add_argument("--profile-batch", type=int, default=50)
     p.add_argument("--ceiling-seconds", type=float, default=10.0)
     p.add_argument("--finished", type=int, default=1_000_000)
@@ -37,6 +40,7 @@ def parse_args(argv):
         args.lifecycles, args.profile_batch, args.ceiling_seconds = 3, 2, 0
         args.finished, args.open, args.enterprises, args.projects = 400, 100, 10, 40
         args.inbox_repeats = 5
+        args.paired_rounds, args.paired_lifecycles = 2, 2
     return args
 
 
@@ -62,8 +66,12 @@ def main(argv=None) -> dict:
         app = make_app(url, work)
         reset_schema(app)
         log(f"engine API on {name}")
-        results["engine_api"].append(engine_api.run(app, args.lifecycles, args.profile_batch))
-        log(f"  {results['engine_api'][-1]['per_second']:.1f} lifecycles/s")
+        results["engine_api"].append(engine_api.run(
+            app, args.lifecycles, args.profile_batch, rounds=args.paired_rounds, per_round=args.paired_lifecycles,
+            ceiling_seconds=0.05 if args.smoke else 0.5))
+        e = results["engine_api"][-1]
+        log(f"  {e['per_second']:.1f} lifecycles/s; paired ratio {e['paired']['median']:.3f} "
+            f"({e['paired']['min']:.3f}–{e['paired']['max']:.3f})")
         log(f"service layer on {name}")
         results["service"].append(service.run(app, args.lifecycles, args.profile_batch))
         world = results["service"][-1].pop("world")

@@ -8,6 +8,7 @@ the two forms, candidate rules returning fixed organisation ids and a no-op
 ``unlock.apply`` operator, so the figure is the engine's own cost (state load/save,
 inbox rows, operation log, transaction) without the domain services.
 """
+import statistics
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from engine import EngineRegistry, InvalidFormData, ProcessEngine
 from engine.actor import Actor
 from engine.db import db
 
+from . import ceiling
 from .common import StatementCounter, Timer, percentiles
 from .service import _profile_run, _summarise
 
@@ -142,7 +144,36 @@ def driver_time(app, engine: ProcessEngine, first: int, lifecycles: int) -> dict
             "driver_ms": spent["seconds"] / lifecycles * 1000, "driver_calls": spent["calls"] / lifecycles}
 
 
-def run(app, lifecycles: int, profile_batch: int, first: int = 0) -> dict:
+def paired_ratio(app, engine: ProcessEngine, first: int, rounds: int, per_round: int,
+                 ceiling_seconds: float) -> dict:
+    """The ratio measured in short alternating rounds: the in-memory lifecycle of section 1 for
+    ``ceiling_seconds``, then ``per_round`` engine-API lifecycles, and so on. Both sides of each
+    round see the same machine, so a slower or busier stretch (other processes, the disk) cannot
+    fall on one side only, as it can when each side is measured once, minutes apart."""
+    from engine.validation import parse_bpmn
+    parsed = parse_bpmn(ceiling.BPMN.read_bytes(), ceiling.BPMN.name, None)
+    noop = ceiling._NoopServiceEngine()
+    ratios = []
+    with app.app_context():
+        counter = StatementCounter(db.engine)   # instrumented as in the main run
+        for _ in range(rounds):
+            done, t0 = 0, time.perf_counter()
+            while done < 3 or time.perf_counter() - t0 < ceiling_seconds:
+                ceiling.lifecycle(parsed, noop)
+                done += 1
+            in_memory = done / (time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            for _ in range(per_round):
+                lifecycle(engine, first, Timer(), counter)
+                first += 1
+            ratios.append(per_round / (time.perf_counter() - t1) / in_memory)
+        counter.close()
+    return {"rounds": rounds, "per_round": per_round, "ceiling_seconds": ceiling_seconds,
+            "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "next": first}
+
+
+def run(app, lifecycles: int, profile_batch: int, first: int = 0, rounds: int = 15, per_round: int = 40,
+        ceiling_seconds: float = 0.5) -> dict:
     engine = build(app)
     warmup = min(5, lifecycles)
     n = first
@@ -167,7 +198,8 @@ def run(app, lifecycles: int, profile_batch: int, first: int = 0) -> dict:
             n += profile_batch
         dialect = db.engine.dialect.name
     driver = driver_time(app, engine, n, max(profile_batch, 3))
-    return {"dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
+    paired = paired_ratio(app, engine, n + max(profile_batch, 3), rounds, per_round, ceiling_seconds)
+    return {"paired": paired, "dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
             "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
             "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app),
             "driver": driver}

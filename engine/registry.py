@@ -8,14 +8,14 @@ from .actor import Actor
 @dataclass
 class ServiceCall:
     """What a service operator receives when a service task runs."""
-    instance: Any           # engine.models.ProcessInstance
+    instance: Any           # engine.store.InstanceRecord: the instance as the command sees it
     element_id: str
     actor: Actor            # whose action drove the engine to this task
     params: dict[str, Any]  # evaluated serviceTaskOperator parameters
 
 
 Operator = Callable[[ServiceCall], dict]
-CandidateRule = Callable[[Any], list[int]]      # ProcessInstance -> organisation ids
+CandidateRule = Callable[[Any], list[int]]      # InstanceRecord -> organisation ids
 FormValidator = Callable[[dict], dict]           # raw data -> cleaned data (raises InvalidFormData)
 
 
