@@ -116,12 +116,3 @@ class DefinitionStore:
     def versions(self) -> list[ProcessDefinition]:
         return list(db.session.scalars(select(ProcessDefinition).order_by(
             ProcessDefinition.process_key, ProcessDefinition.version)))
-
-    def parsed(self, definition: ProcessDefinition) -> ParsedDefinition:
-        """The parsed spec of a stored version, parsed once per process."""
-        cached = _SPEC_CACHE.get(definition.content_hash)
-        if cached is None:
-            cached = parse_bpmn(definition.xml.encode("utf-8"), definition.source_file, None)
-            with _SPEC_LOCK:
-                _SPEC_CACHE[definition.content_hash] = cached
-        return cached
