@@ -169,7 +169,7 @@ def paired_ratio(app, engine: ProcessEngine, first: int, rounds: int, per_round:
             ratios.append(per_round / (time.perf_counter() - t1) / in_memory)
         counter.close()
     return {"rounds": rounds, "per_round": per_round, "ceiling_seconds": ceiling_seconds,
-            "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios), "next": first}
+            "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
 
 
 def run(app, lifecycles: int, profile_batch: int, first: int = 0, rounds: int = 15, per_round: int = 40,
@@ -199,7 +199,7 @@ def run(app, lifecycles: int, profile_batch: int, first: int = 0, rounds: int = 
         dialect = db.engine.dialect.name
     driver = driver_time(app, engine, n, max(profile_batch, 3))
     paired = paired_ratio(app, engine, n + max(profile_batch, 3), rounds, per_round, ceiling_seconds)
-    return {"paired": paired, "dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
-            "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
+    return {"dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
+            "paired": paired, "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
             "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app),
             "driver": driver}

@@ -90,10 +90,9 @@ class DefinitionStore:
         """The version new instances start on, without a query when this worker has seen it."""
         cached = self._current.get(process_key)
         if cached is None:
-            row = store.latest_definition(db.session.connection(), process_key)
-            if row is None:
-                raise DefinitionNotFound(f"流程 “{process_key}” 尚未部署")
-            cached = CurrentVersion(row.id, row.version, row.content_hash, self.parsed_by_hash(row.content_hash))
+            latest = self.latest(process_key)   # once per process and worker: the ORM load is fine here
+            cached = CurrentVersion(latest.id, latest.version, latest.content_hash,
+                                    self.parsed_by_hash(latest.content_hash))
             self._current[process_key] = cached
         return cached
 

@@ -66,8 +66,6 @@ class _Step:
     def persist_new_instance(self) -> None:
         if self.instance.id is None:
             store.insert_instance(self.conn, self.instance, self.definition)
-            for entry in self.log:
-                entry["instance_id"] = self.instance.id
 
 
 class _ServiceScriptEngine(PythonScriptEngine):
@@ -295,7 +293,7 @@ class ProcessEngine:
             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, form_key=props.get(FORM_KEY, ""),
             claim_required=props.get(CLAIM) == "required", state="open", subject=instance.subject,
             scope=instance.scope, applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name,
-            created_at=utcnow(), **_UNCLAIMED, **_UNFINISHED)
+            created_at=utcnow())   # the claim and completion columns start empty
         rule = self.registry.candidate_rules[props[CANDIDATES]]
         return values, sorted({org for org in rule(instance) if org is not None})
 
@@ -328,10 +326,6 @@ class ProcessEngine:
 
 
 _CONCURRENT = "该业务已被他人处理，请刷新后重试"
-_UNCLAIMED = dict(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
-                  claimed_at=None)
-_UNFINISHED = dict(completed_at=None, completed_by_user_id=None, completed_by_name=None, completed_by_org_id=None,
-                   outcome=None)
 
 
 def _ready_user_tasks(wf) -> dict[str, object]:

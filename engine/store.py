@@ -87,17 +87,10 @@ _INSTANCE_UPDATE = (
     update(_PI).where(_PI.c.id == bindparam("p_id"), _PI.c.version == bindparam("p_version"))
     .values(version=_PI.c.version + 1, updated_at=bindparam("p_updated_at"),
             **{name: bindparam(f"p_{name}") for name in _SAVED_COLUMNS}))
-_LATEST = (select(_PD.c.id, _PD.c.version, _PD.c.content_hash, _PD.c.source_file)
-           .where(_PD.c.process_key == bindparam("p_key")).order_by(_PD.c.version.desc()).limit(1))
 _DEFINITION_XML = select(_PD.c.xml, _PD.c.source_file).where(_PD.c.content_hash == bindparam("p_hash"))
 
 
 # -- reads ------------------------------------------------------------------------------------------
-def latest_definition(conn, process_key: str):
-    """(id, version, content_hash, source_file) of the newest deployed version, or None."""
-    return conn.execute(_LATEST, {"p_key": process_key}).first()
-
-
 def definition_xml(conn, content_hash: str):
     return conn.execute(_DEFINITION_XML, {"p_hash": content_hash}).first()
 
