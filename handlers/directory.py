@@ -33,16 +33,21 @@ def _page(page: int) -> int:
     return max(1, int(page or 1))
 
 
+def _search(stmt, column, q: str, page: int, per_page: int, *order):
+    """Filter by a name containing ``q``: (total, the statement for the requested page)."""
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(column.contains(q, autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return total, stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+
+
 def people(org_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The enterprise's people with their certificates, searchable by name."""
     page = _page(page)
-    stmt = select(Person).where(Person.enterprise_id == org_id)
-    q = (q or "").strip()
-    if q:
-        stmt = stmt.where(Person.name.contains(q, autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.options(selectinload(Person.certificates))
-                              .order_by(Person.name, Person.id).limit(per_page).offset((page - 1) * per_page))
+    total, stmt = _search(select(Person).where(Person.enterprise_id == org_id), Person.name, q, page, per_page,
+                          Person.name, Person.id)
+    rows = db.session.scalars(stmt.options(selectinload(Person.certificates)))
     return Page(list(rows), total, page, per_page)
 
 
@@ -79,16 +84,11 @@ class ProjectRow:
 def projects(construction_unit_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page:
     """The construction unit's projects with participating units and current key personnel."""
     page = _page(page)
-    stmt = select(Project).where(Project.construction_unit_id == construction_unit_id)
-    q = (q or "").strip()
-    if q:
-        stmt = stmt.where(Project.name.contains(q, autoescape=True))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total, stmt = _search(select(Project).where(Project.construction_unit_id == construction_unit_id),
+                          Project.name, q, page, per_page, Project.registered_at.desc().nulls_last(), Project.id.desc())
     rows = list(db.session.scalars(
         stmt.options(joinedload(Project.contractor), joinedload(Project.supervising_firm),
-                     joinedload(Project.authority), joinedload(Project.agency))
-        .order_by(Project.registered_at.desc().nulls_last(), Project.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)))
+                     joinedload(Project.authority), joinedload(Project.agency))))
     ids = [p.id for p in rows]
     staff = {pid: {PROJECT_MANAGER: [], SAFETY_OFFICER: [], CHIEF_SUPERVISOR: []} for pid in ids}
     if ids:
