@@ -1,4 +1,6 @@
 """The shared SQLAlchemy handle and database-specific connection setup."""
+from contextlib import contextmanager
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -50,3 +52,27 @@ def begin_write() -> None:
     if session.in_transaction():
         session.commit()   # end the read transaction the request may have opened
     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+
+
+@contextmanager
+def unit_of_work():
+    """One action = one transaction: open a unit of work, or join the one already open.
+
+    The outermost block begins a write transaction and commits on success; any exception
+    rolls everything back. Inner blocks join the open transaction, as Camunda's
+    CommandContextInterceptor does, so nested service calls never commit half an action.
+    """
+    info = db.session.info   # the depth lives on the (thread-scoped) session
+    info["command_depth"] = depth = info.get("command_depth", 0) + 1
+    try:
+        if depth == 1:
+            begin_write()
+        yield
+        if depth == 1:
+            db.session.commit()
+    except BaseException:
+        if depth == 1:
+            db.session.rollback()
+        raise
+    finally:
+        info["command_depth"] = depth - 1

@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import store
 from .actor import Actor
-from .db import begin_write, db
+from .db import db, unit_of_work
 from .definitions import DefinitionStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
@@ -99,23 +99,12 @@ class ProcessEngine:
     # -- unit of work ---------------------------------------------------------------
     @contextmanager
     def command(self):
-        """One user action = one transaction. Nested commands join the outer one."""
-        info = db.session.info   # the depth lives on the (thread-scoped) session
-        info["command_depth"] = depth = info.get("command_depth", 0) + 1
+        """One user action = one transaction (``engine.db.unit_of_work``); nested commands join."""
         try:
-            if depth == 1:
-                begin_write()
-            yield
-            if depth == 1:
-                db.session.commit()
+            with unit_of_work():
+                yield
         except StaleDataError as exc:
-            db.session.rollback()
             raise ConcurrentModification(_CONCURRENT) from exc
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            info["command_depth"] = depth - 1
 
     # -- commands -------------------------------------------------------------------
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",

@@ -145,3 +145,18 @@ def _newest_project(person_id, role) -> int:
         .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None),
                Project.status == UNDER_CONSTRUCTION)
         .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))
+
+
+def serialize_people(person_ids) -> None:
+    """Serialise this transaction with every other effect on these people.
+
+    Takes the people's row locks (``SELECT … FOR UPDATE``) in ascending id order, so two
+    effects that touch overlapping people queue instead of deadlocking, and the later one's
+    re-check reads the earlier one's committed effect. Every operator, the lock rule and any
+    intake of assignments calls this before it reads a person's assignments or locks.
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every write transaction.
+    """
+    ids = sorted({int(i) for i in person_ids if i is not None})
+    if not ids or db.session.get_bind().dialect.name == "sqlite":
+        return
+    db.session.execute(select(Person.id).where(Person.id.in_(ids)).order_by(Person.id).with_for_update())
