@@ -114,3 +114,15 @@ def test_a_session_from_before_the_epoch_existed_is_logged_out(client_world, ctx
     with client.session_transaction() as s:
         s.pop("session_epoch")
     assert not _logged_in(client)
+
+
+def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world):
+    from werkzeug.security import generate_password_hash
+
+    from handlers import accounts
+    user = User(username="only_pending", password_hash=generate_password_hash("ynqs2026x"), name="新用户")
+    account = Account(user=user, org=world.org("contractor2"), status=PENDING)
+    db.session.add_all([user, account])
+    db.session.commit()
+    accounts.review_registration(world.who("admin"), account.id, False, "资料不全")
+    assert db.session.scalar(select(User.session_epoch).where(User.username == "only_pending")) == 1
