@@ -114,7 +114,9 @@ def authenticate(username: str, password: str) -> User:
 
     Five wrong passwords in a row lock the login for 15 minutes. Each attempt is counted as a
     failure *before* its password is checked, by one ``UPDATE … RETURNING``: parallel guesses each
-    get their own number, and only the first five of a row are checked at all.
+    get their own number, and only the first five of a row are checked at all. The count is its
+    own short unit of work, committed before the (slow) hash check and whatever its outcome; the
+    lock and the reset after a right password are one statement each.
     """
     now = utcnow()
     attempt = _count_attempt((username or "").strip(), now)
