@@ -5,7 +5,7 @@ server-side rendering from the stored XML: no script, nothing fetched from elsew
 """
 from dataclasses import dataclass, field
 from functools import lru_cache
-from xml.sax.saxutils import escape
+from html import escape as _html_escape
 
 from lxml import etree
 
@@ -18,6 +18,12 @@ TASKS = {"task", "userTask", "serviceTask", "scriptTask", "manualTask", "sendTas
 EVENTS = {"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"}
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 PAD = 20
+
+
+def escape(text: str) -> str:
+    """Escape for SVG text and attribute values alike: quotes too, so that a name cannot close an
+    attribute and add its own (an ``onload`` on a page that shows the diagram)."""
+    return _html_escape(text, quote=True)
 
 
 @dataclass

@@ -4,22 +4,24 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, null, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.db import db
+from engine.db import db, unit_of_work
 from engine.models import utcnow
 
 from .codes import is_valid_credit_code
+from .common_passwords import COMMON_PASSWORDS
 from .errors import DomainError, Forbidden, NotFound
 from .models import (
-    ACTIVE, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, Account, Organization, OrgInfoChange, User,
+    ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, Account, Organization, OrgInfoChange, User,
 )
 from .principal import Principal
 
 WRONG_PASSWORD = "用户名或密码错误"
 PENDING_MESSAGE = "账号正在审核中，请等待平台管理员审核通过后再登录"
 REJECTED_MESSAGE = "注册申请未通过审核，原因：{reason}"
+DISABLED_MESSAGE = "账号已停用，请联系平台管理员"
 TOO_MANY_FAILURES = "密码错误次数过多，账号已暂时锁定，请 {minutes} 分钟后再试"
 PASSWORD_MIN = 8
 MAX_FAILED_LOGINS = 5
@@ -48,32 +50,34 @@ class Registration:
 
 
 def register(reg: Registration) -> Account:
-    """Create a pending account (and its organisation if new)."""
-    code = _check_organisation(reg)
-    if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", reg.username.strip()):
-        raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
-    _check_password_strength(reg.password)
-    if db.session.scalar(select(User.id).where(User.username == reg.username.strip())):
-        raise DomainError("用户名：该用户名已被注册", "username")
-    org = _organisation(reg, code)
-    user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
-                name=reg.contact_person.strip(), mobile=reg.mobile.strip())
-    account = Account(user=user, org=org, status=PENDING)
-    db.session.add_all([user, account])
-    db.session.commit()
+    """Create a pending account (and its organisation if new): everything is checked before anything
+    is written, and the whole registration is one unit of work."""
+    with unit_of_work():
+        code = _check_organisation(reg)
+        username = reg.username.strip()
+        if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", username):
+            raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
+        _check_password_strength(reg.password, username)
+        if db.session.scalar(select(User.id).where(User.username == username)):
+            raise DomainError("用户名：该用户名已被注册", "username")
+        org = _organisation(reg, code)
+        user = User(username=username, password_hash=generate_password_hash(reg.password),
+                    name=reg.contact_person.strip(), mobile=reg.mobile.strip())
+        account = Account(user=user, org=org, status=PENDING)
+        db.session.add_all([org, user, account])
     return account
 
 
 def add_role(user: User, reg: Registration) -> Account:
     """A logged-in person applies for one more account (another organisation) under the same login;
     it waits for the administrator's review like a registration."""
-    code = _check_organisation(reg)
-    org = _organisation(reg, code)
-    if org.id is not None and any(a.org_id == org.id for a in user.accounts):
-        raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
-    account = Account(user=user, org=org, status=PENDING)
-    db.session.add(account)
-    db.session.commit()
+    with unit_of_work():
+        code = _check_organisation(reg)
+        org = _organisation(reg, code)
+        if org.id is not None and any(a.org_id == org.id for a in user.accounts):
+            raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
+        account = Account(user=user, org=org, status=PENDING)
+        db.session.add_all([org, account])
     return account
 
 
@@ -94,62 +98,119 @@ def _check_organisation(reg: Registration) -> str:
 
 
 def _organisation(reg: Registration, code: str) -> Organization:
-    """The organisation with this credit code, created when new; its kind must match."""
+    """The organisation with this credit code, or a new (not yet added) one; its kind must match."""
     org = db.session.scalar(select(Organization).where(Organization.credit_code == code))
     if org is None:
-        org = Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
-                           contact_person=reg.contact_person.strip(), contact_phone=reg.mobile.strip())
-        db.session.add(org)
-    elif org.kind != reg.kind:
+        return Organization(kind=reg.kind, name=reg.org_name.strip(), credit_code=code,
+                            contact_person=reg.contact_person.strip(), contact_phone=reg.mobile.strip())
+    if org.kind != reg.kind:
         raise DomainError("统一社会信用代码：该单位已以其他账号类型登记", "credit_code")
     return org
 
 
+# -- login ------------------------------------------------------------------------------------
 def authenticate(username: str, password: str) -> User:
     """The user if the password is right and at least one account is approved; else a clear refusal.
 
-    Five wrong passwords in a row lock the login for 15 minutes.
+    Five wrong passwords in a row lock the login for 15 minutes. Each attempt is counted as a
+    failure *before* its password is checked, by one ``UPDATE … RETURNING``: parallel guesses each
+    get their own number, and only the first five of a row are checked at all. The count is its
+    own short unit of work, committed before the (slow) hash check and whatever its outcome; the
+    lock and the reset after a right password are one statement each.
     """
-    user = db.session.scalar(select(User).where(User.username == (username or "").strip()))
-    if user is None:
+    now = utcnow()
+    attempt = _count_attempt((username or "").strip(), now)
+    if attempt is None:
         check_password_hash(_dummy_hash(), password or "")
         raise DomainError(WRONG_PASSWORD)
-    now = utcnow()
-    if user.login_locked_until and user.login_locked_until > now:
-        minutes = max(1, int((user.login_locked_until - now).total_seconds() // 60) + 1)
+    user_id, failures, locked_until, password_hash = attempt
+    if locked_until and locked_until > now:
+        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise DomainError(TOO_MANY_FAILURES.format(minutes=minutes))
-    if not check_password_hash(user.password_hash, password or ""):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        locked = user.failed_logins >= MAX_FAILED_LOGINS
-        if locked:
-            user.failed_logins, user.login_locked_until = 0, now + LOGIN_LOCK
-        db.session.commit()
-        raise DomainError(TOO_MANY_FAILURES.format(minutes=LOGIN_LOCK.seconds // 60) if locked else WRONG_PASSWORD)
-    if user.failed_logins or user.login_locked_until:
-        user.failed_logins, user.login_locked_until = 0, None
-        db.session.commit()
+    if failures > MAX_FAILED_LOGINS:   # guesses beyond the limit: refused unchecked
+        _lock_login(user_id, now)
+        raise DomainError(TOO_MANY_FAILURES.format(minutes=LOGIN_LOCK.seconds // 60))
+    if not check_password_hash(password_hash, password or ""):
+        if failures == MAX_FAILED_LOGINS:
+            _lock_login(user_id, now)
+            raise DomainError(TOO_MANY_FAILURES.format(minutes=LOGIN_LOCK.seconds // 60))
+        raise DomainError(WRONG_PASSWORD)
+    with unit_of_work():
+        db.session.execute(update(User).where(User.id == user_id).values(failed_logins=0, login_locked_until=None),
+                           execution_options=_NO_SYNC)
+    user = db.session.get(User, user_id)
     if any(a.status == ACTIVE for a in user.accounts):
         return user
     if any(a.status == PENDING for a in user.accounts):
         raise DomainError(PENDING_MESSAGE)
     rejected = next((a for a in user.accounts if a.status == REJECTED), None)
-    raise DomainError(REJECTED_MESSAGE.format(reason=rejected.reject_reason if rejected else "无"))
+    if rejected is None:
+        raise DomainError(DISABLED_MESSAGE)
+    raise DomainError(REJECTED_MESSAGE.format(reason=rejected.reject_reason or "无"))
 
 
-def change_password(user: User, old: str, new: str) -> None:
-    """修改密码: the current password is required; the new one follows the registration rule."""
+_NO_SYNC = {"synchronize_session": False}
+
+
+def _count_attempt(username: str, now):
+    """Count one login attempt as a failure; (id, failures, locked_until, password_hash), or None
+    for an unknown name. A lock that has run out starts a new row of failures."""
+    expired = and_(User.login_locked_until.is_not(None), User.login_locked_until <= now)
+    stmt = (update(User).where(User.username == username)
+            .values(failed_logins=case((expired, 1), else_=User.failed_logins + 1),
+                    login_locked_until=case((expired, null()), else_=User.login_locked_until))
+            .returning(User.id, User.failed_logins, User.login_locked_until, User.password_hash))
+    with unit_of_work():
+        return db.session.execute(stmt, execution_options=_NO_SYNC).one_or_none()
+
+
+def _lock_login(user_id: int, now) -> None:
+    """Lock the login from now, unless a lock already runs (it is not prolonged by more guesses)."""
+    with unit_of_work():
+        db.session.execute(update(User).where(User.id == user_id)
+                           .values(login_locked_until=func.coalesce(User.login_locked_until, now + LOGIN_LOCK)),
+                           execution_options=_NO_SYNC)
+
+
+# -- sessions ---------------------------------------------------------------------------------
+def end_sessions(user_id: int) -> int:
+    """End every session of this login: the login's session epoch moves on, and a session carrying
+    an older one is no longer logged in. Returns the new epoch."""
+    with unit_of_work():
+        epoch = db.session.execute(update(User).where(User.id == user_id)
+                                   .values(session_epoch=User.session_epoch + 1)
+                                   .returning(User.session_epoch), execution_options=_NO_SYNC).scalar_one()
+    return epoch
+
+
+def session_is_current(user: User, epoch) -> bool:
+    return epoch is not None and epoch == user.session_epoch
+
+
+def change_password(user: User, old: str, new: str) -> int:
+    """修改密码: the current password is required; the new one follows the registration rule.
+    Every session of the login ends; returns the new session epoch for the session that asked."""
     if not check_password_hash(user.password_hash, old or ""):
         raise DomainError("原密码：原密码不正确", "old_password")
-    _check_password_strength(new, "new_password", "新密码")
+    _check_password_strength(new, user.username, "new_password", "新密码")
     if old == new:
         raise DomainError("新密码：新密码不能与原密码相同", "new_password")
-    user.password_hash = generate_password_hash(new)
-    db.session.commit()
+    with unit_of_work():
+        db.session.execute(update(User).where(User.id == user.id)
+                           .values(password_hash=generate_password_hash(new)), execution_options=_NO_SYNC)
+        epoch = end_sessions(user.id)
+    db.session.expire(user, ["password_hash"])
+    return epoch
 
 
-def _check_password_strength(password: str, field: str = "password", label: str = "密码") -> None:
-    if len(password or "") < PASSWORD_MIN or password.isdigit() or password.isalpha():
+def _check_password_strength(password: str, username: str, field: str = "password", label: str = "密码") -> None:
+    password = password or ""
+    if len(password) < PASSWORD_MIN or password.isdigit() or password.isalpha():
         raise DomainError(f"{label}：至少 {PASSWORD_MIN} 位，且须同时包含字母和数字", field)
+    if password.lower() in COMMON_PASSWORDS:
+        raise DomainError(f"{label}：该密码过于常见，容易被猜中，请换一个", field)
+    if username and username.strip().lower() in password.lower():
+        raise DomainError(f"{label}：密码不能包含用户名", field)
 
 
 def active_accounts(user: User) -> list[Account]:
@@ -171,44 +232,74 @@ def pending_registrations() -> list[Account]:
 def review_registration(admin: Principal, account_id: int, approve: bool, reason: str = "") -> Account:
     if not admin.is_admin:
         raise Forbidden()
-    account = db.session.get(Account, account_id)
-    if account is None:
-        raise NotFound()
-    if account.status != PENDING:
-        raise DomainError("该注册申请已处理")
-    if not approve and not reason.strip():
-        raise DomainError("驳回原因：请填写驳回原因", "reason")
-    account.status = ACTIVE if approve else REJECTED
-    account.reject_reason = None if approve else reason.strip()
-    account.reviewed_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        account = db.session.get(Account, account_id)
+        if account is None:
+            raise NotFound()
+        if account.status != PENDING:
+            raise DomainError("该注册申请已处理")
+        if not approve and not reason.strip():
+            raise DomainError("驳回原因：请填写驳回原因", "reason")
+        account.status = ACTIVE if approve else REJECTED
+        account.reject_reason = None if approve else reason.strip()
+        account.reviewed_at = utcnow()
+        if not approve and not active_accounts(account.user):
+            end_sessions(account.user_id)   # a login left with no role keeps no session
+    return account
+
+
+def accounts_for_admin(admin: Principal, limit: int = 500) -> list[Account]:
+    """账号管理: the decided accounts, newest first."""
+    if not admin.is_admin:
+        raise Forbidden()
+    return list(db.session.scalars(select(Account).where(Account.status.in_((ACTIVE, DISABLED)))
+                                   .order_by(Account.id.desc()).limit(limit)))
+
+
+def set_account_disabled(admin: Principal, account_id: int, disabled: bool) -> Account:
+    """停用 / 启用 an approved account. Disabling ends every session of its login at once."""
+    if not admin.is_admin:
+        raise Forbidden()
+    with unit_of_work():
+        account = db.session.get(Account, account_id)
+        if account is None or account.status not in (ACTIVE, DISABLED):
+            raise NotFound()
+        if account.id == admin.account_id:
+            raise DomainError("不能停用当前登录的账号")
+        account.status = DISABLED if disabled else ACTIVE
+        account.reviewed_at = utcnow()
+        if disabled:
+            end_sessions(account.user_id)
     return account
 
 
 def update_enterprise(principal: Principal, values: dict) -> OrgInfoChange | None:
-    """保存 the enterprise basic information; each save that changes something is kept in history."""
+    """保存 the enterprise basic information; each save that changes something is kept in history.
+    Every field is checked before any is changed."""
     if principal.kind not in ENTERPRISE_KINDS:
         raise Forbidden("仅企业账号可以维护企业基本信息")
-    org = db.session.get(Organization, principal.org_id)
-    changes = {}
-    for field, label in EDITABLE_FIELDS.items():
-        if field not in values:
-            continue
-        new = (values[field] or "").strip()
-        if field == "name" and not new:
-            raise DomainError("企业名称：请填写企业名称", "name")
-        if len(new) > (2000 if field == "business_scope" else 200):
-            raise DomainError(f"{label}：内容过长", field)
-        old = getattr(org, field) or ""
-        if new != old:
-            changes[field] = [old, new]
+    with unit_of_work():
+        org = db.session.get(Organization, principal.org_id)
+        changes = {}
+        for field, label in EDITABLE_FIELDS.items():
+            if field not in values:
+                continue
+            new = (values[field] or "").strip()
+            if field == "name" and not new:
+                raise DomainError("企业名称：请填写企业名称", "name")
+            if len(new) > (2000 if field == "business_scope" else 200):
+                raise DomainError(f"{label}：内容过长", field)
+            old = getattr(org, field) or ""
+            if new != old:
+                changes[field] = [old, new]
+        if not changes:
+            return None
+        for field, (_old, new) in changes.items():
             setattr(org, field, new)
-    if not changes:
-        return None
-    org.updated_at = utcnow()
-    entry = OrgInfoChange(org_id=org.id, user_id=principal.user_id, user_name=principal.user_name, changes=changes)
-    db.session.add(entry)
-    db.session.commit()
+        org.updated_at = utcnow()
+        entry = OrgInfoChange(org_id=org.id, user_id=principal.user_id, user_name=principal.user_name,
+                              changes=changes)
+        db.session.add(entry)
     return entry
 
 

@@ -40,8 +40,8 @@ DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned"
 APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回"}
 OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
 
-PENDING, ACTIVE, REJECTED = "pending", "active", "rejected"
-ACCOUNT_STATUS = {PENDING: "待审核", ACTIVE: "已通过", REJECTED: "已驳回"}
+PENDING, ACTIVE, REJECTED, DISABLED = "pending", "active", "rejected", "disabled"
+ACCOUNT_STATUS = {PENDING: "待审核", ACTIVE: "已通过", REJECTED: "已驳回", DISABLED: "已停用"}
 
 
 class Organization(db.Model):
@@ -85,6 +85,8 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # wrong in a row
     login_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # stored in each session at login; a session whose number is not the current one is over
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     accounts: Mapped[list["Account"]] = relationship(back_populates="user", order_by="Account.id")
 
 

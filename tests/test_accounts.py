@@ -11,7 +11,7 @@ from handlers.models import ACTIVE, CONTRACTOR, PENDING, PLATFORM, REJECTED, Acc
 from .world import credit_code, row_counts
 
 GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司", credit_code="91350100M000100Y43",
-                    contact_person="刘联系", mobile="13888001234", username="yn3jian", password="abc12345")
+                    contact_person="刘联系", mobile="13888001234", username="yn3jian", password="ynqs2026x")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -25,6 +25,10 @@ GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司
     ({"org_name": "  "}, "单位名称：请填写单位名称"),
     ({"contact_person": ""}, "联系人：请填写联系人"),
     ({"username": "a b"}, "用户名：4–50 位字母、数字或 _ . @ -"),
+    ({"password": "abc12345"}, "密码：该密码过于常见，容易被猜中，请换一个"),
+    ({"password": "Password123"}, "密码：该密码过于常见，容易被猜中，请换一个"),
+    ({"password": "qq5201314"}, "密码：该密码过于常见，容易被猜中，请换一个"),
+    ({"password": "YN3jian2026"}, "密码：密码不能包含用户名"),
 ])
 def test_registration_is_validated(ctx, change, message):
     before = row_counts(User, Account, Organization)
@@ -38,14 +42,14 @@ def test_pending_then_approved_account_logs_in(world):
     account = accounts.register(GOOD)
     assert account.status == PENDING
     with pytest.raises(DomainError) as exc:
-        accounts.authenticate("yn3jian", "abc12345")
+        accounts.authenticate("yn3jian", "ynqs2026x")
     assert exc.value.message == PENDING_MESSAGE == "账号正在审核中，请等待平台管理员审核通过后再登录"
     assert account in accounts.pending_registrations()
     with pytest.raises(Forbidden):
         accounts.review_registration(world.who("contractor_user"), account.id, True)
     accounts.review_registration(world.who("admin"), account.id, True)
     assert account.status == ACTIVE
-    user = accounts.authenticate("yn3jian", "abc12345")
+    user = accounts.authenticate("yn3jian", "ynqs2026x")
     principal = accounts.act_as(user, account.id)
     assert principal.org_name == "云南省第三建设有限公司" and principal.kind == CONTRACTOR
     with pytest.raises(DomainError) as exc:
@@ -62,13 +66,13 @@ def test_rejected_account_is_told_the_reason(world):
     accounts.review_registration(world.who("admin"), account.id, False, "营业执照信息与单位名称不符")
     assert account.status == REJECTED
     with pytest.raises(DomainError) as exc:
-        accounts.authenticate("yn3jian", "abc12345")
+        accounts.authenticate("yn3jian", "ynqs2026x")
     assert exc.value.message == "注册申请未通过审核，原因：营业执照信息与单位名称不符"
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(world):
     accounts.register(GOOD)
-    for username, password in (("yn3jian", "wrong1234"), ("nobody", "abc12345"), ("yn3jian", "")):
+    for username, password in (("yn3jian", "wrong1234"), ("nobody", "ynqs2026x"), ("yn3jian", "")):
         with pytest.raises(DomainError) as exc:
             accounts.authenticate(username, password)
         assert exc.value.message == WRONG_PASSWORD == "用户名或密码错误"
@@ -88,8 +92,48 @@ def test_duplicate_username_and_kind_conflict_are_refused(world):
 def test_act_as_only_own_approved_accounts(world):
     pending = accounts.register(GOOD)
     accounts.review_registration(world.who("admin"), pending.id, True)
-    user = accounts.authenticate("yn3jian", "abc12345")
+    user = accounts.authenticate("yn3jian", "ynqs2026x")
     from handlers.errors import NotFound
     other_account_id = world.who("contractor_user").account_id
     with pytest.raises(NotFound):
         accounts.act_as(user, other_account_id)
+
+
+def test_registration_joins_the_open_unit_of_work(ctx):
+    """One unit of work: inside an outer command nothing is committed until the command ends."""
+    from engine.db import unit_of_work
+    before = row_counts(User, Account, Organization)
+    with pytest.raises(RuntimeError):
+        with unit_of_work():
+            accounts.register(GOOD)
+            raise RuntimeError("a later step of the same command fails")
+    assert row_counts(User, Account, Organization) == before
+
+
+def test_a_failing_later_field_changes_nothing_in_the_enterprise_info(world):
+    """Every field is checked before any is written: the name stays, even if the session is
+    committed afterwards by something else in the same request."""
+    from engine.db import db
+    from handlers.models import OrgInfoChange
+    principal = world.who("contractor_user")
+    org = db.session.get(Organization, principal.org_id)
+    name, address = org.name, org.address
+    with pytest.raises(DomainError, match="地址：内容过长"):
+        accounts.update_enterprise(principal, {"name": "改过的名称", "address": "长" * 201})
+    db.session.commit()
+    db.session.expire_all()
+    org = db.session.get(Organization, principal.org_id)
+    assert (org.name, org.address) == (name, address)
+    assert row_counts(OrgInfoChange) == {"org_info_change": 0}
+
+
+def test_a_failing_registration_stores_no_organisation(ctx):
+    """The organisation of a refused registration is not left behind for a later commit."""
+    from engine.db import db
+    accounts.register(GOOD)
+    before = row_counts(User, Account, Organization)
+    other_org = replace(GOOD, credit_code=credit_code(777), org_name="新单位")
+    with pytest.raises(DomainError, match="用户名：该用户名已被注册"):
+        accounts.register(other_org)
+    db.session.commit()
+    assert row_counts(User, Account, Organization) == before

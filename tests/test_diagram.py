@@ -2,6 +2,8 @@
 import re
 from pathlib import Path
 
+from lxml import etree
+
 from engine.diagram import instance_svg, render_svg
 from engine.db import db
 from engine.models import ProcessInstance
@@ -39,3 +41,14 @@ def test_names_are_escaped():
     xml = (BPMN / "personnel_unlock.bpmn").read_text().replace('name="审核"', 'name="&lt;script&gt;"')
     svg = render_svg(xml)
     assert "<script" not in svg and "&lt;script" in svg
+
+
+def test_a_name_cannot_add_an_attribute_to_the_svg():
+    """Quotes in a process or element name stay inside their attribute or text: no onload."""
+    evil = 'x" onload="alert(1)'
+    xml = (BPMN / "personnel_unlock.bpmn").read_text().replace('name="审核"', 'name="x&quot; onload=&quot;alert(1)"')
+    svg = render_svg(xml, title=evil)
+    root = etree.fromstring(svg.encode("utf-8"))
+    assert root.get("aria-label") == evil
+    assert not [el for el in root.iter() if any(a.startswith("on") for a in el.attrib)]
+    assert evil in "".join(root.itertext())

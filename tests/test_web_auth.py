@@ -133,17 +133,17 @@ def test_register_two_steps_then_pending(client_world):
     assert resp.headers["Location"].endswith("/auth/register/details?kind=contractor")
     url = "/auth/register/details?kind=contractor"
     data = {"org_name": "昆明新建设有限公司", "credit_code": "123", "contact_person": "刘一",
-            "mobile": "13800000000", "username": "newco", "password": "abc12345", "confirm": "abc12345"}
+            "mobile": "13800000000", "username": "newco", "password": "ynqs2026x", "confirm": "ynqs2026x"}
     html = post(client, url, data, form_url=url).get_data(as_text=True)
     assert "统一社会信用代码：格式或校验位不正确" in html    # the error is shown at its field
     data["credit_code"] = credit_code(987654)
     data["confirm"] = "different1"
     html = post(client, url, data, form_url=url).get_data(as_text=True)
     assert "两次输入的密码不一致" in html
-    data["confirm"] = "abc12345"
+    data["confirm"] = "ynqs2026x"
     resp = post(client, url, data, form_url=url, follow_redirects=True)
     assert "注册已提交，等待审核" in resp.get_data(as_text=True)
-    assert "账号正在审核中" in login(client, "newco", "abc12345").get_data(as_text=True)
+    assert "账号正在审核中" in login(client, "newco", "ynqs2026x").get_data(as_text=True)
 
 
 def test_error_pages_are_chinese(client_world):

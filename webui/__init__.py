@@ -25,8 +25,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
 
-    from . import auth, cli, filters
+    from . import auth, cli, filters, security
     auth.init_app(app)
+    security.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)

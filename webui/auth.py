@@ -3,10 +3,12 @@ from flask import session
 from flask_login import current_user
 
 from engine.db import db
+from handlers.accounts import session_is_current
 from handlers.models import Account, User
 from handlers.principal import Principal
 
 ACCOUNT_KEY = "account_id"
+EPOCH_KEY = "session_epoch"   # the login's session epoch when this session logged in
 
 
 def init_app(app):
@@ -30,8 +32,12 @@ class _LoginUser:
 
     @classmethod
     def load(cls, user_id: int):
+        """The session's user, unless the session has been ended since (logout, password change,
+        account disabled): then the request is anonymous, whatever the cookie says."""
         user = db.session.get(User, user_id)
-        return cls(user) if user else None
+        if user is None or not session_is_current(user, session.get(EPOCH_KEY)):
+            return None
+        return cls(user)
 
     def get_id(self):
         return str(self.user.id)
@@ -39,6 +45,11 @@ class _LoginUser:
 
 def login_user_wrapper(user: User):
     return _LoginUser(user)
+
+
+def remember_epoch(epoch: int) -> None:
+    """Tie this session to the login's current session epoch."""
+    session[EPOCH_KEY] = epoch
 
 
 def current_principal() -> Principal | None:

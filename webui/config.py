@@ -1,6 +1,7 @@
 """Configuration from the environment; local data in the instance folder."""
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -29,8 +30,22 @@ def load_config(app) -> None:
 
 
 def _instance_secret(instance: Path) -> str:
+    """The instance's secret key, created once even when several workers start together.
+
+    The key is written whole to a private temporary file, then linked into place: ``os.link``
+    fails when the name exists, so exactly one worker's key wins and every worker reads it.
+    """
     path = instance / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=instance)   # mode 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            pass   # another worker won; read its key
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()

@@ -61,6 +61,41 @@ def _review(account_id, approve, reason):
         flash(f"已通过 {who} 的注册申请" if approve else f"已驳回 {who} 的注册申请", "success")
 
 
+@bp.get("/accounts")
+@principal_required(PLATFORM)
+def account_list():
+    """账号管理: approved accounts, with 停用 / 启用 (disabling ends the login's sessions)."""
+    return render_template("admin/accounts.html", accounts=accounts.accounts_for_admin(g.principal),
+                           kinds=ORG_KINDS, statuses=ACCOUNT_STATUS, form=ApproveForm(),
+                           current_id=g.principal.account_id)
+
+
+@bp.post("/accounts/<int:account_id>/disable")
+@principal_required(PLATFORM)
+def disable_account(account_id):
+    return _set_disabled(account_id, True)
+
+
+@bp.post("/accounts/<int:account_id>/enable")
+@principal_required(PLATFORM)
+def enable_account(account_id):
+    return _set_disabled(account_id, False)
+
+
+def _set_disabled(account_id, disabled):
+    if ApproveForm().validate_on_submit():
+        try:
+            account = accounts.set_account_disabled(g.principal, account_id, disabled)
+        except (NotFound, Forbidden):
+            raise
+        except DomainError as e:
+            flash(e.message, "error")
+        else:
+            who = f"{account.org.name}（{account.user.username}）"
+            flash(f"已停用 {who} 的账号，其登录会话已全部结束" if disabled else f"已启用 {who} 的账号", "success")
+    return redirect(url_for("admin.account_list"))
+
+
 @bp.get("/definitions")
 @principal_required(PLATFORM)
 def definitions():

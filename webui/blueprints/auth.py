@@ -8,7 +8,7 @@ from handlers import accounts
 from handlers.errors import DomainError, NotFound
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
-from ..auth import ACCOUNT_KEY, login_user_wrapper
+from ..auth import ACCOUNT_KEY, login_user_wrapper, remember_epoch
 from ..forms.auth import (
     REGISTRABLE_KINDS, AddRoleForm, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, RoleForm,
 )
@@ -56,6 +56,7 @@ def _start_session(user: User, next_url: str | None):
     """Fresh session for the new login (no fixation), then the role."""
     session.clear()
     login_user(login_user_wrapper(user))
+    remember_epoch(user.session_epoch)
     active = accounts.active_accounts(user)
     if len(active) == 1:
         session[ACCOUNT_KEY] = active[0].id
@@ -119,6 +120,8 @@ def logout():
     form = LogoutForm()
     if not form.validate_on_submit():
         return redirect(url_for("main.home"))
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user.user.id)   # a copy of this cookie no longer logs in
     logout_user()
     session.clear()
     flash("您已安全退出", "info")
@@ -133,10 +136,11 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.change_password(current_user.user, form.old_password.data, form.new_password.data)
+            epoch = accounts.change_password(current_user.user, form.old_password.data, form.new_password.data)
         except DomainError as e:
             show_error(form, e)
         else:
+            remember_epoch(epoch)   # this session goes on; every other one has ended
             flash("密码已修改", "success")
             return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)

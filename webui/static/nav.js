@@ -21,6 +21,11 @@
     if (!e.target.closest('.menu-panel')) closeAll(null);
   });
   document.addEventListener('keydown', function (e) { if (e.key === 'Escape') closeAll(null); });
+  // <a data-history-back>: back to the previous page (the link itself leads home without script)
+  document.addEventListener('click', function (e) {
+    var back = e.target.closest('a[data-history-back]');
+    if (back && window.history.length > 1) { e.preventDefault(); window.history.back(); }
+  });
   // Confirm dangerous actions: <button data-confirm="...">
   document.addEventListener('submit', function (e) {
     var btn = e.submitter;
