@@ -119,7 +119,7 @@ class ApplicationService:
                 self._attach(principal, app, upload)
             app.updated_at = utcnow()
             self._validate_saved(app)
-            self.engine.update_subject(app_instance(app), subject=self.subject(app))
+            self.engine.update_subject(app.instance_id, subject=self.subject(app))
             self.engine.record(app.instance_id, principal.actor, action)
         return app
 
