@@ -2,9 +2,8 @@
 from flask import session
 from flask_login import current_user
 
-from engine.db import db
-from handlers.models import Account, User
-from handlers.principal import Principal
+from handlers.models import User
+from handlers.principal import Principal, acting_principal, login_user_by_id
 
 ACCOUNT_KEY = "account_id"
 
@@ -30,7 +29,7 @@ class _LoginUser:
 
     @classmethod
     def load(cls, user_id: int):
-        user = db.session.get(User, user_id)
+        user = login_user_by_id(user_id)
         return cls(user) if user else None
 
     def get_id(self):
@@ -48,8 +47,7 @@ def current_principal() -> Principal | None:
     account_id = session.get(ACCOUNT_KEY)
     if account_id is None:
         return None
-    account = db.session.get(Account, account_id)
-    if account is None or account.user_id != current_user.user.id or account.status != "active":
+    principal = acting_principal(current_user.user.id, account_id)
+    if principal is None:
         session.pop(ACCOUNT_KEY, None)
-        return None
-    return Principal.of(account)
+    return principal
