@@ -36,6 +36,22 @@ def test_an_engine_call_outside_any_command_is_committed(world, services):
     assert _log_actions(instance.id) == ["备注"]
 
 
+def test_claim_release_and_complete_outside_any_command_are_committed(world, services):
+    engine, actor = services.engine, _actor(world)
+    instance_id = _start(services, world).instance.id
+    task_id = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id))
+    engine.claim(task_id, actor)
+    db.session.remove()
+    assert db.session.get(HumanTask, task_id).claimed_by_user_id == actor.user_id
+    engine.release(task_id, actor)
+    db.session.remove()
+    assert db.session.get(HumanTask, task_id).claimed_by_user_id is None
+    engine.complete(task_id, actor, {"action": "withdraw"}, action="撤回")
+    db.session.remove()
+    assert db.session.get(ProcessInstance, instance_id).status == "completed"
+    assert _log_actions(instance_id) == ["签收", "退回签收", "撤回"]
+
+
 def test_deploy_outside_any_command_is_committed(services):
     from handlers.services import BPMN_DIR
     changed = (BPMN_DIR / "personnel_unlock.bpmn").read_bytes().replace(
