@@ -103,6 +103,16 @@ def in_unit_of_work() -> bool:
     return db.session.info.get(_DEPTH, 0) > 0
 
 
+def is_rollback_only() -> bool:
+    return db.session.info.get(_ROLLBACK_ONLY, False)
+
+
+def restore_rollback_only(marked: bool) -> None:
+    """After a rollback to a savepoint: the failed work inside it is undone, so the unit is as
+    rollback-only as it was when the savepoint began (the engine's incidents, engine/runtime.py)."""
+    db.session.info[_ROLLBACK_ONLY] = marked
+
+
 def _holds_changes(session) -> bool:
     """Objects added, changed or deleted, or changes already flushed or written by ORM statements."""
     if session.info.get(_WROTE):

@@ -21,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import store
 from .actor import Actor
-from .db import db, unit_of_work
+from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
@@ -76,6 +76,7 @@ class _ServiceScriptEngine(PythonScriptEngine):
         super().__init__(environment=TaskDataEnvironment())
         self.registry, self.step = registry, step
         self.savepoint = None
+        self.rollback_only_before = False   # the unit's mark when the savepoint began
 
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         operator = self.registry.operators.get(operation_name)
@@ -86,6 +87,7 @@ class _ServiceScriptEngine(PythonScriptEngine):
             # savepoint starts here, after what the command did so far (a new instance included)
             self.step.persist_new_instance()
             db.session.flush()
+            self.rollback_only_before = is_rollback_only()
             self.savepoint = db.session.begin_nested()
         params = {k: v["value"] for k, v in (operation_params or {}).items()}
         result = operator(ServiceCall(self.step.instance, task.task_spec.bpmn_id, self.step.actor, params))
@@ -243,6 +245,8 @@ class ProcessEngine:
                 raise store.StaleDefinition(instance.process_key) from exc
             if script_engine.savepoint is not None:
                 script_engine.savepoint.rollback()
+                # what failed inside the operator is undone: an incident, not a rollback-only unit
+                restore_rollback_only(script_engine.rollback_only_before)
             failed_at = _failed_element(wf, exc)
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, failed_at, incident)

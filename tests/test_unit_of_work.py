@@ -175,3 +175,26 @@ def test_update_subject_is_one_write_of_the_instance_and_its_open_inbox_rows(wor
     assert candidates and all((c.scope, c.applicant_name) == ("新工程", "新单位") for c in candidates)
     with pytest.raises(TypeError):
         services.engine.update_subject(instance.id, status="completed")   # not an inbox column
+
+
+def test_an_operator_failing_inside_a_unit_of_its_own_is_an_incident_not_a_rollback_only(world, services,
+                                                                                          monkeypatch):
+    """The engine rolls a failing operator back to its savepoint and records an incident: the work
+    inside is undone, so the command still commits (the decision and the incident are kept)."""
+    from handlers import processes
+    from .world import locked_person, reported_unlock
+    person, _project = locked_person(world, "王五")
+    instance_id = reported_unlock(world, services, person).instance_id
+    agency = world.who("agency_reviewer")
+    task_id = services.reviews.inbox(agency).rows[0].id
+    services.reviews.claim(agency, task_id)
+
+    def failing_in_its_own_unit(call):
+        with unit_of_work():   # e.g. a domain service that opens the unit of work itself
+            raise RuntimeError("下游服务失败")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", failing_in_its_own_unit)
+    services.reviews.approve(agency, task_id, "同意")   # no RollbackOnly
+    db.session.remove()
+    instance = db.session.get(ProcessInstance, instance_id)
+    assert instance.status == "errored" and "下游服务失败" in instance.incident_message
+    assert db.session.get(HumanTask, task_id).state == "completed"
