@@ -99,10 +99,6 @@ def unit_of_work():
         info[_DEPTH] = depth
 
 
-def in_unit_of_work() -> bool:
-    return db.session.info.get(_DEPTH, 0) > 0
-
-
 def is_rollback_only() -> bool:
     return db.session.info.get(_ROLLBACK_ONLY, False)
 
