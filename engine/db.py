@@ -4,7 +4,9 @@ from contextlib import contextmanager
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
+
+from .errors import PendingWork, RollbackOnly
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -45,13 +47,23 @@ def _sqlite_begin(conn):
 
 
 def begin_write() -> None:
-    """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE)."""
+    """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE).
+
+    Never commits: changes made outside a unit of work are a programming error (PendingWork),
+    and a read transaction the request opened is ended with a rollback.
+    """
     session = db.session()   # the scoped session's current Session
+    if _holds_changes(session):
+        raise PendingWork("a unit of work began while the session held uncommitted changes: "
+                          "make them inside the unit of work (engine.db.unit_of_work)")
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
-        session.commit()   # end the read transaction the request may have opened
+        session.rollback()   # a read transaction: nothing to keep
     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+
+
+_DEPTH, _ROLLBACK_ONLY, _WROTE = "uow_depth", "uow_rollback_only", "uow_wrote"
 
 
 @contextmanager
@@ -61,18 +73,61 @@ def unit_of_work():
     The outermost block begins a write transaction and commits on success; any exception
     rolls everything back. Inner blocks join the open transaction, as Camunda's
     CommandContextInterceptor does, so nested service calls never commit half an action.
+    An exception leaving an inner block marks the unit rollback-only: an outer block that
+    swallows it cannot commit what is left (RollbackOnly, after a rollback).
     """
-    info = db.session.info   # the depth lives on the (thread-scoped) session
-    info["command_depth"] = depth = info.get("command_depth", 0) + 1
+    session = db.session()
+    info = session.info   # the depth lives on the (thread-scoped) session
+    depth = info.get(_DEPTH, 0)
+    if depth == 0:
+        begin_write()
+        info[_ROLLBACK_ONLY] = False
+    info[_DEPTH] = depth + 1
     try:
-        if depth == 1:
-            begin_write()
         yield
-        if depth == 1:
-            db.session.commit()
+        if depth == 0:
+            if info[_ROLLBACK_ONLY]:
+                raise RollbackOnly()
+            session.commit()
     except BaseException:
-        if depth == 1:
-            db.session.rollback()
+        if depth == 0:
+            session.rollback()
+        else:
+            info[_ROLLBACK_ONLY] = True
         raise
     finally:
-        info["command_depth"] = depth - 1
+        info[_DEPTH] = depth
+
+
+def is_rollback_only() -> bool:
+    return db.session.info.get(_ROLLBACK_ONLY, False)
+
+
+def restore_rollback_only(marked: bool) -> None:
+    """After a rollback to a savepoint: the failed work inside it is undone, so the unit is as
+    rollback-only as it was when the savepoint began (the engine's incidents, engine/runtime.py)."""
+    db.session.info[_ROLLBACK_ONLY] = marked
+
+
+def _holds_changes(session) -> bool:
+    """Objects added, changed or deleted, or changes already flushed or written by ORM statements."""
+    if session.info.get(_WROTE):
+        return True
+    return bool(session.new or session.deleted or any(session.is_modified(o) for o in session.dirty))
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session, _context):
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _orm_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session, transaction):
+    if transaction.parent is None:   # the root transaction committed or rolled back
+        session.info.pop(_WROTE, None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, func, select
 
 from . import store
-from .db import db
+from .db import db, unit_of_work
 from .errors import DefinitionError, DefinitionNotFound
 from .models import ProcessDefinition
 from .registry import EngineRegistry
@@ -46,14 +46,18 @@ class DefinitionStore:
         return check_bpmn(path.read_bytes(), path.name, self.registry)
 
     def deploy_directory(self, directory: Path) -> DeployReport:
+        """Deploy every file of a directory in one unit of work; refused files are reported."""
         report = DeployReport([], [], [])
-        for path in sorted(Path(directory).glob("*.bpmn")):
-            try:
-                definition, created = self.deploy(path.read_bytes(), path.name)
-            except DefinitionError as exc:
-                report.refused.append(exc)
-                continue
-            (report.deployed.append(definition) if created else report.unchanged.append(path.name))
+        with unit_of_work():
+            for path in sorted(Path(directory).glob("*.bpmn")):
+                xml = path.read_bytes()
+                try:
+                    parsed = parse_bpmn(xml, path.name, self.registry)   # a refusal leaves the unit untouched
+                except DefinitionError as exc:
+                    report.refused.append(exc)
+                    continue
+                definition, created = self._store(parsed, xml, path.name)
+                (report.deployed.append(definition) if created else report.unchanged.append(path.name))
         return report
 
     def deploy(self, xml: bytes, filename: str) -> tuple[ProcessDefinition, bool]:
@@ -62,6 +66,10 @@ class DefinitionStore:
         A refused file raises DefinitionError and leaves the last good version serving.
         """
         parsed = parse_bpmn(xml, filename, self.registry)
+        with unit_of_work():   # joins the caller's, or commits the new version itself
+            return self._store(parsed, xml, filename)
+
+    def _store(self, parsed: ParsedDefinition, xml: bytes, filename: str) -> tuple[ProcessDefinition, bool]:
         content_hash = hashlib.sha256(xml).hexdigest()
         existing = db.session.scalar(select(ProcessDefinition).where(
             ProcessDefinition.process_key == parsed.process_key,

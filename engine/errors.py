@@ -64,3 +64,16 @@ class ConcurrentModification(EngineError):
 
 class InstanceErrored(EngineError):
     pass
+
+
+class RollbackOnly(EngineError):
+    """An inner block of a unit of work failed and the outer block went on to commit: Camunda's
+    rollback-only rule. Nothing of the action was kept."""
+
+    def __init__(self):
+        super().__init__("操作未完成：其中一步已失败，全部更改均已撤销，请重试")
+
+
+class PendingWork(RuntimeError):
+    """A programming error: a unit of work began while the session held changes made outside any
+    unit of work. They are neither committed nor silently dropped."""

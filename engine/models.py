@@ -44,6 +44,7 @@ class ProcessInstance(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="running")  # running|completed|errored
     end_element_id: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(Text)
+    # the optimistic version: engine/store.py writes an instance only WHERE version = the one it read
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # what inbox rows show, copied onto each human task
     subject: Mapped[str] = mapped_column(String(300), default="")
@@ -59,7 +60,6 @@ class ProcessInstance(db.Model):
     incident_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
-    __mapper_args__ = {"version_id_col": version}
 
 
 class HumanTask(db.Model):

@@ -1,16 +1,17 @@
-"""The engine's commands: start, claim, release, complete, retry.
+"""The engine's commands: start, claim, release, complete, retry, record, update_subject.
 
-Each command works inside the caller's unit of work (``ProcessEngine.command``):
-domain tables, workflow state, inbox rows and the operation log change in one
-database transaction, all or nothing.
+Every command runs in a unit of work (Camunda's command model): it joins the caller's
+(``ProcessEngine.command``), so domain tables, workflow state, inbox rows and the operation
+log change in one database transaction, or, called outside one, opens and commits its own.
+No caller can forget the transaction.
 """
 import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import wraps
 from uuid import UUID
 
-from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -20,13 +21,13 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import store
 from .actor import Actor
-from .db import db, unit_of_work
+from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
 )
-from .models import HumanTask, ProcessInstance, TaskCandidate, utcnow
+from .models import utcnow
 from .registry import EngineRegistry, ServiceCall
 from .store import InstanceRecord, TaskRecord
 from .serialization import dump_state, load_state
@@ -75,6 +76,7 @@ class _ServiceScriptEngine(PythonScriptEngine):
         super().__init__(environment=TaskDataEnvironment())
         self.registry, self.step = registry, step
         self.savepoint = None
+        self.rollback_only_before = False   # the unit's mark when the savepoint began
 
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         operator = self.registry.operators.get(operation_name)
@@ -85,10 +87,20 @@ class _ServiceScriptEngine(PythonScriptEngine):
             # savepoint starts here, after what the command did so far (a new instance included)
             self.step.persist_new_instance()
             db.session.flush()
+            self.rollback_only_before = is_rollback_only()
             self.savepoint = db.session.begin_nested()
         params = {k: v["value"] for k, v in (operation_params or {}).items()}
         result = operator(ServiceCall(self.step.instance, task.task_spec.bpmn_id, self.step.actor, params))
         return json.dumps(result or {})
+
+
+def _command(method):
+    """A public engine operation: joins the open unit of work, or runs in its own."""
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        with self.command():
+            return method(self, *args, **kwargs)
+    return run
 
 
 class ProcessEngine:
@@ -107,6 +119,7 @@ class ProcessEngine:
             raise ConcurrentModification(_CONCURRENT) from exc
 
     # -- commands -------------------------------------------------------------------
+    @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
               applicant_name: str = "") -> StepResult:
@@ -126,6 +139,7 @@ class ProcessEngine:
                 self.definitions.forget(process_key)
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
 
+    @_command
     def claim(self, task_id: int, actor: Actor) -> TaskRecord:
         """签收: one conditional UPDATE; under any concurrency exactly one reviewer wins."""
         conn = db.session.connection()
@@ -137,6 +151,7 @@ class ProcessEngine:
             raise self._held_by_other(task)
         return task
 
+    @_command
     def release(self, task_id: int, actor: Actor) -> TaskRecord:
         """退回签收: only the holder gives the task back to every candidate organisation."""
         conn = db.session.connection()
@@ -148,6 +163,7 @@ class ProcessEngine:
             raise self._held_by_other(task)
         return task
 
+    @_command
     def complete(self, task_id: int, actor: Actor, data: dict, *, action: str,
                  opinion: str | None = None, outcome: str | None = None) -> StepResult:
         """Complete a user task with form data and run the engine to the next wait state."""
@@ -179,6 +195,7 @@ class ProcessEngine:
             return wf, open_before - {task.task_guid}
         return self._advance(step, restore_and_complete)
 
+    @_command
     def retry(self, instance_id: int, actor: Actor) -> StepResult:
         """Run an errored instance's failed step again (an operator's command)."""
         conn = db.session.connection()
@@ -196,21 +213,13 @@ class ProcessEngine:
             return wf, set(_ready_user_tasks(wf))
         return self._advance(step, restore)
 
-    def update_subject(self, instance: ProcessInstance, **fields) -> None:
-        """Change what inbox rows show (e.g. the applicant picked another person)."""
-        for name, value in fields.items():
-            setattr(instance, name, value)
-        shown = {k: v for k, v in fields.items() if k in ("subject", "scope", "applicant_name")}
-        if shown:
-            db.session.execute(update(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.state == "open").values(**shown)
-                .execution_options(synchronize_session=False))
-        filtered = {k: v for k, v in shown.items() if k in ("scope", "applicant_name")}
-        if filtered:
-            open_ids = select(HumanTask.id).where(HumanTask.instance_id == instance.id, HumanTask.state == "open")
-            db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id.in_(open_ids.scalar_subquery()))
-                               .values(**filtered).execution_options(synchronize_session=False))
+    @_command
+    def update_subject(self, instance_id: int, **fields) -> None:
+        """Change what inbox rows show (e.g. the applicant picked another person): subject, scope,
+        applicant_name, on the instance and its open inbox rows."""
+        store.update_subject(db.session.connection(), instance_id, fields)
 
+    @_command
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
         store.write_audit(db.session.connection(), [store.audit_entry(instance_id, actor, action, opinion)])
@@ -236,6 +245,8 @@ class ProcessEngine:
                 raise store.StaleDefinition(instance.process_key) from exc
             if script_engine.savepoint is not None:
                 script_engine.savepoint.rollback()
+                # what failed inside the operator is undone: an incident, not a rollback-only unit
+                restore_rollback_only(script_engine.rollback_only_before)
             failed_at = _failed_element(wf, exc)
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, failed_at, incident)

@@ -245,6 +245,32 @@ def cancel_tasks(conn, guids) -> None:
     conn.execute(update(_HT).where(_HT.c.task_guid.in_(guids), _HT.c.state == "open").values(state="cancelled"))
 
 
+# what inbox rows show of their instance, and which of it the candidate rows copy for the filters
+SHOWN_COLUMNS = ("subject", "scope", "applicant_name")
+_FILTERED_COLUMNS = ("scope", "applicant_name")
+
+
+def update_subject(conn, instance_id: int, values: dict) -> None:
+    """Change what an instance's inbox rows show: the instance, its open inbox rows and their
+    candidate rows. A write of the instance like any other, so its version moves on."""
+    unknown = set(values) - set(SHOWN_COLUMNS)
+    if unknown:
+        raise TypeError(f"not shown on inbox rows: {sorted(unknown)}")
+    if not values:
+        return
+    row = conn.execute(update(_PI).where(_PI.c.id == instance_id)
+                       .values(version=_PI.c.version + 1, updated_at=utcnow(), **values)
+                       .returning(_PI.c.version, _PI.c.updated_at)).first()
+    if row is None:
+        return
+    conn.execute(update(_HT).where(_HT.c.instance_id == instance_id, _HT.c.state == "open").values(**values))
+    filtered = {k: v for k, v in values.items() if k in _FILTERED_COLUMNS}
+    if filtered:
+        open_ids = select(_HT.c.id).where(_HT.c.instance_id == instance_id, _HT.c.state == "open")
+        conn.execute(update(_TC).where(_TC.c.task_id.in_(open_ids.scalar_subquery())).values(**filtered))
+    _keep_loaded_in_step(ProcessInstance, instance_id, dict(values, version=row.version, updated_at=row.updated_at))
+
+
 # -- PostgreSQL: a step's writes as one statement -------------------------------------------------------
 # Every round trip to the server costs about as much as the statement's own work, so on PostgreSQL
 # the writes of a gate, and those of a save, travel together as data-modifying CTEs. Rows of

@@ -3,8 +3,9 @@
 A file passes when it is well-formed XML valid against the BPMN 2.0 schema (with
 the spiffworkflow extensions), parses into exactly one executable process, every
 service task names a registered operator, every user task has a registered form
-key and candidate rule, every expression compiles, and every flow element has
-diagram interchange so modelers can open it.
+key and candidate rule, every lane that declares a candidate rule agrees with the
+user tasks in it, every expression compiles, and every flow element has diagram
+interchange so modelers can open it.
 """
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from .registry import EngineRegistry
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 FLOW_TAGS = {
     "task", "userTask", "serviceTask", "scriptTask", "manualTask", "sendTask", "receiveTask",
     "businessRuleTask", "callActivity", "subProcess", "startEvent", "endEvent",
@@ -79,6 +81,7 @@ def _check(xml: bytes, filename: str, registry: EngineRegistry):
     if registry is not None:  # stored versions are re-parsed without registry checks
         for task_spec in spec.task_specs.values():
             errors.extend(_check_task(task_spec, filename, registry))
+        errors.extend(_check_lanes(processes[0], filename, registry))
     name = processes[0].get("name") or process_key
     return ParsedDefinition(process_key, name, spec, subprocess_specs), errors
 
@@ -99,6 +102,35 @@ def _check_reserved_ids(root, filename):
     # one of them silently disconnects the process
     return [DefinitionError(filename, el.get("id"), "元素 id 不能为保留字 Start 或 End")
             for el in root.iter() if isinstance(el.tag, str) and el.get("id") in ("Start", "End")]
+
+
+def _properties(element) -> dict[str, str]:
+    """The spiffworkflow:property name/value pairs of a BPMN element's extension elements."""
+    path = f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"
+    return {p.get("name"): p.get("value") for p in element.iterfind(path)}
+
+
+def _check_lanes(process, filename, registry):
+    """A lane that declares a candidate rule (property ``candidates``) means who works its user
+    tasks: each of them must carry that rule, so the drawing and the inbox cannot disagree.
+    A lane without the property is drawing only (docs/designers.md)."""
+    user_tasks = {el.get("id"): el for el in process.iter(f"{{{BPMN_NS}}}userTask")}
+    errors = []
+    for lane in process.iter(f"{{{BPMN_NS}}}lane"):
+        rule = _properties(lane).get(CANDIDATES)
+        if rule is None:
+            continue
+        where = f"泳道 “{lane.get('name') or lane.get('id')}”"
+        if rule not in registry.candidate_rules:
+            errors.append(DefinitionError(filename, lane.get("id"), f"{where}的候选规则 “{rule}” 未注册"))
+        for ref in lane.iterfind(f"{{{BPMN_NS}}}flowNodeRef"):
+            task = user_tasks.get((ref.text or "").strip())
+            task_rule = _properties(task).get(CANDIDATES) if task is not None else None
+            if task_rule and task_rule != rule:
+                errors.append(DefinitionError(
+                    filename, task.get("id"), f"位于{where}（候选规则 “{rule}”），但该用户任务的候选规则为 "
+                    f"“{task_rule}”：请把任务移到对应的泳道，或改正其候选规则"))
+    return errors
 
 
 def _check_diagram(root, filename):

@@ -32,6 +32,7 @@ ROLES_BY_KIND = {kind: tuple(r for r, k in ROLE_EMPLOYER.items() if k == kind) f
 TEXT_MAX, REASON_MAX = 2000, 500
 UNLOCK_FORM = "unlock_form"
 UNLOCK_FORM_LABEL = "建设工程项目人员解锁申请表"
+ATTACHMENTS = "attachments"   # the field other uploads are filed under
 
 
 @dataclass
@@ -119,7 +120,7 @@ class ApplicationService:
                 self._attach(principal, app, upload)
             app.updated_at = utcnow()
             self._validate_saved(app)
-            self.engine.update_subject(app_instance(app), subject=self.subject(app))
+            self.engine.update_subject(app.instance_id, subject=self.subject(app))
             self.engine.record(app.instance_id, principal.actor, action)
         return app
 
@@ -191,8 +192,8 @@ class ApplicationService:
             raise Forbidden("您的账号类型无权办理该业务")
 
     def _attach(self, principal, app, upload: Upload):
-        label = UNLOCK_FORM_LABEL if upload.kind == UNLOCK_FORM else "附件"
-        stored = self.uploads.save(upload.data, upload.filename, label)
+        field, label = (UNLOCK_FORM, UNLOCK_FORM_LABEL) if upload.kind == UNLOCK_FORM else (ATTACHMENTS, "附件")
+        stored = self.uploads.save(upload.data, upload.filename, field, label)
         db.session.add(Attachment(
             owner_type=self.model.kind, owner_id=app.id, kind=upload.kind, sha256=stored.sha256,
             size=stored.size, content_type=stored.content_type, filename=stored.filename,

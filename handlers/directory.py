@@ -11,7 +11,7 @@ from engine.db import db
 
 from .errors import NotFound
 from .models import (
-    CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, Assignment, LockRecord, Person, Project,
+    CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, Assignment, LockRecord, Organization, Person, Project,
 )
 
 PER_PAGE = 20
@@ -40,6 +40,14 @@ def _search(stmt, column, q: str, page: int, per_page: int, *order):
         stmt = stmt.where(column.contains(q, autoescape=True))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     return total, stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+
+
+def organization(org_id: int) -> Organization:
+    """The principal's own organisation (the enterprise information page)."""
+    org = db.session.get(Organization, org_id)
+    if org is None:
+        raise NotFound()
+    return org
 
 
 def people(org_id: int, q: str = "", page: int = 1, per_page: int = PER_PAGE) -> Page:

@@ -1,8 +1,9 @@
 from dataclasses import dataclass
 
 from engine import Actor
+from engine.db import db
 
-from .models import ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account
+from .models import ACTIVE, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, User
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,16 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.kind == PLATFORM
+
+
+def login_user_by_id(user_id: int):
+    """The User behind a login session, or None."""
+    return db.session.get(User, user_id)
+
+
+def acting_principal(user_id: int, account_id: int) -> Principal | None:
+    """The principal of the session's account, if it is still the user's and still active."""
+    account = db.session.get(Account, account_id)
+    if account is None or account.user_id != user_id or account.status != ACTIVE:
+        return None
+    return Principal.of(account)

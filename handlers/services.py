@@ -5,6 +5,7 @@ from pathlib import Path
 from engine import ProcessEngine
 
 from .applications import CompletionService, ManagerChangeService, UnlockService
+from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
 from .uploads import MAX_BYTES, UploadStore
@@ -20,6 +21,7 @@ class Services:
     change: ManagerChangeService
     completion: CompletionService
     reviews: ReviewService
+    operations: OperationsService
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES) -> "Services":
@@ -28,7 +30,7 @@ class Services:
         unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
                                       CompletionService(engine, uploads))
         return cls(engine, uploads, unlock, change, completion,
-                   ReviewService(engine, [unlock, change, completion]))
+                   ReviewService(engine, [unlock, change, completion]), OperationsService(engine))
 
     @property
     def by_kind(self):

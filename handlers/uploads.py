@@ -40,20 +40,21 @@ class UploadStore:
         self.root = Path(root)
         self.max_bytes = max_bytes
 
-    def check(self, data: bytes, filename: str, field: str = "附件") -> str:
-        """The content type of an acceptable file, or DomainError naming the field and why."""
+    def check(self, data: bytes, filename: str, field: str = "attachments", label: str = "附件") -> str:
+        """The content type of an acceptable file, or DomainError for the field (its name), the
+        message naming it by its label and saying why."""
         if not data:
-            raise DomainError(f"{field}：文件为空", field)
+            raise DomainError(f"{label}：文件为空", field)
         if len(data) > self.max_bytes:
-            raise DomainError(f"{field}：文件大小超过限制（最大 {self.max_bytes // (1024 * 1024)} MB）", field)
+            raise DomainError(f"{label}：文件大小超过限制（最大 {self.max_bytes // (1024 * 1024)} MB）", field)
         ext = os.path.splitext(filename or "")[1].lower()
         for magic, exts, ctype in _SIGNATURES:
             if data.startswith(magic) and ext in exts:
                 return ctype or _OFFICE_TYPES[ext]
-        raise DomainError(f"{field}：不支持的文件类型，仅允许 {ALLOWED_LABEL}", field)
+        raise DomainError(f"{label}：不支持的文件类型，仅允许 {ALLOWED_LABEL}", field)
 
-    def save(self, data: bytes, filename: str, field: str = "附件") -> StoredFile:
-        content_type = self.check(data, filename, field)
+    def save(self, data: bytes, filename: str, field: str = "attachments", label: str = "附件") -> StoredFile:
+        content_type = self.check(data, filename, field, label)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest)
         if not path.exists():

@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import DefinitionError
+from engine.validation import check_bpmn
 from engine.db import db
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from handlers.services import BPMN_DIR
@@ -21,6 +22,9 @@ REFUSALS = [
     ("no_form_key.bpmn", "Task_Edit", "用户任务缺少表单（formKey）"),
     ("bad_condition.bpmn", "Gateway_Decision", "条件表达式无法编译"),
     ("missing_shape.bpmn", "Service_Apply", "缺少图形信息（BPMNDI）"),
+    # Task_Review (candidates project_regulators) drawn in the applicant's lane (candidates applicant)
+    ("lane_disagrees.bpmn", "Task_Review",
+     "位于泳道 “申请人（企业）”（候选规则 “applicant”），但该用户任务的候选规则为 “project_regulators”"),
 ]
 
 
@@ -64,6 +68,36 @@ def test_check_file_lists_the_problem_without_deploying(services):
     errors = services.engine.definitions.check_file(BAD / "no_candidates.bpmn")
     assert [(e.element_id, e.reason) for e in errors] == [("Task_Review", "用户任务缺少候选规则（candidates）")]
     assert services.engine.definitions.check_file(BPMN_DIR / "manager_change.bpmn") == []
+
+
+def _lane_rule(rule: str) -> str:
+    return ("        <bpmn:extensionElements>\n          <spiffworkflow:properties>\n"
+            f'            <spiffworkflow:property name="candidates" value="{rule}" />\n'
+            "          </spiffworkflow:properties>\n        </bpmn:extensionElements>\n")
+
+
+def test_a_lane_declaring_an_unknown_rule_is_refused(services):
+    src = UNLOCK_SRC.decode().replace(_lane_rule("applicant"), _lane_rule("everyone"))
+    with pytest.raises(DefinitionError) as exc:
+        services.engine.definitions.deploy(src.encode(), "personnel_unlock.bpmn")
+    assert exc.value.element_id == "Lane_applicant"
+    assert "泳道 “申请人（企业）”的候选规则 “everyone” 未注册" in exc.value.reason
+
+
+def test_a_lane_without_a_rule_is_drawing_only(services):
+    """Lanes that declare no rule are not checked: the user task's own rule decides."""
+    src = UNLOCK_SRC.decode()
+    assert _lane_rule("applicant") in src and _lane_rule("project_regulators") in src
+    plain = src.replace(_lane_rule("applicant"), "").replace(_lane_rule("project_regulators"), "")
+    review = "        <bpmn:flowNodeRef>Task_Review</bpmn:flowNodeRef>\n"
+    edit = "        <bpmn:flowNodeRef>Task_Edit</bpmn:flowNodeRef>\n"
+    moved = plain.replace(review, "").replace(edit, edit + review)
+    assert moved != plain
+    assert check_bpmn(moved.encode(), "personnel_unlock.bpmn", services.engine.registry) == []
+    # the same move under lanes that declare their rules is refused (tests/bpmn_bad/lane_disagrees.bpmn)
+    refused = check_bpmn(src.replace(review, "").replace(edit, edit + review).encode(), "personnel_unlock.bpmn",
+                         services.engine.registry)
+    assert [e.element_id for e in refused] == ["Task_Review"]
 
 
 def test_deploy_directory_reports_refused_files(services, tmp_path):

@@ -39,3 +39,19 @@ def test_approval_racing_another_writer_is_refused_and_changes_nothing(world, se
     assert lock_rule.open_locks(person.id)
     assert db.session.get(type(person), person.id).status == LOCKED
     assert db.session.get(type(app), app.id).status == REPORTED
+
+
+def test_the_store_keeps_the_one_version_counter(world, services):
+    """Instances have one versioning mechanism, engine/store.py's: the ORM's counter is off, so an
+    ORM flush of the row neither checks nor moves the version."""
+    assert ProcessInstance.__mapper__.version_id_col is None
+    person, _project = locked_person(world, "李四")
+    app = reported_unlock(world, services, person)
+    instance = db.session.get(ProcessInstance, app.instance_id)
+    version = instance.version
+    with services.engine.command():
+        db.session.execute(text("UPDATE process_instance SET version = version + 5 WHERE id = :id"),
+                           {"id": instance.id})
+        instance.incident_message = "ORM 写入"   # the loaded object still holds the old version
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, app.instance_id).version == version + 5

@@ -2,6 +2,7 @@
 import pytest
 
 from engine import EngineError
+from engine.db import db
 from engine.inbox import open_tasks
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
@@ -193,6 +194,7 @@ def test_lock_that_closes_after_the_draft_cannot_be_reported(world, services):
     services.unlock.save(applicant, app.id, {"reason": "停工"}, [FORM], action="确定")
     lock_rule.end_assignment(pm.id, PROJECT_MANAGER, project.id, "离任")
     lock_rule.apply_lock_rule(pm)
+    db.session.commit()   # the lock closed by an action of its own
     with pytest.raises(DomainError) as exc:
         services.unlock.report(applicant, app.id)
     assert exc.value.message == "该人员已不再锁定，无需申请解锁"

@@ -37,8 +37,9 @@ def test_accepted_types(store, data, name, ctype):
 ])
 def test_refused_files_write_nothing(store, data, name, reason):
     with pytest.raises(DomainError) as exc:
-        store.save(data, name, "附件")
-    assert exc.value.message.startswith("附件：") and reason in exc.value.message
+        store.save(data, name, "unlock_form", "解锁申请表")
+    assert exc.value.message.startswith("解锁申请表：") and reason in exc.value.message
+    assert exc.value.field == "unlock_form"        # the field's name; the label is for the message
     assert not store.root.exists() or not any(store.root.rglob("*"))
 
 

@@ -108,3 +108,42 @@ def test_home_redirects_by_role(client_world):
     assert client.get("/").headers["Location"].endswith("/admin/registrations")
     html = client.get("/admin/registrations").get_data(as_text=True)
     assert "注册审核" in html and "流程定义" in html and "平台管理员" in html
+
+
+def test_an_incident_is_listed_and_retried_from_the_page(client_world, ctx, monkeypatch):
+    from handlers import processes
+    from .world import locked_person, reported_unlock
+    client, world = client_world
+    services = ctx.extensions["services"]
+    pm, _project = locked_person(world, "异常人员")
+    app = reported_unlock(world, services, pm)
+    agency = world.who("agency_reviewer")
+    [task] = services.reviews.inbox(agency).rows
+    services.reviews.claim(agency, task.id)
+
+    def broken(call):
+        raise RuntimeError("档案服务不可用")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
+    services.reviews.approve(agency, task.id, "同意")
+    instance_id = app.instance_id
+
+    login(client, "admin")
+    page = client.get("/admin/definitions").get_data(as_text=True)
+    assert "档案服务不可用" in page and f"/admin/instances/{instance_id}/retry" in page
+    resp = _post(client, f"/admin/instances/{instance_id}/retry")
+    assert "重试后仍然出错：RuntimeError: 档案服务不可用" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+    monkeypatch.undo()
+    resp = _post(client, f"/admin/instances/{instance_id}/retry")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "重试成功" in page and "当前没有异常的流程实例" in page
+
+
+def test_the_operations_service_is_for_platform_administrators_only(world, services):
+    import pytest
+    from handlers.errors import Forbidden
+    reviewer = world.who("agency_reviewer")
+    for call in (lambda: services.operations.definitions(reviewer), lambda: services.operations.incidents(reviewer),
+                 lambda: services.operations.definition(reviewer, 1), lambda: services.operations.retry(reviewer, 1)):
+        with pytest.raises(Forbidden):
+            call()

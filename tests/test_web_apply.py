@@ -106,6 +106,8 @@ def test_wrong_upload_type_keeps_the_typed_fields(client, world, locked):
     assert resp.status_code == 400
     page = html(resp)
     assert "建设工程项目人员解锁申请表：不支持的文件类型" in page
+    # placed under the field it names (DomainError.field is the field's name)
+    assert '<div class="field has-error">\n        <label for="unlock_form">' in page
     assert "项目停工待复工" in page and "补充说明" in page
     # a PDF body under a wrong extension is refused too
     resp = upload(client, app_id, "项目停工待复工", "form.exe", PDF)

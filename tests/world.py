@@ -45,7 +45,7 @@ class World:
     def add_org(self, key, kind, name):
         org = Organization(kind=kind, name=name, credit_code=credit_code(next(_seq)))
         db.session.add(org)
-        db.session.flush()
+        db.session.commit()   # built rows are committed: a unit of work refuses pending changes
         self.orgs[key] = org
         return org
 
@@ -55,7 +55,7 @@ class World:
         user = User(username=f"{key}", password_hash=_HASH, name=name)
         account = Account(user=user, org=self.orgs[org_key], status=ACTIVE)
         db.session.add_all([user, account])
-        db.session.flush()
+        db.session.commit()
         self.principals[key] = Principal.of(account)
         return account
 
@@ -63,7 +63,7 @@ class World:
         person = Person(name=name, id_card=id_card(next(_seq)), enterprise_id=self.orgs[org_key].id)
         person.certificates = [Certificate(kind=c, number=f"C{next(_seq):06d}") for c in certs]
         db.session.add(person)
-        db.session.flush()
+        db.session.commit()
         return person
 
     def add_project(self, name, contract_no=None, authority="authority", agency="agency",
@@ -74,7 +74,7 @@ class World:
                           supervising_firm_id=self.orgs[firm].id, authority_id=self.orgs[authority].id,
                           agency_id=self.orgs[agency].id)
         db.session.add(project)
-        db.session.flush()
+        db.session.commit()
         return project
 
     def assign(self, person, project, role):

@@ -4,7 +4,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from engine.db import db
+from handlers import database
 from handlers.services import Services
 
 from .config import load_config
@@ -19,8 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     load_config(app)
     if overrides:
         app.config.update(overrides)
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
     app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])

@@ -2,10 +2,9 @@
 from flask import session
 from flask_login import current_user
 
-from engine.db import db
 from handlers.accounts import session_is_current
-from handlers.models import Account, User
-from handlers.principal import Principal
+from handlers.models import User
+from handlers.principal import Principal, acting_principal, login_user_by_id
 
 ACCOUNT_KEY = "account_id"
 EPOCH_KEY = "session_epoch"   # the login's session epoch when this session logged in
@@ -34,7 +33,7 @@ class _LoginUser:
     def load(cls, user_id: int):
         """The session's user, unless the session has been ended since (logout, password change,
         account disabled): then the request is anonymous, whatever the cookie says."""
-        user = db.session.get(User, user_id)
+        user = login_user_by_id(user_id)
         if user is None or not session_is_current(user, session.get(EPOCH_KEY)):
             return None
         return cls(user)
@@ -59,8 +58,7 @@ def current_principal() -> Principal | None:
     account_id = session.get(ACCOUNT_KEY)
     if account_id is None:
         return None
-    account = db.session.get(Account, account_id)
-    if account is None or account.user_id != current_user.user.id or account.status != "active":
+    principal = acting_principal(current_user.user.id, account_id)
+    if principal is None:
         session.pop(ACCOUNT_KEY, None)
-        return None
-    return Principal.of(account)
+    return principal

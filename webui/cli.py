@@ -6,8 +6,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from engine import Actor
-from engine.db import db
+from handlers import database
 from handlers.services import BPMN_DIR
 
 
@@ -57,7 +56,7 @@ def init_db():
     if (Path(current_app.extensions["migrate"].directory) / "env.py").exists():
         upgrade()
     else:
-        db.create_all()
+        database.create_schema()
     report = _services().deploy_definitions()
     for err in report.refused:
         click.echo(f"refused {err.file}: {err.element_id or '-'}: {err.reason}", err=True)
@@ -73,9 +72,7 @@ def engine_group():
 @click.argument("instance_id", type=int)
 @with_appcontext
 def engine_retry(instance_id):
-    engine = _services().engine
-    with engine.command():
-        result = engine.retry(instance_id, Actor(None, "运维", None, "平台"))
+    result = _services().operations.retry_as_operator(instance_id)
     click.echo(f"instance {instance_id}: {result.instance.status}" +
                (f" ({result.incident})" if result.incident else ""))
 

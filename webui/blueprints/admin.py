@@ -1,13 +1,9 @@
 """Platform administration: registration review and the process definitions / incidents."""
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
-from sqlalchemy import func, select
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 
-from engine.db import db
-from engine.diagram import render_svg
 from engine.errors import EngineError
-from engine.models import ProcessDefinition, ProcessInstance
 from handlers import accounts
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, PLATFORM
 
 from .. import services
@@ -52,8 +48,6 @@ def reject(account_id):
 def _review(account_id, approve, reason):
     try:
         account = accounts.review_registration(g.principal, account_id, approve, reason)
-    except (NotFound, Forbidden):
-        raise
     except DomainError as e:
         flash(e.message, "error")
     else:
@@ -86,8 +80,6 @@ def _set_disabled(account_id, disabled):
     if ApproveForm().validate_on_submit():
         try:
             account = accounts.set_account_disabled(g.principal, account_id, disabled)
-        except (NotFound, Forbidden):
-            raise
         except DomainError as e:
             flash(e.message, "error")
         else:
@@ -99,24 +91,17 @@ def _set_disabled(account_id, disabled):
 @bp.get("/definitions")
 @principal_required(PLATFORM)
 def definitions():
-    defs = services().engine.definitions.versions()
-    errored = list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.status == "errored")
-                                      .order_by(ProcessInstance.incident_at.desc(), ProcessInstance.id.desc())
-                                      .limit(200)))
-    return render_template("admin/definitions.html", definitions=defs, errored=errored, retry_form=RetryForm())
+    operations = services().operations
+    return render_template("admin/definitions.html", definitions=operations.definitions(g.principal),
+                           errored=operations.incidents(g.principal), retry_form=RetryForm())
 
 
 @bp.get("/definitions/<int:definition_id>")
 @principal_required(PLATFORM)
 def definition(definition_id):
-    d = db.session.get(ProcessDefinition, definition_id)
-    if d is None:
-        abort(404)
-    by_status = dict(db.session.execute(
-        select(ProcessInstance.status, func.count()).where(ProcessInstance.definition_id == d.id)
-        .group_by(ProcessInstance.status)).all())
-    return render_template("admin/definition.html", d=d, by_status=by_status,
-                           diagram=render_svg(d.xml, frozenset(), d.name))
+    detail = services().operations.definition(g.principal, definition_id)
+    return render_template("admin/definition.html", d=detail.definition, by_status=detail.by_status,
+                           diagram=detail.diagram)
 
 
 @bp.post("/instances/<int:instance_id>/retry")
@@ -124,16 +109,13 @@ def definition(definition_id):
 def retry(instance_id):
     form = RetryForm()
     if form.validate_on_submit():
-        engine = services().engine
         try:
-            with engine.command():
-                engine.retry(instance_id, g.principal.actor)
+            result = services().operations.retry(g.principal, instance_id)
         except (EngineError, DomainError) as e:
             flash(e.message, "error")
         else:
-            instance = db.session.get(ProcessInstance, instance_id)
-            if instance is not None and instance.status == "errored":
-                flash(f"重试后仍然出错：{instance.incident_message or ''}", "error")
+            if result.incident:
+                flash(f"重试后仍然出错：{result.incident}", "error")
             else:
                 flash("重试成功", "success")
     return redirect(url_for("admin.definitions"))

@@ -24,8 +24,6 @@ TITLES = {"unlock": "人员解锁申请", "change": "项目主要管理人员变
 SAVE_ACTION = {"unlock": "确定", "change": "暂存", "completion": "暂存"}
 PICK_TITLES = {"unlock": "选择锁定人员", "change": "选择需变更的人员", "completion": "选择竣工验收备案的工程"}
 PER_PAGE = 20
-# upload field labels used in the services' messages -> the form field they belong to
-UPLOAD_FIELDS = {UNLOCK_FORM_LABEL: "unlock_form", "附件": "attachments"}
 
 
 # -- plumbing ------------------------------------------------------------------------------
@@ -204,12 +202,9 @@ def save(kind, app_id):
         return _render_detail(kind, svc, app, form, errors, 400)
     try:
         svc.save(g.principal, app_id, form.values(), _uploads(kind, form), action=SAVE_ACTION[kind])
-    except (NotFound, Forbidden):
-        raise
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back
-        field = UPLOAD_FIELDS.get(exc.field, exc.field) or "_"
-        return _render_detail(kind, svc, app, form, {field: exc.message, "_": exc.message}, 400)
+        return _render_detail(kind, svc, app, form, {exc.field or "_": exc.message, "_": exc.message}, 400)
     except EngineError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
@@ -229,8 +224,6 @@ def _command(kind, app_id, command, done_message):
         return redirect(back)
     try:
         getattr(svc, command)(g.principal, app_id)
-    except (NotFound, Forbidden):
-        raise
     except (DomainError, EngineError) as exc:
         flash(exc.message, "error")
         return redirect(back)
@@ -296,8 +289,6 @@ def delete_attachment(kind, app_id, att_id):
         return redirect(back)
     try:
         svc.remove_attachment(g.principal, app_id, att_id)
-    except (NotFound, Forbidden):
-        raise
     except (DomainError, EngineError) as exc:
         flash(exc.message, "error")
         return redirect(back)

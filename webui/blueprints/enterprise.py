@@ -1,12 +1,11 @@
 """Enterprise pages: basic information (2.1.1), people (人员信息), the construction unit's projects (2.3.1)."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from engine.db import db
 from handlers import directory
 from handlers.accounts import EDITABLE_FIELDS, enterprise_history, update_enterprise
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError, NotFound
 from handlers.models import (
-    CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS, ORG_KINDS, ROLES, SUPERVISING_FIRM, Organization,
+    CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS, ORG_KINDS, ROLES, SUPERVISING_FIRM,
 )
 
 from ..access import principal_required
@@ -26,17 +25,14 @@ def _page_arg() -> int:
 @bp.route("/info", methods=["GET", "POST"])
 @principal_required(*ENTERPRISE_KINDS)
 def info():
-    org = db.session.get(Organization, g.principal.org_id)
+    org = directory.organization(g.principal.org_id)
     form = EnterpriseForm(obj=org if request.method == "GET" else None)
     errors, status = {}, 200
     if request.method == "POST":
         if form.validate_on_submit():
             try:
                 entry = update_enterprise(g.principal, form.values())
-            except Forbidden:
-                abort(403)
-            except DomainError as exc:
-                db.session.rollback()
+            except DomainError as exc:   # nothing was saved: the request ends without a commit
                 errors, status = {exc.field or "_": exc.message, "_": exc.message}, 400
             else:
                 flash("保存成功" if entry else "内容未变更", "success")
@@ -47,7 +43,7 @@ def info():
                  for name, msgs in form.errors.items()}
             errors.setdefault("_", next(iter(errors.values())))
             status = 400
-        org = db.session.get(Organization, g.principal.org_id)
+        org = directory.organization(g.principal.org_id)
     history = enterprise_history(g.principal)[:HISTORY_LIMIT]
     return render_template("enterprise/info.html", org=org, form=form, errors=errors, history=history,
                            labels=EDITABLE_FIELDS, kind_label=ORG_KINDS[org.kind]), status

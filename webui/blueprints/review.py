@@ -3,7 +3,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from engine.errors import EngineError
 from engine.inbox import InboxFilter
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
 
 from .. import services
@@ -62,11 +62,9 @@ def task(task_id):
 
 
 def _act(task_id, do, success):
-    """Run one task command; domain/engine refusals become a flash, not-found/forbidden stay errors."""
+    """Run one task command; domain/engine refusals become a flash (not-found/forbidden are error pages)."""
     try:
         do()
-    except (NotFound, Forbidden):
-        raise
     except (DomainError, EngineError) as e:
         flash(e.message, "error")
     else:

@@ -1,0 +1,12 @@
+"""The database as the web layer sees it: bound to the app, its schema created. Queries and
+writes stay in the services; the web layer never imports engine.db or engine.models."""
+from engine.db import db
+
+
+def init_app(app, migrate, migrations_directory: str) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=migrations_directory)
+
+
+def create_schema() -> None:
+    db.create_all()

@@ -1,0 +1,63 @@
+"""Operating the engine (the platform administrator's 流程定义 pages and ``flask engine retry``):
+deployed versions, instances by status, incidents, and retry."""
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from engine import Actor, ProcessEngine, StepResult
+from engine.db import db
+from engine.diagram import render_svg
+from engine.models import ProcessDefinition, ProcessInstance
+
+from .errors import Forbidden, NotFound
+from .principal import Principal
+
+INCIDENTS_SHOWN = 200
+OPERATOR = Actor(None, "运维", None, "平台")   # who retries from the command line
+
+
+@dataclass
+class DefinitionDetail:
+    definition: ProcessDefinition
+    by_status: dict[str, int]   # instance count per status
+    diagram: str                # SVG
+
+
+class OperationsService:
+    def __init__(self, engine: ProcessEngine):
+        self.engine = engine
+
+    def definitions(self, admin: Principal) -> list[ProcessDefinition]:
+        _require_admin(admin)
+        return self.engine.definitions.versions()
+
+    def incidents(self, admin: Principal, limit: int = INCIDENTS_SHOWN) -> list[ProcessInstance]:
+        """Errored instances, the latest incident first."""
+        _require_admin(admin)
+        return list(db.session.scalars(
+            select(ProcessInstance).where(ProcessInstance.status == "errored")
+            .order_by(ProcessInstance.incident_at.desc(), ProcessInstance.id.desc()).limit(limit)))
+
+    def definition(self, admin: Principal, definition_id: int) -> DefinitionDetail:
+        _require_admin(admin)
+        d = db.session.get(ProcessDefinition, definition_id)
+        if d is None:
+            raise NotFound("流程定义不存在")
+        by_status = dict(db.session.execute(
+            select(ProcessInstance.status, func.count()).where(ProcessInstance.definition_id == d.id)
+            .group_by(ProcessInstance.status)).all())
+        return DefinitionDetail(d, by_status, render_svg(d.xml, frozenset(), d.name))
+
+    def retry(self, admin: Principal, instance_id: int) -> StepResult:
+        """Run an errored instance's failed step again; the result tells whether it failed again."""
+        _require_admin(admin)
+        return self.engine.retry(instance_id, admin.actor)
+
+    def retry_as_operator(self, instance_id: int) -> StepResult:
+        """The command line's retry (whoever may run ``flask`` on the server operates the platform)."""
+        return self.engine.retry(instance_id, OPERATOR)
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("仅平台管理员可以管理流程")
