@@ -16,15 +16,25 @@ class RetryForm(FlaskForm):
     pass
 
 
+class _DayField(DateField):
+    """A date in YYYY-MM-DD, refused with a Chinese message naming the field."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError("日期：格式不正确，应为 YYYY-MM-DD") from None
+
+
 class CalendarDayForm(FlaskForm):
     """A local closed day (休) or extra working day (班)."""
-    day = DateField("日期", validators=[DataRequired(message="日期：请填写日期（YYYY-MM-DD）")])
+    day = _DayField("日期", validators=[DataRequired(message="日期：请填写日期（YYYY-MM-DD）")])
     working = SelectField("类型", choices=[("0", "休（本地停止办公）"), ("1", "班（本地加班办公）")])
     name = StringField("说明", validators=[Length(max=100, message="说明：不能超过 100 个字")])
 
 
 class CalendarRemoveForm(FlaskForm):
-    day = DateField("日期", validators=[DataRequired(message="日期：请填写日期（YYYY-MM-DD）")])
+    day = _DayField("日期", validators=[DataRequired(message="日期：请填写日期（YYYY-MM-DD）")])
 
 
 class CalendarImportForm(FlaskForm):
