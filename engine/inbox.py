@@ -30,6 +30,7 @@ class InboxPage:
     rows: list[HumanTask]
     next_cursor: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    due_counts: dict[str, int] = field(default_factory=dict)   # the view's "soon" and "overdue"
 
 
 class ReviewInbox:
@@ -61,9 +62,13 @@ class ReviewInbox:
             last = rows[-1]
             key = (last.due_at or NO_DUE) if ascending else getattr(last, sort_col.key)
             next_cursor = _encode(key, last.id)
-        return InboxPage(rows, next_cursor, self.counts(flt, view) if with_counts else {})
+        counts, due_counts = self._counts(flt, view) if with_counts else ({}, {})
+        return InboxPage(rows, next_cursor, counts, due_counts)
 
-    def counts(self, flt: InboxFilter | None = None, view: str | None = None) -> dict[str, int]:
+    def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
+        return self._counts(flt, None)[0]
+
+    def _counts(self, flt: InboxFilter | None, view: str | None):
         """The four view counts (under every filter), and the view's 即将到期 / 已超期 counts
         (under every filter but the due filter itself)."""
         flt = flt or InboxFilter()
@@ -82,8 +87,8 @@ class ReviewInbox:
             func.count().filter(in_view, due_col >= now, due_col < deadlines.soon_bound(now))])
         open_, mine, held, overdue, soon = db.session.execute(offered).one()
         done, _, _ = self._base("done", flt, columns=[func.count()])
-        return {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done),
-                "overdue": overdue, "soon": soon}
+        return ({"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)},
+                {"overdue": overdue, "soon": soon})
 
     def _base(self, view, flt, columns=None):
         """The view's statement, its sort column and its tie-breaking id column.

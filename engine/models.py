@@ -2,7 +2,8 @@
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text,
+    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -107,7 +108,7 @@ class HumanTask(db.Model):
     # the deadline (engine.deadlines): when it falls due, whether its year's calendar is still
     # unpublished (待确认), and the period it was computed from ("wd:5", "d:15")
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
-    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     due_rule: Mapped[str | None] = mapped_column(String(20))
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
@@ -143,7 +144,8 @@ class TaskCandidate(db.Model):
     scope: Mapped[str] = mapped_column(String(300), default="")
     applicant_name: Mapped[str] = mapped_column(String(200), default="")
     # copied from the task; tasks without a deadline sort last (NO_DUE), so the index orders every row
-    due_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: NO_DUE)
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: NO_DUE,
+                                             server_default=text("'9999-12-31 00:00:00'"))
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 

@@ -228,10 +228,10 @@ def test_inbox_sorts_by_due_and_filters_soon_and_overdue_with_counts(world, serv
     with time_machine.travel(at(2025, 3, 14), tick=False):
         page = services.reviews.inbox(reviewer, "open", InboxFilter(sort="due"))
         assert [t.instance_id for t in page.rows] == [a.instance_id, b.instance_id, c.instance_id]
-        assert (page.counts["overdue"], page.counts["soon"], page.counts["open"]) == (1, 1, 3)
+        assert (page.due_counts["overdue"], page.due_counts["soon"], page.counts["open"]) == (1, 1, 3)
         overdue = services.reviews.inbox(reviewer, "open", InboxFilter(due="overdue"))
         assert [t.instance_id for t in overdue.rows] == [a.instance_id]
-        assert overdue.counts["open"] == 1 and overdue.counts["soon"] == 1     # counts keep both due numbers
+        assert overdue.counts["open"] == 1 and overdue.due_counts["soon"] == 1     # counts keep both due numbers
         soon = services.reviews.inbox(reviewer, "open", InboxFilter(due="soon"))
         assert [t.instance_id for t in soon.rows] == [b.instance_id]            # 03-17: 1 working day left
         # keyset pages in due order
@@ -240,8 +240,8 @@ def test_inbox_sorts_by_due_and_filters_soon_and_overdue_with_counts(world, serv
         assert [t.instance_id for t in first.rows + rest.rows] == [a.instance_id, b.instance_id, c.instance_id]
         # a claimed task leaves 待签收's due counts and enters 我的待办's
         services.reviews.claim(reviewer, review_task(a).id)
-        assert services.reviews.inbox(reviewer, "open").counts["overdue"] == 0
-        assert services.reviews.inbox(reviewer, "mine").counts["overdue"] == 1
+        assert services.reviews.inbox(reviewer, "open").due_counts["overdue"] == 0
+        assert services.reviews.inbox(reviewer, "mine").due_counts["overdue"] == 1
 
 
 def test_supervision_lists_the_authoritys_overdue_tasks_whoever_holds_them(world, services):

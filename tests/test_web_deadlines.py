@@ -141,6 +141,10 @@ def test_admin_imports_a_year_and_the_november_warning_goes_away(client_world, c
                            content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
         assert "已导入 2027 年节假日安排（2 天）" in good and "管理员录入" in good
         assert "年的节假日安排尚未录入" not in client.get("/admin/registrations").get_data(as_text=True)
+        assert not workcalendar.is_provisional(date(2027, 3, 1))
+        removed = _admin_post(client, "/admin/calendar/remove?year=2027", {}, follow_redirects=True)
+        assert "已删除 2027 年的录入安排" in removed.get_data(as_text=True)
+        assert workcalendar.is_provisional(date(2027, 3, 1))
 
 
 def test_calendar_pages_are_for_administrators_only(client_world, ctx):

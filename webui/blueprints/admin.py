@@ -200,10 +200,13 @@ def calendar_import():
     return redirect(url_for("admin.calendar", year=year))
 
 
-@bp.post("/calendar/<int:year>/remove")
+@bp.post("/calendar/remove")
 @principal_required(PLATFORM)
-def calendar_remove_year(year):
+def calendar_remove_year():
     form = CalendarYearForm()
+    year = request.args.get("year", type=int)
+    if year is None:
+        abort(404)
     if not form.validate_on_submit():
         _form_errors(form)
         return redirect(url_for("admin.calendar", year=year))

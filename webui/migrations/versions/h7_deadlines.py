@@ -41,15 +41,12 @@ def upgrade():
         batch_op.add_column(sa.Column("due_rule", sa.String(length=20), nullable=True))
         batch_op.create_index("ix_human_task_due", ["due_at"], unique=False,
                               postgresql_where=sa.text("state = 'open'"), sqlite_where=sa.text("state = 'open'"))
-    with op.batch_alter_table("human_task", schema=None) as batch_op:
-        batch_op.alter_column("due_provisional", server_default=None)
     with op.batch_alter_table("task_candidate", schema=None) as batch_op:
         # existing rows have no deadline: they sort last
         batch_op.add_column(sa.Column("due_at", sa.DateTime(), nullable=False,
                                       server_default=sa.text("'9999-12-31 00:00:00'")))
         batch_op.drop_index("ix_candidate_open", postgresql_include=_OLD_INCLUDE, **_OPEN)
     with op.batch_alter_table("task_candidate", schema=None) as batch_op:
-        batch_op.alter_column("due_at", server_default=None)
         batch_op.create_index("ix_candidate_open", ["org_id", "created_at", "task_id"], unique=False,
                               postgresql_include=_OLD_INCLUDE + ["due_at"], **_OPEN)
         batch_op.create_index("ix_candidate_due", ["org_id", "due_at", "task_id"], unique=False,
