@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, func, select, true, tuple_
+from sqlalchemy import and_, func, select, tuple_
 
 from . import deadlines
 from .db import db
@@ -73,22 +73,25 @@ class ReviewInbox:
         (under every filter but the due filter itself)."""
         flt = flt or InboxFilter()
         claimed = TaskCandidate.claimed_by_user_id
-        due = _due_condition(flt.due) if flt.due in DUE_FILTERS else true()
-        in_view = {"open": claimed.is_(None), "mine": claimed == self.user_id,
-                   "held": and_(claimed.is_not(None), claimed != self.user_id)}.get(view, true())
-        now, due_col = utcnow(), TaskCandidate.due_at
-        # every count in one pass over the organisation's open candidate rows (an index-only scan of
-        # ix_candidate_open on PostgreSQL, filters included)
-        offered, _, _ = self._base(None, replace(flt, due=None), columns=[
-            func.count().filter(claimed.is_(None), due),
-            func.count().filter(claimed == self.user_id, due),
-            func.count().filter(claimed.is_not(None), claimed != self.user_id, due),
-            func.count().filter(in_view, due_col < now),
-            func.count().filter(in_view, due_col >= now, due_col < deadlines.soon_bound(now))])
-        open_, mine, held, overdue, soon = db.session.execute(offered).one()
+        # open, mine and held in one pass over the organisation's open candidate rows (an index-only
+        # scan of ix_candidate_open on PostgreSQL, filters included)
+        offered, _, _ = self._base(None, flt, columns=[
+            func.count().filter(claimed.is_(None)),
+            func.count().filter(claimed == self.user_id),
+            func.count().filter(claimed.is_not(None), claimed != self.user_id)])
+        open_, mine, held = db.session.execute(offered).one()
         done, _, _ = self._base("done", flt, columns=[func.count()])
-        return ({"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)},
-                {"overdue": overdue, "soon": soon})
+        counts = {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)}
+        return counts, (self._due_counts(replace(flt, due=None), view) if view in VIEWS[:3] else {})
+
+    def _due_counts(self, flt: InboxFilter, view: str) -> dict[str, int]:
+        """已超期 and 即将到期 of one open view: a range of ix_candidate_due (rows due before the
+        即将到期 bound only), however many tasks are due later."""
+        now, due_col = utcnow(), TaskCandidate.due_at
+        stmt, _, _ = self._base(view, flt, columns=[func.count().filter(due_col < now),
+                                                     func.count().filter(due_col >= now)])
+        overdue, soon = db.session.execute(stmt.where(due_col < deadlines.soon_bound(now))).one()
+        return {"overdue": overdue, "soon": soon}
 
     def _base(self, view, flt, columns=None):
         """The view's statement, its sort column and its tie-breaking id column.

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 
 import chinese_calendar
@@ -88,10 +90,31 @@ class WorkCalendar:
         """Working days in (a, b]; negative (those in (b, a]) when b < a.
 
         ``add_working_days(a, working_days_between(a, b)) == b`` whenever b is a working day.
+        Weekdays are counted arithmetically and the exceptions looked up, so a task overdue for
+        months costs no more to show than one due tomorrow.
         """
         if b < a:
             return -self.working_days_between(b, a)
-        return sum(1 for i in range(1, (b - a).days + 1) if self.is_working_day(a + timedelta(days=i)))
+        return _weekdays_upto(b) - _weekdays_upto(a) + self._exceptions_upto(b) - self._exceptions_upto(a)
+
+    @cached_property
+    def _exceptions(self) -> tuple[list[int], list[int]]:
+        """Dates whose status differs from the weekday rule (as ordinals) and the running sum of
+        their corrections (+1 a working weekend day, -1 a weekday off)."""
+        days = set(self.local) | set(self.schedule) | set(self.library_holidays) | set(self.library_workdays)
+        deltas = sorted((d.toordinal(), int(self.is_working_day(d)) - int(d.weekday() < 5)) for d in days)
+        ordinals, running, total = [], [], 0
+        for ordinal, delta in deltas:
+            if delta:
+                total += delta
+                ordinals.append(ordinal)
+                running.append(total)
+        return ordinals, running
+
+    def _exceptions_upto(self, d: date) -> int:
+        ordinals, running = self._exceptions
+        i = bisect_right(ordinals, d.toordinal())
+        return running[i - 1] if i else 0
 
     def next_working_day(self, d: date) -> date:
         """``d`` if it is a working day, else the first working day after it."""
@@ -123,6 +146,12 @@ class WorkCalendar:
             if d.year == year:
                 days[d] = (d, e.working, e.name, "本地")
         return [days[d] for d in sorted(days)]
+
+
+def _weekdays_upto(d: date) -> int:
+    """Monday-to-Friday days from 0001-01-01 (a Monday) to ``d`` inclusive."""
+    weeks, rest = divmod(d.toordinal(), 7)
+    return weeks * 5 + min(rest, 5)
 
 
 _HOLIDAY_NAMES = {

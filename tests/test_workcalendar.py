@@ -1,6 +1,6 @@
 """The working-day calendar (engine.workcalendar): library, administrators' overrides, provisional years."""
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -152,3 +152,20 @@ def test_missing_next_year_warning_from_november(ctx):
     with unit_of_work():
         calendar_store.import_year(CSV_2027, "2027.csv", "测试")
     assert calendar_store.missing_next_year(date(2026, 12, 1)) is None
+
+
+def test_working_days_between_matches_day_by_day_counting():
+    """The arithmetic count equals walking the days, across years, overrides and unpublished years."""
+    cal = WorkCalendar(local={date(2025, 10, 11): DayEntry(date(2025, 10, 11), False),
+                              date(2025, 7, 19): DayEntry(date(2025, 7, 19), True)},
+                       schedule={date(2024, 5, 1): DayEntry(date(2024, 5, 1), True)},
+                       scheduled_years=frozenset({2024}))
+
+    def walked(a, b):
+        return sum(1 for i in range(1, (b - a).days + 1) if cal.is_working_day(a + timedelta(days=i)))
+    start = date(2023, 12, 20)
+    for offset in range(0, 1300, 7):
+        for span in (0, 1, 3, 6, 40, 400):
+            a = start + timedelta(days=offset)
+            b = a + timedelta(days=span)
+            assert cal.working_days_between(a, b) == walked(a, b), (a, b)
