@@ -1,4 +1,5 @@
 """The shared SQLAlchemy handle and database-specific connection setup."""
+import functools
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
@@ -97,6 +98,15 @@ def unit_of_work():
         raise
     finally:
         info[_DEPTH] = depth
+
+
+def command(fn):
+    """Make ``fn`` a command: it runs in a unit of work of its own, or joins the open one."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with unit_of_work():
+            return fn(*args, **kwargs)
+    return run
 
 
 def is_rollback_only() -> bool:

@@ -1,14 +1,17 @@
 """Inbox and history queries: indexed SQL over inbox rows, never a workflow load."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, select, tuple_
 
+from . import deadlines
 from .db import db
-from .models import AuditEntry, HumanTask, TaskCandidate
+from .models import NO_DUE, AuditEntry, HumanTask, TaskCandidate, utcnow
 
 PAGE_SIZE = 20
 VIEWS = ("open", "mine", "held", "done")
+DUE_FILTERS = ("soon", "overdue")   # 即将到期 / 已超期
+SORTS = ("new", "due")              # newest first / earliest due first
 
 
 @dataclass
@@ -18,6 +21,8 @@ class InboxFilter:
     applicant: str | None = None      # applicant name contains
     date_from: date | None = None
     date_to: date | None = None
+    due: str | None = None            # "soon" | "overdue" (open views)
+    sort: str = "new"                 # "new" | "due" (open views)
 
 
 @dataclass
@@ -25,6 +30,7 @@ class InboxPage:
     rows: list[HumanTask]
     next_cursor: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    due_counts: dict[str, int] = field(default_factory=dict)   # the view's "soon" and "overdue"
 
 
 class ReviewInbox:
@@ -42,19 +48,29 @@ class ReviewInbox:
             raise ValueError(view)
         flt = flt or InboxFilter()
         stmt, sort_col, id_col = self._base(view, flt)
+        ascending = flt.sort == "due" and view != "done"
         if cursor:
             at, task_id = _decode(cursor)
             # a row-value comparison on the index columns, so the cursor is an index bound
-            stmt = stmt.where(tuple_(sort_col, id_col) < tuple_(at, task_id))
-        rows = list(db.session.scalars(stmt.order_by(sort_col.desc(), id_col.desc()).limit(limit + 1)))
+            bound = tuple_(sort_col, id_col)
+            stmt = stmt.where(bound > tuple_(at, task_id) if ascending else bound < tuple_(at, task_id))
+        order = (sort_col.asc(), id_col.asc()) if ascending else (sort_col.desc(), id_col.desc())
+        rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            next_cursor = _encode(getattr(last, sort_col.key), last.id)
-        return InboxPage(rows, next_cursor, self.counts(flt) if with_counts else {})
+            key = (last.due_at or NO_DUE) if ascending else getattr(last, sort_col.key)
+            next_cursor = _encode(key, last.id)
+        counts, due_counts = self._counts(flt, view) if with_counts else ({}, {})
+        return InboxPage(rows, next_cursor, counts, due_counts)
 
     def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
+        return self._counts(flt, None)[0]
+
+    def _counts(self, flt: InboxFilter | None, view: str | None):
+        """The four view counts (under every filter), and the view's 即将到期 / 已超期 counts
+        (under every filter but the due filter itself)."""
         flt = flt or InboxFilter()
         claimed = TaskCandidate.claimed_by_user_id
         # open, mine and held in one pass over the organisation's open candidate rows (an index-only
@@ -65,7 +81,17 @@ class ReviewInbox:
             func.count().filter(claimed.is_not(None), claimed != self.user_id)])
         open_, mine, held = db.session.execute(offered).one()
         done, _, _ = self._base("done", flt, columns=[func.count()])
-        return {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)}
+        counts = {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)}
+        return counts, (self._due_counts(replace(flt, due=None), view) if view in VIEWS[:3] else {})
+
+    def _due_counts(self, flt: InboxFilter, view: str) -> dict[str, int]:
+        """已超期 and 即将到期 of one open view: a range of ix_candidate_due (rows due before the
+        即将到期 bound only), however many tasks are due later."""
+        now, due_col = utcnow(), TaskCandidate.due_at
+        stmt, _, _ = self._base(view, flt, columns=[func.count().filter(due_col < now),
+                                                     func.count().filter(due_col >= now)])
+        overdue, soon = db.session.execute(stmt.where(due_col < deadlines.soon_bound(now))).one()
+        return {"overdue": overdue, "soon": soon}
 
     def _base(self, view, flt, columns=None):
         """The view's statement, its sort column and its tie-breaking id column.
@@ -96,7 +122,10 @@ class ReviewInbox:
                 stmt = stmt.where(claimed.is_not(None), claimed != self.user_id)
             elif view is not None:
                 raise ValueError(view)
-            sort_col, id_col, created = TaskCandidate.created_at, TaskCandidate.task_id, TaskCandidate.created_at
+            if flt.due in DUE_FILTERS:
+                stmt = stmt.where(_due_condition(flt.due))
+            sort_col = TaskCandidate.due_at if flt.sort == "due" else TaskCandidate.created_at
+            id_col, created = TaskCandidate.task_id, TaskCandidate.created_at
         texts = HumanTask if view == "done" else TaskCandidate   # candidate rows carry copies of both
         if flt.scope:
             stmt = stmt.where(texts.scope.contains(flt.scope, autoescape=True))
@@ -107,6 +136,21 @@ class ReviewInbox:
         if flt.date_to:
             stmt = stmt.where(created < datetime.combine(flt.date_to + timedelta(days=1), datetime.min.time()))
         return stmt, sort_col, id_col
+
+
+def _due_condition(due: str):
+    now = utcnow()
+    if due == "overdue":
+        return TaskCandidate.due_at < now
+    return and_(TaskCandidate.due_at >= now, TaskCandidate.due_at < deadlines.soon_bound(now))
+
+
+def overdue_for(org_id: int, limit: int = 200) -> list[HumanTask]:
+    """督办: every open task offered to ``org_id`` that is past due, whoever holds it, most overdue first."""
+    return list(db.session.scalars(
+        select(HumanTask).select_from(TaskCandidate).join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+        .where(TaskCandidate.org_id == org_id, TaskCandidate.is_open.is_(True), TaskCandidate.due_at < utcnow())
+        .order_by(TaskCandidate.due_at, TaskCandidate.task_id).limit(limit)))
 
 
 def _encode(at: datetime, task_id: int) -> str:

@@ -1,8 +1,9 @@
 """Engine tables: definitions, instances, human tasks and their candidates, the audit log."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text,
+    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -10,6 +11,9 @@ from .db import db
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL gets BIGINT for the big tables.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+NO_DUE = datetime(9999, 12, 31)   # task_candidate.due_at of a task without a deadline
 
 
 def utcnow() -> datetime:
@@ -58,6 +62,8 @@ class ProcessInstance(db.Model):
     incident_message: Mapped[str | None] = mapped_column(Text)
     incident_element_id: Mapped[str | None] = mapped_column(String(100))
     incident_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # paused deadline clocks (engine.deadlines): JSON {element id: [unit, periods left]}
+    clock: Mapped[str | None] = mapped_column(Text)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
@@ -71,6 +77,9 @@ class HumanTask(db.Model):
         Index("ix_human_task_done_by", "completed_by_user_id", "completed_at", "id",
               postgresql_include=["process_key", "created_at", "scope", "applicant_name"]),
         Index("ix_human_task_claimed_by", "claimed_by_user_id", "state", "created_at"),
+        # open tasks by due time: overdue lists and the recomputation of provisional due times
+        Index("ix_human_task_due", "due_at", postgresql_where=text("state = 'open'"),
+              sqlite_where=text("state = 'open'")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
@@ -96,6 +105,11 @@ class HumanTask(db.Model):
     completed_by_name: Mapped[str | None] = mapped_column(String(100))
     completed_by_org_id: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str | None] = mapped_column(String(50))
+    # the deadline (engine.deadlines): when it falls due, whether its year's calendar is still
+    # unpublished (待确认), and the period it was computed from ("wd:5", "d:15")
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    due_rule: Mapped[str | None] = mapped_column(String(20))
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     candidates: Mapped[list["TaskCandidate"]] = relationship(
@@ -112,7 +126,11 @@ class TaskCandidate(db.Model):
         # index entries (PostgreSQL: an index-only scan; IS NULL is no equality for ordering, so the claim
         # is filtered here rather than leading the index)
         Index("ix_candidate_open", "org_id", "created_at", "task_id",
-              postgresql_include=["claimed_by_user_id", "process_key", "scope", "applicant_name"],
+              postgresql_include=["claimed_by_user_id", "process_key", "scope", "applicant_name", "due_at"],
+              postgresql_where=text("is_open IS true"), sqlite_where=text("is_open IS 1")),
+        # the same rows by due time: the inbox sorted by due, 即将到期 / 已超期 and the 督办 list
+        Index("ix_candidate_due", "org_id", "due_at", "task_id",
+              postgresql_include=["claimed_by_user_id", "process_key", "scope", "applicant_name", "created_at"],
               postgresql_where=text("is_open IS true"), sqlite_where=text("is_open IS 1")),
     )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
@@ -125,6 +143,9 @@ class TaskCandidate(db.Model):
     # copied from the task so that the text filters need no task row
     scope: Mapped[str] = mapped_column(String(300), default="")
     applicant_name: Mapped[str] = mapped_column(String(200), default="")
+    # copied from the task; tasks without a deadline sort last (NO_DUE), so the index orders every row
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: NO_DUE,
+                                             server_default=text("'9999-12-31 00:00:00'"))
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 
@@ -149,3 +170,22 @@ class AuditEntry(db.Model):
 @event.listens_for(AuditEntry, "before_delete")
 def _audit_is_append_only(_mapper, _conn, _target):
     raise RuntimeError("the operation log is append-only")
+
+
+class CalendarYear(db.Model):
+    """A year an administrator touched: its schedule entered (overriding the library), or local days."""
+    __tablename__ = "calendar_year"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    has_schedule: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class CalendarDay(db.Model):
+    """An administrator's day: kind "local" (a local closed or extra working day, beats everything)
+    or "schedule" (one day of an entered year's schedule: a holiday or a make-up working day)."""
+    __tablename__ = "calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(100), default="")

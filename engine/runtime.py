@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
-from . import store
+from . import deadlines, store
 from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
@@ -180,6 +180,7 @@ class ProcessEngine:
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command
+        instance.clock = deadlines.stop(instance.clock, task, task.completed_at)   # 退回 pauses the clock
         step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
         before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
@@ -288,12 +289,14 @@ class ProcessEngine:
         instance = step.instance
         spec = spiff_task.task_spec
         props = (spec.extensions or {}).get("properties", {})
+        now = utcnow()
         values = dict(
             instance_id=instance.id, process_key=instance.process_key, task_guid=str(spiff_task.id),
             element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, form_key=props.get(FORM_KEY, ""),
             claim_required=props.get(CLAIM) == "required", state="open", subject=instance.subject,
             scope=instance.scope, applicant_org_id=instance.applicant_org_id, applicant_name=instance.applicant_name,
-            created_at=utcnow())   # the claim and completion columns start empty
+            created_at=now,   # the claim and completion columns start empty
+            **deadlines.opening(props, instance.clock, spec.bpmn_id, now))
         rule = self.registry.candidate_rules[props[CANDIDATES]]
         return values, sorted({org for org in rule(instance) if org is not None})
 

@@ -8,11 +8,13 @@ records. Session objects already loaded for the same rows are kept in step.
 """
 from dataclasses import field, fields, make_dataclass
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, exists, func, insert, or_, select, true, update
+from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, exists, func,
+                        insert, literal_column, or_, select, true, update)
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import UserDefinedType
 
 from .db import db
-from .models import AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate, utcnow
+from .models import NO_DUE, AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate, utcnow
 
 _PI, _HT, _TC, _AE, _PD = (m.__table__ for m in (ProcessInstance, HumanTask, TaskCandidate, AuditEntry,
                                                    ProcessDefinition))
@@ -73,7 +75,7 @@ _INSTANCE_SELECT = (select(*_PI.c, _PD.c.content_hash).join(_PD, _PD.c.id == _PI
 
 # A new instance is written only if the version the command built it from is still the latest
 # deployed in this database: the definition cache is checked by the insert itself.
-_WRITTEN_ON_INSERT = [c for c in _PI.c if c.name != "id"]
+_WRITTEN_ON_INSERT = [c for c in _PI.c if c.name not in ("id", "clock")]   # a new instance has no paused clock
 _INSTANCE_INSERT = (
     insert(_PI).from_select(
         [c.name for c in _WRITTEN_ON_INSERT],
@@ -82,7 +84,8 @@ _INSTANCE_INSERT = (
             ~exists().where(_PD.c.process_key == bindparam("p_process_key"),
                             _PD.c.version > bindparam("p_version"))))
     .returning(_PI.c.id))
-_SAVED_COLUMNS = ("state", "status", "end_element_id", "incident_message", "incident_element_id", "incident_at")
+_SAVED_COLUMNS = ("state", "status", "end_element_id", "incident_message", "incident_element_id", "incident_at",
+                  "clock")
 _INSTANCE_UPDATE = (
     update(_PI).where(_PI.c.id == bindparam("p_id"), _PI.c.version == bindparam("p_version"))
     .values(version=_PI.c.version + 1, updated_at=bindparam("p_updated_at"),
@@ -192,7 +195,7 @@ def insert_instance(conn, instance, definition) -> None:
 def _insert_params(instance, definition) -> dict:
     now = utcnow()
     instance.version, instance.created_at, instance.updated_at = 1, now, now
-    params = {name: getattr(instance, name) for name in _INSTANCE_FIELDS if name != "id"}
+    params = {name: getattr(instance, name) for name in _INSTANCE_FIELDS if name not in ("id", "clock")}
     params.update(p_definition_id=definition.id, p_hash=definition.content_hash,
                   p_process_key=instance.process_key, p_version=definition.version)
     return params
@@ -235,7 +238,7 @@ def _update_params(instance, now) -> dict:
 def _candidate(task: dict, org_id: int) -> dict:
     return dict(task_id=task["id"], org_id=org_id, is_open=True, process_key=task["process_key"],
                 created_at=task["created_at"], claimed_by_user_id=None, scope=task["scope"],
-                applicant_name=task["applicant_name"])
+                applicant_name=task["applicant_name"], due_at=task.get("due_at") or NO_DUE)
 
 
 def cancel_tasks(conn, guids) -> None:
@@ -275,12 +278,12 @@ def update_subject(conn, instance_id: int, values: dict) -> None:
 # Every round trip to the server costs about as much as the statement's own work, so on PostgreSQL
 # the writes of a gate, and those of a save, travel together as data-modifying CTEs. Rows of
 # any number (new tasks, their candidates, log entries) go as one array parameter per column.
-# what a new inbox row has (the claim and completion columns start empty)
+# what a new inbox row has (the claim and completion columns start empty; state is always open)
 _TASK_COLUMNS = [_HT.c[name] for name in ("process_key", "task_guid", "element_id", "name", "form_key", "claim_required",
-                                          "state", "subject", "scope", "applicant_org_id", "applicant_name",
-                                          "created_at")]
+                                          "subject", "scope", "applicant_org_id", "applicant_name",
+                                          "created_at", "due_at", "due_provisional", "due_rule")]
 _AUDIT_COLUMNS = [c for c in _AE.c if c.name not in ("id", "instance_id")]
-_CANDIDATE_COLUMNS = (_HT.c.task_guid, _TC.c.org_id, _TC.c.created_at)
+_CANDIDATE_COLUMNS = (_HT.c.task_guid, _TC.c.org_id)
 
 
 def _rows(prefix: str, columns):
@@ -290,9 +293,18 @@ def _rows(prefix: str, columns):
             .table_valued(*[c.name for c in columns]).render_derived())
 
 
-# array element types without lengths: a shorter statement text, which the driver then caches
-_ELEMENT = {String: String(), Text: String(), Integer: Integer(), BigInteger: BigInteger(), Boolean: Boolean(),
-            DateTime: DateTime()}
+class _Timestamp(UserDefinedType):
+    """``timestamp``: the short spelling of TIMESTAMP WITHOUT TIME ZONE in array casts."""
+    cache_ok = True
+
+    def get_col_spec(self, **_kw):
+        return "timestamp"
+
+
+# array element types without lengths, in their shortest spellings: a shorter statement text,
+# which the driver then caches (psycopg caches texts up to 4 KB with up to 50 parameters)
+_ELEMENT = {String: Text(), Text: Text(), Integer: Integer(), BigInteger: BigInteger(), Boolean: Boolean(),
+            DateTime: _Timestamp()}
 
 
 def _pg_claim_statement(gate_statement):
@@ -325,14 +337,16 @@ def _pg_save_statement(write):
     """The instance write (RETURNING id) and, only if it wrote, the tasks, candidates and log entries."""
     w = write.cte("w")
     x = _rows("t_", _TASK_COLUMNS)
-    tasks = (insert(_HT).from_select(["instance_id", *[c.name for c in _TASK_COLUMNS]],
-                                     select(w.c.id, *x.c).select_from(w.join(x, true())))
-             .returning(_HT.c.id, _HT.c.task_guid).cte("t"))
+    tasks = (insert(_HT).from_select(["instance_id", "state", *[c.name for c in _TASK_COLUMNS]],
+                                     select(w.c.id, literal_column("'open'"), *x.c).select_from(w.join(x, true())))
+             .returning(*[_HT.c[n] for n in ("id", "task_guid", "process_key", "created_at", "scope",
+                                             "applicant_name", "due_at")]).cte("t"))
     y = _rows("c_", _CANDIDATE_COLUMNS)
+    # the candidate rows copy the inserted task's columns (no parameters of their own)
     candidates = insert(_TC).from_select(
-        ["task_id", "org_id", "is_open", "process_key", "created_at", "scope", "applicant_name"],
-        select(tasks.c.id, y.c.org_id, true(), bindparam("c_process_key", type_=String), y.c.created_at,
-               bindparam("c_scope", type_=String), bindparam("c_applicant_name", type_=String))
+        ["task_id", "org_id", "is_open", "process_key", "created_at", "scope", "applicant_name", "due_at"],
+        select(tasks.c.id, y.c.org_id, true(), tasks.c.process_key, tasks.c.created_at, tasks.c.scope,
+               tasks.c.applicant_name, func.coalesce(tasks.c.due_at, literal_column(f"'{NO_DUE.date()}'")))
         .select_from(tasks.join(y, y.c.task_guid == tasks.c.task_guid)))
     z = _rows("a_", _AUDIT_COLUMNS)
     audit = insert(_AE).from_select(["instance_id", *[c.name for c in _AUDIT_COLUMNS]],
@@ -355,10 +369,7 @@ def _pg_save(conn, instance, definition, new_tasks, log, now) -> bool:
     params.update({f"t_{c.name}": [t[c.name] for t in tasks] for c in _TASK_COLUMNS})
     params.update({f"a_{c.name}": [e[c.name] for e in log] for c in _AUDIT_COLUMNS})
     params.update(c_task_guid=[t["task_guid"] for t, orgs in new_tasks for _ in orgs],
-                  c_org_id=[org for _t, orgs in new_tasks for org in orgs],
-                  c_created_at=[t["created_at"] for t, orgs in new_tasks for _ in orgs],
-                  c_process_key=instance.process_key, c_scope=instance.scope,
-                  c_applicant_name=instance.applicant_name)
+                  c_org_id=[org for _t, orgs in new_tasks for org in orgs])
     rows = conn.execute(statement, params).all()
     if not rows:
         if instance.id is None:

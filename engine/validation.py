@@ -15,6 +15,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from SpiffWorkflow.bpmn.specs.mixins import ExclusiveGatewayMixin
 
+from . import deadlines
 from .errors import DefinitionError
 from .registry import EngineRegistry
 
@@ -166,6 +167,7 @@ def _check_task(task_spec, filename, registry):
             errors.append(DefinitionError(filename, element, f"候选规则 “{rule}” 未注册"))
         if props.get(CLAIM, "optional") not in ("required", "optional"):
             errors.append(DefinitionError(filename, element, "claim 只能为 required 或 optional"))
+        errors.extend(DefinitionError(filename, element, reason) for reason in deadlines.check_properties(props))
     if isinstance(task_spec, ExclusiveGatewayMixin) or hasattr(task_spec, "cond_task_specs"):
         for condition, target in getattr(task_spec, "cond_task_specs", []):
             # Spiff wraps each flow's expression in a _BpmnCondition operator (args[0])

@@ -5,12 +5,12 @@ from sqlalchemy import select
 
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
-from engine.inbox import InboxFilter, InboxPage, ReviewInbox
+from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate
 
 from .applications import ApplicationService, sync_status
 from .errors import Forbidden, NotFound
-from .models import APPLICATION_BY_PROCESS
+from .models import APPLICATION_BY_PROCESS, AUTHORITY
 from .principal import Principal
 from .processes import REVIEW_FORM
 
@@ -24,6 +24,16 @@ class ReviewService:
               cursor: str | None = None, limit: int = 20) -> InboxPage:
         self._require_regulator(principal)
         return ReviewInbox(principal.user_id, principal.org_id).page(view, flt, cursor, limit)
+
+    def overdue(self, principal: Principal):
+        """督办: overdue tasks of the projects under this competent authority, whoever holds them.
+
+        The authority is a candidate of every review task of its projects, and its candidate rows
+        stay open while an agency reviewer holds the task; so its area is exactly its candidate rows.
+        """
+        if principal.kind != AUTHORITY:
+            raise Forbidden("仅主管部门可以查看督办")
+        return overdue_for(principal.org_id)
 
     def task(self, principal: Principal, task_id: int):
         """The task and its application, if the principal's organisation is a candidate."""

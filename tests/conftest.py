@@ -62,6 +62,8 @@ def _empty(app):
         for table in tables:
             db.session.execute(table.delete())
     db.session.commit()
+    from engine import workcalendar
+    workcalendar.invalidate()   # the calendar cache must not outlive the emptied tables
 
 
 def _driver(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``."""
+"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``, ``flask calendar …``."""
 import sys
 from pathlib import Path
 
@@ -94,7 +94,90 @@ def uploads_prune(dry_run, min_age):
     click.echo(f"{len(removed)} orphaned file(s)")
 
 
+@click.group("calendar", help="The working-day calendar (holidays, make-up days, local days).")
+def calendar_group():
+    pass
+
+
+def _day(value: str):
+    from datetime import date
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日期“{value}”格式不正确，应为 YYYY-MM-DD") from None
+
+
+@calendar_group.command("add-working-days", help="Print the date N working days after DATE.")
+@click.argument("day")
+@click.argument("n", type=int)
+@with_appcontext
+def calendar_add_working_days(day, n):
+    from engine import workcalendar
+    start = _day(day)
+    result = workcalendar.add_working_days(start, n)
+    provisional = workcalendar.current().any_provisional(start, result)
+    click.echo(result.isoformat() + ("  (待确认: provisional, weekends only)" if provisional else ""))
+
+
+@calendar_group.command("show", help="List YEAR's holidays and make-up working days.")
+@click.argument("year", type=int)
+@with_appcontext
+def calendar_show(year):
+    from engine import workcalendar
+    cal = workcalendar.current()
+    if not cal.has_schedule(year):
+        click.echo(f"{year}: no schedule (待确认): weekends only until one is imported")
+    for d, working, name, source in cal.year_days(year):
+        click.echo(f"{d.isoformat()} {'班' if working else '休'} {name} [{source}]")
+
+
+@calendar_group.command("add-day", help="Add a local closed day (--closed) or extra working day (--working).")
+@click.argument("day")
+@click.option("--working/--closed", default=False, help="an extra working day, or a closed day (default)")
+@click.option("--name", default="", help="what the day is")
+@with_appcontext
+def calendar_add_day(day, working, name):
+    from engine import calendar_store
+    d = _day(day)
+    calendar_store.set_local_day(d, working, name, "运维（命令行）")
+    click.echo(f"{d.isoformat()} {'班' if working else '休'} {name}")
+
+
+@calendar_group.command("remove-day", help="Remove the local entry of a day.")
+@click.argument("day")
+@with_appcontext
+def calendar_remove_day(day):
+    from engine import calendar_store
+    d = _day(day)
+    removed = calendar_store.remove_local_day(d, "运维（命令行）")
+    click.echo(f"removed {d.isoformat()}" if removed else f"{d.isoformat()} has no local entry")
+    sys.exit(0 if removed else 1)
+
+
+@calendar_group.command("import", help="Import a year's schedule (CSV or JSON); it overrides the library.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def calendar_import(file):
+    from engine import calendar_store
+    from engine.errors import EngineError
+    try:
+        year, count, recomputed = calendar_store.import_year(file.read_text("utf-8"), file.name, "运维（命令行）")
+    except EngineError as e:
+        click.echo(f"refused {file}: {e.message}", err=True)
+        sys.exit(1)
+    click.echo(f"imported {year}: {count} days; recomputed {recomputed} provisional due time(s)")
+
+
+@calendar_group.command("recompute", help="Recompute the due times still marked provisional (待确认).")
+@with_appcontext
+def calendar_recompute():
+    from engine.deadlines import recompute_provisional
+    n = recompute_provisional()
+    click.echo(f"recomputed {n} provisional due time(s)")
+
+
 def init_app(app):
+    app.cli.add_command(calendar_group)
     app.cli.add_command(bpmn)
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)

@@ -30,7 +30,23 @@ def file_size(value) -> str:
     return f"{max(1, math.ceil(value / 1024))} KB"
 
 
+def due_state(task):
+    """The due state of an inbox row (剩余 N 个工作日 / 今日到期 / 已超期 N 个工作日), or None."""
+    from engine import deadlines
+    if task is None or getattr(task, "due_at", None) is None or getattr(task, "state", "open") != "open":
+        return None
+    return deadlines.state(task.due_at, task.due_provisional)
+
+
+def local_day(value) -> str:
+    """The local last day of a stored due time."""
+    from engine import deadlines
+    return deadlines.last_day(value).isoformat() if value else ""
+
+
 def init_app(app) -> None:
+    app.add_template_global(due_state)
+    app.add_template_filter(local_day)
     app.add_template_filter(local_dt)
     app.add_template_filter(mask_id)
     app.add_template_filter(file_size)

@@ -1,6 +1,7 @@
 """Platform administration: registration review and the process definitions / incidents."""
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from engine import calendar_store, workcalendar
 from engine.errors import EngineError
 from handlers import accounts
 from handlers.errors import DomainError
@@ -8,9 +9,19 @@ from handlers.models import ACCOUNT_STATUS, ORG_KINDS, PLATFORM
 
 from .. import services
 from ..access import principal_required
-from ..forms.admin import ApproveForm, RejectForm, RetryForm
+from ..forms.admin import (
+    ApproveForm, CalendarDayForm, CalendarImportForm, CalendarRemoveForm, CalendarYearForm, RejectForm, RetryForm,
+)
 
 bp = Blueprint("admin", __name__)
+SCHEDULE_FILE_MAX = 64 * 1024
+
+
+@bp.context_processor
+def _calendar_warning():
+    """From November every admin page warns when next year's holiday schedule is missing."""
+    year = calendar_store.missing_next_year(workcalendar.today())
+    return {"calendar_warning": year}
 
 
 @bp.get("/")
@@ -119,3 +130,116 @@ def retry(instance_id):
             else:
                 flash("重试成功", "success")
     return redirect(url_for("admin.definitions"))
+
+
+# -- the working-day calendar ----------------------------------------------------------------------
+@bp.get("/calendar")
+@principal_required(PLATFORM)
+def calendar():
+    year = request.args.get("year", type=int) or workcalendar.today().year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    cal = workcalendar.current()
+    source = ("管理员录入" if year in cal.scheduled_years else "法定（chinese-calendar）" if year in cal.library_years
+              else None)
+    return render_template("admin/calendar.html", year=year, days=cal.year_days(year), source=source,
+                           info=calendar_store.year_info(year), day_form=CalendarDayForm(),
+                           remove_form=CalendarRemoveForm(), import_form=CalendarImportForm(),
+                           year_form=CalendarYearForm())
+
+
+def _calendar_action(year, do, success):
+    try:
+        result = do()
+    except EngineError as e:
+        flash(e.message, "error")
+    else:
+        flash(success(result) if callable(success) else success, "success")
+    return redirect(url_for("admin.calendar", year=year))
+
+
+def _form_errors(form):
+    for errors in form.errors.values():
+        for message in errors:
+            flash(message if "CSRF" not in message else "页面已过期，请刷新后重试", "error")
+
+
+@bp.post("/calendar/days")
+@principal_required(PLATFORM)
+def calendar_add_day():
+    form = CalendarDayForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.calendar", year=request.args.get("year", type=int)))
+    day, working = form.day.data, form.working.data == "1"
+    return _calendar_action(day.year, lambda: calendar_store.set_local_day(day, working, form.name.data, _who()),
+                            f"已将 {day.isoformat()} 设为本地{'工作日' if working else '休息日'}")
+
+
+@bp.post("/calendar/days/remove")
+@principal_required(PLATFORM)
+def calendar_remove_day():
+    form = CalendarRemoveForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.calendar"))
+    day = form.day.data
+    return _calendar_action(day.year, lambda: calendar_store.remove_local_day(day, _who()),
+                            lambda removed: f"已删除 {day.isoformat()} 的本地设置" if removed
+                            else f"{day.isoformat()} 没有本地设置")
+
+
+@bp.post("/calendar/import")
+@principal_required(PLATFORM)
+def calendar_import():
+    form = CalendarImportForm()
+    year = request.args.get("year", type=int)
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.calendar", year=year))
+    data = form.file.data.read(SCHEDULE_FILE_MAX + 1)
+    if len(data) > SCHEDULE_FILE_MAX:
+        flash("年度安排文件：文件过大（不超过 64 KB）", "error")
+        return redirect(url_for("admin.calendar", year=year))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        flash("年度安排文件：请使用 UTF-8 编码", "error")
+        return redirect(url_for("admin.calendar", year=year))
+    try:
+        year, count, recomputed = calendar_store.import_year(text, form.file.data.filename or "", _who())
+    except EngineError as e:
+        flash(f"年度安排文件：{e.message}", "error")
+        return redirect(url_for("admin.calendar", year=year))
+    flash(f"已导入 {year} 年节假日安排（{count} 天），重新计算了 {recomputed} 个待确认的到期时间", "success")
+    return redirect(url_for("admin.calendar", year=year))
+
+
+@bp.post("/calendar/remove")
+@principal_required(PLATFORM)
+def calendar_remove_year():
+    form = CalendarYearForm()
+    year = request.args.get("year", type=int)
+    if year is None:
+        abort(404)
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.calendar", year=year))
+    return _calendar_action(year, lambda: calendar_store.remove_year_schedule(year, _who()),
+                            lambda removed: f"已删除 {year} 年的录入安排" if removed else f"{year} 年没有录入安排")
+
+
+@bp.post("/calendar/recompute")
+@principal_required(PLATFORM)
+def calendar_recompute():
+    form = CalendarYearForm()
+    if not form.validate_on_submit():
+        _form_errors(form)
+        return redirect(url_for("admin.calendar"))
+    from engine.deadlines import recompute_provisional
+    return _calendar_action(request.args.get("year", type=int), recompute_provisional,
+                            lambda n: f"重新计算了 {n} 个待确认的到期时间")
+
+
+def _who() -> str:
+    return f"{g.principal.user_name}（{g.principal.org_name}）"

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 
 from engine.errors import EngineError
 from handlers.applications import UNLOCK_FORM, UNLOCK_FORM_LABEL, Upload
+from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 
@@ -152,7 +153,8 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         "apps/detail.html", kind=kind, title=TITLES[kind], app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         next_step=_next_step(kind, svc, app, log), replacement=replacement, action_form=ActionForm(),
-        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL, diagram=svc.diagram(app)), status
+        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL, diagram=svc.diagram(app),
+        clock=clock_of(app), late_days=late_filing_days(app)), status
 
 
 def _fill(kind, form, app):

@@ -2,7 +2,8 @@
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError
-from engine.inbox import InboxFilter
+from engine.inbox import DUE_FILTERS, InboxFilter
+from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
 
@@ -32,6 +33,8 @@ def index():
         applicant=(form.applicant.data or "").strip() or None,
         date_from=form.date_from.data if not form.date_from.errors else None,
         date_to=form.date_to.data if not form.date_to.errors else None,
+        due=form.due.data if form.due.data in DUE_FILTERS else None,
+        sort="due" if form.sort.data == "due" else "new",
     )
     cursor = request.args.get("cursor") or None
     page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
@@ -40,6 +43,14 @@ def index():
     return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
                            filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
                            start=start, page_size=PAGE_SIZE)
+
+
+@bp.get("/supervision")
+@principal_required(AUTHORITY)
+def supervision():
+    """督办: the competent authority's overdue tasks, whoever holds them."""
+    tasks = services().reviews.overdue(g.principal)
+    return render_template("review/supervision.html", tasks=tasks, process_labels=PROCESS_LABELS)
 
 
 @bp.get("/task/<int:task_id>")
@@ -54,7 +65,7 @@ def task(task_id):
     attachments = service.attachments(app) if service else []
     diagram = service.diagram(app) if service else ""
     return render_template("review/task.html", task=task, app=app, kind=kind, log=log, attachments=attachments,
-                           diagram=diagram,
+                           diagram=diagram, clock=clock_of(app), late_days=late_filing_days(app),
                            process_label=PROCESS_LABELS.get(task.process_key, task.process_key),
                            status_label=APPLICATION_STATUS.get(getattr(app, "status", ""), ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(),

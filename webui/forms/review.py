@@ -19,6 +19,9 @@ class InboxFilterForm(FlaskForm):
     applicant = StringField("申请单位", validators=[Optional(), Length(max=100)])
     date_from = DateField("上报时间从", validators=[Optional()])
     date_to = DateField("至", validators=[Optional()])
+    due = SelectField("时限", choices=[("", "全部"), ("soon", "即将到期"), ("overdue", "已超期")],
+                      validators=[Optional()])
+    sort = SelectField("排序", choices=[("new", "按上报时间"), ("due", "按到期时间")], validators=[Optional()])
 
 
 class ActionForm(FlaskForm):
