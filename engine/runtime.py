@@ -304,10 +304,12 @@ class ProcessEngine:
     def _log_service_task(step, spiff_task):
         if isinstance(spiff_task.task_spec, ServiceTask):
             result = spiff_task.data.get(spiff_task.task_spec.result_variable) or {}
-            message = result.get("message") if isinstance(result, dict) else None
+            result = result if isinstance(result, dict) else {}
             spec = spiff_task.task_spec
-            step.log.append(store.audit_entry(step.instance.id, Actor.system(), spec.bpmn_name or spec.bpmn_id,
-                                              message, element_id=spec.bpmn_id))
+            # an operator that changed nothing names what happened instead (e.g. a failed re-check)
+            action = result.get("log_action") or spec.bpmn_name or spec.bpmn_id
+            step.log.append(store.audit_entry(step.instance.id, Actor.system(), action,
+                                              result.get("message"), element_id=spec.bpmn_id))
 
     @staticmethod
     def _refusal(conn, task_id, actor, closed_message="该任务已处理完毕") -> TaskRecord:

@@ -34,11 +34,15 @@ NOT_OWN_MESSAGE = "该人员不属于本单位，请重新选择"
 SAME_PERSON_MESSAGE = "变更后人员不能与变更前人员相同，请重新选择"
 
 
+def contract_key():
+    """What counts as one project: its contract registration number, or the project itself."""
+    return func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
+
+
 def project_count(person_id: int, role: str) -> int:
     """Projects under construction on which the person holds the role; one contract counts once."""
-    key = func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
     return db.session.scalar(
-        select(func.count(func.distinct(key)))
+        select(func.count(func.distinct(contract_key())))
         .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
         .where(Assignment.person_id == person_id, Assignment.role == role,
                Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
@@ -56,6 +60,7 @@ def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[Loc
     each role at its limit without one, closes the records of roles now below it.
     Returns the lock records it added.
     """
+    serialize_people([person.id])
     added = []
     locks = open_locks(person.id)
     now = utcnow()
@@ -83,8 +88,19 @@ def close_lock(lock: LockRecord, reason: str) -> None:
         lock.close_reason = reason
 
 
+def assign(person: Person, project: Project, role: str, **columns) -> Assignment:
+    """Intake of an assignment: the person takes the role on the project, then the lock rule."""
+    serialize(project_ids=[project.id], person_ids=[person.id])
+    assignment = Assignment(person_id=person.id, project_id=project.id, role=role, **columns)
+    db.session.add(assignment)
+    db.session.flush()
+    apply_lock_rule(person, project_hint=project.id)
+    return assignment
+
+
 def end_assignment(person_id: int, role: str, project_id: int, reason: str) -> int:
     """End the person's active assignment in this role on this project; returns how many ended."""
+    serialize(project_ids=[project_id], person_ids=[person_id])
     rows = db.session.scalars(select(Assignment).where(
         Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
         Assignment.ended_at.is_(None))).all()
@@ -104,9 +120,8 @@ def replacement_problems(role: str, candidates: list[Person], applicant_org_id: 
                          old_person_id: int | None = None) -> dict[int, str | None]:
     """replacement_problem for many people at once, in two queries (for the picker)."""
     ids = [p.id for p in candidates]
-    key = func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
     counts = dict(db.session.execute(
-        select(Assignment.person_id, func.count(func.distinct(key)))
+        select(Assignment.person_id, func.count(func.distinct(contract_key())))
         .join(Project, Project.id == Assignment.project_id)
         .where(Assignment.person_id.in_(ids), Assignment.role == role, Assignment.ended_at.is_(None),
                Project.status == UNDER_CONSTRUCTION)
@@ -147,16 +162,70 @@ def _newest_project(person_id, role) -> int:
         .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))
 
 
-def serialize_people(person_ids) -> None:
-    """Serialise this transaction with every other effect on these people.
+# -- serialisation of effects (docs/architecture.md "Serialisation of effects") ------------
+# One global lock order: project rows in ascending id, then person rows in ascending id.
+# - a project's status and its set of active assignments change only under its row lock;
+# - a person's assignments, lock records and status change only under their row lock.
+# FOR NO KEY UPDATE excludes the other effects but not the key-share locks that foreign keys take
+# when a row referring to the project or person is inserted (an attachment, a lock record).
+_LOCKED_ROWS = "serialized_rows"
 
-    Takes the people's row locks (``SELECT … FOR UPDATE``) in ascending id order, so two
-    effects that touch overlapping people queue instead of deadlocking, and the later one's
-    re-check reads the earlier one's committed effect. Every operator, the lock rule and any
-    intake of assignments calls this before it reads a person's assignments or locks.
+
+def serialize(project_ids=(), person_ids=()) -> None:
+    """Serialise this transaction with every other effect on these projects and people.
+
+    Takes the rows' locks (``SELECT … FOR NO KEY UPDATE``) projects first, then people, each
+    in ascending id order, so effects that overlap queue instead of deadlocking. Under READ
+    COMMITTED every later statement reads a fresh snapshot, so once the locks are granted the
+    caller's re-check reads what an earlier effect committed. Rows loaded before the locks may
+    hold older values: the locked projects and people are reloaded, and loaded assignments and
+    lock records expired. Call it before reading assignments or locks; take every lock an
+    effect needs in one call (or projects before people) to keep the order.
     SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises every write transaction.
     """
-    ids = sorted({int(i) for i in person_ids if i is not None})
-    if not ids or db.session.get_bind().dialect.name == "sqlite":
+    session = db.session()
+    if session.get_bind().dialect.name == "sqlite":
         return
-    db.session.execute(select(Person.id).where(Person.id.in_(ids)).order_by(Person.id).with_for_update())
+    session.connection()   # begin, so that the locks are remembered for this transaction
+    held = _held_rows(session)
+    projects = sorted({int(i) for i in project_ids if i is not None} - held[Project])
+    people = sorted({int(i) for i in person_ids if i is not None} - held[Person])
+    if not projects and not people:
+        return
+    session.flush()   # expiring below must not drop unflushed changes
+    for model, ids in ((Project, projects), (Person, people)):
+        if ids:
+            session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)
+                            .with_for_update(key_share=True, of=model)
+                            .execution_options(populate_existing=True)).all()
+            held[model].update(ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, (Assignment, LockRecord)):
+            session.expire(obj)
+
+
+def serialize_people(person_ids) -> None:
+    """Serialise this transaction with every other effect on these people (see ``serialize``)."""
+    serialize(person_ids=person_ids)
+
+
+def serialize_project(project_id: int, person_ids=()) -> list[int]:
+    """Lock a project, then everyone holding a role on it and ``person_ids``, in the global order.
+
+    The project's lock freezes its set of active assignments (every change to it takes that
+    lock first), so the holders read after it are the ones to lock. Returns the holders' ids.
+    """
+    serialize(project_ids=[project_id])
+    holders = list(db.session.scalars(select(Assignment.person_id).where(
+        Assignment.project_id == project_id, Assignment.ended_at.is_(None)).distinct()))
+    serialize(person_ids=[*holders, *person_ids])
+    return holders
+
+
+def _held_rows(session) -> dict:
+    """The rows this (sub)transaction has locked; a savepoint rolled back releases its locks."""
+    txn = session.get_nested_transaction() or session.get_transaction()
+    cached = session.info.get(_LOCKED_ROWS)
+    if cached is None or cached[0] is not txn:
+        cached = session.info[_LOCKED_ROWS] = (txn, {Project: set(), Person: set()})
+    return cached[1]

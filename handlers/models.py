@@ -1,7 +1,7 @@
 """Domain tables. Business data lives here, not in workflow task data."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from engine.db import db
@@ -193,7 +193,12 @@ class Assignment(db.Model):
 
 class LockRecord(db.Model):
     __tablename__ = "lock_record"
-    __table_args__ = (Index("ix_lock_person_open", "person_id", "closed_at"),)
+    __table_args__ = (
+        Index("ix_lock_person_open", "person_id", "closed_at"),
+        # the last line of defence under the row locks: one open lock record per person and role
+        Index("uq_lock_record_open_role", "person_id", "role", unique=True,
+              sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     role: Mapped[str] = mapped_column(String(30))

@@ -1,8 +1,10 @@
 """What the diagrams in bpmn/ refer to: service operators, candidate rules, forms.
 
 Operators apply the approved business effect inside the engine's transaction; a
-re-check that fails returns ``applied: False`` with the message, and the diagram
-routes the application back to the applicant.
+re-check that fails returns ``applied: False`` with the message (logged as 复核未通过),
+and the diagram routes the application back to the applicant. Each operator first takes
+the row locks of the projects and people its effect touches (``lock_rule.serialize``), so
+its re-check reads what a concurrent effect on them committed.
 """
 from sqlalchemy import select
 
@@ -63,23 +65,34 @@ def application_of(instance):
     return db.session.scalar(select(model).where(model.instance_id == instance.id))
 
 
+RECHECK_FAILED = "复核未通过"          # the log action of an approval whose re-check failed
+RECHECK_PREFIX = "审核通过时复核未通过："
+
+
 def _approved(app, message: str) -> dict:
     app.status, app.finished_at, app.open_key = APPROVED, utcnow(), None
     return {"applied": True, "message": message}
+
+
+def _recheck_failed(message: str) -> dict:
+    """Nothing changed: the log records the re-check under its own name, not the effect's."""
+    return {"applied": False, "message": message, "log_action": RECHECK_FAILED}
 
 
 @registry.operator("unlock.apply")
 def apply_unlock(call: ServiceCall) -> dict:
     """自动解锁: close the lock, release the assignment that caused it, recompute the person."""
     app: UnlockApplication = application_of(call.instance)
-    lock = app.lock_record
-    if lock.closed_at is not None:
-        return {"applied": False, "message": "该锁定记录已解除，无需再解锁"}
-    lock_rule.close_lock(lock, "解锁申请审核通过，自动解锁")
     # projects sharing a contract registration number count as one: release the person from all of them
-    project = lock.project
+    # (the lock's project and its contract number never change, so they may be read before the locks)
+    project = app.lock_record.project
     released = [project.id] if not project.contract_no else db.session.scalars(
         select(Project.id).where(Project.contract_no == project.contract_no)).all()
+    lock_rule.serialize(project_ids=released, person_ids=[app.person_id])
+    lock = app.lock_record
+    if lock.closed_at is not None:
+        return _recheck_failed("该锁定记录已解除，无需再解锁")
+    lock_rule.close_lock(lock, "解锁申请审核通过，自动解锁")
     for project_id in released:
         lock_rule.end_assignment(lock.person_id, lock.role, project_id, "解锁申请审核通过")
     lock_rule.apply_lock_rule(app.person)
@@ -90,18 +103,17 @@ def apply_unlock(call: ServiceCall) -> dict:
 def apply_manager_change(call: ServiceCall) -> dict:
     """变更生效: re-check the replacement, then swap the people and apply the lock rule."""
     app: ManagerChangeApplication = application_of(call.instance)
+    lock_rule.serialize(project_ids=[app.project_id], person_ids=[app.old_person_id, app.new_person_id])
     problem = manager_change_problem(app)
     if problem:
-        return {"applied": False, "message": f"审核通过时复核未通过：{problem}"}
+        return _recheck_failed(RECHECK_PREFIX + problem)
     old, new = app.old_person, app.new_person
     lock_rule.end_assignment(old.id, app.role, app.project_id, "项目主要管理人员变更")
     for lock in lock_rule.open_locks(old.id):
         if lock.project_id == app.project_id and lock.role == app.role:
             lock_rule.close_lock(lock, "项目主要管理人员变更，离开该工程")
     lock_rule.apply_lock_rule(old)
-    db.session.add(Assignment(project_id=app.project_id, person_id=new.id, role=app.role))
-    db.session.flush()
-    lock_rule.apply_lock_rule(new, project_hint=app.project_id)
+    lock_rule.assign(new, app.project, app.role)
     return _approved(app, f"{old.name} → {new.name}（{new.name}当前状态：{new.status_label}）")
 
 
@@ -123,9 +135,10 @@ def manager_change_problem(app: ManagerChangeApplication) -> str | None:
 def apply_completion(call: ServiceCall) -> dict:
     """竣工备案生效: the project is completed; its assignments end and their locks close."""
     app: CompletionFiling = application_of(call.instance)
+    lock_rule.serialize_project(app.project_id)
     project = app.project
     if project.status != UNDER_CONSTRUCTION:
-        return {"applied": False, "message": "该工程已竣工，无需重复备案"}
+        return _recheck_failed("该工程已竣工，无需重复备案")
     project.status, project.completed_at = COMPLETED, app.acceptance_date
     if app.permit_no:
         project.permit_no = app.permit_no

@@ -14,6 +14,8 @@ from .models import APPLICATION_BY_PROCESS, AUTHORITY
 from .principal import Principal
 from .processes import REVIEW_FORM
 
+RETURN_ACTION = "退回"   # the log's name for a reviewer's return
+
 
 class ReviewService:
     def __init__(self, engine: ProcessEngine, services: list[ApplicationService]):
@@ -65,7 +67,7 @@ class ReviewService:
         return self._decide(principal, task_id, "approve", "审核通过", opinion)
 
     def return_(self, principal: Principal, task_id: int, opinion: str):
-        return self._decide(principal, task_id, "return", "退回", opinion)
+        return self._decide(principal, task_id, "return", RETURN_ACTION, opinion)
 
     def _decide(self, principal, task_id, decision, label, opinion):
         self._require_regulator(principal)

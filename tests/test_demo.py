@@ -115,3 +115,8 @@ def test_load_if_empty_does_not_duplicate(ctx):
     assert demo_counts() == counts
     again = runner.invoke(args=["demo", "load", "--scale", "0.2"])
     assert again.exit_code != 0 and demo_counts() == counts
+
+
+def test_demo_data_keeps_every_invariant(demo):
+    from handlers.invariants import check_invariants
+    assert check_invariants() == []

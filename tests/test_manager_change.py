@@ -202,7 +202,7 @@ def test_replacement_that_became_ineligible_goes_back_to_the_applicant(world, se
 
     assert app.status == RETURNED and app.status_label == "已退回"
     entry = services.change.operation_log(app)[-1]
-    assert entry.action == "变更生效"
+    assert entry.action == "复核未通过" and entry.user_name == "系统"
     assert entry.opinion == "审核通过时复核未通过：该项目经理已有项目管理工作，请重新选择"
     assert row_counts(Assignment, LockRecord) == before
     assert len(_active(old.id, project.id)) == 1 and old.status == LOCKED

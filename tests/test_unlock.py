@@ -288,7 +288,8 @@ def test_lock_closed_elsewhere_before_approval_goes_back_to_the_applicant(world,
     services.reviews.approve(reviewer, unlock_task.id)
     assert app.status == RETURNED
     last = services.unlock.operation_log(app)[-1]
-    assert (last.action, last.opinion) == ("自动解锁", "该锁定记录已解除，无需再解锁")
+    assert (last.action, last.opinion) == ("复核未通过", "该锁定记录已解除，无需再解锁")
+    assert last.user_name == "系统"
     with pytest.raises(DomainError) as exc:
         services.unlock.report(applicant, app.id)
     assert exc.value.message == "该人员已不再锁定，无需申请解锁"

@@ -10,7 +10,7 @@ from handlers.codes import credit_code_check_char, id_card_check_char
 from handlers.models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR, PLATFORM,
     PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM, SUPERVISION_ENGINEER, Account,
-    Assignment, Certificate, Organization, Person, Project, User,
+    Certificate, Organization, Person, Project, User,
 )
 from handlers.principal import Principal
 
@@ -78,9 +78,7 @@ class World:
         return project
 
     def assign(self, person, project, role):
-        db.session.add(Assignment(person_id=person.id, project_id=project.id, role=role))
-        db.session.flush()
-        lock_rule.apply_lock_rule(person, project_hint=project.id)
+        lock_rule.assign(person, project, role)
         db.session.commit()
 
     @classmethod

@@ -1,4 +1,5 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``, ``flask calendar …``."""
+"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``,
+``flask calendar …``, ``flask check-invariants``."""
 import sys
 from pathlib import Path
 
@@ -75,6 +76,19 @@ def engine_retry(instance_id):
     result = _services().operations.retry_as_operator(instance_id)
     click.echo(f"instance {instance_id}: {result.instance.status}" +
                (f" ({result.incident})" if result.incident else ""))
+
+
+@click.command("check-invariants", help="Scan the database for broken invariants (exit 1 if any).")
+@with_appcontext
+def check_invariants_command():
+    from handlers.invariants import CHECKS, check_invariants
+    problems = check_invariants()
+    for line in problems:
+        click.echo(f"✗ {line}")
+    if problems:
+        click.echo(f"发现 {len(problems)} 处不变量被破坏", err=True)
+        sys.exit(1)
+    click.echo(f"✓ 所有不变量均成立（{len(CHECKS)} 项检查）")
 
 
 @click.group("uploads", help="Uploaded files.")
@@ -182,6 +196,7 @@ def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(check_invariants_command)
     try:
         from handlers.demo import demo_command
         app.cli.add_command(demo_command)

@@ -13,6 +13,8 @@ from handlers.applications import UNLOCK_FORM, UNLOCK_FORM_LABEL, Upload
 from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
+from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
+from handlers.reviews import RETURN_ACTION
 
 from .. import services
 from ..access import principal_required
@@ -70,6 +72,10 @@ def _choices(kind, svc):
             for pr in svc.completable(p)]
 
 
+def _recheck_reason(message: str | None) -> str:
+    return (message or "").removeprefix(RECHECK_PREFIX).rstrip("。") or "无"
+
+
 def _next_step(kind, svc, app, log) -> str:
     regulators = f"{app.project.authority.name} 和 {app.project.agency.name}"
     if kind == "unlock":
@@ -83,8 +89,11 @@ def _next_step(kind, svc, app, log) -> str:
             text += f"（{task.claimed_by_org_name} {task.claimed_by_name} 已签收，正在审核）"
         return text + "。"
     if app.status == RETURNED:
-        # the reviewer's 退回 opinion, or the engine's message when the approval-time re-check failed
-        opinion = next((e.opinion for e in reversed(log) if e.opinion and e.action != "审核通过"), None)
+        # why it came back last: a reviewer's 退回 with their opinion, or the system's failed re-check
+        back = next((e for e in reversed(log) if e.action in (RETURN_ACTION, RECHECK_FAILED)), None)
+        if back is not None and back.action == RECHECK_FAILED:
+            return f"已退回，系统复核未通过：{_recheck_reason(back.opinion)}。请修改后重新上报，或撤回。"
+        opinion = back.opinion if back is not None else None
         return f"已退回，审核意见：{opinion or '无'}。请修改后重新上报，或撤回。"
     if app.status == APPROVED:
         return "已办结。"
