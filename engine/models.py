@@ -96,6 +96,8 @@ class HumanTask(db.Model):
     completed_by_name: Mapped[str | None] = mapped_column(String(100))
     completed_by_org_id: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str | None] = mapped_column(String(50))
+    # set when the task's overdue timer fired: it is on the competent authority's 督办 list
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     candidates: Mapped[list["TaskCandidate"]] = relationship(
@@ -149,3 +151,29 @@ class AuditEntry(db.Model):
 @event.listens_for(AuditEntry, "before_delete")
 def _audit_is_append_only(_mapper, _conn, _target):
     raise RuntimeError("the operation log is append-only")
+
+
+class Job(db.Model):
+    """An outbox row: work to run once, at or after ``due_at`` (a timer, a delivery, …).
+
+    Written in the transaction of the state change that causes it; run by ``flask engine worker``
+    (engine.jobs). ``locked_by``/``locked_until`` are a worker's lease on a claimed job.
+    """
+    __tablename__ = "engine_job"
+    __table_args__ = (
+        # the workers' claim query: pending jobs in due order
+        Index("ix_engine_job_due", "due_at", "id", postgresql_where=text("state = 'pending'"),
+              sqlite_where=text("state = 'pending'")),
+        Index("ix_engine_job_state", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text, default="{}")   # JSON
+    state: Mapped[str] = mapped_column(String(20), default="pending")   # pending|done|failed
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -8,17 +8,19 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
-from . import store
+from . import jobs, store, timers
 from .actor import Actor
 from .db import db, unit_of_work
 from .definitions import DefinitionStore
@@ -89,6 +91,12 @@ class _ServiceScriptEngine(PythonScriptEngine):
         params = {k: v["value"] for k, v in (operation_params or {}).items()}
         result = operator(ServiceCall(self.step.instance, task.task_spec.bpmn_id, self.step.actor, params))
         return json.dumps(result or {})
+
+    def evaluate(self, task, expression, external_context=None):
+        # timer expressions may count working days and read the attached task's due period
+        if getattr(task.task_spec, "event_definition", None) is not None:
+            external_context = {**timers.timer_functions(task.task_spec), **(external_context or {})}
+        return super().evaluate(task, expression, external_context)
 
 
 class ProcessEngine:
@@ -224,6 +232,7 @@ class ProcessEngine:
         """
         instance = step.instance
         wf, open_before = build()
+        timers_before = _waiting_timers(wf)
         incident = failed_at = None
         logged = len(step.log)
         script_engine = wf.script_engine = _ServiceScriptEngine(self.registry, step)
@@ -240,6 +249,7 @@ class ProcessEngine:
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, failed_at, incident)
             wf, open_before = build()
+            timers_before = _waiting_timers(wf)
             del step.log[logged:]   # the service tasks' entries went with their effects
             step.log.append(store.audit_entry(instance.id, Actor.system(), "服务任务失败", incident,
                                               element_id=failed_at))
@@ -258,7 +268,55 @@ class ProcessEngine:
         opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
         if opened is None:
             raise ConcurrentModification(_CONCURRENT)
+        self._schedule_timers(instance, _waiting_timers(wf), timers_before)
+        if incident:
+            for listener in self.registry.incident_listeners:
+                listener("instance", instance.id, incident)
         return StepResult(instance, opened, incident)
+
+    @staticmethod
+    def _schedule_timers(instance, waiting: dict, before: dict) -> None:
+        """A timer that started waiting in this step gets a job due when it fires (same transaction)."""
+        new = [(TIMER_JOB, {"instance_id": instance.id, "timer": guid, "element": element}, at)
+               for guid, (element, at) in waiting.items() if guid not in before and at is not None]
+        jobs.enqueue_many(new)
+
+    def fire_timer(self, job) -> None:
+        """The job of a waiting timer: let Spiff fire it and run the engine on, as one command.
+
+        A timer no longer waiting (its task was completed first, or it already fired) is a no-op.
+        """
+        payload = job.payload
+        with self.command():
+            conn = db.session.connection()
+            instance, content_hash = store.load_instance(conn, payload["instance_id"])
+            if instance is None or instance.status != "running":
+                return
+            parsed = self.definitions.parsed_by_hash(content_hash)
+            wf = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
+            timer = wf.get_task_from_id(UUID(payload["timer"]))
+            if timer is None or timer.state not in (TaskState.WAITING, TaskState.READY):
+                return
+            fire_at = timers.fire_time(timer)
+            if timer.state == TaskState.WAITING and fire_at is not None and fire_at >= utcnow():
+                raise jobs.NotDue(fire_at + timedelta(seconds=1))
+            step = _Step(conn, instance, Actor.system())
+            state = instance.state
+
+            def restore_and_fire():
+                restored = load_state(state, parsed.spec, parsed.subprocess_specs)
+                open_before = set(_ready_user_tasks(restored))
+                restored.refresh_timers()
+                return restored, open_before
+            self._advance(step, restore_and_fire)
+
+    def job_handlers(self) -> dict:
+        """The handlers a worker runs: the engine's timers and the registry's kinds."""
+        return {TIMER_JOB: self.fire_timer, **self.registry.job_handlers}
+
+    def job_incident(self, job, error: str) -> None:
+        for listener in self.registry.incident_listeners:
+            listener("job", job.id, f"{job.kind}: {error}")
 
     def _new_tasks(self, step, wf, open_before: set[str]) -> list[tuple[dict, list[int]]]:
         """Make the inbox rows match the workflow's ready user tasks: close the ones it no longer
@@ -315,6 +373,17 @@ class ProcessEngine:
 
 
 _CONCURRENT = "该业务已被他人处理，请刷新后重试"
+TIMER_JOB = "bpmn.timer"
+
+
+def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
+    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC)."""
+    waiting = {}
+    for task in wf.event_manager.tasks.values():
+        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition) \
+                and task.state == TaskState.WAITING:
+            waiting[str(task.id)] = (task.task_spec.bpmn_id, timers.fire_time(task))
+    return waiting
 
 
 def _ready_user_tasks(wf) -> dict[str, object]:

@@ -1,0 +1,119 @@
+"""Timer expressions: the functions the script engine offers, and the due periods of user tasks.
+
+Timer expressions are Python expressions evaluated by SpiffWorkflow when a timer starts
+waiting; they must give an ISO 8601 date-time, duration or cycle. Working days are counted
+on the calendar of ``engine.workcalendar`` in China's time zone (UTC+8, no daylight saving).
+"""
+import re
+from datetime import date, datetime, time, timedelta, timezone
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition, DurationTimerEventDefinition, TimerEventDefinition,
+)
+
+from . import workcalendar
+
+LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+DUE_PROPERTY = "due"
+_DUE = re.compile(r"^\s*(\d{1,3})\s*(working days?|days?|个工作日|日|天)\s*$")
+
+
+class DueSyntaxError(ValueError):
+    pass
+
+
+def parse_due(text: str) -> tuple[int, bool]:
+    """``"5 working days"`` → (5, True); ``"15 days"`` → (15, False)."""
+    m = _DUE.match(text or "")
+    if not m:
+        raise DueSyntaxError(f"期限 “{text}” 无法识别，应为 “5 working days” 或 “15 days”")
+    return int(m.group(1)), m.group(2) in ("working days", "working day", "个工作日")
+
+
+def now_local() -> datetime:
+    return datetime.now(timezone.utc).astimezone(LOCAL_TZ)
+
+
+def working_days(n: int, start: datetime | None = None) -> str:
+    """The moment n working days from now (same time of day), as an ISO date-time."""
+    start = start or now_local()
+    return _at(workcalendar.add_working_days(start.date(), int(n)), start).isoformat()
+
+
+def due_from(due_text: str, start: datetime | None = None) -> datetime:
+    """When a task with the ``due`` property ``due_text`` that opens at ``start`` is due."""
+    start = start or now_local()
+    n, working = parse_due(due_text)
+    if working:
+        return _at(workcalendar.add_working_days(start.date(), n), start)
+    return start + timedelta(days=n)
+
+
+def minus_working_days(moment: datetime, n: int) -> datetime:
+    """The same time of day n working days before ``moment``."""
+    d, left = moment.date(), int(n)
+    while left > 0:
+        d -= timedelta(days=1)
+        if workcalendar.is_working_day(d):
+            left -= 1
+    return _at(d, moment)
+
+
+def _at(d: date, like: datetime) -> datetime:
+    return datetime.combine(d, time(like.hour, like.minute, like.second), like.tzinfo or LOCAL_TZ)
+
+
+# -- the functions a timer expression may call ----------------------------------------------------
+def attached_due(spec) -> str | None:
+    """The ``due`` property of the user task a boundary event ``spec`` is attached to."""
+    for split in getattr(spec, "inputs", []):
+        for sibling in getattr(split, "outputs", []):
+            if sibling is not spec and getattr(sibling, "manual", False):
+                return ((sibling.extensions or {}).get("properties") or {}).get(DUE_PROPERTY)
+    return None
+
+
+def timer_functions(spec, start: datetime | None = None) -> dict:
+    """The names a timer expression of ``spec`` may use: ``working_days(n)``, ``due_at()`` and
+    ``due_minus_working_days(n)`` (the last two read the attached user task's ``due`` property)."""
+    def due_at() -> str:
+        text = attached_due(spec)
+        if text is None:
+            raise DueSyntaxError("due_at() 只能用于附着在声明了 due 属性的用户任务上的边界事件")
+        return due_from(text, start).isoformat()
+
+    def due_minus_working_days(n: int) -> str:
+        return minus_working_days(datetime.fromisoformat(due_at()), n).isoformat()
+
+    return {"working_days": lambda n: working_days(n, start), "due_at": due_at,
+            "due_minus_working_days": due_minus_working_days}
+
+
+def check_timer(spec) -> str | None:
+    """Why the timer expression of ``spec`` is unusable (evaluated now, without task data), or None."""
+    definition = spec.event_definition
+    try:
+        value = eval(compile(definition.expression, f"<{spec.bpmn_id}>", "eval"), timer_functions(spec))
+        if isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        elif isinstance(definition, DurationTimerEventDefinition):
+            TimerEventDefinition.parse_iso_duration(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception as exc:  # noqa: BLE001 — every failure is reported to the designer
+        return f"定时器表达式 {definition.expression!r} 无效：{exc}"
+    return None
+
+
+def fire_time(task) -> datetime | None:
+    """When a waiting timer task fires (naive UTC), from the value Spiff stored when it started waiting."""
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):   # a cycle: its next occurrence
+        value = value.get("next")
+    try:
+        at = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        at = None
+    return None if at is None else at.astimezone(timezone.utc).replace(tzinfo=None)
