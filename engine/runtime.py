@@ -70,7 +70,7 @@ class _Step:
             store.insert_instance(self.conn, self.instance, self.definition)
 
 
-class _ServiceScriptEngine(PythonScriptEngine):
+class _ServiceScriptEngine(timers.TimerFunctionsMixin, PythonScriptEngine):
     """Routes service tasks to the registry's operators, with the command's context."""
 
     def __init__(self, registry: EngineRegistry, step: _Step):
@@ -91,12 +91,6 @@ class _ServiceScriptEngine(PythonScriptEngine):
         params = {k: v["value"] for k, v in (operation_params or {}).items()}
         result = operator(ServiceCall(self.step.instance, task.task_spec.bpmn_id, self.step.actor, params))
         return json.dumps(result or {})
-
-    def evaluate(self, task, expression, external_context=None):
-        # timer expressions may count working days and read the attached task's due period
-        if getattr(task.task_spec, "event_definition", None) is not None:
-            external_context = {**timers.timer_functions(task.task_spec), **(external_context or {})}
-        return super().evaluate(task, expression, external_context)
 
 
 class ProcessEngine:
@@ -377,13 +371,24 @@ TIMER_JOB = "bpmn.timer"
 
 
 def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
-    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC)."""
+    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC).
+
+    A timer already due when it started waiting was made ready by Spiff's trailing refresh
+    and is still to run: its job is due now (its step's inbox rows exist by then).
+    """
     waiting = {}
     for task in wf.event_manager.tasks.values():
-        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition) \
-                and task.state == TaskState.WAITING:
+        if _is_timer(task) and task.state == TaskState.WAITING:
             waiting[str(task.id)] = (task.task_spec.bpmn_id, timers.fire_time(task))
+    for w in (wf, *wf.subprocesses.values()):
+        for task in w.tasks.values():
+            if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
+                waiting[str(task.id)] = (task.task_spec.bpmn_id, utcnow())
     return waiting
+
+
+def _is_timer(task) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
 
 
 def _ready_user_tasks(wf) -> dict[str, object]:

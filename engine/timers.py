@@ -5,6 +5,8 @@ waiting; they must give an ISO 8601 date-time, duration or cycle. Working days a
 on the calendar of ``engine.workcalendar`` in China's time zone (UTC+8, no daylight saving).
 """
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
@@ -30,8 +32,21 @@ def parse_due(text: str) -> tuple[int, bool]:
     return int(m.group(1)), m.group(2) in ("working days", "working day", "个工作日")
 
 
+_SHIFT: ContextVar[timedelta] = ContextVar("timer_clock_shift", default=timedelta(0))
+
+
 def now_local() -> datetime:
-    return datetime.now(timezone.utc).astimezone(LOCAL_TZ)
+    return (datetime.now(timezone.utc) - _SHIFT.get()).astimezone(LOCAL_TZ)
+
+
+@contextmanager
+def backdated(delta: timedelta):
+    """Timer expressions evaluated inside count from ``delta`` ago (demo data that is already late)."""
+    token = _SHIFT.set(delta)
+    try:
+        yield
+    finally:
+        _SHIFT.reset(token)
 
 
 def working_days(n: int, start: datetime | None = None) -> str:
@@ -85,8 +100,16 @@ def timer_functions(spec, start: datetime | None = None) -> dict:
     def due_minus_working_days(n: int) -> str:
         return minus_working_days(datetime.fromisoformat(due_at()), n).isoformat()
 
-    return {"working_days": lambda n: working_days(n, start), "due_at": due_at,
-            "due_minus_working_days": due_minus_working_days}
+    def not_past(fn):
+        # a moment already past fires through its job a second from now, after this step's inbox
+        # rows exist, rather than inside the step that started the timer
+        def wrapped(*args):
+            soonest = datetime.now(timezone.utc) + timedelta(seconds=1)
+            return max(datetime.fromisoformat(fn(*args)), soonest).astimezone(LOCAL_TZ).isoformat()
+        return wrapped
+
+    return {"working_days": not_past(lambda n: working_days(n, start)), "due_at": not_past(due_at),
+            "due_minus_working_days": not_past(due_minus_working_days)}
 
 
 def check_timer(spec) -> str | None:
@@ -117,3 +140,12 @@ def fire_time(task) -> datetime | None:
     except ValueError:
         at = None
     return None if at is None else at.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class TimerFunctionsMixin:
+    """For a PythonScriptEngine subclass: timer expressions see the functions of ``timer_functions``."""
+
+    def evaluate(self, task, expression, external_context=None):
+        if getattr(task.task_spec, "event_definition", None) is not None:
+            external_context = {**timer_functions(task.task_spec), **(external_context or {})}
+        return super().evaluate(task, expression, external_context)

@@ -97,3 +97,19 @@ def test_returned_and_reported_again_gets_fresh_timers_and_the_old_ones_stay_sil
     with at(datetime(2026, 3, 12, 3, 0, 30, tzinfo=UTC)):
         assert services.worker().run_due() == 2   # the old overdue job (no-op) and the new reminder
     assert kinds("due_soon") == 3 and kinds("overdue") == 0
+
+
+def test_a_timer_already_due_when_it_starts_fires_at_once_through_its_job(world, services):
+    from datetime import timedelta
+
+    from engine import timers
+    with at(DUE, 3600):
+        pm, _project = locked_person(world, "李四")
+        with timers.backdated(timedelta(days=10)):
+            app = reported_unlock(world, services, pm)
+        assert kinds("due_soon") == 0
+    with at(DUE, 3602):
+        assert services.worker().run_due() == 2
+        assert services.worker().run_due() == 0
+    assert kinds("due_soon") == 3 and kinds("overdue") == 3
+    assert log_actions(app.instance_id).count("超期预警") == 1

@@ -1,4 +1,4 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``."""
+"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry|worker|retry-job``."""
 import sys
 from pathlib import Path
 
@@ -78,6 +78,40 @@ def engine_retry(instance_id):
         result = engine.retry(instance_id, Actor(None, "运维", None, "平台"))
     click.echo(f"instance {instance_id}: {result.instance.status}" +
                (f" ({result.incident})" if result.incident else ""))
+
+
+@engine_group.command("worker", help="Run due jobs (timers, notification deliveries) until stopped.")
+@click.option("--once", is_flag=True, help="run the jobs due now, then exit")
+@click.option("--poll", default=1.0, show_default=True, help="seconds to wait when no job is due")
+@click.option("--batch", default=20, show_default=True, help="jobs claimed per round trip")
+@click.option("--lease", default=300, show_default=True, help="seconds a claimed job stays this worker's")
+@with_appcontext
+def engine_worker(once, poll, batch, lease):
+    import signal
+    import threading
+    from datetime import timedelta
+    worker = _services().worker(batch=batch, lease=timedelta(seconds=lease))
+    if once:
+        click.echo(f"{worker.run_due()} job(s) run")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"worker {worker.worker_id} started")
+    worker.run_forever(stop, poll)
+    click.echo(f"worker {worker.worker_id} stopped")
+
+
+@engine_group.command("retry-job", help="Run a failed job (an incident) again.")
+@click.argument("job_id", type=int)
+@with_appcontext
+def engine_retry_job(job_id):
+    from engine.db import unit_of_work
+    from engine.jobs import retry_failed
+    with unit_of_work():
+        ok = retry_failed(job_id)
+    click.echo(f"job {job_id}: " + ("pending again" if ok else "not a failed job"))
+    sys.exit(0 if ok else 1)
 
 
 @click.group("uploads", help="Uploaded files.")

@@ -4,7 +4,9 @@ from sqlalchemy import func, select
 
 from engine.db import db
 from engine.diagram import render_svg
+from engine.db import unit_of_work
 from engine.errors import EngineError
+from engine.jobs import failed_jobs, retry_failed
 from engine.models import ProcessDefinition, ProcessInstance
 from handlers import accounts
 from handlers.errors import DomainError, Forbidden, NotFound
@@ -68,7 +70,8 @@ def definitions():
     errored = list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.status == "errored")
                                       .order_by(ProcessInstance.incident_at.desc(), ProcessInstance.id.desc())
                                       .limit(200)))
-    return render_template("admin/definitions.html", definitions=defs, errored=errored, retry_form=RetryForm())
+    return render_template("admin/definitions.html", definitions=defs, errored=errored, retry_form=RetryForm(),
+                           failed_jobs=failed_jobs())
 
 
 @bp.get("/definitions/<int:definition_id>")
@@ -101,4 +104,16 @@ def retry(instance_id):
                 flash(f"重试后仍然出错：{instance.incident_message or ''}", "error")
             else:
                 flash("重试成功", "success")
+    return redirect(url_for("admin.definitions"))
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@principal_required(PLATFORM)
+def retry_job(job_id):
+    """A failed job (an incident) runs again at the worker's next round, with its attempts reset."""
+    if RetryForm().validate_on_submit():
+        with unit_of_work():
+            ok = retry_failed(job_id)
+        flash("作业已重新排队，将由后台任务执行器重新执行" if ok else "该作业不是失败状态，无需重试",
+              "success" if ok else "error")
     return redirect(url_for("admin.definitions"))
