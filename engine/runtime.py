@@ -123,7 +123,7 @@ class ProcessEngine:
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
                 return self._advance(_Step(conn, instance, actor, definition),
-                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set()))
+                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
@@ -172,13 +172,13 @@ class ProcessEngine:
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
-            open_before = _ready_user_tasks(wf).keys()
+            open_before, timers_before = _ready_user_tasks(wf).keys(), _waiting_timers(wf)
             spiff_task = wf.get_task_from_id(UUID(task.task_guid))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise TaskClosed("该任务已处理完毕，请勿重复提交")
             spiff_task.set_data(**cleaned)
             spiff_task.run()
-            return wf, open_before - {task.task_guid}
+            return wf, open_before - {task.task_guid}, timers_before
         return self._advance(step, restore_and_complete)
 
     def retry(self, instance_id: int, actor: Actor) -> StepResult:
@@ -195,7 +195,7 @@ class ProcessEngine:
 
         def restore():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)
-            return wf, set(_ready_user_tasks(wf))
+            return wf, set(_ready_user_tasks(wf)), _waiting_timers(wf)
         return self._advance(step, restore)
 
     def update_subject(self, instance: ProcessInstance, **fields) -> None:
@@ -221,12 +221,14 @@ class ProcessEngine:
     def _advance(self, step: _Step, build) -> StepResult:
         """Build the workflow, run engine steps in a savepoint, persist state and inbox rows.
 
+        ``build`` returns the workflow, the guids of the user tasks that had open inbox rows and
+        the timers that had jobs, both as the stored state had them.
+
         A failing service task rolls back everything it and the steps after the user
         task did, and leaves the instance errored at that element, to be retried.
         """
         instance = step.instance
-        wf, open_before = build()
-        timers_before = _waiting_timers(wf)
+        wf, open_before, timers_before = build()
         incident = failed_at = None
         logged = len(step.log)
         script_engine = wf.script_engine = _ServiceScriptEngine(self.registry, step)
@@ -242,8 +244,7 @@ class ProcessEngine:
             failed_at = _failed_element(wf, exc)
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, failed_at, incident)
-            wf, open_before = build()
-            timers_before = _waiting_timers(wf)
+            wf, open_before, timers_before = build()
             del step.log[logged:]   # the service tasks' entries went with their effects
             step.log.append(store.audit_entry(instance.id, Actor.system(), "服务任务失败", incident,
                                               element_id=failed_at))
@@ -299,9 +300,9 @@ class ProcessEngine:
 
             def restore_and_fire():
                 restored = load_state(state, parsed.spec, parsed.subprocess_specs)
-                open_before = set(_ready_user_tasks(restored))
+                open_before, timers_before = set(_ready_user_tasks(restored)), _waiting_timers(restored)
                 restored.refresh_timers()
-                return restored, open_before
+                return restored, open_before, timers_before
             self._advance(step, restore_and_fire)
 
     def job_handlers(self) -> dict:
