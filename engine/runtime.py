@@ -272,8 +272,9 @@ class ProcessEngine:
     @staticmethod
     def _schedule_timers(instance, waiting: dict, before: dict) -> None:
         """A timer that started waiting in this step gets a job due when it fires (same transaction)."""
-        new = [(TIMER_JOB, {"instance_id": instance.id, "timer": guid, "element": element}, at)
-               for guid, (element, at) in waiting.items() if guid not in before and at is not None]
+        new = [(TIMER_JOB, {"instance_id": instance.id, "timer": guid, "element": element}, at or utcnow())
+               for guid, (element, at) in waiting.items()
+               if guid not in before or (at is not None and before[guid][1] != at)]   # new, or re-armed
         jobs.enqueue_many(new)
 
     def fire_timer(self, job) -> None:
@@ -372,7 +373,7 @@ TIMER_JOB = "bpmn.timer"
 
 
 def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
-    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC).
+    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC or None: now).
 
     A timer already due when it started waiting was made ready by Spiff's trailing refresh
     and is still to run: its job is due now (its step's inbox rows exist by then).
@@ -384,7 +385,7 @@ def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
     for w in (wf, *wf.subprocesses.values()):
         for task in w.tasks.values():
             if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
-                waiting[str(task.id)] = (task.task_spec.bpmn_id, utcnow())
+                waiting[str(task.id)] = (task.task_spec.bpmn_id, None)   # due now
     return waiting
 
 
