@@ -189,3 +189,22 @@ def _report(world, services, app):
                          [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
     services.unlock.report(applicant, app.id)
     return app
+
+
+def test_an_errored_instance_tells_the_administrators_only(world, services, monkeypatch):
+    from handlers import processes
+
+    def broken(call):
+        raise ConnectionError("数据库连接中断")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
+    pm, _ = locked_person(world, "吴九")
+    reported_unlock(world, services, pm)
+    agency = world.who("agency_reviewer")
+    [task] = services.reviews.inbox(agency).rows
+    services.reviews.claim(agency, task.id)
+    services.reviews.approve(agency, task.id, "同意")
+    got = received(world, *EVERYONE)
+    assert got["admin"] == ["incident"]
+    assert all("incident" not in kinds for key, kinds in got.items() if key != "admin")
+    incident = db.session.scalars(select(Notification).where(Notification.kind == "incident")).one()
+    assert "数据库连接中断" in incident.body
