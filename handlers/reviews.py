@@ -6,7 +6,7 @@ from sqlalchemy import select
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox
-from engine.models import HumanTask, TaskCandidate
+from engine.models import HumanTask, TaskCandidate, utcnow
 
 from .applications import ApplicationService, sync_status
 from .errors import Forbidden, NotFound
@@ -45,7 +45,10 @@ class ReviewService:
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
         self._require_regulator(principal)
         with self.engine.command(), _not_found_for_strangers():
+            asked_at = utcnow()
             task = self.engine.claim(task_id, principal.actor)
+            if task.claimed_at < asked_at:
+                return task   # the holder claiming again: nothing happened, nobody is told
             app = self.application_for(task.instance_id, task.process_key)
             notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
                    f"您上报的{app.title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)

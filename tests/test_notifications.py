@@ -38,6 +38,7 @@ def test_the_review_events_reach_exactly_who_may_see_the_application(world, serv
     agency, colleague = world.who("agency_reviewer"), world.who("auth_reviewer2")
     [task] = services.reviews.inbox(agency).rows
     services.reviews.claim(agency, task.id)
+    services.reviews.claim(agency, task.id)   # claiming one's own task again tells nobody anything
     services.reviews.release(agency, task.id)
     services.reviews.claim(colleague, task.id)
     services.reviews.return_(colleague, task.id, "解锁申请表未盖章")
