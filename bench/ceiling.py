@@ -15,12 +15,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.serialization import dump_state, load_state
+from engine.timers import TimerFunctionsMixin
 from engine.validation import parse_bpmn
 
 BPMN = Path(__file__).resolve().parent.parent / "bpmn" / "personnel_unlock.bpmn"
 
 
-class _NoopServiceEngine(PythonScriptEngine):
+class _NoopServiceEngine(TimerFunctionsMixin, PythonScriptEngine):
     def __init__(self):
         super().__init__(environment=TaskDataEnvironment())
 

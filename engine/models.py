@@ -110,6 +110,8 @@ class HumanTask(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     due_rule: Mapped[str | None] = mapped_column(String(20))
+    # set when the task's overdue timer fired: it is on the competent authority's 督办 list
+    overdue_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     candidates: Mapped[list["TaskCandidate"]] = relationship(
@@ -189,3 +191,29 @@ class CalendarDay(db.Model):
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     working: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class Job(db.Model):
+    """An outbox row: work to run once, at or after ``due_at`` (a timer, a delivery, …).
+
+    Written in the transaction of the state change that causes it; run by ``flask engine worker``
+    (engine.jobs). ``locked_by``/``locked_until`` are a worker's lease on a claimed job.
+    """
+    __tablename__ = "engine_job"
+    __table_args__ = (
+        # the workers' claim query: pending jobs in due order
+        Index("ix_engine_job_due", "due_at", "id", postgresql_where=text("state = 'pending'"),
+              sqlite_where=text("state = 'pending'")),
+        Index("ix_engine_job_state", "state", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[str] = mapped_column(Text, default="{}")   # JSON
+    state: Mapped[str] = mapped_column(String(20), default="pending")   # pending|done|failed
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)

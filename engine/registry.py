@@ -17,6 +17,8 @@ class ServiceCall:
 Operator = Callable[[ServiceCall], dict]
 CandidateRule = Callable[[Any], list[int]]      # InstanceRecord -> organisation ids
 FormValidator = Callable[[dict], dict]           # raw data -> cleaned data (raises InvalidFormData)
+JobHandler = Callable[[Any], None]               # engine.jobs.JobContext -> None (raises to retry)
+IncidentListener = Callable[[str, int, str], None]   # ("instance"|"job", its id, message), in the transaction
 
 
 @dataclass
@@ -24,6 +26,8 @@ class EngineRegistry:
     operators: dict[str, Operator] = field(default_factory=dict)
     candidate_rules: dict[str, CandidateRule] = field(default_factory=dict)
     forms: dict[str, FormValidator] = field(default_factory=dict)
+    job_handlers: dict[str, JobHandler] = field(default_factory=dict)
+    incident_listeners: list[IncidentListener] = field(default_factory=list)
 
     def operator(self, name: str):
         def register(fn: Operator) -> Operator:
@@ -42,3 +46,14 @@ class EngineRegistry:
             self.forms[key] = fn
             return fn
         return register
+
+    def job_handler(self, kind: str):
+        """Register the handler of a job kind (see engine.jobs.enqueue)."""
+        def register(fn: JobHandler) -> JobHandler:
+            self.job_handlers[kind] = fn
+            return fn
+        return register
+
+    def incident_listener(self, fn: IncidentListener) -> IncidentListener:
+        self.incident_listeners.append(fn)
+        return fn

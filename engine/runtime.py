@@ -10,16 +10,18 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
-from . import deadlines, store
+from . import deadlines, jobs, store, timers
 from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
@@ -69,7 +71,7 @@ class _Step:
             store.insert_instance(self.conn, self.instance, self.definition)
 
 
-class _ServiceScriptEngine(PythonScriptEngine):
+class _ServiceScriptEngine(timers.TimerFunctionsMixin, PythonScriptEngine):
     """Routes service tasks to the registry's operators, with the command's context."""
 
     def __init__(self, registry: EngineRegistry, step: _Step):
@@ -134,7 +136,7 @@ class ProcessEngine:
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
                 return self._advance(_Step(conn, instance, actor, definition),
-                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set()))
+                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
@@ -187,13 +189,13 @@ class ProcessEngine:
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
-            open_before = _ready_user_tasks(wf).keys()
+            open_before, timers_before = _ready_user_tasks(wf).keys(), _waiting_timers(wf)
             spiff_task = wf.get_task_from_id(UUID(task.task_guid))
             if spiff_task is None or spiff_task.state != TaskState.READY:
                 raise TaskClosed("该任务已处理完毕，请勿重复提交")
             spiff_task.set_data(**cleaned)
             spiff_task.run()
-            return wf, open_before - {task.task_guid}
+            return wf, open_before - {task.task_guid}, timers_before
         return self._advance(step, restore_and_complete)
 
     @_command
@@ -211,7 +213,7 @@ class ProcessEngine:
 
         def restore():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)
-            return wf, set(_ready_user_tasks(wf))
+            return wf, set(_ready_user_tasks(wf)), _waiting_timers(wf)
         return self._advance(step, restore)
 
     @_command
@@ -229,11 +231,14 @@ class ProcessEngine:
     def _advance(self, step: _Step, build) -> StepResult:
         """Build the workflow, run engine steps in a savepoint, persist state and inbox rows.
 
+        ``build`` returns the workflow, the guids of the user tasks that had open inbox rows and
+        the timers that had jobs, both as the stored state had them.
+
         A failing service task rolls back everything it and the steps after the user
         task did, and leaves the instance errored at that element, to be retried.
         """
         instance = step.instance
-        wf, open_before = build()
+        wf, open_before, timers_before = build()
         incident = failed_at = None
         logged = len(step.log)
         script_engine = wf.script_engine = _ServiceScriptEngine(self.registry, step)
@@ -251,7 +256,7 @@ class ProcessEngine:
             failed_at = _failed_element(wf, exc)
             incident = _incident_message(exc)
             log.warning("instance %s failed at %s: %s", instance.id, failed_at, incident)
-            wf, open_before = build()
+            wf, open_before, timers_before = build()
             del step.log[logged:]   # the service tasks' entries went with their effects
             step.log.append(store.audit_entry(instance.id, Actor.system(), "服务任务失败", incident,
                                               element_id=failed_at))
@@ -270,7 +275,56 @@ class ProcessEngine:
         opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
         if opened is None:
             raise ConcurrentModification(_CONCURRENT)
+        self._schedule_timers(instance, _waiting_timers(wf), timers_before)
+        if incident:
+            for listener in self.registry.incident_listeners:
+                listener("instance", instance.id, incident)
         return StepResult(instance, opened, incident)
+
+    @staticmethod
+    def _schedule_timers(instance, waiting: dict, before: dict) -> None:
+        """A timer that started waiting in this step gets a job due when it fires (same transaction)."""
+        new = [(TIMER_JOB, {"instance_id": instance.id, "timer": guid, "element": element}, at or utcnow())
+               for guid, (element, at) in waiting.items()
+               if guid not in before or (at is not None and before[guid][1] != at)]   # new, or re-armed
+        jobs.enqueue_many(new)
+
+    def fire_timer(self, job) -> None:
+        """The job of a waiting timer: let Spiff fire it and run the engine on, as one command.
+
+        A timer no longer waiting (its task was completed first, or it already fired) is a no-op.
+        """
+        payload = job.payload
+        with self.command():
+            conn = db.session.connection()
+            instance, content_hash = store.load_instance(conn, payload["instance_id"])
+            if instance is None or instance.status != "running":
+                return
+            parsed = self.definitions.parsed_by_hash(content_hash)
+            wf = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
+            timer = wf.get_task_from_id(UUID(payload["timer"]))
+            if timer is None or timer.state not in (TaskState.WAITING, TaskState.READY):
+                return
+            fire_at = timers.fire_time(timer)
+            if timer.state == TaskState.WAITING and fire_at is not None and fire_at >= utcnow():
+                raise jobs.NotDue(fire_at + timedelta(seconds=1))
+            step = _Step(conn, instance, Actor.system())
+            state = instance.state
+
+            def restore_and_fire():
+                restored = load_state(state, parsed.spec, parsed.subprocess_specs)
+                open_before, timers_before = set(_ready_user_tasks(restored)), _waiting_timers(restored)
+                restored.refresh_timers()
+                return restored, open_before, timers_before
+            self._advance(step, restore_and_fire)
+
+    def job_handlers(self) -> dict:
+        """The handlers a worker runs: the engine's timers and the registry's kinds."""
+        return {TIMER_JOB: self.fire_timer, **self.registry.job_handlers}
+
+    def job_incident(self, job, error: str) -> None:
+        for listener in self.registry.incident_listeners:
+            listener("job", job.id, f"{job.kind}: {error}")
 
     def _new_tasks(self, step, wf, open_before: set[str]) -> list[tuple[dict, list[int]]]:
         """Make the inbox rows match the workflow's ready user tasks: close the ones it no longer
@@ -331,6 +385,28 @@ class ProcessEngine:
 
 
 _CONCURRENT = "该业务已被他人处理，请刷新后重试"
+TIMER_JOB = "bpmn.timer"
+
+
+def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
+    """The timer events the workflow waits on: guid -> (element id, fire time in naive UTC or None: now).
+
+    A timer already due when it started waiting was made ready by Spiff's trailing refresh
+    and is still to run: its job is due now (its step's inbox rows exist by then).
+    """
+    waiting = {}
+    for task in wf.event_manager.tasks.values():
+        if _is_timer(task) and task.state == TaskState.WAITING:
+            waiting[str(task.id)] = (task.task_spec.bpmn_id, timers.fire_time(task))
+    for w in (wf, *wf.subprocesses.values()):
+        for task in w.tasks.values():
+            if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
+                waiting[str(task.id)] = (task.task_spec.bpmn_id, None)   # due now
+    return waiting
+
+
+def _is_timer(task) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
 
 
 def _ready_user_tasks(wf) -> dict[str, object]:

@@ -15,7 +15,9 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from SpiffWorkflow.bpmn.specs.mixins import ExclusiveGatewayMixin
 
-from . import deadlines
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from . import deadlines, timers
 from .errors import DefinitionError
 from .registry import EngineRegistry
 
@@ -174,6 +176,10 @@ def _check_task(task_spec, filename, registry):
             expr = condition if isinstance(condition, str) else (getattr(condition, "args", None) or [None])[0]
             if isinstance(expr, str):
                 errors.extend(_compile(expr, filename, element, f"通往 {target} 的条件表达式"))
+    if isinstance(getattr(task_spec, "event_definition", None), TimerEventDefinition):
+        problem = timers.check_timer(task_spec)
+        if problem:
+            errors.append(DefinitionError(filename, element, problem))
     for script_attr in ("prescript", "postscript", "script"):
         script = getattr(task_spec, script_attr, None)
         if isinstance(script, str) and script:

@@ -16,6 +16,7 @@ from engine.inbox import open_tasks, operation_log
 from engine.models import AuditEntry, HumanTask, ProcessInstance, utcnow
 
 from . import lock_rule
+from .notifications import notify
 from .errors import DomainError, Forbidden, NotFound
 from .models import (
     APPROVED, CONSTRUCTION_UNIT, CONTRACTOR, DRAFT, LOCKED, OPEN_STATUSES,
@@ -180,6 +181,11 @@ class ApplicationService:
         result = self.engine.complete(task.id, principal.actor, {"action": action_value}, action=label,
                                       outcome=action_value)
         sync_status(app, result.instance.status)
+        for opened in result.opened:
+            if opened.form_key == REVIEW_FORM:
+                notify("task_offered", app.project.regulator_ids, f"待审核：{opened.subject}",
+                       f"{principal.org_name}上报了{app.title}“{opened.subject}”（{opened.scope}），请签收办理。",
+                       app=app, task_id=opened.id)
 
     def _editable(self, principal, app_id, message="该申请已上报，当前不可编辑"):
         app = self.get_own(principal, app_id)

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from engine import timers
 from engine.db import db
 from engine.models import utcnow
 
@@ -393,7 +394,12 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
         created += 1
         if i == 2:
             continue
-        services.unlock.report(sg1, app.id)
+        if i == 0:
+            # reported "ten days ago": its 超期预警 and overdue timers fire as soon as a worker runs
+            with timers.backdated(timedelta(days=10)):
+                services.unlock.report(sg1, app.id)
+        else:
+            services.unlock.report(sg1, app.id)
         if i == 1:
             reviewer = principal(app.project.agency_id)
             task = services.unlock.open_task(app)

@@ -87,6 +87,7 @@ class User(db.Model):
     login_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     # stored in each session at login; a session whose number is not the current one is over
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email: Mapped[str | None] = mapped_column(String(200))   # for the e-mail channel of notifications
     accounts: Mapped[list["Account"]] = relationship(back_populates="user", order_by="Account.id")
 
 
@@ -324,3 +325,29 @@ class CompletionFiling(ApplicationMixin, db.Model):
 
 APPLICATION_MODELS = {m.kind: m for m in (UnlockApplication, ManagerChangeApplication, CompletionFiling)}
 APPLICATION_BY_PROCESS = {m.process_key: m for m in APPLICATION_MODELS.values()}
+
+
+class Notification(db.Model):
+    """One message of the message centre (站内信), for one account (a user acting for one organisation)."""
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_account", "account_id", "read_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    app_kind: Mapped[str | None] = mapped_column(String(20))   # the application it is about, if any
+    app_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer)       # the review task, for reviewers
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class NotificationSetting(db.Model):
+    """A user's choice for one kind of notification on one channel (no row: the channel's default)."""
+    __tablename__ = "notification_setting"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(default=True)

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from engine import Actor, ProcessEngine, StepResult
+from engine import Actor, ProcessEngine, StepResult, jobs
 from engine.db import db
 from engine.diagram import render_svg
-from engine.models import ProcessDefinition, ProcessInstance
+from engine.models import Job, ProcessDefinition, ProcessInstance
 
 from .errors import Forbidden, NotFound
 from .principal import Principal
@@ -52,6 +52,16 @@ class OperationsService:
         """Run an errored instance's failed step again; the result tells whether it failed again."""
         _require_admin(admin)
         return self.engine.retry(instance_id, admin.actor)
+
+    def failed_jobs(self, admin: Principal, limit: int = INCIDENTS_SHOWN) -> list[Job]:
+        """Jobs that kept failing (incidents), the latest first."""
+        _require_admin(admin)
+        return jobs.failed_jobs(limit)
+
+    def retry_job(self, admin: Principal, job_id: int) -> bool:
+        """A failed job runs again at a worker's next round, its attempts reset; False if not failed."""
+        _require_admin(admin)
+        return jobs.retry_failed(job_id)
 
     def retry_as_operator(self, instance_id: int) -> StepResult:
         """The command line's retry (whoever may run ``flask`` on the server operates the platform)."""

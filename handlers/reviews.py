@@ -6,11 +6,12 @@ from sqlalchemy import select
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
-from engine.models import HumanTask, TaskCandidate
+from engine.models import HumanTask, TaskCandidate, utcnow
 
 from .applications import ApplicationService, sync_status
 from .errors import Forbidden, NotFound
-from .models import APPLICATION_BY_PROCESS, AUTHORITY
+from .models import APPLICATION_BY_PROCESS, APPROVED, AUTHORITY, RETURNED
+from .notifications import notify
 from .principal import Principal
 from .processes import REVIEW_FORM
 
@@ -56,12 +57,24 @@ class ReviewService:
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
         self._require_regulator(principal)
         with self.engine.command(), _not_found_for_strangers():
-            return self.engine.claim(task_id, principal.actor)
+            asked_at = utcnow()
+            task = self.engine.claim(task_id, principal.actor)
+            if task.claimed_at < asked_at:
+                return task   # the holder claiming again: nothing happened, nobody is told
+            app = self.application_for(task.instance_id, task.process_key)
+            notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
+                   f"您上报的{app.title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
+            return task
 
     def release(self, principal: Principal, task_id: int) -> HumanTask:
         self._require_regulator(principal)
         with self.engine.command(), _not_found_for_strangers():
-            return self.engine.release(task_id, principal.actor)
+            task = self.engine.release(task_id, principal.actor)
+            app = self.application_for(task.instance_id, task.process_key)
+            notify("task_released", app.project.regulator_ids, f"任务已退回签收：{task.subject}",
+                   f"{principal.org_name}的{principal.user_name}退回签收了“{task.subject}”，请重新签收办理。",
+                   app=app, task_id=task.id, exclude_user_id=principal.user_id)
+            return task
 
     def approve(self, principal: Principal, task_id: int, opinion: str = ""):
         return self._decide(principal, task_id, "approve", "审核通过", opinion)
@@ -76,12 +89,35 @@ class ReviewService:
                                           action=label, opinion=(opinion or "").strip() or None, outcome=decision)
             app = self.application_for(result.instance.id, result.instance.process_key)
             sync_status(app, result.instance.status)
+            self._tell_applicant(app, decision, opinion, principal)
             return app
+
+    @staticmethod
+    def _tell_applicant(app, decision, opinion, principal):
+        subject = f"{app.title}（{app.project.name}）"
+        if decision == "return":
+            notify("returned", [app.applicant_org_id], f"申请被退回：{subject}",
+                   f"{principal.org_name}退回了您的申请。意见：{(opinion or '').strip()}", app=app)
+        elif app.status == APPROVED:
+            notify("approved", [app.applicant_org_id], f"申请已办结：{subject}",
+                   f"{principal.org_name}审核通过，业务已办结。", app=app)
+        elif app.status == RETURNED:
+            notify("recheck_failed", [app.applicant_org_id], f"复核未通过：{subject}",
+                   _recheck_message(app.instance_id), app=app)
 
     @staticmethod
     def _require_regulator(principal):
         if not principal.is_regulator:
             raise Forbidden("仅监督机构和主管部门可以审核")
+
+
+def _recheck_message(instance_id: int) -> str:
+    """The service task's message from the operation log (why the approval could not be applied)."""
+    from engine.models import AuditEntry
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.instance_id == instance_id,
+                                                       AuditEntry.user_id.is_(None), AuditEntry.opinion.is_not(None))
+                              .order_by(AuditEntry.id.desc()).limit(1))
+    return f"{entry.opinion}。申请已退回，请修改后重新上报。" if entry else "审核通过时复核未通过，申请已退回。"
 
 
 @contextmanager

@@ -3,7 +3,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import ProcessEngine
+from engine.jobs import JobExecutor
 
+from . import notifications, reminders  # noqa: F401 — they register operators and job handlers
 from .applications import CompletionService, ManagerChangeService, UnlockService
 from .operations import OperationsService
 from .processes import build_engine
@@ -35,6 +37,10 @@ class Services:
     @property
     def by_kind(self):
         return {"unlock": self.unlock, "change": self.change, "completion": self.completion}
+
+    def worker(self, **options) -> JobExecutor:
+        """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""
+        return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, **options)
 
     def deploy_definitions(self, directory: Path = BPMN_DIR):
         with self.engine.command():

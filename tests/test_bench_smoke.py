@@ -41,3 +41,13 @@ def test_bench_smoke(tmp_path):
                     "## 5. Claim storm", "## 6. Memory", "## How to run it"):
         assert heading in text
     assert "skipped: smoke mode" in text
+
+
+def test_bench_timers_part_runs_alone(tmp_path):
+    """The timer part (python -m bench.timers) on a small SQLite run: every timer fired once."""
+    out = subprocess.run([sys.executable, "-m", "bench.timers", "--timers", "40", "--lead", "4",
+                          "--database", f"sqlite:///{tmp_path / 'timers.sqlite3'}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["done"], result["instances_completed"]) == (40, 40)
+    assert result["lag_ms"]["n"] == 40 and result["jobs_per_second"] > 0

@@ -23,6 +23,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    _configure_email(app)
 
     from . import auth, cli, filters, security
     auth.init_app(app)
@@ -31,6 +32,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     cli.init_app(app)
     _register_blueprints(app)
     return app
+
+
+def _configure_email(app: Flask) -> None:
+    from handlers.notifications import SmtpSettings, configure_email
+    c = app.config
+    configure_email(SmtpSettings(c["SMTP_HOST"], c["SMTP_PORT"], c["SMTP_FROM"], c["SMTP_USER"], c["SMTP_PASSWORD"],
+                                 c["SMTP_STARTTLS"]) if c.get("SMTP_HOST") else None)
 
 
 def services() -> Services:

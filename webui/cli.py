@@ -1,4 +1,4 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``,
+"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
 ``flask calendar …``, ``flask check-invariants``."""
 import sys
 from pathlib import Path
@@ -89,6 +89,38 @@ def check_invariants_command():
         click.echo(f"发现 {len(problems)} 处不变量被破坏", err=True)
         sys.exit(1)
     click.echo(f"✓ 所有不变量均成立（{len(CHECKS)} 项检查）")
+
+
+@engine_group.command("worker", help="Run due jobs (timers, notification deliveries) until stopped.")
+@click.option("--once", is_flag=True, help="run the jobs due now, then exit")
+@click.option("--poll", default=1.0, show_default=True, help="seconds to wait when no job is due")
+@click.option("--batch", default=20, show_default=True, help="jobs claimed per round trip")
+@click.option("--lease", default=300, show_default=True, help="seconds a claimed job stays this worker's")
+@with_appcontext
+def engine_worker(once, poll, batch, lease):
+    import signal
+    import threading
+    from datetime import timedelta
+    worker = _services().worker(batch=batch, lease=timedelta(seconds=lease))
+    if once:
+        click.echo(f"{worker.run_due()} job(s) run")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"worker {worker.worker_id} started")
+    worker.run_forever(stop, poll)
+    click.echo(f"worker {worker.worker_id} stopped")
+
+
+@engine_group.command("retry-job", help="Run a failed job (an incident) again.")
+@click.argument("job_id", type=int)
+@with_appcontext
+def engine_retry_job(job_id):
+    from engine.jobs import retry_failed
+    ok = retry_failed(job_id)
+    click.echo(f"job {job_id}: " + ("pending again" if ok else "not a failed job"))
+    sys.exit(0 if ok else 1)
 
 
 @click.group("uploads", help="Uploaded files.")

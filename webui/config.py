@@ -20,6 +20,13 @@ def load_config(app) -> None:
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         WTF_CSRF_TIME_LIMIT=None,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # the e-mail channel of notifications; off while SMTP_HOST is unset
+        SMTP_HOST=os.environ.get("SMTP_HOST") or None,
+        SMTP_PORT=int(os.environ.get("SMTP_PORT", 25)),
+        SMTP_FROM=os.environ.get("SMTP_FROM", "noreply@localhost"),
+        SMTP_USER=os.environ.get("SMTP_USER") or None,
+        SMTP_PASSWORD=os.environ.get("SMTP_PASSWORD") or None,
+        SMTP_STARTTLS=os.environ.get("SMTP_STARTTLS", "0") == "1",
     )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \

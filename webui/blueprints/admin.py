@@ -104,7 +104,8 @@ def _set_disabled(account_id, disabled):
 def definitions():
     operations = services().operations
     return render_template("admin/definitions.html", definitions=operations.definitions(g.principal),
-                           errored=operations.incidents(g.principal), retry_form=RetryForm())
+                           errored=operations.incidents(g.principal), retry_form=RetryForm(),
+                           failed_jobs=operations.failed_jobs(g.principal))
 
 
 @bp.get("/definitions/<int:definition_id>")
@@ -129,6 +130,17 @@ def retry(instance_id):
                 flash(f"重试后仍然出错：{result.incident}", "error")
             else:
                 flash("重试成功", "success")
+    return redirect(url_for("admin.definitions"))
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@principal_required(PLATFORM)
+def retry_job(job_id):
+    """A failed job (an incident) runs again at the worker's next round, with its attempts reset."""
+    if RetryForm().validate_on_submit():
+        ok = services().operations.retry_job(g.principal, job_id)
+        flash("作业已重新排队，将由后台任务执行器重新执行" if ok else "该作业不是失败状态，无需重试",
+              "success" if ok else "error")
     return redirect(url_for("admin.definitions"))
 
 

@@ -50,6 +50,13 @@ def _active_account_count() -> int:
     return sum(1 for a in current_user.user.accounts if a.status == "active")
 
 
+def _unread_count(principal) -> int:
+    if principal is None:
+        return 0
+    from handlers.notifications import unread_count
+    return unread_count(principal.account_id)
+
+
 @bp.app_context_processor
 def _layout_context():
     principal = _principal()
@@ -58,6 +65,7 @@ def _layout_context():
         "principal": principal,
         "kind_label": ORG_KINDS.get(principal.kind, "") if principal else "",
         "account_count": _active_account_count(),
+        "unread_count": _unread_count(principal),
         "ENTERPRISE_KINDS": ENTERPRISE_KINDS,
         "REGULATOR_KINDS": REGULATOR_KINDS,
         "PLATFORM": PLATFORM,
