@@ -7,7 +7,7 @@ from engine import ProcessEngine
 from .applications import CompletionService, ManagerChangeService, UnlockService
 from .processes import build_engine
 from .reviews import ReviewService
-from .uploads import MAX_BYTES, UploadStore
+from .uploads import MAX_BYTES, MAX_FILES, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -22,9 +22,9 @@ class Services:
     reviews: ReviewService
 
     @classmethod
-    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES) -> "Services":
+    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
         engine = build_engine()
-        uploads = UploadStore(upload_dir, max_upload)
+        uploads = UploadStore(upload_dir, max_upload, max_files)
         unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
                                       CompletionService(engine, uploads))
         return cls(engine, uploads, unlock, change, completion,

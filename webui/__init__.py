@@ -8,6 +8,7 @@ from engine.db import db
 from handlers.services import Services
 
 from .config import load_config
+from .uploads import CappedUploadRequest
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -16,6 +17,7 @@ login_manager = LoginManager()
 
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = CappedUploadRequest
     load_config(app)
     if overrides:
         app.config.update(overrides)
@@ -23,9 +25,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
+                                                 app.config["UPLOAD_MAX_FILES"])
 
-    from . import auth, cli, filters
+    from . import auth, cli, filters, inputs
+    inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter
     auth.init_app(app)
     filters.init_app(app)
     cli.init_app(app)

@@ -31,7 +31,7 @@ def registrations():
                            reject_form=RejectForm())
 
 
-@bp.post("/registrations/<int:account_id>/approve")
+@bp.post("/registrations/<id:account_id>/approve")
 @principal_required(PLATFORM)
 def approve(account_id):
     form = ApproveForm()
@@ -40,7 +40,7 @@ def approve(account_id):
     return redirect(url_for("admin.registrations"))
 
 
-@bp.post("/registrations/<int:account_id>/reject")
+@bp.post("/registrations/<id:account_id>/reject")
 @principal_required(PLATFORM)
 def reject(account_id):
     form = RejectForm()
@@ -71,7 +71,7 @@ def definitions():
     return render_template("admin/definitions.html", definitions=defs, errored=errored, retry_form=RetryForm())
 
 
-@bp.get("/definitions/<int:definition_id>")
+@bp.get("/definitions/<id:definition_id>")
 @principal_required(PLATFORM)
 def definition(definition_id):
     d = db.session.get(ProcessDefinition, definition_id)
@@ -84,7 +84,7 @@ def definition(definition_id):
                            diagram=render_svg(d.xml, frozenset(), d.name))
 
 
-@bp.post("/instances/<int:instance_id>/retry")
+@bp.post("/instances/<id:instance_id>/retry")
 @principal_required(PLATFORM)
 def retry(instance_id):
     form = RetryForm()
