@@ -1,6 +1,6 @@
 """Inbox and history queries: indexed SQL over inbox rows, never a workflow load."""
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select, tuple_
 
@@ -134,7 +134,8 @@ class ReviewInbox:
         if flt.date_from:
             stmt = stmt.where(created >= datetime.combine(flt.date_from, datetime.min.time()))
         if flt.date_to:
-            stmt = stmt.where(created < datetime.combine(flt.date_to + timedelta(days=1), datetime.min.time()))
+            # the day's last instant, not the next day's midnight: no overflow on date.max
+            stmt = stmt.where(created <= datetime.combine(flt.date_to, time.max))
         return stmt, sort_col, id_col
 
 
@@ -157,12 +158,19 @@ def _encode(at: datetime, task_id: int) -> str:
     return f"{at.isoformat()}_{task_id}"
 
 
+_MAX_ID = 2**63 - 1   # BIGINT
+
+
 def _decode(cursor: str):
+    """A cursor's (time, id); a malformed one starts from the top."""
     try:
         at, _, task_id = cursor.rpartition("_")
-        return datetime.fromisoformat(at), int(task_id)
+        decoded = datetime.fromisoformat(at), int(task_id)
     except ValueError:
-        return datetime.max, 2**62
+        return datetime.max, _MAX_ID
+    if not task_id.isascii() or not 0 < decoded[1] <= _MAX_ID:
+        return datetime.max, _MAX_ID
+    return decoded
 
 
 def operation_log(instance_id: int) -> list[AuditEntry]:

@@ -117,6 +117,7 @@ class ApplicationService:
         with self.engine.command():
             app = self._editable(principal, app_id)
             self._apply_fields(principal, app, fields)
+            self.uploads.check_count(len(uploads))
             for upload in uploads:
                 self._attach(principal, app, upload)
             app.updated_at = utcnow()

@@ -10,3 +10,9 @@ def init_app(app, migrate, migrations_directory: str) -> None:
 
 def create_schema() -> None:
     db.create_all()
+
+
+def abandon_transaction() -> None:
+    """Roll back whatever the failed request left in the session (an error page must not run its
+    own queries inside a transaction PostgreSQL has already aborted)."""
+    db.session.rollback()

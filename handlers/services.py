@@ -10,7 +10,7 @@ from .applications import CompletionService, ManagerChangeService, UnlockService
 from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
-from .uploads import MAX_BYTES, UploadStore
+from .uploads import MAX_BYTES, MAX_FILES, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -26,9 +26,9 @@ class Services:
     operations: OperationsService
 
     @classmethod
-    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES) -> "Services":
+    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
         engine = build_engine()
-        uploads = UploadStore(upload_dir, max_upload)
+        uploads = UploadStore(upload_dir, max_upload, max_files)
         unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
                                       CompletionService(engine, uploads))
         return cls(engine, uploads, unlock, change, completion,

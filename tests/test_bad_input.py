@@ -29,7 +29,8 @@ def draft(world, services):
 @pytest.mark.parametrize("filename, data, message", [
     ("申请表.exe", b"MZ\x90\x00 not a document", "建设工程项目人员解锁申请表：不支持的文件类型，仅允许 "
                                                 "PDF、图片（PNG/JPG/GIF）、Office 文档（Word/Excel/PowerPoint）"),
-    ("申请表.pdf", b"\x89PNG\r\n\x1a\n a png named pdf", "建设工程项目人员解锁申请表：不支持的文件类型"),
+    ("申请表.pdf", b"\x89PNG\r\n\x1a\n a png named pdf", "建设工程项目人员解锁申请表：文件内容与扩展名不符"),
+    ("申请表.pdf", b"MZ\x90\x00 a program", "建设工程项目人员解锁申请表：文件内容与扩展名不符"),
     ("申请表.pdf", b"", "建设工程项目人员解锁申请表：文件为空"),
 ])
 def test_upload_of_a_wrong_type_is_refused(services, draft, filename, data, message):
@@ -49,7 +50,7 @@ def test_upload_too_large_is_refused(services, draft):
     before = row_counts(*TABLES)
     with pytest.raises(DomainError) as exc:
         services.unlock.save(applicant, app.id, {"reason": "停工"}, [Upload(UNLOCK_FORM, "表.pdf", big)])
-    assert exc.value.message == "建设工程项目人员解锁申请表：文件大小超过限制（最大 10 MB）"
+    assert exc.value.message == "建设工程项目人员解锁申请表：文件大小不能超过 10 MB"
     assert row_counts(*TABLES) == before
 
 

@@ -28,12 +28,13 @@ def test_accepted_types(store, data, name, ctype):
 
 @pytest.mark.parametrize("data, name, reason", [
     (b"MZ\x90\x00", "a.exe", "不支持的文件类型"),
-    (PNG, "a.pdf", "不支持的文件类型"),          # content and name disagree
+    (PNG, "a.pdf", "文件内容与扩展名不符"),      # content and name disagree
+    (b"MZ\x90\x00", "a.pdf", "文件内容与扩展名不符"),  # a program renamed .pdf
     (PDF, "a.txt", "不支持的文件类型"),
     (b"<script>alert(1)</script>", "a.html", "不支持的文件类型"),
     (DOCX, "a.zip", "不支持的文件类型"),          # a zip is not an office document
     (b"", "a.pdf", "文件为空"),
-    (b"%PDF-" + b"0" * 1024, "big.pdf", "文件大小超过限制"),
+    (b"%PDF-" + b"0" * 1024, "big.pdf", "文件大小不能超过 1 KB"),
 ])
 def test_refused_files_write_nothing(store, data, name, reason):
     with pytest.raises(DomainError) as exc:

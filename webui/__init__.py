@@ -8,6 +8,7 @@ from handlers import database
 from handlers.services import Services
 
 from .config import load_config
+from .uploads import CappedUploadRequest
 
 csrf = CSRFProtect()
 migrate = Migrate()
@@ -16,16 +17,19 @@ login_manager = LoginManager()
 
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = CappedUploadRequest
     load_config(app)
     if overrides:
         app.config.update(overrides)
     database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"])
+    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
+                                                 app.config["UPLOAD_MAX_FILES"])
     _configure_email(app)
 
-    from . import auth, cli, filters, security
+    from . import auth, cli, filters, inputs, security
+    inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter
     auth.init_app(app)
     security.init_app(app)
     filters.init_app(app)

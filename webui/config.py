@@ -13,8 +13,11 @@ def load_config(app) -> None:
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(instance),
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
-        # the request limit leaves room for the form fields around the largest file
-        MAX_CONTENT_LENGTH=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)) + 2 * 1024 * 1024,
+        UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
+        # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes
+        # back with what was typed and the limit named. Only a request beyond this ceiling gets the
+        # generic 413 page; the reverse proxy's body limit should be at least as large.
+        MAX_CONTENT_LENGTH=int(os.environ.get("MAX_REQUEST_BYTES", 256 * 1024 * 1024)),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",

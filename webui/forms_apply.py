@@ -4,10 +4,36 @@ The forms carry CSRF protection and the raw values; business rules (required fie
 upload types, replacement checks) are enforced by the services, whose messages name the field.
 """
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
 from wtforms import FileField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from handlers.accounts import EDITABLE_FIELDS
+
+from .inputs import parse_id
+
+
+def coerce_id(value) -> int:
+    """A choice's id for RadioField/SelectField: refused unless a positive 64-bit ASCII integer."""
+    number = parse_id(value)
+    if number is None:
+        raise ValueError("请重新选择")
+    return number
+
+
+def valid_id(message: str):
+    """An id kept as text (the select compares strings): empty, or a positive 64-bit ASCII integer."""
+    def check(_form, field):
+        if field.data and parse_id(field.data) is None:
+            raise ValidationError(message)
+    return check
+
+
+def files_only(_form, field):
+    """A file field posted as a plain text field is refused, not read as a file."""
+    values = field.raw_data or []
+    if any(not isinstance(v, FileStorage) and v not in ("", None) for v in values):
+        raise ValidationError(f"{field.label.text}：请选择要上传的文件")
 
 
 class ActionForm(FlaskForm):
@@ -16,7 +42,7 @@ class ActionForm(FlaskForm):
 
 class PickForm(FlaskForm):
     """The 添加 dialog: one radio choice."""
-    target_id = RadioField("请选择", coerce=int, validate_choice=False,
+    target_id = RadioField("请选择", coerce=coerce_id, validate_choice=False,
                            validators=[InputRequired("请选择一项")])
 
 
@@ -37,17 +63,18 @@ class EnterpriseForm(FlaskForm):
 class UnlockForm(FlaskForm):
     reason = TextAreaField("解锁原因")
     explanation = TextAreaField("说明")
-    unlock_form = FileField("建设工程项目人员解锁申请表")
+    unlock_form = FileField("建设工程项目人员解锁申请表", validators=[files_only])
 
     def values(self) -> dict:
         return {"reason": self.reason.data or "", "explanation": self.explanation.data or ""}
 
 
 class ChangeForm(FlaskForm):
-    new_person_id = SelectField("变更后人员", choices=[], validate_choice=False)
+    new_person_id = SelectField("变更后人员", choices=[], validate_choice=False,
+                                validators=[valid_id("变更后人员：请从列表中选择变更后人员")])
     reason = TextAreaField("变更原因")
     explanation = TextAreaField("说明")
-    attachments = MultipleFileField("附件")
+    attachments = MultipleFileField("附件", validators=[files_only])
 
     def values(self) -> dict:
         return {"new_person_id": self.new_person_id.data or "", "reason": self.reason.data or "",
@@ -59,7 +86,7 @@ class CompletionForm(FlaskForm):
     conclusion = TextAreaField("验收结论")
     permit_no = StringField("施工许可证号")
     explanation = TextAreaField("说明")
-    attachments = MultipleFileField("附件")
+    attachments = MultipleFileField("附件", validators=[files_only])
 
     def values(self) -> dict:
         return {"acceptance_date": (self.acceptance_date.data or "").strip(), "conclusion": self.conclusion.data or "",

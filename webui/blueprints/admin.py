@@ -9,6 +9,7 @@ from handlers.models import ACCOUNT_STATUS, ORG_KINDS, PLATFORM
 
 from .. import services
 from ..access import principal_required
+from ..inputs import year_arg
 from ..forms.admin import (
     ApproveForm, CalendarDayForm, CalendarImportForm, CalendarRemoveForm, CalendarYearForm, RejectForm, RetryForm,
 )
@@ -38,7 +39,7 @@ def registrations():
                            reject_form=RejectForm())
 
 
-@bp.post("/registrations/<int:account_id>/approve")
+@bp.post("/registrations/<id:account_id>/approve")
 @principal_required(PLATFORM)
 def approve(account_id):
     form = ApproveForm()
@@ -47,7 +48,7 @@ def approve(account_id):
     return redirect(url_for("admin.registrations"))
 
 
-@bp.post("/registrations/<int:account_id>/reject")
+@bp.post("/registrations/<id:account_id>/reject")
 @principal_required(PLATFORM)
 def reject(account_id):
     form = RejectForm()
@@ -75,13 +76,13 @@ def account_list():
                            current_id=g.principal.account_id)
 
 
-@bp.post("/accounts/<int:account_id>/disable")
+@bp.post("/accounts/<id:account_id>/disable")
 @principal_required(PLATFORM)
 def disable_account(account_id):
     return _set_disabled(account_id, True)
 
 
-@bp.post("/accounts/<int:account_id>/enable")
+@bp.post("/accounts/<id:account_id>/enable")
 @principal_required(PLATFORM)
 def enable_account(account_id):
     return _set_disabled(account_id, False)
@@ -108,7 +109,7 @@ def definitions():
                            failed_jobs=operations.failed_jobs(g.principal))
 
 
-@bp.get("/definitions/<int:definition_id>")
+@bp.get("/definitions/<id:definition_id>")
 @principal_required(PLATFORM)
 def definition(definition_id):
     detail = services().operations.definition(g.principal, definition_id)
@@ -116,7 +117,7 @@ def definition(definition_id):
                            diagram=detail.diagram)
 
 
-@bp.post("/instances/<int:instance_id>/retry")
+@bp.post("/instances/<id:instance_id>/retry")
 @principal_required(PLATFORM)
 def retry(instance_id):
     form = RetryForm()
@@ -133,7 +134,7 @@ def retry(instance_id):
     return redirect(url_for("admin.definitions"))
 
 
-@bp.post("/jobs/<int:job_id>/retry")
+@bp.post("/jobs/<id:job_id>/retry")
 @principal_required(PLATFORM)
 def retry_job(job_id):
     """A failed job (an incident) runs again at the worker's next round, with its attempts reset."""
@@ -148,7 +149,7 @@ def retry_job(job_id):
 @bp.get("/calendar")
 @principal_required(PLATFORM)
 def calendar():
-    year = request.args.get("year", type=int) or workcalendar.today().year
+    year = year_arg() or workcalendar.today().year
     if not 2000 <= year <= 2100:
         abort(404)
     cal = workcalendar.current()
@@ -182,7 +183,7 @@ def calendar_add_day():
     form = CalendarDayForm()
     if not form.validate_on_submit():
         _form_errors(form)
-        return redirect(url_for("admin.calendar", year=request.args.get("year", type=int)))
+        return redirect(url_for("admin.calendar", year=year_arg()))
     day, working = form.day.data, form.working.data == "1"
     return _calendar_action(day.year, lambda: calendar_store.set_local_day(day, working, form.name.data, _who()),
                             f"已将 {day.isoformat()} 设为本地{'工作日' if working else '休息日'}")
@@ -205,7 +206,7 @@ def calendar_remove_day():
 @principal_required(PLATFORM)
 def calendar_import():
     form = CalendarImportForm()
-    year = request.args.get("year", type=int)
+    year = year_arg()
     if not form.validate_on_submit():
         _form_errors(form)
         return redirect(url_for("admin.calendar", year=year))
@@ -231,7 +232,7 @@ def calendar_import():
 @principal_required(PLATFORM)
 def calendar_remove_year():
     form = CalendarYearForm()
-    year = request.args.get("year", type=int)
+    year = year_arg()
     if year is None:
         abort(404)
     if not form.validate_on_submit():
@@ -249,7 +250,7 @@ def calendar_recompute():
         _form_errors(form)
         return redirect(url_for("admin.calendar"))
     from engine.deadlines import recompute_provisional
-    return _calendar_action(request.args.get("year", type=int), recompute_provisional,
+    return _calendar_action(year_arg(), recompute_provisional,
                             lambda n: f"重新计算了 {n} 个待确认的到期时间")
 
 

@@ -19,6 +19,7 @@ from handlers.reviews import RETURN_ACTION
 from .. import services
 from ..access import principal_required
 from ..forms_apply import FORMS, ActionForm, PickForm
+from ..inputs import id_arg, page_arg
 
 bp = Blueprint("apps", __name__)
 
@@ -50,13 +51,6 @@ def _service(kind, own=True):
     if own and g.principal.kind not in svc.allowed_kinds:
         abort(403)
     return svc
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
 
 
 def _choices(kind, svc):
@@ -108,7 +102,7 @@ def _next_step(kind, svc, app, log) -> str:
 @domain_errors
 def index(kind):
     svc = _service(kind)
-    page = _page_arg()
+    page = page_arg()
     status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
     rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status)
     return render_template("apps/index.html", kind=kind, title=TITLES[kind], rows=rows, total=total, page=page,
@@ -178,7 +172,7 @@ def _fill(kind, form, app):
         form.permit_no.data = app.permit_no or app.project.permit_no or ""
 
 
-@bp.get("/<kind>/<int:app_id>")
+@bp.get("/<kind>/<id:app_id>")
 @principal_required()
 @domain_errors
 def detail(kind, app_id):
@@ -200,7 +194,7 @@ def _uploads(kind, form) -> list[Upload]:
     return files
 
 
-@bp.post("/<kind>/<int:app_id>")
+@bp.post("/<kind>/<id:app_id>")
 @principal_required()
 @domain_errors
 def save(kind, app_id):
@@ -242,35 +236,34 @@ def _command(kind, app_id, command, done_message):
     return redirect(back)
 
 
-@bp.post("/<kind>/<int:app_id>/report")
+@bp.post("/<kind>/<id:app_id>/report")
 @principal_required()
 @domain_errors
 def report(kind, app_id):
     return _command(kind, app_id, "report", "已上报，等待主管部门和监督机构审核")
 
 
-@bp.post("/<kind>/<int:app_id>/withdraw")
+@bp.post("/<kind>/<id:app_id>/withdraw")
 @principal_required()
 @domain_errors
 def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw", "已撤回")
 
 
-@bp.get("/change/<int:app_id>/check")
+@bp.get("/change/<id:app_id>/check")
 @principal_required()
 @domain_errors
 def check_replacement(app_id):
     svc = _service("change")
-    try:
-        person_id = int(request.args.get("person_id", ""))
-    except ValueError:
+    person_id = id_arg("person_id")
+    if person_id is None:
         return jsonify(ok=False, message="请选择变更后人员")
     problem = svc.check_replacement(g.principal, app_id, person_id)
     return jsonify(ok=problem is None, message=problem or "")
 
 
 # -- attachments ------------------------------------------------------------------------------
-@bp.get("/<kind>/<int:app_id>/files/<int:att_id>")
+@bp.get("/<kind>/<id:app_id>/files/<id:att_id>")
 @principal_required()
 @domain_errors
 def download(kind, app_id, att_id):
@@ -289,7 +282,7 @@ def download(kind, app_id, att_id):
     return resp
 
 
-@bp.post("/<kind>/<int:app_id>/files/<int:att_id>/delete")
+@bp.post("/<kind>/<id:app_id>/files/<id:att_id>/delete")
 @principal_required()
 @domain_errors
 def delete_attachment(kind, app_id, att_id):

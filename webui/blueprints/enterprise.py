@@ -10,16 +10,10 @@ from handlers.models import (
 
 from ..access import principal_required
 from ..forms_apply import EnterpriseForm
+from ..inputs import page_arg
 
 bp = Blueprint("enterprise", __name__)
 HISTORY_LIMIT = 50
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        return 1
 
 
 @bp.route("/info", methods=["GET", "POST"])
@@ -53,11 +47,11 @@ def info():
 @principal_required(CONTRACTOR, SUPERVISING_FIRM)
 def people():
     q = request.args.get("q", "").strip()[:50]
-    page = directory.people(g.principal.org_id, q, _page_arg())
+    page = directory.people(g.principal.org_id, q, page_arg())
     return render_template("enterprise/people.html", page=page, q=q)
 
 
-@bp.get("/people/<int:person_id>")
+@bp.get("/people/<id:person_id>")
 @principal_required(CONTRACTOR, SUPERVISING_FIRM)
 def person(person_id):
     try:
@@ -71,5 +65,5 @@ def person(person_id):
 @principal_required(CONSTRUCTION_UNIT)
 def projects():
     q = request.args.get("q", "").strip()[:100]
-    page = directory.projects(g.principal.org_id, q, _page_arg())
+    page = directory.projects(g.principal.org_id, q, page_arg())
     return render_template("enterprise/projects.html", page=page, q=q)

@@ -1,10 +1,14 @@
 """The shell: home redirect by role, help (第三章), navigation helpers and error pages."""
+import logging
+from html import escape
 
-from flask import Blueprint, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import BuildError
 
+from handlers.database import abandon_transaction
 from handlers.errors import Forbidden, NotFound
 from handlers.models import CONSTRUCTION_UNIT, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
 
@@ -57,15 +61,27 @@ def _unread_count(principal) -> int:
     return unread_count(principal.account_id)
 
 
+def _who() -> tuple:
+    """(principal, active account count, unread messages) for the page header; on a database
+    failure the page is shown without them rather than not at all."""
+    try:
+        principal = _principal()
+        return principal, _active_account_count(), _unread_count(principal)
+    except Exception:   # noqa: BLE001 — the header must never take the page down with it
+        logging.getLogger(__name__).exception("page header: user lookup failed")
+        abandon_transaction()
+        return None, 0, 0
+
+
 @bp.app_context_processor
 def _layout_context():
-    principal = _principal()
+    principal, account_count, unread_count = _who()
     return {
         "nav_url": nav_url,
         "principal": principal,
         "kind_label": ORG_KINDS.get(principal.kind, "") if principal else "",
-        "account_count": _active_account_count(),
-        "unread_count": _unread_count(principal),
+        "account_count": account_count,
+        "unread_count": unread_count,
         "ENTERPRISE_KINDS": ENTERPRISE_KINDS,
         "REGULATOR_KINDS": REGULATOR_KINDS,
         "PLATFORM": PLATFORM,
@@ -119,8 +135,28 @@ ERRORS = {
 
 
 def _error_page(code: int, detail: str | None = None):
+    """The error page, independent of whatever failed: the session's transaction is rolled back first
+    (on PostgreSQL a failed statement aborts it, and the page header queries the user), and a page
+    that still cannot be rendered falls back to plain HTML."""
     title, message = ERRORS[code]
-    return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+    try:
+        abandon_transaction()
+        return render_template("errors/error.html", code=code, title=title, message=detail or message), code
+    except Exception:   # noqa: BLE001 — last resort: never a bare "Internal Server Error"
+        current_app.logger.exception("error page %s could not be rendered", code)
+        return _plain_page(code, title, detail or message)
+
+
+def _plain_page(code: int, title: str, message: str):
+    body = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>{escape(title)}</title>'
+            f"<h1>{code} {escape(title)}</h1><p>{escape(message)}</p><p><a href=\"/\">返回首页</a></p></html>")
+    return body, code, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _own_description(e: HTTPException) -> str | None:
+    """An abort(code, "…") message of ours, not Werkzeug's English default."""
+    description = getattr(e, "description", None)
+    return description if description and description != type(e).description else None
 
 
 @bp.app_errorhandler(CSRFError)
@@ -128,9 +164,16 @@ def _csrf_error(_e):
     return _error_page(400, "页面已过期，请刷新后重试")
 
 
+@bp.app_errorhandler(BadHost)
+def _bad_host(_e):
+    # no URL adapter exists for a host Werkzeug could not encode (e.g. an IDNA label over 63
+    # characters), so no page with links can be built
+    return _plain_page(400, ERRORS[400][0], "请求的主机名无效。")
+
+
 @bp.app_errorhandler(400)
-def _bad_request(_e):
-    return _error_page(400)
+def _bad_request(e):
+    return _error_page(400, _own_description(e))
 
 
 @bp.app_errorhandler(403)
@@ -150,7 +193,9 @@ def _method_not_allowed(_e):
 
 @bp.app_errorhandler(413)
 def _too_large(_e):
-    return _error_page(413)
+    ceiling = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return _error_page(413, f"上传的内容超过单次请求的大小限制（最大 {ceiling // (1024 * 1024)} MB），"
+                            "请压缩或拆分后分次上传。" if ceiling else None)
 
 
 @bp.app_errorhandler(500)

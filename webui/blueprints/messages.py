@@ -7,6 +7,7 @@ from handlers import notifications
 from handlers.models import REGULATOR_KINDS
 
 from ..access import principal_required
+from ..inputs import page_arg
 from ..forms.admin import RetryForm as PlainForm
 
 bp = Blueprint("messages", __name__)
@@ -17,14 +18,14 @@ PER_PAGE = 20
 @principal_required()
 def index():
     unread_only = request.args.get("view") == "unread"
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     rows, total = notifications.inbox(g.principal.account_id, page, PER_PAGE, unread_only)
     return render_template("messages/index.html", rows=rows, total=total, page=page, per_page=PER_PAGE,
                            unread_only=unread_only, labels={k: v[0] for k, v in notifications.KINDS.items()},
                            form=PlainForm())
 
 
-@bp.post("/<int:notification_id>/open")
+@bp.post("/<id:notification_id>/open")
 @principal_required()
 def open_message(notification_id):
     """Mark the message read and go to what it is about (the review task, or the application)."""

@@ -10,6 +10,7 @@ from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
 from .. import services
 from ..access import principal_required
 from ..forms.review import PROCESS_LABELS, ActionForm, DecisionForm, InboxFilterForm
+from ..inputs import count_arg, cursor_arg
 
 bp = Blueprint("review", __name__)
 
@@ -36,10 +37,10 @@ def index():
         due=form.due.data if form.due.data in DUE_FILTERS else None,
         sort="due" if form.sort.data == "due" else "new",
     )
-    cursor = request.args.get("cursor") or None
+    cursor = cursor_arg()
     page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
     filters = {k: v for k, v in request.args.items() if k in form._fields and v}
-    start = int(request.args.get("n", 0) or 0) if request.args.get("n", "").isdigit() else 0
+    start = count_arg("n")
     return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
                            filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
                            start=start, page_size=PAGE_SIZE)
@@ -53,7 +54,7 @@ def supervision():
     return render_template("review/supervision.html", tasks=tasks, process_labels=PROCESS_LABELS)
 
 
-@bp.get("/task/<int:task_id>")
+@bp.get("/task/<id:task_id>")
 @principal_required(AGENCY, AUTHORITY)
 def task(task_id):
     task, app = services().reviews.task(g.principal, task_id)
@@ -83,21 +84,21 @@ def _act(task_id, do, success):
     return redirect(url_for("review.task", task_id=task_id))
 
 
-@bp.post("/task/<int:task_id>/claim")
+@bp.post("/task/<id:task_id>/claim")
 @principal_required(AGENCY, AUTHORITY)
 def claim(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.claim(g.principal, task_id), "签收成功")
 
 
-@bp.post("/task/<int:task_id>/release")
+@bp.post("/task/<id:task_id>/release")
 @principal_required(AGENCY, AUTHORITY)
 def release(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.release(g.principal, task_id), "已退回签收，其他审核人员可以签收")
 
 
-@bp.post("/task/<int:task_id>/decide")
+@bp.post("/task/<id:task_id>/decide")
 @principal_required(AGENCY, AUTHORITY)
 def decide(task_id):
     form = DecisionForm()
