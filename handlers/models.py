@@ -327,6 +327,39 @@ APPLICATION_MODELS = {m.kind: m for m in (UnlockApplication, ManagerChangeApplic
 APPLICATION_BY_PROCESS = {m.process_key: m for m in APPLICATION_MODELS.values()}
 
 
+class Registration(db.Model):
+    """One submission of a registration (or of one more role) for review: the details as submitted,
+    the process instance that reviews it, and its decision. A returned registration is corrected
+    and submitted again as a new row (and instance) for the same account, so each decision stays."""
+    __tablename__ = "registration"
+    __table_args__ = (Index("ix_registration_decided", "finished_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    applicant_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    org_name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18))
+    contact_person: Mapped[str] = mapped_column(String(50))
+    mobile: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=REPORTED)   # APPLICATION_STATUS
+    reason: Mapped[str] = mapped_column(Text, default="")               # why it was returned
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)     # when it was decided
+    decided_by_name: Mapped[str] = mapped_column(String(100), default="")
+    account: Mapped[Account] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return APPLICATION_STATUS[self.status]
+
+    @property
+    def kind_label(self) -> str:
+        return ORG_KINDS[self.kind]
+
+
 class Notification(db.Model):
     """One message of the message centre (站内信), for one account (a user acting for one organisation)."""
     __tablename__ = "notification"

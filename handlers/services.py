@@ -6,6 +6,7 @@ from engine import ProcessEngine
 from engine.jobs import JobExecutor
 
 from . import notifications, reminders  # noqa: F401 — they register operators and job handlers
+from .registrations import RegistrationService
 from .applications import CompletionService, ManagerChangeService, UnlockService
 from .operations import OperationsService
 from .processes import build_engine
@@ -24,6 +25,7 @@ class Services:
     completion: CompletionService
     reviews: ReviewService
     operations: OperationsService
+    registrations: RegistrationService
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
@@ -32,7 +34,8 @@ class Services:
         unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
                                       CompletionService(engine, uploads))
         return cls(engine, uploads, unlock, change, completion,
-                   ReviewService(engine, [unlock, change, completion]), OperationsService(engine))
+                   ReviewService(engine, [unlock, change, completion]), OperationsService(engine),
+                   RegistrationService(engine))
 
     @property
     def by_kind(self):

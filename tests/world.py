@@ -136,3 +136,17 @@ def reported_unlock(world, services, person, applicant_key="contractor_user", re
                          [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
     services.unlock.report(applicant, app.id)
     return app
+
+
+def review_registration(services, admin, account, decision, reason=""):
+    """The platform administrator claims the registration's review task (its latest) and decides it."""
+    from sqlalchemy import select
+
+    from engine.models import HumanTask
+    from handlers.models import Registration
+    task = db.session.scalar(select(HumanTask).join(Registration, Registration.instance_id == HumanTask.instance_id)
+                             .where(Registration.account_id == account.id).order_by(HumanTask.id.desc()).limit(1))
+    services.engine.claim(task.id, admin.actor)
+    return services.engine.complete(task.id, admin.actor, {"decision": decision, "reason": reason},
+                                    action={"approve": "审核通过", "return": "退回"}[decision], opinion=reason or None,
+                                    outcome=decision)

@@ -81,7 +81,7 @@ def _settings_form(kinds, channels, user_id):
 
 
 def _target(n) -> str | None:
-    if g.principal.kind in REGULATOR_KINDS and n.task_id:
+    if n.task_id and (g.principal.kind in REGULATOR_KINDS or n.kind == "registration"):
         return url_for("review.task", task_id=n.task_id)
     if n.app_kind and n.app_id:
         return url_for("apps.detail", kind=n.app_kind, app_id=n.app_id)
