@@ -37,7 +37,9 @@ PROJECT_STATUS = {UNDER_CONSTRUCTION: "在建", COMPLETED: "竣工"}
 
 # application status
 DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned", "approved", "withdrawn"
-APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回"}
+DECLINED = "declined"   # ended without effect by the reviewer (a returned registration submission)
+APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回",
+                      DECLINED: "未通过"}
 OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
 
 PENDING, ACTIVE, REJECTED, DISABLED = "pending", "active", "rejected", "disabled"

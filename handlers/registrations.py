@@ -7,7 +7,7 @@ A returned registrant logs in with the credentials of the pending registration, 
 and corrects the details; that submits the next instance for the same account (the username stays
 theirs), so every decision is kept as one row of the history.
 """
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import Actor, InvalidFormData, ProcessEngine
 from engine.db import db
@@ -15,10 +15,10 @@ from engine.models import HumanTask, utcnow
 from engine.registry import ServiceCall
 
 from . import accounts
-from .errors import Forbidden, NotFound
+from .errors import DomainError, Forbidden, NotFound
 from .notifications import notify
 from .models import (
-    ACTIVE, APPROVED, ORG_KINDS, PENDING, PLATFORM, REJECTED, REPORTED, RETURNED, Account, Organization, Registration,
+    ACTIVE, APPROVED, DECLINED, ORG_KINDS, PENDING, PLATFORM, REJECTED, REPORTED, Account, Organization, Registration,
     User,
 )
 from .principal import Principal
@@ -78,7 +78,7 @@ def return_(call: ServiceCall) -> dict:
     account = reg.account
     account.status, account.reject_reason = REJECTED, reason
     reg.reason = reason
-    _decided(reg, RETURNED, call.actor)
+    _decided(reg, DECLINED, call.actor)
     if not accounts.active_accounts(account.user):
         accounts.end_sessions(account.user_id)   # a login left with no role keeps no session
     return {"applied": True, "message": f"退回原因：{reason}"}
@@ -122,6 +122,12 @@ class RegistrationService:
         before anything changes; the account is pending again, under a new review."""
         with self.engine.command():
             account, _last = self.for_correction(user, account_id)
+            # the gate: of two tabs resubmitting at once, the second finds the account pending already
+            reopened = db.session.execute(
+                update(Account).where(Account.id == account.id, Account.status == REJECTED)
+                .values(status=PENDING), execution_options={"synchronize_session": False}).rowcount
+            if reopened != 1:
+                raise DomainError("该注册申请已重新提交，请勿重复提交")
             accounts.correct_account(account, reg)
             self._submit(account)
         return account

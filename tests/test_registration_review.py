@@ -119,7 +119,7 @@ def test_returned_registrant_sees_the_reason_corrects_and_is_approved(world, ser
     assert accounts.authenticate("yn3jian", "ynqs2026x").id == user.id
     approved, returned = services.registrations.history(admin)
     assert (approved.status, approved.org_name) == ("approved", "云南省第三建设集团有限公司")
-    assert (returned.status, returned.org_name, returned.reason) == ("returned", "云南省第三建设有限公司",
+    assert (returned.status, returned.org_name, returned.reason) == ("declined", "云南省第三建设有限公司",
                                                                      "营业执照信息与单位名称不符")
     assert [a for a, _u, _o in _log(account)] == ["签收", "退回", "退回注册", "签收", "审核通过", "账号启用"]
 
@@ -194,3 +194,27 @@ def test_a_registration_is_one_unit_of_work_with_its_instance(ctx, world):
             services.registrations.register(GOOD)
             raise RuntimeError("a later step of the same command fails")
     assert row_counts(Account, Organization, Submission, ProcessInstance, HumanTask) == before
+
+
+def test_two_tabs_resubmitting_at_once_start_one_review(ctx, world, services):
+    """Of two resubmissions of one returned registration at the same moment, one starts a review and
+    the other is refused; the account has one submission under review."""
+    from handlers.models import User
+    from .test_concurrency import _run_at_once
+    account = services.registrations.register(GOOD)
+    review(services, world.who("admin"), account, "return", "资料不全")
+    account_id, user_id = account.id, account.user_id
+    db.session.commit()
+
+    def resubmit(i):
+        user = db.session.get(User, user_id)
+        return services.registrations.resubmit(user, account_id, replace(GOOD, org_name=f"改正后的名称{i}")).id
+
+    results = _run_at_once(ctx, 4, resubmit)
+    assert sorted(kind for kind, _ in results) == ["error", "error", "error", "ok"]
+    for kind, outcome in results:
+        if kind == "error":
+            assert isinstance(outcome, (DomainError, NotFound)), outcome
+    db.session.expire_all()
+    assert db.session.get(Account, account_id).status == PENDING
+    assert len(services.registrations.pending(world.who("admin"))) == 1
