@@ -100,3 +100,30 @@ def test_the_admin_page_lists_pending_registrations_and_the_record(client_world,
     assert task_link.startswith("/review/task/")
     assert db.session.get(Account, third.id).status == PENDING
     assert (db.session.get(Account, first.id).status, db.session.get(Account, second.id).status) == (ACTIVE, REJECTED)
+
+
+def test_a_returned_extra_role_is_corrected_from_the_accounts_page(client_world, ctx):
+    client, world = client_world
+    login(client, "contractor_user")
+    data = {"kind": "supervising_firm", "org_name": "云南错名监理有限公司", "credit_code": credit_code(7654501),
+            "contact_person": "吴施工", "mobile": "13800000000"}
+    assert post(client, "/auth/accounts", data).status_code == 302
+    db.session.rollback()
+    user = db.session.scalar(select(User).where(User.username == "contractor_user"))
+    role = next(a for a in user.accounts if a.status == PENDING)
+    review_registration(ctx.extensions["services"], world.who("admin"), role, "return", "单位名称有误")
+    db.session.commit()
+    page = client.get("/auth/accounts").get_data(as_text=True)
+    link = f"/auth/registration/{role.id}"
+    assert "退回原因：单位名称有误" in page and link in page
+    assert 'value="云南错名监理有限公司"' in client.get(link).get_data(as_text=True)
+    resp = post(client, link, dict(data, org_name="云南正名监理有限公司"), form_url=link)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/auth/accounts")
+    page = client.get("/auth/accounts").get_data(as_text=True)
+    assert "已重新提交 云南正名监理有限公司（监理单位）的角色申请" in page
+    db.session.rollback()
+    assert db.session.get(Account, role.id).status == PENDING
+    # another login's returned role is not reachable from this one
+    other = new_client(ctx)
+    login(other, "firm_user")
+    assert other.get(link).status_code == 404
