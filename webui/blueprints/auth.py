@@ -1,4 +1,5 @@
 """第一章: registration, login, role choice and switch, logout."""
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -260,7 +261,6 @@ def correct_registration(account_id):
 
 def _details(account, last):
     """The form's starting values: the last submission as it was, else the account's organisation."""
-    from types import SimpleNamespace
     if last is not None:
         return SimpleNamespace(kind=last.kind, org_name=last.org_name, credit_code=last.credit_code,
                                contact_person=last.contact_person, mobile=last.mobile)
