@@ -4,8 +4,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, tuple_
 
+from . import audit
 from .db import db
-from .models import AuditEntry, HumanTask, TaskCandidate
+from .models import HumanTask, TaskCandidate
 
 PAGE_SIZE = 20
 VIEWS = ("open", "mine", "held", "done")
@@ -121,9 +122,9 @@ def _decode(cursor: str):
         return datetime.max, 2**62
 
 
-def operation_log(instance_id: int) -> list[AuditEntry]:
-    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
-                                   .order_by(AuditEntry.id)))
+def operation_log(instance_id: int) -> audit.OperationLog:
+    """The instance's log entries in order, checked against their hash chain (one query)."""
+    return audit.read_log(db.session, instance_id)
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:

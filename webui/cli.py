@@ -1,4 +1,5 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``."""
+"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry``,
+``flask uploads prune``, ``flask audit verify``."""
 import sys
 from pathlib import Path
 
@@ -97,11 +98,36 @@ def uploads_prune(dry_run, min_age):
     click.echo(f"{len(removed)} orphaned file(s)")
 
 
+@click.group("audit", help="The operation log's hash chains.")
+def audit_group():
+    pass
+
+
+@audit_group.command("verify", help="Check every instance's operation log chain (or one's); exit 1 on any break.")
+@click.option("--instance", "instance_id", type=int, help="check this process instance only")
+@with_appcontext
+def audit_verify(instance_id):
+    from engine.audit import verify_all
+    checked = broken = 0
+    with db.engine.connect() as conn:
+        for _instance, found in verify_all(conn, instance_id):
+            checked += 1
+            if found is not None:
+                broken += 1
+                click.echo(f"✗ {found.describe()}", err=True)
+    if instance_id is not None and not checked:
+        click.echo(f"no process instance {instance_id}", err=True)
+        sys.exit(2)
+    click.echo(f"{checked} instance log(s) checked, {broken} broken")
+    sys.exit(1 if broken else 0)
+
+
 def init_app(app):
     app.cli.add_command(bpmn)
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(audit_group)
     try:
         from handlers.demo import demo_command
         app.cli.add_command(demo_command)
