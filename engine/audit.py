@@ -27,21 +27,20 @@ def field(value) -> str:
     shifting of characters between neighbouring fields gives the same serialisation."""
     if value is None:
         return "-"
-    if isinstance(value, datetime):
-        text = value.isoformat(timespec="microseconds")
-    else:
-        text = str(value)
-    return f"{len(text)}:{text}"
+    if type(value) is not str:
+        value = value.isoformat(timespec="microseconds") if isinstance(value, datetime) else str(value)
+    return f"{len(value)}:{value}"
 
 
 def body(entry: dict) -> str:
-    return "".join(field(entry[name]) for name in _BODY_FIELDS)
+    return "".join([field(entry[name]) for name in _BODY_FIELDS])
 
 
 def canonical(entry) -> str:
-    get = entry.get if isinstance(entry, dict) else lambda name: getattr(entry, name)
-    return (field(get("instance_id")) + field(get("seq")) + "".join(field(get(n)) for n in _BODY_FIELDS)
-            + field(get("element_id")))
+    """The entry's content fields in CONTENT_FIELDS order (a dict, or an object with those attributes)."""
+    if isinstance(entry, dict):
+        return "".join([field(entry[name]) for name in CONTENT_FIELDS])
+    return "".join([field(getattr(entry, name)) for name in CONTENT_FIELDS])
 
 
 def digest(text: str) -> str:

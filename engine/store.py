@@ -137,13 +137,30 @@ def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
         params.update(a_at=entry["at"], a_action=action, a_body=audit.body(entry))
         row = conn.execute(_pg_claim_statement(statement), params).first()
         return None if row is None else _task_record(row._asdict())
-    row = conn.execute(statement, params).first()
+    row = conn.execute(_with_log_head(statement), params).first()
     if row is None:
         return None
-    task = _task_record(row._asdict())
+    values = row._asdict()
+    head = InstanceRecord(id=values["instance_id"], audit_seq=values.pop("head_seq"),
+                          audit_head=values.pop("head_hash"))
+    task = _task_record(values)
     conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": task.claimed_by_user_id})
-    append_log(conn, task.instance_id, [audit_entry(task.instance_id, actor, action, element_id=task.element_id)])
+    _append_after(conn, head, [audit_entry(task.instance_id, actor, action, element_id=task.element_id)])
     return task
+
+
+def _with_log_head(gate_statement):
+    """The gate, also returning its instance's log head (SQLite: no statement needed to read it)."""
+    cached = _LOG_HEAD_GATES.get(id(gate_statement))
+    if cached is None:
+        head = select(_PI.c.audit_seq, _PI.c.audit_head).where(_PI.c.id == _HT.c.instance_id)
+        cached = _LOG_HEAD_GATES[id(gate_statement)] = gate_statement.returning(
+            head.with_only_columns(_PI.c.audit_seq).scalar_subquery().label("head_seq"),
+            head.with_only_columns(_PI.c.audit_head).scalar_subquery().label("head_hash"))
+    return cached
+
+
+_LOG_HEAD_GATES: dict[int, object] = {}
 
 
 def complete_gate(conn, task_id: int, actor, **values):
@@ -197,12 +214,16 @@ def append_log(conn, instance_id: int, entries: list[dict]) -> None:
     row = conn.execute(_INSTANCE_HEAD, {"p_id": instance_id}).first()
     if row is None:
         raise LookupError(f"process instance {instance_id} does not exist")
-    head = InstanceRecord(id=instance_id, audit_seq=row.audit_seq, audit_head=row.audit_head)
-    entries = [dict(entry, instance_id=instance_id) for entry in entries]
+    _append_after(conn, InstanceRecord(id=instance_id, audit_seq=row.audit_seq, audit_head=row.audit_head), entries)
+
+
+def _append_after(conn, head, entries) -> None:
+    """SQLite (one writer at a time): chain the entries after the head read in this transaction."""
+    entries = [dict(entry) for entry in entries]
     audit.chain(head, entries)
-    conn.execute(_LOG_HEAD_UPDATE, {"p_id": instance_id, "p_seq": head.audit_seq, "p_head": head.audit_head})
+    conn.execute(_LOG_HEAD_UPDATE, {"p_id": head.id, "p_seq": head.audit_seq, "p_head": head.audit_head})
     conn.execute(_AUDIT_INSERT, entries)
-    _keep_loaded_in_step(ProcessInstance, instance_id, {"audit_seq": head.audit_seq, "audit_head": head.audit_head})
+    _keep_loaded_in_step(ProcessInstance, head.id, {"audit_seq": head.audit_seq, "audit_head": head.audit_head})
 
 
 def _pg_append(conn, instance_id, entry) -> None:
