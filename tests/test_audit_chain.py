@@ -15,7 +15,6 @@ from handlers import processes
 from handlers.models import APPROVED
 
 from .conftest import is_postgres
-from .test_concurrency import _run_at_once
 from .web_helpers import client_world, login  # noqa: F401 (fixture)
 from .world import locked_person, reported_unlock
 
@@ -58,6 +57,29 @@ def _insert(instance_id, seq, hash_, at, action="审核通过", opinion="伪造�
     _sql("INSERT INTO audit_entry (instance_id, seq, hash, at, user_id, user_name, org_id, org_name, action, "
          "opinion, element_id) VALUES (:i, :s, :h, :at, NULL, '赵监督', NULL, '昆明质监站', :a, :o, NULL)",
          i=instance_id, s=seq, h=hash_, at=at, a=action, o=opinion)
+
+
+def _run_at_once(app, n, work):
+    """work(i) in n threads released together, each in its own app context: [(outcome, value)]."""
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def runner(i):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                results[i] = ("ok", work(i))
+            except Exception as exc:   # noqa: BLE001 — every outcome is asserted by the caller
+                db.session.rollback()
+                results[i] = ("error", exc)
+            finally:
+                db.session.remove()
+    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    return results
 
 
 def _forged(instance_id, seq, previous, at):
@@ -161,7 +183,7 @@ def test_concurrent_appends_to_one_log_each_get_their_own_place(ctx, world, serv
 
 
 @pytest.mark.skipif(not is_postgres(), reason="SQLite runs one write transaction at a time (BEGIN IMMEDIATE)")
-def test_a_claim_committed_during_a_completion_of_the_same_instance_is_chained_before_it(ctx, world, services,
+def test_an_append_committed_during_a_completion_of_the_same_instance_is_chained_before_it(ctx, world, services,
                                                                                          monkeypatch):
     """Another transaction appends (as a claim of a parallel task would) after the completion read the
     instance and before it saved: the completion's conditional update sees the head moved, takes the
