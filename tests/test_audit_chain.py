@@ -183,8 +183,8 @@ def test_concurrent_appends_to_one_log_each_get_their_own_place(ctx, world, serv
 
 
 @pytest.mark.skipif(not is_postgres(), reason="SQLite runs one write transaction at a time (BEGIN IMMEDIATE)")
-def test_an_append_committed_during_a_completion_of_the_same_instance_is_chained_before_it(ctx, world, services,
-                                                                                         monkeypatch):
+def test_an_append_committed_during_a_completion_of_the_same_instance_is_chained_before_it(
+        ctx, world, services, monkeypatch):
     """Another transaction appends (as a claim of a parallel task would) after the completion read the
     instance and before it saved: the completion's conditional update sees the head moved, takes the
     new head and saves once more; nothing is refused and the chain holds."""
