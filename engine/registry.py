@@ -23,7 +23,9 @@ FormValidator = Callable[[dict], dict]           # raw data -> cleaned data (rai
 class EngineRegistry:
     operators: dict[str, Operator] = field(default_factory=dict)
     candidate_rules: dict[str, CandidateRule] = field(default_factory=dict)
-    forms: dict[str, FormValidator] = field(default_factory=dict)
+    forms: dict[str, FormValidator] = field(default_factory=dict)   # FormSpec files register here on deploy
+    # the statuses user tasks and end events may declare (``status`` property); empty: not checked
+    statuses: set[str] = field(default_factory=set)
 
     def operator(self, name: str):
         def register(fn: Operator) -> Operator:

@@ -41,6 +41,7 @@ class StepResult:
     instance: InstanceRecord
     opened: list[TaskRecord] = field(default_factory=list)
     incident: str | None = None
+    status: str | None = None   # what the diagram declares where the instance now waits or ended
 
     @property
     def completed(self) -> bool:
@@ -57,11 +58,12 @@ class _Step:
     Log entries are written together when the state is saved, so that the entries of service
     tasks rolled back with a failing operator are never written.
     """
-    __slots__ = ("conn", "instance", "actor", "definition", "log")
+    __slots__ = ("conn", "instance", "actor", "definition", "log", "statuses")
 
-    def __init__(self, conn, instance, actor, definition=None):
+    def __init__(self, conn, instance, actor, definition=None, statuses=None):
         self.conn, self.instance, self.actor, self.definition = conn, instance, actor, definition
         self.log: list[dict] = []
+        self.statuses: dict = statuses or {}   # the diagram's status properties by element id
 
     def persist_new_instance(self) -> None:
         if self.instance.id is None:
@@ -120,7 +122,7 @@ class ProcessEngine:
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
-                return self._advance(_Step(conn, instance, actor, definition),
+                return self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
                                      lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set()))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
@@ -164,9 +166,9 @@ class ProcessEngine:
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command
-        step = _Step(conn, instance, actor)
-        step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
         before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step = _Step(conn, instance, actor, statuses=parsed.statuses)
+        step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
@@ -187,9 +189,9 @@ class ProcessEngine:
             raise TaskNotFound("流程实例不存在")
         if instance.status != "errored":
             raise InstanceErrored("该流程实例没有待处理的异常")
-        step = _Step(conn, instance, actor)
-        step.log.append(store.audit_entry(instance.id, actor, "重试"))
         state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step = _Step(conn, instance, actor, statuses=parsed.statuses)
+        step.log.append(store.audit_entry(instance.id, actor, "重试"))
 
         def restore():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)
@@ -258,7 +260,7 @@ class ProcessEngine:
         opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
         if opened is None:
             raise ConcurrentModification(_CONCURRENT)
-        return StepResult(instance, opened, incident)
+        return StepResult(instance, opened, incident, None if incident else _declared_status(step.statuses, wf))
 
     def _new_tasks(self, step, wf, open_before: set[str]) -> list[tuple[dict, list[int]]]:
         """Make the inbox rows match the workflow's ready user tasks: close the ones it no longer
@@ -326,6 +328,21 @@ def _ready_user_tasks(wf) -> dict[str, object]:
             if task.state == TaskState.READY and task.task_spec.manual:
                 ready[str(task.id)] = task
     return ready
+
+
+def _declared_status(statuses: dict, wf) -> str | None:
+    """The status the diagram declares where the workflow now stands: the end event it reached,
+    or its first ready user task (``statusOnReturn`` when that task already ran once)."""
+    if wf.is_completed():
+        return statuses.get(_end_element(wf), (None, None))[0]
+    for task in _ready_user_tasks(wf).values():
+        status, on_return = statuses.get(task.task_spec.bpmn_id, (None, None))
+        if on_return and any(t.task_spec is task.task_spec and t.state == TaskState.COMPLETED
+                             for t in task.workflow.tasks.values()):
+            return on_return
+        if status:
+            return status
+    return None
 
 
 def _caused_by(exc, kind) -> bool:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from engine import ProcessEngine
 
-from .applications import CompletionService, ManagerChangeService, UnlockService
+from . import catalog
+from .applications import ApplicationService
 from .processes import build_engine
 from .reviews import ReviewService
 from .uploads import MAX_BYTES, UploadStore
@@ -16,23 +17,27 @@ BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 class Services:
     engine: ProcessEngine
     uploads: UploadStore
-    unlock: UnlockService
-    change: ManagerChangeService
-    completion: CompletionService
+    by_kind: dict[str, ApplicationService]   # one service per catalog entry, by its URL kind
     reviews: ReviewService
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES) -> "Services":
         engine = build_engine()
+        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
         uploads = UploadStore(upload_dir, max_upload)
-        unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
-                                      CompletionService(engine, uploads))
-        return cls(engine, uploads, unlock, change, completion,
-                   ReviewService(engine, [unlock, change, completion]))
+        by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
+        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())))
 
-    @property
-    def by_kind(self):
-        return {"unlock": self.unlock, "change": self.change, "completion": self.completion}
+    def __getattr__(self, kind: str) -> ApplicationService:
+        """``services.unlock`` and friends: the service of a catalogued process."""
+        try:
+            return self.__dict__["by_kind"][kind]
+        except KeyError:
+            raise AttributeError(kind) from None
+
+    def for_process(self, process_key: str) -> ApplicationService | None:
+        entry = catalog.by_key(process_key)
+        return self.by_kind.get(entry.kind) if entry else None
 
     def deploy_definitions(self, directory: Path = BPMN_DIR):
         with self.engine.command():

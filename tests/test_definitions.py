@@ -79,7 +79,8 @@ def test_a_changed_file_is_version_2_and_running_instances_stay_on_version_1(wor
     old_pm, _ = locked_person(world, "旧流程人员")
     applicant = world.who("contractor_user")
     from handlers import lock_rule
-    from handlers.applications import UNLOCK_FORM, Upload
+    from handlers.applications import Upload
+    from handlers.processes.unlock import UNLOCK_FORM
     from .world import PDF_BYTES
     old_app = services.unlock.create(applicant, lock_rule.open_locks(old_pm.id)[0].id)
 

@@ -1,29 +1,24 @@
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-PROCESS_LABELS = {
-    "personnel_unlock": "人员解锁申请",
-    "manager_change": "项目主要管理人员变更",
-    "completion_filing": "竣工验收备案",
-}
+from handlers import catalog
 
 
 class InboxFilterForm(FlaskForm):
     class Meta:
         csrf = False   # a GET search form
 
-    process_key = SelectField("业务类型", choices=[("", "全部")] + list(PROCESS_LABELS.items()),
-                              validators=[Optional()])
+    process_key = SelectField("业务类型", validators=[Optional()])
     scope = StringField("工程名称", validators=[Optional(), Length(max=100)])
     applicant = StringField("申请单位", validators=[Optional(), Length(max=100)])
     date_from = DateField("上报时间从", validators=[Optional()])
     date_to = DateField("至", validators=[Optional()])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.process_key.choices = [("", "全部")] + list(catalog.titles().items())
+
 
 class ActionForm(FlaskForm):
     """签收 / 退回签收: only the CSRF token."""
-
-
-class DecisionForm(FlaskForm):
-    opinion = TextAreaField("意见", validators=[Length(max=2000, message="意见不超过 2000 字")])
