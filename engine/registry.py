@@ -26,6 +26,8 @@ class EngineRegistry:
     forms: dict[str, FormValidator] = field(default_factory=dict)   # FormSpec files register here on deploy
     # the statuses user tasks and end events may declare (``status`` property); empty: not checked
     statuses: set[str] = field(default_factory=set)
+    # element id -> (status, status on return) for stored versions that predate status properties
+    legacy_statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def operator(self, name: str):
         def register(fn: Operator) -> Operator:

@@ -260,7 +260,8 @@ class ProcessEngine:
         opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
         if opened is None:
             raise ConcurrentModification(_CONCURRENT)
-        return StepResult(instance, opened, incident, None if incident else _declared_status(step.statuses, wf))
+        statuses = step.statuses if any(s for s, _ in step.statuses.values()) else self.registry.legacy_statuses
+        return StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf))
 
     def _new_tasks(self, step, wf, open_before: set[str]) -> list[tuple[dict, list[int]]]:
         """Make the inbox rows match the workflow's ready user tasks: close the ones it no longer

@@ -202,13 +202,25 @@ class ApplicationService:
 
     def _common_text(self, app, fields):
         if "reason" in fields:
-            app.reason = _text(fields["reason"], REASON_MAX, self.reason_label, "reason")
+            app.reason = _text(fields["reason"], REASON_MAX, self._title("reason", "原因"), "reason")
         if "explanation" in fields:
-            app.explanation = _text(fields["explanation"], TEXT_MAX, "说明", "explanation")
+            app.explanation = _text(fields["explanation"], TEXT_MAX, self._title("explanation", "说明"), "explanation")
+
+    def _title(self, name: str, default: str) -> str:
+        f = self.form.field(name)
+        return f.title if f else default
+
+    def _require_fields(self, app):
+        """The edit form file's required fields, in its order: 请填写… / 请选择… / 请上传“…”."""
+        kinds = {a.kind for a in self.attachments(app)}
+        values = {f.name: (f.kind in kinds) or None if f.is_file else getattr(app, f.name, None)
+                  for f in self.form.targeted("application")}
+        missing = self.form.check_required(values)
+        if missing is not None:
+            raise DomainError(missing.message, missing.field)
 
     # subclass hooks
     duplicate_message = "已有未办结的申请"
-    reason_label = "原因"
 
     def subject(self, app) -> str:
         raise NotImplementedError

@@ -15,7 +15,11 @@ from engine.models import utcnow
 from .. import catalog
 from ..models import APPLICATION_STATUS, APPROVED, Project
 
-registry = EngineRegistry(statuses=set(APPLICATION_STATUS.values()))
+registry = EngineRegistry(
+    statuses=set(APPLICATION_STATUS.values()),
+    # versions deployed before diagrams declared statuses keep running: the shipped elements' statuses
+    legacy_statuses={"Task_Edit": ("草稿", "已退回"), "Task_Review": ("待审核", None),
+                     "End_Done": ("已办结", None), "End_Withdrawn": ("已撤回", None)})
 
 
 # -- candidate rules --------------------------------------------------------------

@@ -18,10 +18,7 @@ from . import _approved, application_of, registry
 
 class CompletionService(ApplicationService):
     """竣工验收备案 (2.3.2)."""
-    model = CompletionFiling
-    allowed_kinds = (CONSTRUCTION_UNIT,)
     duplicate_message = "该工程已有未办结的竣工验收备案"
-    reason_label = "备注"
 
     def completable(self, principal: Principal) -> list[Project]:
         self._require_kind(principal)
@@ -62,15 +59,9 @@ class CompletionService(ApplicationService):
             app.permit_no = _text(fields["permit_no"], 50, "施工许可证号", "permit_no")
 
     def _validate_for_report(self, app):
-        if not app.acceptance_date:
-            raise DomainError("竣工验收日期：请填写竣工验收日期", "acceptance_date")
-        if not app.conclusion:
-            raise DomainError("验收结论：请填写验收结论", "conclusion")
-        if not app.permit_no:
-            raise DomainError("施工许可证号：请填写施工许可证号", "permit_no")
+        self._require_fields(app)
         if app.project.status != UNDER_CONSTRUCTION:
             raise DomainError("该工程已竣工")
-
 
 
 @registry.operator("completion_filing.apply")

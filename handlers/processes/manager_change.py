@@ -21,10 +21,7 @@ ROLES_BY_KIND = {kind: tuple(r for r, k in ROLE_EMPLOYER.items() if k == kind) f
 
 class ManagerChangeService(ApplicationService):
     """项目主要管理人员变更 (2.2.1.2)."""
-    model = ManagerChangeApplication
-    allowed_kinds = (CONTRACTOR, SUPERVISING_FIRM)
     duplicate_message = "该人员在该工程已有未办结的变更申请"
-    reason_label = "变更原因"
 
     def changeable(self, principal: Principal) -> list[Assignment]:
         """Locked people of the enterprise on projects under construction (添加 dialog)."""
@@ -86,14 +83,10 @@ class ManagerChangeService(ApplicationService):
             app.new_person_id, app.new_person = person.id, person
 
     def _validate_for_report(self, app):
-        if app.new_person is None:
-            raise DomainError("变更后人员：请选择变更后人员", "new_person_id")
-        if not app.reason:
-            raise DomainError("变更原因：请填写变更原因", "reason")
+        self._require_fields(app)
         problem = manager_change_problem(app)
         if problem:
             raise DomainError(f"变更后人员：{problem}", "new_person_id")
-
 
 
 @registry.operator("manager_change.apply")

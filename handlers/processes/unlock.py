@@ -14,16 +14,12 @@ from ..models import (
 from ..principal import Principal
 from . import _approved, application_of, registry
 
-UNLOCK_FORM = "unlock_form"
-UNLOCK_FORM_LABEL = "建设工程项目人员解锁申请表"
+UNLOCK_FORM = "unlock_form"   # the attachment kind of the 建设工程项目人员解锁申请表 slot
 
 
 class UnlockService(ApplicationService):
     """人员解锁申请 (2.2.1.1)."""
-    model = UnlockApplication
-    allowed_kinds = (CONTRACTOR, SUPERVISING_FIRM)
     duplicate_message = "该锁定记录已有未办结的解锁申请"
-    reason_label = "解锁原因"
 
     def lockable(self, principal: Principal) -> list[LockRecord]:
         """The enterprise's own open lock records without an open unlock application (添加 dialog)."""
@@ -49,20 +45,13 @@ class UnlockService(ApplicationService):
     def subject(self, app) -> str:
         return f"{app.person.name}（{ROLES[app.lock_record.role]}）解锁"
 
-    def has_form(self, app) -> bool:
-        return any(a.kind == UNLOCK_FORM for a in self.attachments(app))
-
     def _validate_saved(self, app):
-        if not app.reason:
-            raise DomainError("解锁原因：请填写解锁原因", "reason")
-        if not self.has_form(app):
-            raise DomainError(f"请上传“{UNLOCK_FORM_LABEL}”", UNLOCK_FORM)
+        self._require_fields(app)   # 解锁原因 and the 解锁申请表 (the form file's required fields)
 
     def _validate_for_report(self, app):
         self._validate_saved(app)
         if app.lock_record.closed_at is not None:
             raise DomainError("该人员已不再锁定，无需申请解锁")
-
 
 
 @registry.operator("unlock.apply")

@@ -10,7 +10,6 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from engine.errors import EngineError
-from handlers import catalog
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 
