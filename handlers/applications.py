@@ -104,7 +104,8 @@ class ApplicationService:
 
     # -- commands -------------------------------------------------------------------
     def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
-             action: str = "保存"):
+             action: str | None = None):
+        action = action or self.entry.save_label   # 确定 / 暂存, as the page's button says
         with self.engine.command():
             app = self._editable(principal, app_id)
             self._apply_fields(principal, app, fields)

@@ -34,7 +34,7 @@ class Pick:
     id: int
     name: str
     detail: str
-    group: str | None = None
+    group: str = ""
     reason: str | None = None
 
 

@@ -306,3 +306,9 @@ class CompletionFiling(ApplicationMixin, db.Model):
     conclusion: Mapped[str] = mapped_column(Text, default="")       # 验收结论
     permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
 
+
+class PermitSupplement(ApplicationMixin, db.Model):
+    """施工许可证补录: the permit a project got after it was pushed in."""
+    __tablename__ = "permit_supplement"
+    permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
+    issue_date: Mapped[date | None] = mapped_column(Date)          # 发证日期
