@@ -49,6 +49,7 @@ def minimal_registry() -> EngineRegistry:
     # the other diagrams in bpmn/ refer to these; the lifecycle never runs them
     registry.operator("manager_change.apply")(lambda call: {"applied": True, "message": "ok"})
     registry.operator("completion_filing.apply")(lambda call: {"applied": True, "message": "ok"})
+    registry.operator("permit_supplement.apply")(lambda call: {"applied": True, "message": "ok"})
     return registry
 
 
