@@ -15,6 +15,7 @@ from engine.forms import FormSpec
 from engine.inbox import open_tasks, operation_log
 from engine.models import AuditEntry, HumanTask, ProcessInstance, TaskCandidate, utcnow
 
+from . import catalog
 from .catalog import ProcessEntry
 from .errors import DomainError, Forbidden, NotFound
 from .models import STATUS_BY_LABEL, Attachment
@@ -40,6 +41,15 @@ def apply_status(app, result: StepResult) -> None:
     app.status = code
     if result.completed:
         app.finished_at, app.open_key = app.finished_at or utcnow(), None
+
+
+def apply_status_of(result: StepResult) -> None:
+    """apply_status for a command no application service drove (an operator's retry)."""
+    entry = catalog.by_key(result.instance.process_key)
+    if entry is not None:
+        app = db.session.scalar(select(entry.model).where(entry.model.instance_id == result.instance.id))
+        if app is not None:
+            apply_status(app, result)
 
 
 class ApplicationService:

@@ -2,10 +2,10 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import ProcessEngine
+from engine import Actor, ProcessEngine, StepResult
 
 from . import catalog
-from .applications import ApplicationService
+from .applications import ApplicationService, apply_status_of
 from .processes import build_engine
 from .reviews import ReviewService
 from .uploads import MAX_BYTES, UploadStore
@@ -38,6 +38,13 @@ class Services:
     def for_process(self, process_key: str) -> ApplicationService | None:
         entry = catalog.by_key(process_key)
         return self.by_kind.get(entry.kind) if entry else None
+
+    def retry(self, instance_id: int, actor: Actor) -> StepResult:
+        """Run an errored instance's failed step again; its application takes the declared status."""
+        with self.engine.command():
+            result = self.engine.retry(instance_id, actor)
+            apply_status_of(result)
+        return result
 
     def deploy_definitions(self, directory: Path = BPMN_DIR):
         with self.engine.command():

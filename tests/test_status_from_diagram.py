@@ -51,3 +51,27 @@ def test_the_shipped_statuses_follow_the_diagram(world, services):
     parsed = services.engine.definitions.current("personnel_unlock").parsed
     assert parsed.statuses == {"Task_Edit": ("草稿", "已退回"), "Task_Review": ("待审核", None),
                                "End_Withdrawn": ("已撤回", None), "End_Done": ("已办结", None)}
+
+
+def test_a_retry_that_ends_back_at_the_applicant_returns_the_application(world, services, monkeypatch):
+    from handlers import lock_rule, processes
+
+    pm, _ = locked_person(world, "王五")
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("agency_reviewer")
+    [task] = services.reviews.inbox(reviewer).rows
+
+    def broken(call):
+        raise RuntimeError("数据库连接中断")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id)
+    assert db.session.get(ProcessInstance, app.instance_id).status == "errored" and app.status == REPORTED
+    monkeypatch.undo()
+    lock_rule.close_lock(lock_rule.open_locks(pm.id)[0], "另行解除")   # meanwhile: the re-check fails
+    db.session.commit()
+
+    result = services.retry(app.instance_id, world.who("admin").actor)
+    assert result.status == "已退回"
+    db.session.refresh(app)
+    assert app.status == RETURNED and app.is_editable

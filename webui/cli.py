@@ -73,9 +73,7 @@ def engine_group():
 @click.argument("instance_id", type=int)
 @with_appcontext
 def engine_retry(instance_id):
-    engine = _services().engine
-    with engine.command():
-        result = engine.retry(instance_id, Actor(None, "运维", None, "平台"))
+    result = _services().retry(instance_id, Actor(None, "运维", None, "平台"))
     click.echo(f"instance {instance_id}: {result.instance.status}" +
                (f" ({result.incident})" if result.incident else ""))
 

@@ -89,10 +89,8 @@ def definition(definition_id):
 def retry(instance_id):
     form = RetryForm()
     if form.validate_on_submit():
-        engine = services().engine
         try:
-            with engine.command():
-                engine.retry(instance_id, g.principal.actor)
+            services().retry(instance_id, g.principal.actor)
         except (EngineError, DomainError) as e:
             flash(e.message, "error")
         else:
