@@ -166,9 +166,10 @@ class ProcessEngine:
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command
-        before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
-        step = _Step(conn, instance, actor, statuses=parsed.statuses)
+        step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
+        before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step.statuses = parsed.statuses
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
@@ -189,9 +190,10 @@ class ProcessEngine:
             raise TaskNotFound("流程实例不存在")
         if instance.status != "errored":
             raise InstanceErrored("该流程实例没有待处理的异常")
-        state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
-        step = _Step(conn, instance, actor, statuses=parsed.statuses)
+        step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, "重试"))
+        state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step.statuses = parsed.statuses
 
         def restore():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)

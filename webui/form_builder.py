@@ -40,9 +40,9 @@ class SpecForm(FlaskForm):
 def form_class(spec: FormSpec, targets: tuple[str, ...]) -> type[SpecForm]:
     """The WTForms class of the spec's fields with these ``x-target``s (the outcome of an edit form,
     上报/撤回, has its own buttons and routes and is left out)."""
-    key = (id(spec), targets)
+    key = (spec.key, targets)
     cls = _CLASSES.get(key)
-    if cls is None:
+    if cls is None or cls.spec is not spec:   # built once per loaded form file
         slots = tuple(f for f in spec.fields if f.target in targets
                       and not (f.name == spec.outcome and "application" in targets))
         attrs = {f.name: _field(f) for f in slots}
