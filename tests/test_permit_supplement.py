@@ -131,4 +131,12 @@ def test_the_pages_follow_the_catalog(client_world, services):
     dialog = client.get("/apply/permit/new").get_data(as_text=True)
     assert "选择需补录施工许可证的工程" in dialog and "呈贡新区安置房" in dialog
     assert "该工程已有施工许可证号，无需补录" in dialog and "disabled" in dialog
+    project = _project_without_permit(world, "页面工程")
+    resp = client.post("/apply/permit/new", data={"target_id": str(project.id),
+                                                  "csrf_token": csrf_token(client, "/apply/permit/new")})
+    detail = client.get(resp.headers["Location"]).get_data(as_text=True)
+    for label in ("施工许可证号 <span class=\"req\">*</span>", "发证日期 <span class=\"req\">*</span>",
+                  "施工许可证扫描件 <span class=\"req\">*</span>", 'type="date"', 'maxlength="50"'):
+        assert label in detail
+    assert '="None"' not in detail
     assert client.get("/apply/unlock/").status_code == 403

@@ -78,6 +78,7 @@ def test_a_site_check_step_added_by_a_diagram_and_a_form_file_runs_end_to_end(cl
     for label in ("核查日期", "核查结论", "核查意见", "现场核查记录", "符合", "不符合"):
         assert label in page
     assert 'name="record"' in page and 'accept=".pdf,.png,.jpg,.jpeg"' in page
+    assert '="None"' not in page
     assert 'value="approve"' not in page and ">提交</button>" in page   # its own form, not the review's buttons
 
     # the form file is validated on the server: the record is required, the date must be a date
