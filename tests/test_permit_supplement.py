@@ -56,6 +56,7 @@ def test_approval_sets_the_projects_permit_number(world, services):
 def test_a_project_with_a_permit_is_refused_and_shown_greyed(world, services):
     owner = world.who("owner_user")
     project = world.add_project("已有许可证的工程")
+    db.session.commit()
     with pytest.raises(DomainError) as exc:
         services.permit.create(owner, project.id)
     assert exc.value.message == "该工程已有施工许可证号，无需补录"
