@@ -19,14 +19,14 @@ from sqlalchemy import select
 from engine.db import db
 from engine.inbox import open_tasks, operation_log
 from engine.models import ProcessInstance
-from handlers import lock_rule
+from handlers import catalog, lock_rule
 from handlers.applications import Upload
 from handlers.invariants import check_invariants
 from handlers.models import (
     APPROVED, COMPLETED, CONSTRUCTOR, NORMAL, RETURNED, SAFETY_B, Assignment, CompletionFiling, LockRecord,
     ManagerChangeApplication, Person, UnlockApplication,
 )
-from handlers.processes import EDIT_FORM, RECHECK_FAILED, RECHECK_PREFIX
+from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 
 from .conftest import is_postgres
 from .test_concurrency import _run_at_once
@@ -88,7 +88,7 @@ def _returned_by_recheck(app, message) -> bool:
     """Back with its applicant, 已退回, the system's 复核未通过 with the message last in its log."""
     last = operation_log(app.instance_id)[-1]
     return (app.status == RETURNED and last.action == RECHECK_FAILED and last.opinion == message
-            and last.user_name == "系统" and [t.form_key for t in open_tasks(app.instance_id)] == [EDIT_FORM])
+            and last.user_name == "系统" and [t.form_key for t in open_tasks(app.instance_id)] == [catalog.entry_of(app).edit_form])
 
 
 def _verdict(results, a, b, a_loses, b_loses) -> str:
