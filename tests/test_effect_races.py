@@ -24,7 +24,7 @@ from handlers.applications import Upload
 from handlers.invariants import check_invariants
 from handlers.models import (
     APPROVED, COMPLETED, CONSTRUCTOR, NORMAL, RETURNED, SAFETY_B, Assignment, CompletionFiling, LockRecord,
-    ManagerChangeApplication, Person, UnlockApplication,
+    ManagerChangeApplication, PermitSupplement, Person, Project, UnlockApplication,
 )
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 
@@ -235,3 +235,28 @@ def test_locking_a_project_locks_everyone_on_it(ctx, world):
     thread.join(10)
     assert holders == [person_id] and waited >= 0.3
     db.session.rollback()
+
+
+def test_a_permit_supplement_reads_the_permit_a_concurrent_command_committed(ctx, world, services):
+    """补录生效 locks its project first: a permit number committed meanwhile sends it back."""
+    project = world.add_project("补录竞速工程")
+    project.permit_no = None
+    owner = world.who("owner_user")
+    app = services.permit.create(owner, project.id)
+    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
+                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
+    services.permit.report(owner, app.id)
+    reviewer, task_id = _claimed(world, services, services.permit, app, "agency_reviewer")
+    project_id = project.id
+    db.session.commit()
+
+    def set_permit():
+        db.session.get(Project, project_id).permit_no = "另行录入"
+
+    thread = _hold_then(ctx, lambda: lock_rule.serialize_project(project_id), set_permit)
+    services.reviews.approve(reviewer, task_id, "同意")
+    thread.join(10)
+    app = _fresh(PermitSupplement, app.id)
+    assert _returned_by_recheck(app, "该工程已有施工许可证号，无需补录")
+    assert app.project.permit_no == "另行录入"
+    assert check_invariants() == []

@@ -141,3 +141,72 @@ def test_the_pages_follow_the_catalog(client_world, services):
         assert label in detail
     assert '="None"' not in detail
     assert client.get("/apply/unlock/").status_code == 403
+
+
+# -- what the platform does around every review step (locks, log, deadlines, messages) --------
+def test_a_failed_recheck_is_logged_as_such_and_the_owner_told(world, services):
+    from sqlalchemy import select
+
+    from handlers.models import Notification
+    from handlers.processes import RECHECK_FAILED
+    project = _project_without_permit(world)
+    owner, app = _filed(world, services, project)
+    project.permit_no = "另行录入"
+    db.session.commit()
+    _decide(world, services)
+    last = services.permit.operation_log(app)[-1]
+    assert (last.action, last.opinion, last.user_name) == (RECHECK_FAILED, "该工程已有施工许可证号，无需补录", "系统")
+    told = db.session.scalars(select(Notification).where(Notification.account_id == owner.account_id)
+                              .order_by(Notification.id)).all()
+    assert [n.kind for n in told] == ["claimed", "recheck_failed"]
+    assert told[-1].title == f"复核未通过：施工许可证补录（{project.name}）"
+    assert "该工程已有施工许可证号" in told[-1].body and (told[-1].app_kind, told[-1].app_id) == ("permit", app.id)
+
+
+def test_reporting_tells_both_regulators_under_the_process_title(world, services):
+    from sqlalchemy import select
+
+    from handlers.models import Notification
+    project = _project_without_permit(world)
+    _owner, app = _filed(world, services, project)
+    for key in ("agency_reviewer", "auth_reviewer"):
+        [n] = db.session.scalars(select(Notification).where(
+            Notification.account_id == world.who(key).account_id)).all()
+        assert n.kind == "task_offered" and (n.app_kind, n.app_id) == ("permit", app.id)
+        assert "上报了施工许可证补录“呈贡新区安置房施工许可证补录”" in n.body
+
+
+def test_the_review_is_due_in_five_working_days_and_its_timers_wait(world, services):
+    import json
+
+    from sqlalchemy import select
+
+    from engine.models import HumanTask, Job
+    from engine.runtime import TIMER_JOB
+    _owner, app = _filed(world, services, _project_without_permit(world))
+    review = services.permit.open_task(app)
+    assert review.due_rule == "wd:5" and review.due_at is not None
+    waiting = [json.loads(j.payload)["element"] for j in db.session.scalars(select(Job).where(Job.kind == TIMER_JOB))
+               if json.loads(j.payload)["instance_id"] == app.instance_id]
+    assert sorted(waiting) == ["Timer_Review_Overdue", "Timer_Review_Reminder"]
+    edit = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == app.instance_id,
+                                                     HumanTask.form_key == "permit_supplement.edit"))
+    assert edit.due_at is None
+
+
+def test_check_invariants_knows_permit_supplements(world, services):
+    from sqlalchemy import text
+
+    from handlers.invariants import check_invariants
+    project = _project_without_permit(world)
+    _owner, app = _filed(world, services, project)
+    _decide(world, services)
+    assert check_invariants() == []
+    db.session.execute(text("UPDATE project SET permit_no = NULL WHERE id = :id"), {"id": project.id})
+    db.session.execute(text("UPDATE permit_supplement SET status = 'reported' WHERE id = :id"), {"id": app.id})
+    db.session.commit()
+    assert check_invariants() == [
+        f"施工许可证补录 {app.id} 状态为待审核，但流程实例已结束（流程实例 {app.instance_id}）"]
+    db.session.execute(text("UPDATE permit_supplement SET status = 'approved' WHERE id = :id"), {"id": app.id})
+    db.session.commit()
+    assert check_invariants() == [f"施工许可证补录 {app.id} 已办结，但工程 {project.id} 没有施工许可证号"]
