@@ -241,6 +241,7 @@ def test_a_permit_supplement_reads_the_permit_a_concurrent_command_committed(ctx
     """补录生效 locks its project first: a permit number committed meanwhile sends it back."""
     project = world.add_project("补录竞速工程")
     project.permit_no = None
+    db.session.commit()
     owner = world.who("owner_user")
     app = services.permit.create(owner, project.id)
     services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
