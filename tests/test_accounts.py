@@ -3,10 +3,10 @@ from dataclasses import replace
 
 import pytest
 
-from engine import InvalidFormData, NotCandidate, TaskClosed
+from engine import InvalidFormData, TaskClosed
 from handlers import accounts
 from handlers.accounts import PENDING_MESSAGE, WRONG_PASSWORD, Registration
-from handlers.errors import DomainError, Forbidden
+from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import ACTIVE, CONTRACTOR, PENDING, PLATFORM, REJECTED, Account, Organization, User
 
 from .world import credit_code, review_registration, row_counts
@@ -34,22 +34,24 @@ GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司
 def test_registration_is_validated(services, change, message):
     before = row_counts(User, Account, Organization)
     with pytest.raises(DomainError) as exc:
-        services.registrations.register(replace(GOOD, **change))
+        services.registration.register(replace(GOOD, **change))
     assert exc.value.message == message
     assert row_counts(User, Account, Organization) == before
 
 
 def test_pending_then_approved_account_logs_in(world, services):
-    account = services.registrations.register(GOOD)
+    account = services.registration.register(GOOD)
     assert account.status == PENDING
     with pytest.raises(DomainError) as exc:
         accounts.authenticate("yn3jian", "ynqs2026x")
     assert exc.value.message == PENDING_MESSAGE == "账号正在审核中，请等待平台管理员审核通过后再登录"
-    assert account in [reg.account for reg, _task in services.registrations.pending(world.who("admin"))]
+    assert account in [reg.account for reg, _task in services.registration.pending(world.who("admin"))]
     with pytest.raises(Forbidden):
-        services.registrations.pending(world.who("contractor_user"))
-    with pytest.raises(NotCandidate):   # the review task is offered to the platform's administrators only
+        services.registration.pending(world.who("contractor_user"))
+    with pytest.raises(Forbidden):   # the review task is the platform administrators' only
         review_registration(services, world.who("contractor_user"), account, "approve")
+    with pytest.raises(NotFound):
+        review_registration(services, world.who("agency_reviewer"), account, "approve")
     review_registration(services, world.who("admin"), account, "approve")
     assert account.status == ACTIVE
     user = accounts.authenticate("yn3jian", "ynqs2026x")
@@ -62,7 +64,7 @@ def test_pending_then_approved_account_logs_in(world, services):
 
 
 def test_rejected_account_is_told_the_reason(world, services):
-    account = services.registrations.register(GOOD)
+    account = services.registration.register(GOOD)
     with pytest.raises(InvalidFormData) as exc:
         review_registration(services, world.who("admin"), account, "return", "  ")
     assert exc.value.message == "退回原因：退回时必须填写退回原因"
@@ -75,7 +77,7 @@ def test_rejected_account_is_told_the_reason(world, services):
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(world, services):
-    services.registrations.register(GOOD)
+    services.registration.register(GOOD)
     for username, password in (("yn3jian", "wrong1234"), ("nobody", "ynqs2026x"), ("yn3jian", "")):
         with pytest.raises(DomainError) as exc:
             accounts.authenticate(username, password)
@@ -83,18 +85,18 @@ def test_wrong_password_and_unknown_user_get_the_same_message(world, services):
 
 
 def test_duplicate_username_and_kind_conflict_are_refused(world, services):
-    services.registrations.register(GOOD)
+    services.registration.register(GOOD)
     with pytest.raises(DomainError) as exc:
-        services.registrations.register(replace(GOOD, credit_code=credit_code(990001)))
+        services.registration.register(replace(GOOD, credit_code=credit_code(990001)))
     assert exc.value.message == "用户名：该用户名已被注册"
     contractor_code = world.org("contractor").credit_code
     with pytest.raises(DomainError) as exc:
-        services.registrations.register(replace(GOOD, username="another1", credit_code=contractor_code, kind="supervising_firm"))
+        services.registration.register(replace(GOOD, username="another1", credit_code=contractor_code, kind="supervising_firm"))
     assert exc.value.message == "统一社会信用代码：该单位已以其他账号类型登记"
 
 
 def test_act_as_only_own_approved_accounts(world, services):
-    pending = services.registrations.register(GOOD)
+    pending = services.registration.register(GOOD)
     review_registration(services, world.who("admin"), pending, "approve")
     user = accounts.authenticate("yn3jian", "ynqs2026x")
     from handlers.errors import NotFound
@@ -109,7 +111,7 @@ def test_registration_joins_the_open_unit_of_work(services):
     before = row_counts(User, Account, Organization)
     with pytest.raises(RuntimeError):
         with unit_of_work():
-            services.registrations.register(GOOD)
+            services.registration.register(GOOD)
             raise RuntimeError("a later step of the same command fails")
     assert row_counts(User, Account, Organization) == before
 
@@ -134,10 +136,10 @@ def test_a_failing_later_field_changes_nothing_in_the_enterprise_info(world):
 def test_a_failing_registration_stores_no_organisation(services):
     """The organisation of a refused registration is not left behind for a later commit."""
     from engine.db import db
-    services.registrations.register(GOOD)
+    services.registration.register(GOOD)
     before = row_counts(User, Account, Organization)
     other_org = replace(GOOD, credit_code=credit_code(777), org_name="新单位")
     with pytest.raises(DomainError, match="用户名：该用户名已被注册"):
-        services.registrations.register(other_org)
+        services.registration.register(other_org)
     db.session.commit()
     assert row_counts(User, Account, Organization) == before

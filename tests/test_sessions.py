@@ -100,7 +100,7 @@ def test_rejecting_a_login_s_only_role_ends_its_sessions_but_not_a_second_role(c
     db.session.add(extra)
     db.session.commit()
     services = ctx.extensions["services"]
-    services.registrations.submit(extra)
+    services.registration.submit(extra)
     review_registration(services, world.who("admin"), extra, "return", "非本单位人员")
     db.session.commit()
     assert db.session.get(Account, extra.id).status == REJECTED
@@ -126,6 +126,6 @@ def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world, ctx):
     db.session.add_all([user, account])
     db.session.commit()
     services = ctx.extensions["services"]
-    services.registrations.submit(account)
+    services.registration.submit(account)
     review_registration(services, world.who("admin"), account, "return", "资料不全")
     assert db.session.scalar(select(User.session_epoch).where(User.username == "only_pending")) == 1

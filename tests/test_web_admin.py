@@ -1,10 +1,11 @@
 """Platform admin pages over HTTP: registration review, definitions and incidents; role guards."""
+import re
+
 from engine.db import db
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
 from werkzeug.security import generate_password_hash
 
 from .web_helpers import client_world, csrf_token, login  # noqa: F401 (fixture)
-from .world import review_registration
 
 
 def _pending(ctx, world, username, org_key="contractor2"):
@@ -13,7 +14,7 @@ def _pending(ctx, world, username, org_key="contractor2"):
     account = Account(user=user, org=world.org(org_key), status=PENDING)
     db.session.add_all([user, account])
     db.session.commit()
-    ctx.extensions["services"].registrations.submit(account)
+    ctx.extensions["services"].registration.submit(account)
     return account
 
 
@@ -23,17 +24,30 @@ def _post(client, url, data=None):
     return client.post(url, data=data)
 
 
+def _task_link(client):
+    html = client.get("/admin/registrations").get_data(as_text=True)
+    return re.search(r'href="/review/task/(\d+)"', html.split("审核记录", 1)[0]).group(1)
+
+
 def test_admin_approves_a_registration_and_the_user_can_log_in(client_world, ctx):
     client, world = client_world
     account = _pending(ctx, world, "newbie")
     login(client, "admin")
     html = client.get("/admin/registrations").get_data(as_text=True)
     assert "newbie" in html and "云南工程建设总承包有限公司" in html
-    review_registration(ctx.extensions["services"], world.who("admin"), account, "approve")
-    db.session.commit()
+    task_id = _task_link(client)
+    inbox = client.get("/review/").get_data(as_text=True)
+    assert "云南工程建设总承包有限公司注册申请" in inbox and f"/review/task/{task_id}" in inbox
+    page = client.get(f"/review/task/{task_id}").get_data(as_text=True)
+    assert "注册审核" in page and "newbie" in page and "签收" in page
+    assert _post(client, f"/review/task/{task_id}/claim").status_code == 302
+    page = client.get(f"/review/task/{task_id}").get_data(as_text=True)
+    assert "签收成功" in page and "退回原因" in page and "审核通过" in page
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "approve"})
+    assert "审核通过" in client.get(resp.headers["Location"]).get_data(as_text=True)
     html = client.get("/admin/registrations").get_data(as_text=True)
     assert "暂无待审核的注册申请" in html
-    assert "审核通过" in html.split("审核记录", 1)[1]
+    assert "审核通过" in html.split("审核记录", 1)[1] and "陈管理" in html.split("审核记录", 1)[1]
     db.session.rollback()
     assert db.session.get(Account, account.id).status == ACTIVE
     from .web_helpers import new_client
@@ -42,19 +56,25 @@ def test_admin_approves_a_registration_and_the_user_can_log_in(client_world, ctx
 
 
 def test_reject_needs_a_reason_and_shows_it_at_login(client_world, ctx):
-    import pytest
-    from engine import InvalidFormData, TaskClosed
     client, world = client_world
     account = _pending(ctx, world, "refused")
-    services, admin = ctx.extensions["services"], world.who("admin")
-    with pytest.raises(InvalidFormData, match="退回原因：退回时必须填写退回原因"):
-        review_registration(services, admin, account, "return", " ")
-    review_registration(services, admin, account, "return", "信用代码与单位不符")
-    db.session.commit()
+    login(client, "admin")
+    task_id = _task_link(client)
+    _post(client, f"/review/task/{task_id}/claim")
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "return", "reason": " "})
+    assert "退回原因：退回时必须填写退回原因" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Account, account.id).status == PENDING
+    _post(client, f"/review/task/{task_id}/decide", {"decision": "return", "reason": "信用代码与单位不符"})
+    db.session.rollback()
     assert db.session.get(Account, account.id).status == REJECTED
     # a second decision on the same registration is refused
-    with pytest.raises(TaskClosed):
-        review_registration(services, admin, account, "approve")
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "approve"})
+    assert "该任务已处理完毕" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Account, account.id).status == REJECTED
+    record = client.get("/admin/registrations").get_data(as_text=True).split("审核记录", 1)[1]
+    assert "信用代码与单位不符" in record and "退回" in record
     from .web_helpers import new_client
     other = new_client(ctx)
     assert "注册申请未通过审核，原因：信用代码与单位不符" in login(other, "refused").get_data(as_text=True)

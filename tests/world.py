@@ -127,7 +127,8 @@ def locked_person(world, name, org_key="contractor", role=PROJECT_MANAGER, proje
 
 def reported_unlock(world, services, person, applicant_key="contractor_user", reason="项目已停工", lock=None):
     """An unlock application for the person's open lock, saved with its form and reported."""
-    from handlers.applications import UNLOCK_FORM, Upload
+    from handlers.applications import Upload
+    from handlers.processes.unlock import UNLOCK_FORM
     applicant = world.who(applicant_key)
     if lock is None:
         [lock] = lock_rule.open_locks(person.id)
@@ -139,14 +140,13 @@ def reported_unlock(world, services, person, applicant_key="contractor_user", re
 
 
 def review_registration(services, admin, account, decision, reason=""):
-    """The platform administrator claims the registration's review task (its latest) and decides it."""
+    """The platform administrator claims the registration's review task (its latest) in the review
+    inbox and decides it with the task's form (审核通过, or 退回 with the reason)."""
     from sqlalchemy import select
 
     from engine.models import HumanTask
     from handlers.models import Registration
-    task = db.session.scalar(select(HumanTask).join(Registration, Registration.instance_id == HumanTask.instance_id)
-                             .where(Registration.account_id == account.id).order_by(HumanTask.id.desc()).limit(1))
-    services.engine.claim(task.id, admin.actor)
-    return services.engine.complete(task.id, admin.actor, {"decision": decision, "reason": reason},
-                                    action={"approve": "审核通过", "return": "退回"}[decision], opinion=reason or None,
-                                    outcome=decision)
+    task_id = db.session.scalar(select(HumanTask.id).join(Registration, Registration.instance_id == HumanTask.instance_id)
+                                .where(Registration.account_id == account.id).order_by(HumanTask.id.desc()).limit(1))
+    services.reviews.claim(admin, task_id)
+    return services.reviews.submit(admin, task_id, {"decision": decision, "reason": reason})

@@ -1,5 +1,5 @@
 """Platform administration: registrations (reviewed from the 待办 inbox), accounts, the process definitions / incidents."""
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from engine import calendar_store, workcalendar
 from engine.errors import EngineError
@@ -35,7 +35,7 @@ def index():
 @principal_required(PLATFORM)
 def registrations():
     """注册审核: submissions under review (worked from the 待办 inbox) and the decided ones."""
-    regs = services().registrations
+    regs = services().registration
     return render_template("admin/registrations.html", pending=regs.pending(g.principal),
                            history=regs.history(g.principal), kinds=ORG_KINDS)
 

@@ -169,7 +169,7 @@ def my_accounts():
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=user.username, password="")
         try:
-            account = services().registrations.add_role(user, reg)
+            account = services().registration.add_role(user, reg)
         except DomainError as e:
             show_error(form, e)
         else:
@@ -201,7 +201,7 @@ def register_details():
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=form.username.data or "", password=form.password.data or "")
         try:
-            account = services().registrations.register(reg)
+            account = services().registration.register(reg)
         except DomainError as e:
             show_error(form, e)
         else:
@@ -236,8 +236,8 @@ def correct_registration(account_id):
     if user is None:
         flash("请先使用注册时的用户名和密码登录", "error")
         return redirect(url_for("auth.login"))
-    registrations = services().registrations
-    account, last = registrations.for_correction(user, account_id)
+    service = services().registration
+    account, last = service.for_correction(user, account_id)
     form = CorrectionForm(obj=None if request.method == "POST" else _details(account, last))
     if form.validate_on_submit():
         reg = accounts.Registration(kind=form.kind.data, org_name=form.org_name.data or "",
@@ -245,7 +245,7 @@ def correct_registration(account_id):
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=user.username, password="")
         try:
-            account = registrations.resubmit(user, account_id, reg)
+            account = service.resubmit(user, account_id, reg)
         except DomainError as e:
             show_error(form, e)
         else:

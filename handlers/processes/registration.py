@@ -1,52 +1,42 @@
-"""注册审核 on the engine (diagram ``bpmn/registration_review.bpmn``).
+"""注册审核 (domain.md §2) on the engine: the catalog entry, the operators and the service.
 
-Each submission of a registration (or of one more role) is a ``Registration`` row and one process
-instance, reviewed by the platform administrators from the review inbox (签收, 审核通过, 退回 with a
-reason). The operators activate the account, or mark it rejected with the reason that login shows.
-A returned registrant logs in with the credentials of the pending registration, is shown the reason
-and corrects the details; that submits the next instance for the same account (the username stays
-theirs), so every decision is kept as one row of the history.
+Each submission of a registration (or of one more role) is a ``Registration`` row and one instance
+of ``bpmn/registration_review.bpmn``, reviewed by the platform administrators from the same 待办
+inbox as every other review (签收, 审核通过, 退回 with a reason). The operators activate the account,
+or mark it rejected with the reason that login shows. A returned registrant logs in with the
+credentials of the registration, is shown the reason and corrects the details; that submits the
+next instance for the same account (the username stays theirs), so each decision stays in the record.
+
+A registrant has no organisation account yet, so nothing of theirs is a user task: the return ends
+the submission (status 未通过), and the correction is the next submission.
 """
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from engine import Actor, InvalidFormData, ProcessEngine
+from engine import Actor
 from engine.db import db
 from engine.models import HumanTask, utcnow
 from engine.registry import ServiceCall
 
-from . import accounts
-from .errors import DomainError, Forbidden, NotFound
-from .notifications import notify
-from .models import (
+from .. import accounts, catalog
+from ..applications import ApplicationService
+from ..catalog import Column, ProcessEntry
+from ..errors import DomainError, Forbidden, NotFound
+from ..models import (
     ACTIVE, APPROVED, DECLINED, ORG_KINDS, PENDING, PLATFORM, REJECTED, REPORTED, Account, Organization, Registration,
     User,
 )
-from .principal import Principal
-from .processes import registry
+from ..notifications import notify
+from ..principal import Principal
+from . import registry
 
 PROCESS_KEY = "registration_review"
-REVIEW_FORM = "registration.review"
-REASON_MAX = 500
 
 
 # -- what the diagram refers to ---------------------------------------------------------------
 @registry.candidate_rule("platform_admins")
-def _platform_admins(instance) -> list[int]:
+def platform_admins(instance=None) -> list[int]:
     """The platform organisation(s): their administrators review registrations."""
     return list(db.session.scalars(select(Organization.id).where(Organization.kind == PLATFORM)))
-
-
-@registry.form(REVIEW_FORM)
-def _review_form(data: dict) -> dict:
-    decision = data.get("decision")
-    if decision not in ("approve", "return"):
-        raise InvalidFormData("请选择审核结论", field="decision")
-    reason = (data.get("reason") or "").strip()
-    if decision == "return" and not reason:
-        raise InvalidFormData("退回原因：退回时必须填写退回原因", field="reason")
-    if len(reason) > REASON_MAX:
-        raise InvalidFormData(f"退回原因：不能超过 {REASON_MAX} 个字", field="reason")
-    return {"decision": decision, "reason": reason}
 
 
 def registration_of(instance) -> Registration:
@@ -85,9 +75,9 @@ def return_(call: ServiceCall) -> dict:
 
 
 # -- the registrant's and the administrators' side ------------------------------------------------
-class RegistrationService:
-    def __init__(self, engine: ProcessEngine):
-        self.engine = engine
+class RegistrationService(ApplicationService):
+    """Registrations are filed from the registration pages, not the applicant's pages (no filers);
+    the review pages read the rest of ApplicationService (log, diagram, attachments: none)."""
 
     def register(self, reg: accounts.Registration) -> Account:
         """注册: a pending account (and its organisation if new) under review, in one unit of work."""
@@ -151,10 +141,13 @@ class RegistrationService:
             applicant_org_id=org.id, applicant_name=org.name)
         reg.instance_id = result.instance.id
         task_id = result.opened[0].id if result.opened else None
-        notify("registration", _platform_admins(None), f"新的注册申请：{org.name}",
+        notify("registration", platform_admins(), f"新的注册申请：{org.name}",
                f"{ORG_KINDS[org.kind]}“{org.name}”（用户名 {user.username}）提交了注册申请，请签收审核。",
                task_id=task_id)
         return reg
+
+    def subject(self, app) -> str:
+        return f"{app.org_name}注册申请"
 
     # -- the platform administrators ------------------------------------------------------------
     def pending(self, admin: Principal) -> list[tuple[Registration, int | None]]:
@@ -173,6 +166,33 @@ class RegistrationService:
                                        .order_by(Registration.finished_at.desc(), Registration.id.desc())
                                        .limit(limit)))
 
+
+def _round(reg: Registration) -> int:
+    """Which submission of its account this is (a registration corrected after a return is the 2nd …)."""
+    return db.session.scalar(select(func.count()).select_from(Registration).where(
+        Registration.account_id == reg.account_id, Registration.id <= reg.id))
+
+
 def _require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden()
+
+
+ENTRY = catalog.register(ProcessEntry(
+    key=PROCESS_KEY, kind="registration", title="注册审核", prefix="ZC",
+    menu=("平台管理", "注册审核"), filers=(), reviewers=(PLATFORM,), notifies_applicant=False,
+    model=Registration, service=RegistrationService, edit_form=None,
+    picker_title="", picker_empty="", picks=lambda service, principal: [],
+    columns=(), basics=(),
+    summary=(
+        Column("账号类型", lambda r: ORG_KINDS[r.kind]),
+        Column("单位名称", lambda r: r.org_name),
+        Column("统一社会信用代码", lambda r: r.credit_code, "mono"),
+        Column("联系人", lambda r: r.contact_person),
+        Column("手机号码", lambda r: r.mobile),
+        Column("用户名", lambda r: r.user.username),
+        Column("提交次数", lambda r: f"第 {_round(r)} 次提交", when=lambda r: _round(r) > 1),
+        Column("提交时间", lambda r: r.created_at, "datetime"),
+    ),
+    operators=("registration.activate", "registration.return"),
+))
