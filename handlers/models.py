@@ -356,6 +356,11 @@ class Registration(db.Model):
     def kind_label(self) -> str:
         return ORG_KINDS[self.kind]
 
+    @property
+    def reported_at(self) -> datetime:
+        """A registration is reported (上报) when it is submitted."""
+        return self.created_at
+
 
 class Notification(db.Model):
     """One message of the message centre (站内信), for one account (a user acting for one organisation)."""

@@ -192,7 +192,6 @@ ENTRY = catalog.register(ProcessEntry(
         Column("手机号码", lambda r: r.mobile),
         Column("用户名", lambda r: r.user.username),
         Column("提交次数", lambda r: f"第 {_round(r)} 次提交", when=lambda r: _round(r) > 1),
-        Column("提交时间", lambda r: r.created_at, "datetime"),
     ),
     operators=("registration.activate", "registration.return"),
 ))
