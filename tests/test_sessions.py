@@ -120,7 +120,6 @@ def test_a_session_from_before_the_epoch_existed_is_logged_out(client_world, ctx
 def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world, ctx):
     from werkzeug.security import generate_password_hash
 
-    from handlers import accounts
     user = User(username="only_pending", password_hash=generate_password_hash("ynqs2026x"), name="新用户")
     account = Account(user=user, org=world.org("contractor2"), status=PENDING)
     db.session.add_all([user, account])
