@@ -13,7 +13,10 @@ PostgreSQL: the benchmark uses the database named by `BENCH_DATABASE_URL`
 It drops and recreates every table in that database, so never point it at a database you
 keep. The HTTP part does the same with a second database, the same name plus `_http`
 (e.g. `bench_http`), prepares it with `flask init-db`, and starts `gunicorn -w 2` on a free
-local port (`--http-threads`, `--http-lifecycles`, `--http-seconds` set the client; `--smoke`
+local port, or on `--port` (`--http-threads`, `--http-lifecycles`, `--http-seconds` set the client;
+`--http-rounds`/`--http-per-round` the paired HTTP/engine-API ratio, `--http-profiled` the
+request-profile run, `--http-sqlite-lifecycles` the run on SQLite, `--scaling-lifecycles` the
+scaling run, 0 to skip; `--timeout-scale 3` triples every wait on a slow machine; `--smoke`
 never starts gunicorn). SQLite runs use a temporary file. Sizes can be changed on the command line
 (`--help`). Run it on an otherwise idle machine: every figure below comes from one run and
 depends on what else the machine was doing (see the load average).
@@ -84,8 +87,13 @@ def render(r: dict) -> str:
         lines += _action_section(f"{e['dialect']}, engine API", e)
     for s in r["service"]:
         lines += _action_section(f"{s['dialect']}, with the domain services", s)
-    lines += ["## 3. HTTP (gunicorn, 2 workers, PostgreSQL)", ""]
-    lines += _http(r["http"])
+    lines += ["## 3. HTTP (gunicorn)", ""]
+    runs = r.get("http_runs") or [r["http"]]
+    for h in runs:
+        if len(runs) > 1 or h.get("dialect"):
+            lines += [f"### {h.get('dialect', '')}, gunicorn {h.get('workers', 2)} workers", ""]
+        lines += _http(h)
+    lines += _scaling(r.get("scaling"))
     lines += ["## 4. Inbox at scale", ""]
     for ib in r["inbox"]:
         ld = ib["loaded"]
@@ -251,9 +259,11 @@ def _action_section(title, s) -> list[str]:
 def _http(h: dict) -> list[str]:
     if h.get("skipped"):
         return [f"skipped: {h['skipped']}", ""]
+    db_text = (f"on its own database (`{h['database']}`, created with `flask init-db`" if h.get("dialect") != "sqlite"
+               else f"on the embedded SQLite default (a file, `{h['database']}`, created with `flask init-db`")
     out = ["The unlock lifecycle through the web pages, as a browser does it (redirects followed, CSRF token "
-           "taken from each page), against `gunicorn -w 2` (sync workers) on its own database "
-           f"(`{h['database']}`, created with `flask init-db`, one locked project manager per lifecycle). "
+           f"taken from each page), against `gunicorn -w {h.get('workers', 2)}` (sync workers) {db_text}, one "
+           "locked project manager per lifecycle). "
            f"{h['threads']} virtual users on the same machine, each a thread with two `requests.Session` "
            "(applicant 吴施工 and reviewer 赵监督, each logged in once through /auth/login), take lifecycles "
            "from one shared list until it is empty or the time cap is reached. Applicant: 添加 → detail page → "
@@ -266,16 +276,101 @@ def _http(h: dict) -> list[str]:
            f"- **{h['per_second']:.2f} lifecycles/s**: {h['completed']} of {h['lifecycles']} lifecycles completed "
            f"in {h['seconds']:.1f} s (time cap {h['time_cap']:.0f} s, {h['not_started']} not started), "
            f"12 requests per lifecycle",
-           f"- verified in the database afterwards ({h['verified']['checked']} lifecycles including warm-up): "
-           f"{h['verified']['completed']} with the application 已办结, its review task completed and the lock "
-           f"closed; failures: {h['errors']}", ""]
+           f"- verified in the database afterwards ({h['verified']['checked']} lifecycles including warm-up, "
+           f"paired rounds and the profiled run): {h['verified']['completed']} with the application 已办结, its "
+           f"review task completed and the lock closed; failures: {h['errors']}"]
+    out += _ratio(h)
     if h["failures"]:
         out += ["Failures (not counted as completed):", ""] + [f"- {f}" for f in h["failures"][:50]] + [""]
     out += ["Timed actions (the POST alone, without the page that follows the redirect):", ""]
     out += _lat_table(h["actions"]) + [""]
     out += ["Pages between the actions (GET):", ""]
     out += _lat_table(h["pages"], "page") + [""]
+    out += _profile(h.get("profile"))
     return out
+
+
+PROFILE_ORDER = ("create", "detail page", "save+upload", "list page after save", "report", "list page after report",
+                 "inbox search", "task page", "claim", "task page after claim", "approve", "task page after approve",
+                 "inbox")
+PROFILE_PHASES = ("flask", "session", "login", "csrf", "context", "render", "view", "sql")
+
+
+def _ratio(h: dict) -> list[str]:
+    engine, paired = h.get("engine_api_per_second"), h.get("paired")
+    if not engine and not paired:
+        return []
+    parts = []
+    if paired:
+        parts.append(f"paired **{paired['median']:.3f}** (lowest–highest round {paired['min']:.3f}–"
+                     f"{paired['max']:.3f}; {paired['rounds']} rounds, each engine-API lifecycles in the benchmark "
+                     f"process while the server is idle, then {paired['per_round']} HTTP lifecycles)")
+    if engine:
+        parts.append(f"timed runs {h['per_second']:.2f} / {engine:.1f} = {h['per_second'] / engine:.3f} "
+                     "(this section's run over section 2's engine-API run, minutes apart)")
+    ratio = paired["median"] if paired else h["per_second"] / engine
+    goal = (f" Goal ≥ 0.25 on PostgreSQL with 2 workers and 4 virtual users: "
+            f"{'met' if ratio >= 0.25 else '**not met**'}." if h.get("dialect") == "postgresql" else "")
+    return [f"- **HTTP/engine-API ratio**: " + "; ".join(parts) + "." + goal, ""]
+
+
+def _profile(prof: dict | None) -> list[str]:
+    if not prof or not prof.get("rows"):
+        return []
+    rows = prof["rows"]
+    out = [f"Where each request's time goes: {prof['lifecycles']} lifecycles one after another against one "
+           "worker with the request profiler on (`REQUEST_PROFILE=1`, `webui/profiling.py`), the mean per "
+           "request in ms from each response's `Server-Timing` header. Phases are exclusive (a phase inside "
+           "another is taken out of it): flask = Flask and Werkzeug (routing, request parsing, the response, "
+           "teardown); session = the signed cookie read and written; login = the user and the acting "
+           "principal loaded and checked; csrf = the form's check and the tokens in the page; context = the "
+           "context processors (page header: principal, role count, unread messages); render = Jinja "
+           "(navigation included); view = the view and the domain services in Python; sql = inside the "
+           "database driver. statements = sent to the database (highest in brackets when it varied); "
+           "loads = ORM objects built from rows. A POST answers with a redirect (302) and the browser then "
+           "GETs the page named after it: that GET is the cost of the redirect.", "",
+           "| request | n | total | " + " | ".join(PROFILE_PHASES) + " | statements | loads |",
+           "|---|---:|---:|" + "---:|" * len(PROFILE_PHASES) + "---:|---:|"]
+    labels = [x for x in PROFILE_ORDER if x in rows] + [x for x in rows if x not in PROFILE_ORDER]
+    sums = dict.fromkeys(("total", *PROFILE_PHASES, "statements", "loads"), 0.0)
+    for label in labels:
+        row = rows[label]
+        st = f"{row['statements']:.1f}".rstrip("0").rstrip(".")
+        if row["statements_max"] > row["statements"] + 0.05:
+            st += f" ({row['statements_max']})"
+        out.append(f"| {label} | {row['n']} | {row['total']:.2f} | "
+                   + " | ".join(f"{row[ph]:.2f}" for ph in PROFILE_PHASES)
+                   + f" | {st} | {row['loads']:.1f} |")
+        if label != "inbox":
+            for k in sums:
+                sums[k] += row[k]
+    out.append("| **lifecycle (12 requests)** | | **" + f"{sums['total']:.1f}" + "** | "
+               + " | ".join(f"{sums[ph]:.1f}" for ph in PROFILE_PHASES)
+               + f" | {sums['statements']:.0f} | {sums['loads']:.0f} |")
+    return out + [""]
+
+
+def _scaling(sc: dict | None) -> list[str]:
+    if not sc:
+        return []
+    out = ["### Scaling (PostgreSQL)", ""]
+    if sc.get("skipped"):
+        return out + [f"skipped: {sc['skipped']}", ""]
+    out += [f"Lifecycles per second by gunicorn workers (rows) and virtual users (columns) on this "
+            f"machine, {sc['lifecycles']} timed lifecycles per cell after one warm-up "
+            "lifecycle per virtual user, every cell verified in the database; the median request time "
+            "(the median of each request kind's p50) in brackets.", ""]
+    users = sorted({row["users"] for row in sc["rows"]})
+    out += ["| workers | " + " | ".join(f"{u} users" for u in users) + " |", "|---:|" + "---:|" * len(users)]
+    for w in sorted({row["workers"] for row in sc["rows"]}):
+        cells = {row["users"]: row for row in sc["rows"] if row["workers"] == w}
+        out.append(f"| {w} | " + " | ".join(
+            f"{cells[u]['per_second']:.2f} ({cells[u]['p50_ms']:.0f} ms)"
+            + (f", {cells[u]['failures']} failed" if cells[u]["failures"] else "") if u in cells else "-"
+            for u in users) + " |")
+    if sc.get("problems"):
+        out += ["", "Problems found in the database:", ""] + [f"- {x}" for x in sc["problems"][:20]]
+    return out + [""]
 
 
 def _memory(mem: dict) -> list[str]:
