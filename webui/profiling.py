@@ -122,7 +122,7 @@ class _Middleware:
 def init_app(app) -> None:
     if not app.config.get("REQUEST_PROFILE"):
         return
-    from engine.db import db
+    from handlers.database import current_engine
 
     from . import auth, csrf
 
@@ -143,7 +143,7 @@ def init_app(app) -> None:
     template_rendered.connect(lambda *_a, **_k: _leave("render"), app, weak=False)
     # the database
     with app.app_context():
-        engine = db.engine
+        engine = current_engine()
     event.listen(engine, "before_cursor_execute", _before_execute)
     event.listen(engine, "after_cursor_execute", lambda *_a: _leave("sql"))
     event.listen(engine, "handle_error", lambda _ctx: _leave("sql"))
@@ -158,7 +158,7 @@ def _wrap_shared_once(auth, csrf) -> None:
         return
     _shared.append(True)
     # user and principal (module globals of webui.auth, looked up at each call)
-    for name in ("login_user_by_id", "session_is_current", "acting_principal"):
+    for name in ("login_session", "session_is_current", "acting_principal"):
         setattr(auth, name, timed("login", getattr(auth, name)))
     # CSRF: the check (CSRFProtect's before_request calls self.protect()) and the page tokens
     csrf.protect = timed("csrf", csrf.protect)
