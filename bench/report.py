@@ -138,32 +138,36 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
-# What changed since the previous published run (2026-11-21 05:58 UTC, commit 947856f). The "before"
-# figures are that run's; the "after" figures are this run's.
+# What changed since the previous published run (2026-11-21 07:57 UTC). The "before" figures are
+# that run's (and, for the statements, tests/test_statement_counts.py on the commit before this
+# round); the "after" figures are this run's.
 CHANGES = [
-    ("Engine: commands read and write engine rows with table statements on the session's connection "
-     "(`engine/store.py`) and return plain records (`InstanceRecord`, `TaskRecord`) instead of session "
-     "objects: no unit-of-work flush, no object loading, no identity bookkeeping for engine rows (session "
-     "objects already loaded for the same rows are kept in step)"),
-    ("Engine: the latest version of each process is cached per worker and checked by the instance INSERT "
-     "itself (no newer version, same content hash), so a start sends no SELECT for its definition; a "
-     "version deployed by another worker makes the insert write nothing and the start is built again on it"),
-    ("Engine: a step's log entries (the user's action, the service tasks, an incident) are written in one "
-     "statement with the state, after the operators; the savepoint is only taken when an operator touches "
-     "the database"),
-    ("Engine on PostgreSQL: each gate is one statement (the conditional UPDATE, the candidate rows and, for "
-     "签收/退回签收, the log entry; for 办理 also the instance and its content hash), and each save is one "
-     "statement (the instance under its version check, the new inbox rows, their candidate rows and the "
-     "log entries, rows of any number as one array parameter per column): data-modifying CTEs. The "
-     "statement texts stay under psycopg's 4 KB / 50 parameter limit for its query cache"),
-    ("Engine: the ready user tasks are found by scanning the workflows' task maps instead of SpiffWorkflow's "
-     "tree iterator"),
+    ("Measurement: a request profiler (`webui/profiling.py`, `REQUEST_PROFILE=1`, off by default and then "
+     "not installed) splits each request into Flask/Werkzeug, session cookie, login and principal, CSRF, "
+     "context processors, Jinja, view and SQL, with statements and ORM loads, in a `Server-Timing` header; "
+     "the benchmark's profiled run reads it (section 3)"),
+    ("Statements per request of the lifecycle are asserted exactly in `tests/test_statement_counts.py` "
+     "(SQLite and PostgreSQL), so an N+1 fails the test suite"),
+    ("Every request: the login, its account (with user and organisation) and the page header's two counts "
+     "(active accounts, unread messages) in one statement, built once per process; the principal is then "
+     "read from the session's identity map. A GET shows the counts read with the login; a page rendered by "
+     "another method reads them after what it did. Before: the user, the account, the accounts collection "
+     "with their organisations and the unread count, four statements on every page"),
+    ("Inbox: the view counts, the done count and the due counts in one statement (three before)"),
+    ("Domain: the lock rule counts a person's projects for all limited roles in one statement (one per role "
+     "before); a notification reads its recipients and their channel settings in one statement (two before)"),
+    ("The diagram's XML is read once per worker per deployed version, and the SVG for a version and its "
+     "highlighted elements is cached (the task and detail pages loaded the deferred XML column each time)"),
+    ("Benchmark: readiness waits for every worker and treats any request error as \"not yet\" (generous "
+     "deadline, gunicorn `--timeout` covering the import), timeouts scale with `--timeout-scale`; `--port`; "
+     "an HTTP run on the embedded SQLite default; a scaling run over workers and virtual users; the "
+     "HTTP/engine-API ratio paired in alternating rounds"),
 ]
 BEFORE = [
-    "engine API (published run, ceiling 675/s): SQLite 142.6/s (ratio 0.21), PostgreSQL 76.8/s (ratio 0.11); "
-    "26 and 22 statements per lifecycle",
-    "with the domain services (published run): SQLite 49.4/s (0.073), PostgreSQL 21.1/s (0.031)",
-    "inbox (published run, PostgreSQL): open first page + counts p95 5.1 ms; worst p95 10.5 ms",
+    "HTTP (published run, PostgreSQL, 2 workers, 4 virtual users): 11.76 lifecycles/s; engine API 148.0/s; "
+    "ratio 0.079 (two runs minutes apart; no paired figure then)",
+    "statements per lifecycle over HTTP (the 12 requests, tests/test_statement_counts.py): PostgreSQL 137, "
+    "SQLite 165",
 ]
 
 
@@ -174,6 +178,17 @@ def _changes(r) -> list[str]:
              for e in r.get("engine_api", [])]
     after += [f"with the domain services: {s['dialect']} {s['per_second']:.1f}/s (ratio {s['per_second'] / c:.3f})"
               for s in r["service"]]
+    for h in r.get("http_runs", []):
+        if h.get("skipped"):
+            continue
+        pr = h.get("paired")
+        engine = h.get("engine_api_per_second")
+        prof = (h.get("profile") or {}).get("rows", {})
+        statements = sum(v["statements"] for k, v in prof.items() if k != "inbox")
+        after.append(f"HTTP ({h['dialect']}, {h['workers']} workers, {h['threads']} virtual users): "
+                     f"{h['per_second']:.2f} lifecycles/s" + (f", engine API {engine:.1f}/s" if engine else "")
+                     + (f"; HTTP/engine-API ratio paired {pr['median']:.3f}" if pr else "")
+                     + (f"; {statements:.0f} statements per lifecycle" if prof else ""))
     for ib in r["inbox"]:
         worst = max((p["p95"], k) for k, p in ib["latency"].items() if not k.startswith("enterprise"))
         first = ib["latency"].get("open, first page + counts", {}).get("p95")
