@@ -171,9 +171,8 @@ class ApplicationService:
         result = self.engine.start(
             self.model.process_key, f"{self.model.kind}:{app.id}", principal.actor,
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
-            applicant_org_id=principal.org_id, applicant_name=principal.org_name)
+            applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建")
         app.instance_id = result.instance.id
-        self.engine.record(app.instance_id, principal.actor, "新建")
         return app
 
     def _complete_edit(self, principal, app, action_value, label):

@@ -26,9 +26,9 @@ SHOW_SQL = os.environ.get("SHOW_SQL") == "1"
 # request -> statements, per dialect
 EXPECTED = {
     "sqlite": {
-        "list page": 5, "create": 13, "detail page": 10, "save+upload": 12, "list page after save": 5,
+        "list page": 5, "create": 14, "detail page": 10, "save+upload": 14, "list page after save": 5,
         "report": 19, "list page after report": 5, "inbox": 4, "inbox search": 4, "task page": 10,
-        "claim": 9, "task page after claim": 10, "approve": 21, "task page after approve": 9,
+        "claim": 10, "task page after claim": 10, "approve": 21, "task page after approve": 9,
     },
     "postgresql": {
         "list page": 4, "create": 8, "detail page": 9, "save+upload": 9, "list page after save": 4,
