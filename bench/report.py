@@ -156,6 +156,9 @@ CHANGES = [
     ("Inbox: the view counts, the done count and the due counts in one statement (three before)"),
     ("Domain: the lock rule counts a person's projects for all limited roles in one statement (one per role "
      "before); a notification reads its recipients and their channel settings in one statement (two before)"),
+    ("Engine: `start(action=…)` logs the starting action (the applicant's 新建) with the new instance, as a "
+     "step's other log entries are, instead of a separate `record` after it (on SQLite one statement and a "
+     "log-head read fewer per 添加)"),
     ("The diagram's XML is read once per worker per deployed version, and the SVG for a version and its "
      "highlighted elements is cached (the task and detail pages loaded the deferred XML column each time)"),
     ("Benchmark: readiness waits for every worker and treats any request error as \"not yet\" (generous "
