@@ -30,6 +30,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -70,7 +71,9 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
     server = Gunicorn(url, work, workers, port, scale)
     try:
         server.start()
+        cpu_before = _cpu(server)
         result = drive(server.base, main, threads, lifecycles, seconds, scale)
+        result["cpu"] = _cpu_per_lifecycle(cpu_before, _cpu(server), result["started"])
         if engine_rounds and rounds:
             result["paired"] = paired(server.base, rest, threads, per_round, rounds, engine_rounds, scale)
             result["attempted"] += _untimed(result["paired"].pop("attempted"))
@@ -148,6 +151,25 @@ def request_profile(url: str, work: Path, projects, port: int | None, scale: flo
         rows[label]["statements_max"] = max(s["statements"] for s in samples)
     return {"lifecycles": cell["started"], "failures": cell["failures"], "rows": rows,
             "attempted": cell["attempted"]}
+
+
+def _cpu(server) -> dict:
+    """CPU seconds so far of this process (the client) and of the gunicorn workers."""
+    workers = 0.0
+    for child in psutil.Process(server.proc.pid).children():
+        try:
+            t = child.cpu_times()
+            workers += t.user + t.system
+        except psutil.Error:
+            pass
+    return {"client": time.process_time(), "workers": workers}
+
+
+def _cpu_per_lifecycle(before: dict, after: dict, lifecycles: int) -> dict:
+    """CPU milliseconds per lifecycle of the timed run: the client (this process, warm-up logins
+    excluded only approximately) and the server's workers."""
+    n = max(lifecycles, 1)
+    return {k: (after[k] - before[k]) * 1000 / n for k in before}
 
 
 def _untimed(attempted):

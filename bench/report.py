@@ -298,6 +298,12 @@ def _http(h: dict) -> list[str]:
            f"- verified in the database afterwards ({h['verified']['checked']} lifecycles including warm-up, "
            f"paired rounds and the profiled run): {h['verified']['completed']} with the application 已办结, its "
            f"review task completed and the lock closed; failures: {h['errors']}"]
+    if h.get("cpu"):
+        c = h["cpu"]
+        out.append(f"- CPU per lifecycle in the timed run: gunicorn workers {c['workers']:.1f} ms, the client "
+                   f"(the virtual users' threads, on the same machine) {c['client']:.1f} ms; for scale, the "
+                   f"engine API's whole lifecycle in section 2 takes "
+                   + (f"{1000 / h['engine_api_per_second']:.1f} ms" if h.get("engine_api_per_second") else "-"))
     out += _ratio(h)
     if h["failures"]:
         out += ["Failures (not counted as completed):", ""] + [f"- {f}" for f in h["failures"][:50]] + [""]
