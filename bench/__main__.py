@@ -13,6 +13,7 @@ from . import ceiling, claim, engine_api, http, inbox, machine, report, service
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_CEILING = 800.0   # in-memory lifecycles/s of the machine the timeouts were chosen on
 
 
 def parse_args(argv):
@@ -45,7 +46,8 @@ def parse_args(argv):
                    help="lifecycles per cell of the scaling run (1, 2, 4 workers × 2, 4, 8 users; 0: skip)")
     p.add_argument("--port", type=int, default=None, help="gunicorn's port (default: a free one, picked at random)")
     p.add_argument("--timeout-scale", type=float, default=1.0,
-                   help="multiply every wait and timeout of the HTTP part (a slower machine)")
+                   help="multiply every wait and timeout of the HTTP part (at least: a machine slower than the "
+                        "reference on the section-1 lifecycle gets the ratio of the two)")
     args = p.parse_args(argv)
     if args.smoke:
         args.lifecycles, args.profile_batch, args.ceiling_seconds = 3, 2, 0
@@ -71,6 +73,14 @@ def main(argv=None) -> dict:
     log("engine ceiling")
     results["ceiling"] = ceiling.run(20 if args.smoke else 200, args.ceiling_seconds)
     log(f"  {results['ceiling']['per_second']:.0f} lifecycles/s")
+    if not args.smoke:
+        # a slower (or busier) machine than the reference one gets proportionally longer waits
+        slower = REFERENCE_CEILING / max(results["ceiling"]["per_second"], 1.0)
+        args.timeout_scale = min(max(args.timeout_scale, slower), 30.0)
+        results["timeout_scale"] = args.timeout_scale
+        if args.timeout_scale > 1:
+            log(f"  timeouts of the HTTP part × {args.timeout_scale:.1f} (the machine runs the in-memory "
+                f"lifecycle {slower:.1f}× slower than the reference {REFERENCE_CEILING:.0f}/s)")
 
     databases = [("sqlite", f"sqlite:///{work / 'bench.sqlite3'}")] + ([("postgresql", pg)] if pg else [])
     for name, url in databases:
