@@ -159,6 +159,9 @@ CHANGES = [
     ("Engine: `start(action=…)` logs the starting action (the applicant's 新建) with the new instance, as a "
      "step's other log entries are, instead of a separate `record` after it (on SQLite one statement and a "
      "log-head read fewer per 添加)"),
+    ("Engine: `update_subject` writes nothing when the instance already shows the values (a save that "
+     "leaves the subject as it was: one guarded UPDATE that matches no row, instead of the instance and its "
+     "inbox rows rewritten)"),
     ("The diagram's XML is read once per worker per deployed version, and the SVG for a version and its "
      "highlighted elements is cached (the task and detail pages loaded the deferred XML column each time)"),
     ("Benchmark: readiness waits for every worker and treats any request error as \"not yet\" (generous "
