@@ -85,7 +85,7 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
     if profiled:
         result["profile"] = request_profile(url, work, for_profile, port, scale)
         result["attempted"] += _untimed(result["profile"].pop("attempted"))
-    result["workers"] = workers
+    result["workers"], result["cores"] = workers, os.cpu_count()
     result["verified"] = verify(url, work, result.pop("attempted"))
     result["failures"] += result["verified"]["problems"]
     result["completed"] = result["verified"]["completed_timed"]

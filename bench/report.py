@@ -302,11 +302,16 @@ def _http(h: dict) -> list[str]:
            f"paired rounds and the profiled run): {h['verified']['completed']} with the application 已办结, its "
            f"review task completed and the lock closed; failures: {h['errors']}"]
     if h.get("cpu"):
-        c = h["cpu"]
-        out.append(f"- CPU per lifecycle in the timed run: gunicorn workers {c['workers']:.1f} ms, the client "
-                   f"(the virtual users' threads, on the same machine) {c['client']:.1f} ms; for scale, the "
-                   f"engine API's whole lifecycle in section 2 takes "
-                   + (f"{1000 / h['engine_api_per_second']:.1f} ms" if h.get("engine_api_per_second") else "-"))
+        c, engine = h["cpu"], h.get("engine_api_per_second")
+        line = (f"- CPU per lifecycle in the timed run (warm-up included): gunicorn workers {c['workers']:.1f} ms, "
+                f"the client (the virtual users' threads, on the same machine) {c['client']:.1f} ms")
+        if engine and h.get("cores"):
+            budget = h["cores"] * 4 * 1000 / engine
+            line += (f". At a ratio of 0.25 the {h['cores']} cores give a lifecycle at most {budget:.0f} ms of CPU "
+                     f"for everything (workers, client, database), {h['cores']} × 4 × the engine API's "
+                     f"{1000 / engine:.1f} ms; the workers and the client used {c['workers'] + c['client']:.0f} ms "
+                     "here, the database's share not counted")
+        out.append(line)
     out += _ratio(h)
     if h["failures"]:
         out += ["Failures (not counted as completed):", ""] + [f"- {f}" for f in h["failures"][:50]] + [""]
