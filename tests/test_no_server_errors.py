@@ -75,7 +75,8 @@ def _objects(world, services):
             "account_id": world.who("contractor_user").account_id, "instance_id": reported.instance_id,
             "definition_id": 1, "kind": "unlock", "_change": change.id,
             "job_id": db.session.scalar(select(func.min(Job.id))),
-            "notification_id": db.session.scalar(select(func.min(Notification.id)))}
+            "notification_id": db.session.scalar(select(func.min(Notification.id))),
+            "supervision_no": reported.project.supervision_no, "id_card": pm.id_card}
 
 
 def _total_rows() -> tuple:

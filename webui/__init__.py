@@ -35,6 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     filters.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
+    from . import api
+    api.init_app(app, csrf)
     return app
 
 
