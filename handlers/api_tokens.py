@@ -184,27 +184,27 @@ def recent_calls(token_id: int, limit: int = 50) -> list[ApiCall]:
 
 def run_idempotent(token_id: int, key: str | None, request_hash: str, action) -> tuple[int, dict]:
     """Run ``action`` (returns status, body) once per Idempotency-Key: the response is stored in the
-    same unit of work as the write, and a repeat of the key gets it back without running again."""
-    if not key:
-        with unit_of_work():
-            return action()
-    if len(key) > 200:
+    same unit of work as the write, and a repeat of the key gets it back without running again.
+
+    A unique-key race (two pushes creating the same project or person, or reusing one key at once)
+    is run again once: the second run finds the winner's rows, or its stored response."""
+    if key is not None and len(key) > 200:
         raise DomainError("Idempotency-Key 不能超过 200 个字符", "Idempotency-Key")
-    stored = _stored(token_id, key, request_hash)
-    if stored:
-        return stored
-    try:
-        with unit_of_work():
-            status, body = action()
-            db.session.add(IdempotentResponse(token_id=token_id, key=key, request_hash=request_hash,
-                                              status=status, body=body))
-        return status, body
-    except IntegrityError:
-        db.session.rollback()   # a concurrent request with the same key won: answer with its response
-        stored = _stored(token_id, key, request_hash)
+    for attempt in (1, 2):
+        stored = _stored(token_id, key, request_hash) if key else None
         if stored:
             return stored
-        raise
+        try:
+            with unit_of_work():
+                status, body = action()
+                if key:
+                    db.session.add(IdempotentResponse(token_id=token_id, key=key, request_hash=request_hash,
+                                                      status=status, body=body))
+            return status, body
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise DomainError("并发推送冲突，请稍后重试")
 
 
 def _stored(token_id, key, request_hash):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
@@ -198,7 +199,11 @@ def bulk(kind: str, rows: list, on_row=None) -> list[dict]:
     results = []
     for i, row in enumerate(rows):
         try:
-            outcome = upsert(row)
+            try:
+                outcome = upsert(row)
+            except IntegrityError:   # a concurrent push created the same key first: run again
+                db.session.rollback()
+                outcome = upsert(row)
         except IntakeRefused as e:
             results.append({"row": i, "status": e.status, "errors": e.errors, "people": e.people})
         else:

@@ -339,3 +339,39 @@ def test_intake_import_of_a_file_with_three_bad_rows_among_a_thousand(ctx, world
     assert "row 102: name: 请填写工程名称" in result.output
     assert "row 502: status:" in result.output and "row 902: agency.credit_code:" in result.output
     assert row_counts(Project)["project"] == 1000
+
+
+# -- the admin page -----------------------------------------------------------------------------------
+def test_the_admin_page_creates_shows_once_rotates_and_revokes_tokens(client_world):
+    from .web_helpers import login, post
+    client, _ = client_world
+    login(client, "admin")
+    page = client.get("/admin/api-tokens/")
+    assert page.status_code == 200 and "接口令牌" in page.get_data(as_text=True)
+    resp = post(client, "/admin/api-tokens/client", {"client": "工改系统", "scopes": ["projects:write"], "days": "30"},
+                form_url="/admin/api-tokens/")
+    html = resp.get_data(as_text=True)
+    token = html.split('<code class="token">')[1].split("<")[0]
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 403   # write only
+    assert token not in client.get("/admin/api-tokens/").get_data(as_text=True)
+    bad = post(client, "/admin/api-tokens/client", {"client": "", "scopes": []}, form_url="/admin/api-tokens/")
+    assert bad.status_code == 400 and "请填写客户端名称" in bad.get_data(as_text=True)
+    db.session.rollback()
+    row = api_tokens.find(token.split("_")[1])
+    rotated = post(client, f"/admin/api-tokens/{row.id}/rotate", form_url="/admin/api-tokens/")
+    new_token = rotated.get_data(as_text=True).split('<code class="token">')[1].split("<")[0]
+    assert client.post("/api/v1/projects", json={}, headers=auth(token)).status_code == 401
+    db.session.rollback()
+    post(client, f"/admin/api-tokens/{api_tokens.find(new_token.split('_')[1]).id}/revoke",
+         form_url="/admin/api-tokens/")
+    assert client.post("/api/v1/projects", json={}, headers=auth(new_token)).status_code == 401
+    personal = post(client, "/admin/api-tokens/personal", {"personal-username": "auth_reviewer"},
+                    form_url="/admin/api-tokens/")
+    assert '<code class="token">ynqs_' in personal.get_data(as_text=True)
+
+
+def test_only_administrators_reach_the_token_page(client_world):
+    from .web_helpers import login
+    client, _ = client_world
+    login(client, "contractor_user")
+    assert client.get("/admin/api-tokens/").status_code == 403

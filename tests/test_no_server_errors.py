@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engine.db import db
 from engine.models import Job
-from handlers import lock_rule
+from handlers import api_tokens, lock_rule
 from handlers.models import Assignment, Notification
 
 from .web_helpers import client_world, login, token_from  # noqa: F401 (fixture)
@@ -76,7 +76,8 @@ def _objects(world, services):
             "definition_id": 1, "kind": "unlock", "_change": change.id,
             "job_id": db.session.scalar(select(func.min(Job.id))),
             "notification_id": db.session.scalar(select(func.min(Notification.id))),
-            "supervision_no": reported.project.supervision_no, "id_card": pm.id_card}
+            "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
+            "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id}
 
 
 def _total_rows() -> tuple:

@@ -43,8 +43,8 @@ def _upsert(upsert, data):
     except intake.IntakeRefused as e:
         return problem(e.status, "；".join(x["message"] for x in e.errors), e.errors, people=e.people)
     except DomainError as e:
-        return problem(422 if e.field == "Idempotency-Key" else 400, e.message,
-                       [{"field": e.field or "", "message": e.message}])
+        status = 422 if e.field == "Idempotency-Key" else 409 if e.field is None else 400
+        return problem(status, e.message, [{"field": e.field or "", "message": e.message}])
     return body, status
 
 
