@@ -42,6 +42,8 @@ def init_app(app, csrf) -> None:
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     api = ProblemApi(app, spec_kwargs={"info": {"description": "工改系统、人员库与其他系统对接的 JSON 接口。"}})
+    from ..inputs import MAX_ID, IdConverter
+    api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                    "description": "flask api token create 生成的访问令牌"})
     api.spec.options["security"] = [{"bearer": []}]
