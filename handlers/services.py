@@ -5,7 +5,7 @@ from pathlib import Path
 from engine import ProcessEngine
 from engine.jobs import JobExecutor
 
-from . import notifications, reminders  # noqa: F401 — they register operators and job handlers
+from . import notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import CompletionService, ManagerChangeService, UnlockService
 from .operations import OperationsService
 from .processes import build_engine

@@ -48,9 +48,9 @@ def init_app(app, csrf) -> None:
                                                    "description": "flask api token create 生成的访问令牌"})
     api.spec.options["security"] = [{"bearer": []}]
 
-    from . import docs, intake, processes, security
+    from . import docs, intake, processes, security, webhooks
     security.limiter.init_app(app)
-    for blp in (intake.blp, processes.blp):
+    for blp in (intake.blp, processes.blp, webhooks.blp):
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix=PREFIX)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)

@@ -77,3 +77,28 @@ def revoke(token_id):
         else:
             flash(f"令牌 {row.prefix} 已吊销", "success")
     return redirect(url_for("api_tokens.index"))
+
+
+# -- 事件推送: failing subscriptions and redelivery -------------------------------------------------
+@bp.get("/webhooks")
+@principal_required(PLATFORM)
+def webhooks_page():
+    from handlers import webhooks
+    failed = webhooks.failed_deliveries()
+    return render_template("admin/webhooks.html", failing=webhooks.failing(), subscriptions=webhooks.subscriptions(),
+                           failed=failed, attempts={d.id: webhooks.attempts(d.id) for d in failed[:50]},
+                           events=webhooks.EVENTS, action_form=TokenActionForm())
+
+
+@bp.post("/webhooks/deliveries/<id:delivery_id>/redeliver")
+@principal_required(PLATFORM)
+def redeliver(delivery_id):
+    from handlers import webhooks
+    if TokenActionForm().validate_on_submit():
+        try:
+            webhooks.redeliver(delivery_id)
+        except (DomainError, AccessRefused) as e:
+            flash(e.message, "error")
+        else:
+            flash(f"推送 {delivery_id} 已重新排队", "success")
+    return redirect(url_for("api_tokens.webhooks_page"))
