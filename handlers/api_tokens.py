@@ -189,7 +189,7 @@ def run_idempotent(token_id: int, key: str | None, request_hash: str, action) ->
     A unique-key race (two pushes creating the same project or person, or reusing one key at once)
     is run again once: the second run finds the winner's rows, or its stored response."""
     if key is not None and len(key) > 200:
-        raise DomainError("Idempotency-Key 不能超过 200 个字符", "Idempotency-Key")
+        raise DomainError("Idempotency-Key 不能超过 200 个字符", "idempotency_key")
     for attempt in (1, 2):
         stored = _stored(token_id, key, request_hash) if key else None
         if stored:
@@ -213,5 +213,5 @@ def _stored(token_id, key, request_hash):
     if row is None:
         return None
     if row.request_hash != request_hash:
-        raise DomainError("该 Idempotency-Key 已用于另一个请求，请换一个", "Idempotency-Key")
+        raise DomainError("该 Idempotency-Key 已用于另一个请求，请换一个", "idempotency_key")
     return row.status, row.body

@@ -43,8 +43,9 @@ def _upsert(upsert, data):
     except intake.IntakeRefused as e:
         return problem(e.status, "；".join(x["message"] for x in e.errors), e.errors, people=e.people)
     except DomainError as e:
-        status = 422 if e.field == "Idempotency-Key" else 409 if e.field is None else 400
-        return problem(status, e.message, [{"field": e.field or "", "message": e.message}])
+        if e.field == "idempotency_key":   # the header, named as the client sends it
+            return problem(422, e.message, [{"field": "Idempotency-Key", "message": e.message}])
+        return problem(409 if e.field is None else 400, e.message, [{"field": e.field or "", "message": e.message}])
     return body, status
 
 
