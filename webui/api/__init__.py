@@ -5,6 +5,7 @@ pages alone once its app-wide error handler is dropped: the API blueprints answe
 RFC 9457 problem+json, the pages keep their HTML error pages.
 """
 import http
+import os
 
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -40,7 +41,9 @@ def init_app(app, csrf) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    # per-token rate limit; the count lives in memory (per process) unless a shared store is named
+    app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT", "600 per minute"))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("RATELIMIT_STORAGE_URI", "memory://"))
     api = ProblemApi(app, spec_kwargs={"info": {"description": "工改系统、人员库与其他系统对接的 JSON 接口。"}})
     from ..inputs import MAX_ID, IdConverter
     api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
