@@ -27,11 +27,12 @@ from engine import jobs
 from engine.db import db, unit_of_work
 from engine.models import utcnow
 
+from . import catalog
 from .errors import DomainError, NotFound
 from .models import (
     COMPLETED, LockRecord, Project, WebhookAttempt, WebhookDelivery, WebhookSubscription,
 )
-from .processes import registry
+from .registry import registry
 
 EVENTS = {
     "task.offered": "任务待签收", "application.reported": "申请已上报", "application.returned": "申请被退回",
@@ -120,7 +121,9 @@ def emit(event: str, data: dict, session=None) -> None:
 def on_notification(kind: str, app=None, task_id: int | None = None) -> None:
     """The notification hooks name the application events (handlers/notifications.py calls this)."""
     for event in _BY_NOTIFICATION.get(kind, ()):
-        data = {"application": {"kind": app.kind, "id": app.id, "status": app.status,
+        entry = catalog.entry_of(app) if app is not None else None
+        data = {"application": {"kind": entry.kind if entry else None, "process": entry.key if entry else None,
+                                "id": app.id, "status": app.status,
                                 "project": app.project.supervision_no}} if app is not None else {}
         if event == "task.offered":
             data["task_id"] = task_id

@@ -119,3 +119,16 @@ def test_the_inbox_pages_with_keyset_cursors_and_filters(api, services):
     assert [t["scope"] for t in only["items"]] == ["乙工程"]
     bad = client.get("/api/v1/inbox", query_string={"view": "all"}, headers=reviewer)
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "query.view"
+
+
+def test_every_catalog_entry_is_served(api):
+    """The endpoints are generic over the catalog: each entry's filers list and pick through the API."""
+    from handlers import catalog
+    client, world, tokens = api
+    filer_user = {"contractor": "contractor_user", "construction_unit": "owner_user"}
+    for entry in catalog.entries():
+        user = next(filer_user[k] for k in entry.filers if k in filer_user)
+        me = auth(tokens[user])
+        assert _ok(client.get(f"/api/v1/applications/{entry.kind}", headers=me))["total"] == 0
+        assert "items" in _ok(client.get(f"/api/v1/applications/{entry.kind}/choices", headers=me))
+    assert client.get("/api/v1/applications/nosuch", headers=auth(tokens["owner_user"])).status_code == 404

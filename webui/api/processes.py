@@ -1,6 +1,7 @@
 """Process endpoints (personal tokens): applicants' applications and reviewers' tasks.
 
-Generic over the processes the services know (``Services.by_kind``): every endpoint calls the same
+Generic over the process catalog (``handlers.catalog``, one service per entry in ``Services.by_kind``):
+any process declared there is served the same way. Every endpoint calls the same
 handlers services as the pages, with the same ``Principal`` the pages build, so the rules and the
 per-object checks are the pages' own (no second copy of them here).
 """
@@ -9,11 +10,12 @@ from functools import wraps
 
 from flask import Response, g, request
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import INCLUDE, fields, validate
 
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers import catalog
+from handlers.applications import Upload
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS
 
@@ -25,7 +27,7 @@ from .security import protect, user_required
 
 blp = Blueprint("api_processes", __name__, description="业务办理：申请人与审核人（个人令牌）")
 protect(blp)
-KIND_PATH = "<any(unlock, change, completion):kind>"
+KIND_PATH = "<kind>"   # a catalog entry's kind; an unknown one is a 404
 ERRORS = (400, 401, 403, 404, 409, 429)
 
 
@@ -57,7 +59,10 @@ class ApplicationList(Strict):
 
 class Choice(Strict):
     id = fields.Integer()
-    label = fields.String()
+    name = fields.String()
+    detail = fields.String()
+    group = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "不能选择的原因"})
 
 
 class Choices(Strict):
@@ -70,12 +75,9 @@ class CreateIn(Strict):
 
 
 class SaveIn(Strict):
-    reason = fields.String(validate=validate.Length(max=2000))
-    explanation = fields.String(validate=validate.Length(max=2000))
-    new_person_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
-    acceptance_date = fields.Date()
-    conclusion = fields.String(validate=validate.Length(max=2000))
-    permit_no = fields.String(validate=validate.Length(max=50))
+    """The application's fields, named as in its form file (bpmn/forms/<process>.edit.json)."""
+    class Meta:
+        unknown = INCLUDE
 
 
 class ListArgs(Strict):
@@ -138,11 +140,9 @@ class OpinionIn(Strict):
     opinion = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-TEXT_FIELDS = ("reason", "explanation", "acceptance_date", "conclusion", "permit_no")
-
-
 class AttachIn(Strict):
-    kind = fields.String(load_default="attachment", validate=validate.OneOf(["attachment", UNLOCK_FORM]))
+    kind = fields.String(load_default="attachment", validate=validate.Length(max=50),
+                         metadata={"description": "附件栏目（表单文件中 format=file 的字段名）"})
 
 
 # -- plumbing ----------------------------------------------------------------------------------------
@@ -172,10 +172,12 @@ def _errors(*codes):
     return decorate
 
 
-def _service(kind):
+def _service(kind, own=True):
     svc = services().by_kind.get(kind)
     if svc is None:
         raise NotFound("不存在该业务")
+    if not own:
+        return svc
     if g.principal.kind not in svc.allowed_kinds:
         raise Forbidden("当前账号不能办理该业务")
     return svc
@@ -191,7 +193,7 @@ INTERNAL = {"id", "status", "open_key", "instance_id", "applicant_org_id", "crea
 def application_dict(kind, svc, app) -> dict:
     task = svc.open_task(app)
     return {
-        "id": app.id, "kind": kind, "title": app.title, "status": app.status, "status_label": app.status_label,
+        "id": app.id, "kind": kind, "title": svc.entry.title, "status": app.status, "status_label": app.status_label,
         "subject": svc.subject(app), "applicant_org": app.applicant_org.name,
         "project": {"id": app.project.id, "name": app.project.name, "supervision_no": app.project.supervision_no},
         "fields_": {c.key: _value(getattr(app, c.key)) for c in app.__table__.columns if c.key not in INTERNAL},
@@ -206,13 +208,9 @@ def task_dict(task) -> dict:
             "claimed_by_org_name": task.claimed_by_org_name, "state": task.state}
 
 
-def _choices(kind, svc) -> list[dict]:
-    p = g.principal
-    if kind == "unlock":
-        return [{"id": lk.id, "label": f"{lk.person.name} · {lk.role_label} · {lk.project.name}"} for lk in svc.lockable(p)]
-    if kind == "change":
-        return [{"id": a.id, "label": f"{a.person.name} · {a.role_label} · {a.project.name}"} for a in svc.changeable(p)]
-    return [{"id": pr.id, "label": f"{pr.name}（{pr.supervision_no}）"} for pr in svc.completable(p)]
+def _choices(svc) -> list[dict]:
+    return [{"id": p.id, "name": p.name, "detail": p.detail, "group": p.group, "reason": p.reason}
+            for p in svc.entry.picks(svc, g.principal)]
 
 
 # -- applicants --------------------------------------------------------------------------------------
@@ -236,7 +234,7 @@ def list_applications(args, kind):
 @user_required
 @refusals
 def choices(kind):
-    return {"items": _choices(kind, _service(kind))}
+    return {"items": _choices(_service(kind))}
 
 
 @blp.route(f"/applications/{KIND_PATH}", methods=["POST"])
@@ -259,7 +257,7 @@ def create(data, kind):
 @user_required
 @refusals
 def detail(kind, app_id):
-    svc = services().by_kind[kind]
+    svc = _service(kind, own=False)
     return application_dict(kind, svc, svc.get(g.principal, app_id))
 
 
@@ -272,18 +270,17 @@ def detail(kind, app_id):
 @refusals
 def save(data, kind, app_id):
     svc = _service(kind)
-    values = {k: (str(v) if k == "new_person_id" else v) for k, v in data.items()}
-    app = svc.save(g.principal, app_id, values, action="保存")
+    values = {k: v if isinstance(v, str) or v is None else str(v) for k, v in data.items()}
+    app = svc.save(g.principal, app_id, values)
     return application_dict(kind, svc, app)
 
 
 @blp.route(f"/applications/{KIND_PATH}/<id:app_id>/attachments", methods=["POST"])
 @blp.arguments(AttachIn, location="query")
-@blp.doc(summary="上传附件并保存（multipart/form-data：文件字段 file，可同时提交业务字段）",
+@blp.doc(summary="上传附件并保存（multipart/form-data：文件字段 file，可同时提交表单字段）",
          requestBody={"content": {"multipart/form-data": {"schema": {
-             "type": "object", "required": ["file"],
-             "properties": {"file": {"type": "string", "format": "binary"},
-                            **{name: {"type": "string", "maxLength": 2000} for name in TEXT_FIELDS}}}}}})
+             "type": "object", "required": ["file"], "additionalProperties": {"type": "string", "maxLength": 2000},
+             "properties": {"file": {"type": "string", "format": "binary"}}}}}})
 @blp.response(200, Application)
 @_errors(*ERRORS)
 @user_required
@@ -293,10 +290,13 @@ def attach(args, kind, app_id):
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return problem(400, "请选择要上传的文件", [{"field": "file", "message": "请选择要上传的文件"}])
+    slots = svc.attachment_labels()
+    if args["kind"] not in slots:
+        message = "附件栏目不正确（可选：" + "、".join(slots) + "）"
+        return problem(400, message, [{"field": "kind", "message": message}])
     limit = services().uploads.max_bytes + 1
-    values = {name: request.form[name] for name in TEXT_FIELDS if name in request.form}
-    app = svc.save(g.principal, app_id, values, [Upload(args["kind"], upload.filename, upload.stream.read(limit))],
-                   action="上传附件")
+    values = {name: value for name, value in request.form.items() if isinstance(value, str)}
+    app = svc.save(g.principal, app_id, values, [Upload(args["kind"], upload.filename, upload.stream.read(limit))])
     return application_dict(kind, svc, app)
 
 
@@ -333,7 +333,7 @@ def withdraw(kind, app_id):
 @user_required
 @refusals
 def log(kind, app_id):
-    svc = services().by_kind[kind]
+    svc = _service(kind, own=False)
     app = svc.get(g.principal, app_id)
     return {"items": [{"at": _value(e.at), "user_name": e.user_name, "org_name": e.org_name, "action": e.action,
                        "opinion": e.opinion} for e in svc.operation_log(app)]}
@@ -346,7 +346,7 @@ def log(kind, app_id):
 @user_required
 @refusals
 def diagram(kind, app_id):
-    svc = services().by_kind[kind]
+    svc = _service(kind, own=False)
     return Response(svc.diagram(svc.get(g.principal, app_id)), mimetype="image/svg+xml")
 
 
@@ -379,9 +379,9 @@ def task(task_id):
 
 def _task_detail(task_id) -> dict:
     task, app = services().reviews.task(g.principal, task_id)
-    kind = getattr(app, "kind", None)
-    svc = services().by_kind.get(kind)
-    return {"task": task_dict(task), "application": application_dict(kind, svc, app) if app and svc else None}
+    svc = services().for_process(task.process_key)
+    return {"task": task_dict(task),
+            "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
 
 
 @blp.route("/tasks/<id:task_id>/claim", methods=["POST"])
@@ -414,8 +414,7 @@ def release(task_id):
 @user_required
 @refusals
 def approve(data, task_id):
-    app = services().reviews.approve(g.principal, task_id, data["opinion"])
-    return application_dict(app.kind, services().by_kind[app.kind], app)
+    return _decided(services().reviews.approve(g.principal, task_id, data["opinion"]))
 
 
 @blp.route("/tasks/<id:task_id>/return", methods=["POST"])
@@ -426,5 +425,9 @@ def approve(data, task_id):
 @user_required
 @refusals
 def return_(data, task_id):
-    app = services().reviews.return_(g.principal, task_id, data["opinion"])
-    return application_dict(app.kind, services().by_kind[app.kind], app)
+    return _decided(services().reviews.return_(g.principal, task_id, data["opinion"]))
+
+
+def _decided(app) -> dict:
+    entry = catalog.entry_of(app)
+    return application_dict(entry.kind, services().by_kind[entry.kind], app)

@@ -1,7 +1,7 @@
 """integration API: tokens, call audit, idempotent responses, webhook subscriptions, deliveries, attempts
 
 Revision ID: h9_api
-Revises: h8_jobs_notifications
+Revises: h5_permit_supplement
 Create Date: 2026-11-22 01:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'h9_api'
-down_revision = "h8_jobs_notifications"
+down_revision = "h5_permit_supplement"
 branch_labels = None
 depends_on = None
 
