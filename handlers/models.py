@@ -347,6 +347,7 @@ class Registration(db.Model):
     decided_by_name: Mapped[str] = mapped_column(String(100), default="")
     account: Mapped[Account] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
+    applicant_org: Mapped[Organization] = relationship(foreign_keys=[applicant_org_id], lazy="joined")
 
     @property
     def status_label(self) -> str:

@@ -14,6 +14,7 @@ from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, Organization
 from handlers.models import Registration as Submission
 
+from .web_helpers import client_world  # noqa: F401 (fixture)
 from .world import credit_code, row_counts
 from .world import review_registration as review
 
@@ -224,3 +225,24 @@ def test_two_tabs_resubmitting_at_once_start_one_review(ctx, world, services):
     db.session.expire_all()
     assert db.session.get(Account, account_id).status == PENDING
     assert len(services.registration.pending(world.who("admin"))) == 1
+
+
+def test_the_api_serves_an_administrator_s_registration_task(client_world_api):
+    """The integration API reads the same review tasks: an administrator's registration task comes
+    with its application (no project)."""
+    client, world, services, token = client_world_api
+    account = services.registration.register(GOOD)
+    task = open_task(account)
+    db.session.commit()
+    resp = client.get(f"/api/v1/tasks/{task.id}", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    app = resp.get_json()["application"]
+    assert (app["kind"], app["project"], app["applicant_org"]) == ("registration", None, "云南省第三建设有限公司")
+    assert app["status_label"] == "待审核"
+
+
+@pytest.fixture()
+def client_world_api(client_world, services):
+    from .api_helpers import personal_token
+    client, world = client_world
+    return client, world, services, personal_token("admin")

@@ -1,7 +1,7 @@
 """registration: each submission of a registration, reviewed on the engine (registration_review)
 
 Revision ID: h13_registration
-Revises: h5_permit_supplement
+Revises: h9_api
 Create Date: 2026-11-22 01:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = "h13_registration"
-down_revision = "h5_permit_supplement"
+down_revision = "h9_api"
 branch_labels = None
 depends_on = None
 
