@@ -64,8 +64,18 @@ class ProcessInstance(db.Model):
     incident_at: Mapped[datetime | None] = mapped_column(DateTime)
     # paused deadline clocks (engine.deadlines): JSON {element id: [unit, periods left]}
     clock: Mapped[str | None] = mapped_column(Text)
+    # 办件编号 (engine.case_numbers): readable, unique, by process prefix and year
+    case_no: Mapped[str | None] = mapped_column(String(30), unique=True)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+
+class CaseCounter(db.Model):
+    """The last case number handed out for one prefix and year (engine.case_numbers)."""
+    __tablename__ = "case_counter"
+    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HumanTask(db.Model):

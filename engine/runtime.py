@@ -15,7 +15,9 @@ from uuid import UUID
 
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
@@ -26,7 +28,7 @@ from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .errors import (
-    ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
+    ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, NotWithdrawable, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
 )
 from .models import utcnow
@@ -36,6 +38,7 @@ from .serialization import dump_state, load_state
 from .validation import CANDIDATES, CLAIM, FORM_KEY
 
 log = logging.getLogger(__name__)
+WITHDRAW_MESSAGE = "withdraw"   # the message name of the diagrams' 撤回 boundary events
 
 
 @dataclass
@@ -124,14 +127,15 @@ class ProcessEngine:
     @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
-              applicant_name: str = "") -> StepResult:
+              applicant_name: str = "", case_no: str | None = None) -> StepResult:
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
             instance = InstanceRecord(
                 definition_id=definition.id, process_key=process_key, business_key=business_key,
                 subject=subject, scope=scope, scope_id=scope_id, applicant_org_id=applicant_org_id,
-                applicant_name=applicant_name, started_by_user_id=actor.user_id, status="running")
+                applicant_name=applicant_name, started_by_user_id=actor.user_id, status="running",
+                case_no=case_no)
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
@@ -226,6 +230,41 @@ class ProcessEngine:
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
         store.write_audit(db.session.connection(), [store.audit_entry(instance_id, actor, action, opinion)])
+
+    @_command
+    def withdraw(self, instance_id: int, actor: Actor, *, message: str = WITHDRAW_MESSAGE,
+                 action: str = "撤回", opinion: str | None = None) -> StepResult:
+        """撤回 a case waiting on reviewers: the diagram decides where it goes.
+
+        Passes the withdraw gate (store.withdraw_gate: refused while a reviewer holds a task), then
+        delivers ``message`` to the workflow: an interrupting message boundary event on the waiting
+        user task takes it on (to the diagram's 已撤回 end). A diagram with no such event refuses.
+        """
+        conn = db.session.connection()
+        instance, content_hash = store.load_instance(conn, instance_id)
+        if instance is None:
+            raise TaskNotFound("流程实例不存在")
+        if instance.status != "running":
+            raise NotWithdrawable("该申请当前不可撤回")
+        closed, held = store.withdraw_gate(conn, instance_id)
+        if closed is None:
+            if held is None:
+                raise ConcurrentModification(_CONCURRENT)
+            raise TaskAlreadyClaimed(
+                f"该申请已由{held.claimed_by_org_name}的{held.claimed_by_name}签收，不能撤回",
+                holder=held.claimed_by_name or "", holder_org=held.claimed_by_org_name or "")
+        step = _Step(conn, instance, actor)
+        step.log.append(store.audit_entry(instance.id, actor, action, opinion))
+        state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+
+        def restore_and_deliver():
+            wf = load_state(state, parsed.spec, parsed.subprocess_specs)
+            open_before, timers_before = set(_ready_user_tasks(wf)), _waiting_timers(wf)
+            event = BpmnEvent(MessageEventDefinition(message))
+            if not closed or wf.event_manager.catch(event, internal=False) == 0:
+                raise NotWithdrawable("该申请当前不可撤回")
+            return wf, open_before - set(closed), timers_before
+        return self._advance(step, restore_and_deliver)
 
     # -- internals ------------------------------------------------------------------
     def _advance(self, step: _Step, build) -> StepResult:

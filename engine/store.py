@@ -241,6 +241,29 @@ def _candidate(task: dict, org_id: int) -> dict:
                 applicant_name=task["applicant_name"], due_at=task.get("due_at") or NO_DUE)
 
 
+def withdraw_gate(conn, instance_id: int):
+    """撤回 after 上报: close every open inbox row of the instance, provided none is claimed.
+
+    (the closed rows' guids, None), or (None, the claimed task) when a reviewer holds one (nothing
+    written). The conditional UPDATE is the gate a concurrent 签收 meets: one of the two wins.
+    """
+    rows = conn.execute(select(*_HT.c).where(_HT.c.instance_id == instance_id, _HT.c.state == "open")).all()
+    held = next((r for r in rows if r.claimed_by_user_id is not None), None)
+    if held is not None:
+        return None, TaskRecord(**held._asdict())
+    ids = [r.id for r in rows]
+    closed = conn.execute(update(_HT).where(_HT.c.id.in_(ids), _HT.c.state == "open",
+                                            _HT.c.claimed_by_user_id.is_(None))
+                          .values(state="cancelled").returning(_HT.c.task_guid)).all()
+    if len(closed) != len(ids):
+        # claimed between the read and the gate: the caller's unit of work undoes the closed rows
+        claimed = conn.execute(select(*_HT.c).where(_HT.c.id.in_(ids), _HT.c.claimed_by_user_id.is_not(None))).first()
+        return None, TaskRecord(**claimed._asdict()) if claimed is not None else None
+    if ids:
+        conn.execute(update(_TC).where(_TC.c.task_id.in_(ids)).values(is_open=False))
+    return [r.task_guid for r in closed], None
+
+
 def cancel_tasks(conn, guids) -> None:
     """Close the inbox rows of user tasks the workflow no longer waits on."""
     ids = select(_HT.c.id).where(_HT.c.task_guid.in_(guids)).scalar_subquery()
