@@ -260,8 +260,8 @@ class ProcessEngine:
         def restore_and_deliver():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)
             open_before, timers_before = set(_ready_user_tasks(wf)), _waiting_timers(wf)
-            event = BpmnEvent(MessageEventDefinition(message))
-            if not closed or wf.event_manager.catch(event, internal=False) == 0:
+            waiting = _waiting_message(wf, message)
+            if not closed or waiting is None or wf.event_manager.catch(BpmnEvent(waiting), internal=False) == 0:
                 raise NotWithdrawable("该申请当前不可撤回")
             return wf, open_before - set(closed), timers_before
         return self._advance(step, restore_and_deliver)
@@ -442,6 +442,16 @@ def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
             if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
                 waiting[str(task.id)] = (task.task_spec.bpmn_id, None)   # due now
     return waiting
+
+
+def _waiting_message(wf, name: str):
+    """The event definition of a message event the workflow waits on (the parser's own class, which
+    event matching compares), or None."""
+    for task in wf.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and definition.name == name:
+            return definition
+    return None
 
 
 def _is_timer(task) -> bool:
