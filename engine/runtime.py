@@ -229,7 +229,7 @@ class ProcessEngine:
     @_command
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
-        store.write_audit(db.session.connection(), [store.audit_entry(instance_id, actor, action, opinion)])
+        store.append_log(db.session.connection(), instance_id, [store.audit_entry(instance_id, actor, action, opinion)])
 
     @_command
     def withdraw(self, instance_id: int, actor: Actor, *, message: str = WITHDRAW_MESSAGE,

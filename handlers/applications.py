@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import ProcessEngine
+from engine.audit import OperationLog
 from engine.db import db
 from engine.diagram import instance_svg
 from engine.inbox import open_tasks, operation_log
-from engine.models import AuditEntry, HumanTask, ProcessInstance, utcnow
+from engine.models import HumanTask, ProcessInstance, utcnow
 
 from . import lock_rule
 from .notifications import notify
@@ -96,7 +97,7 @@ class ApplicationService:
             raise Forbidden()
         return app
 
-    def operation_log(self, app) -> list[AuditEntry]:
+    def operation_log(self, app) -> OperationLog:
         return operation_log(app.instance_id)
 
     def attachments(self, app) -> list[Attachment]:
