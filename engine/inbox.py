@@ -1,12 +1,12 @@
 """Inbox and history queries: indexed SQL over inbox rows, never a workflow load."""
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from sqlalchemy import and_, func, select, tuple_
 
 from . import audit, deadlines
 from .db import db
-from .models import NO_DUE, AuditEntry, HumanTask, ProcessInstance, TaskCandidate, utcnow
+from .models import NO_DUE, HumanTask, ProcessInstance, TaskCandidate, utcnow
 
 PAGE_SIZE = 20
 VIEWS = ("open", "mine", "held", "done")
