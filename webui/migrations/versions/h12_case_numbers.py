@@ -22,13 +22,12 @@ def upgrade():
     sa.Column('last', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_case_counter'))
     )
-    with op.batch_alter_table('process_instance', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('case_no', sa.String(length=30), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_process_instance_case_no'), ['case_no'])
+    # plain ADD COLUMN and CREATE UNIQUE INDEX: no table copy on SQLite (process_instance is referenced)
+    op.add_column('process_instance', sa.Column('case_no', sa.String(length=30), nullable=True))
+    op.create_index('ix_process_instance_case_no', 'process_instance', ['case_no'], unique=True)
 
 
 def downgrade():
-    with op.batch_alter_table('process_instance', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_process_instance_case_no'), type_='unique')
-        batch_op.drop_column('case_no')
+    op.drop_index('ix_process_instance_case_no', table_name='process_instance')
+    op.drop_column('process_instance', 'case_no')   # SQLite 3.35+: DROP COLUMN without a table copy
     op.drop_table('case_counter')
