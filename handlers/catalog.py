@@ -36,6 +36,7 @@ class Pick:
     detail: str
     group: str = ""
     reason: str | None = None
+    open_key: str | None = None   # the application's open_key once filed: an open one greys the pick
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ProcessEntry:
     crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
     after_save: str = "list"              # "list" or "detail": where 保存 returns to
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
+    # (person, role) pairs whose counted projects the applicant's preview shows after approval
+    counted_people: Callable[[Any], list[tuple[Any, str]]] | None = None
 
     @property
     def breadcrumb(self) -> str:
