@@ -141,10 +141,14 @@ class ProcessEngine:
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
-                return self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
-                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
+                result = self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
+                                       lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
+                continue
+            if case_no:
+                store.set_case_no(conn, result.instance.id, case_no)
+            return result
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
 
     @_command
