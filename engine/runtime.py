@@ -129,7 +129,10 @@ class ProcessEngine:
     @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
-              applicant_name: str = "", case_no: str | None = None) -> StepResult:
+              applicant_name: str = "", action: str | None = None, case_no: str | None = None) -> StepResult:
+        """Start an instance. ``action`` (e.g. 新建) is logged as the actor's, written with the new
+        instance in the same statement rather than as a separate ``record``; ``case_no`` (办件编号,
+        engine.case_numbers) is set by a statement of its own after it."""
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
@@ -141,8 +144,10 @@ class ProcessEngine:
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
-                result = self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
-                                       lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
+                step = _Step(conn, instance, actor, definition, parsed.statuses)
+                if action:
+                    step.log.append(store.audit_entry(None, actor, action))   # the id comes with the insert
+                result = self._advance(step, lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
                 continue

@@ -5,8 +5,9 @@ the operation log change in one transaction.
 """
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from engine import ProcessEngine, StepResult
 from engine.audit import OperationLog
@@ -21,7 +22,7 @@ from . import catalog
 from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
-from .models import REPORTED, STATUS_BY_LABEL, Attachment
+from .models import REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
@@ -109,6 +110,16 @@ class ApplicationService:
     def operation_log(self, app) -> OperationLog:
         return operation_log(app.instance_id)
 
+    @staticmethod
+    def regulators(app) -> tuple[Organization, Organization]:
+        """The project's competent authority and supervision agency, loaded together (one
+        statement instead of one per organisation) when the project does not hold them yet."""
+        project = app.project
+        if {"authority", "agency"} & inspect(project).unloaded:
+            db.session.execute(select(Project).where(Project.id == project.id).options(
+                joinedload(Project.authority), joinedload(Project.agency))).all()
+        return project.authority, project.agency
+
     def attachments(self, app) -> list[Attachment]:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
@@ -149,6 +160,8 @@ class ApplicationService:
         problems = Problems()
         for name, value in fields.items():
             problems.check(self._apply_fields, principal, app, {name: value})
+        changed = bool(uploads) or db.session.is_modified(app)
+        app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
         refused = len(problems.errors)
         problems.check(self.uploads.check_count, len(uploads))
         if len(problems.errors) == refused:   # too many files: none is stored
@@ -156,8 +169,6 @@ class ApplicationService:
                 problems.check(self._attach, principal, app, upload)
         problems.check(check, app)
         problems.raise_any()
-        changed = bool(uploads) or db.session.is_modified(app)
-        app.updated_at = utcnow()
         self.engine.update_subject(app.instance_id, subject=self.subject(app))
         return changed
 
@@ -229,12 +240,11 @@ class ApplicationService:
         result = self.engine.start(
             self.entry.key, f"{self.entry.kind}:{app.id}", principal.actor,
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
-            applicant_org_id=principal.org_id, applicant_name=principal.org_name,
+            applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建",
             case_no=next_case_no(self.entry.prefix, (utcnow() + LOCAL_OFFSET).year))
         app.instance_id = result.instance.id
         db.session.expire(app, ["case_no"])   # read from the instance just written
         apply_status(app, result)
-        self.engine.record(app.instance_id, principal.actor, "新建")
         return app
 
     def _complete_edit(self, principal, app, action_value, label):
