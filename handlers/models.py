@@ -279,7 +279,8 @@ class ApplicationMixin:
     def case_no(cls) -> Mapped[str | None]:
         """办件编号: its workflow instance's case number, read with the row (engine.case_numbers)."""
         return column_property(select(ProcessInstance.case_no).where(ProcessInstance.id == cls.instance_id)
-                               .correlate_except(ProcessInstance).scalar_subquery())
+                               .correlate_except(ProcessInstance).scalar_subquery(),
+                               expire_on_flush=False)   # set once at the start: no reload after a save
 
     @property
     def status_label(self) -> str:
