@@ -1,7 +1,7 @@
 """case numbers (办件编号): process_instance.case_no and the per-prefix, per-year counter
 
 Revision ID: h12_case_numbers
-Revises: h5_permit_supplement
+Revises: h9_api
 Create Date: 2026-11-22 01:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'h12_case_numbers'
-down_revision = "h5_permit_supplement"
+down_revision = "h9_api"
 branch_labels = None
 depends_on = None
 
