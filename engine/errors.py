@@ -66,6 +66,10 @@ class InstanceErrored(EngineError):
     pass
 
 
+class NotWithdrawable(EngineError):
+    """撤回 refused: the case is not waiting where its diagram accepts a withdrawal."""
+
+
 class RollbackOnly(EngineError):
     """An inner block of a unit of work failed and the outer block went on to commit: Camunda's
     rollback-only rule. Nothing of the action was kept."""

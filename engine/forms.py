@@ -115,10 +115,13 @@ class FormSpec:
 
     def check_required(self, values: dict) -> InvalidFormData | None:
         """The first required field missing from ``values`` (application fields, checked on report)."""
-        for f in self.fields:
-            if f.required and f.name != self.outcome and _empty(values.get(f.name)):
-                return InvalidFormData(self._missing_message(f, values), field=f.name)
-        return None
+        missing = self.missing_required(values)
+        return missing[0] if missing else None
+
+    def missing_required(self, values: dict) -> list[InvalidFormData]:
+        """Every required field missing from ``values``, in the form's order (one submit names all)."""
+        return [InvalidFormData(self._missing_message(f, values), field=f.name) for f in self.fields
+                if f.required and f.name != self.outcome and _empty(values.get(f.name))]
 
     def _missing_message(self, f: FieldSpec, values: dict) -> str:
         if f.is_file:

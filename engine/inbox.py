@@ -6,7 +6,7 @@ from sqlalchemy import and_, func, select, true, tuple_
 
 from . import audit, deadlines
 from .db import db
-from .models import NO_DUE, HumanTask, TaskCandidate, utcnow
+from .models import NO_DUE, HumanTask, ProcessInstance, TaskCandidate, utcnow
 
 PAGE_SIZE = 20
 VIEWS = ("open", "mine", "held", "done")
@@ -23,6 +23,7 @@ class InboxFilter:
     date_to: date | None = None
     due: str | None = None            # "soon" | "overdue" (open views)
     sort: str = "new"                 # "new" | "due" (open views)
+    case_no: str | None = None        # 办件编号, exact (engine.case_numbers)
 
 
 @dataclass
@@ -131,6 +132,11 @@ class ReviewInbox:
                 stmt = stmt.where(_due_condition(flt.due))
             sort_col = TaskCandidate.due_at if flt.sort == "due" else TaskCandidate.created_at
             id_col, created = TaskCandidate.task_id, TaskCandidate.created_at
+        if flt.case_no:
+            # one instance's tasks: a unique-index look-up, then the task ids of that instance
+            instance = select(ProcessInstance.id).where(ProcessInstance.case_no == flt.case_no).scalar_subquery()
+            tasks = select(HumanTask.id).where(HumanTask.instance_id == instance)
+            stmt = stmt.where((HumanTask.id if view == "done" else TaskCandidate.task_id).in_(tasks))
         texts = HumanTask if view == "done" else TaskCandidate   # candidate rows carry copies of both
         if flt.scope:
             stmt = stmt.where(texts.scope.contains(flt.scope, autoescape=True))

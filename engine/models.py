@@ -41,6 +41,8 @@ class ProcessDefinition(db.Model):
 class ProcessInstance(db.Model):
     """A running or finished workflow; its Spiff state is stored without the spec."""
     __tablename__ = "process_instance"
+    # a unique index, not a constraint: SQLite adds it without copying this referenced table
+    __table_args__ = (Index("ix_process_instance_case_no", "case_no", unique=True),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
     process_key: Mapped[str] = mapped_column(String(100))
@@ -67,8 +69,18 @@ class ProcessInstance(db.Model):
     # the head of the operation log's hash chain: the last entry's seq and hash (engine.audit)
     audit_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))   # no Python default: inserts leave it out
     audit_head: Mapped[str | None] = mapped_column(String(64))
+    # 办件编号 (engine.case_numbers): readable, unique (ix_process_instance_case_no), by prefix and year
+    case_no: Mapped[str | None] = mapped_column(String(30))
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+
+class CaseCounter(db.Model):
+    """The last case number handed out for one prefix and year (engine.case_numbers)."""
+    __tablename__ = "case_counter"
+    prefix: Mapped[str] = mapped_column(String(10), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class HumanTask(db.Model):

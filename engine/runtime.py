@@ -15,7 +15,9 @@ from uuid import UUID
 
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
@@ -26,7 +28,7 @@ from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .errors import (
-    ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, TaskAlreadyClaimed,
+    ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, NotWithdrawable, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
 )
 from .models import utcnow
@@ -36,6 +38,7 @@ from .serialization import dump_state, load_state
 from .validation import CANDIDATES, CLAIM, FORM_KEY
 
 log = logging.getLogger(__name__)
+WITHDRAW_MESSAGE = "withdraw"   # the message name of the diagrams' 撤回 boundary events
 
 
 @dataclass
@@ -126,25 +129,31 @@ class ProcessEngine:
     @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
-              applicant_name: str = "", action: str | None = None) -> StepResult:
+              applicant_name: str = "", action: str | None = None, case_no: str | None = None) -> StepResult:
         """Start an instance. ``action`` (e.g. 新建) is logged as the actor's, written with the new
-        instance in the same statement rather than as a separate ``record``."""
+        instance in the same statement rather than as a separate ``record``; ``case_no`` (办件编号,
+        engine.case_numbers) is set by a statement of its own after it."""
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
             instance = InstanceRecord(
                 definition_id=definition.id, process_key=process_key, business_key=business_key,
                 subject=subject, scope=scope, scope_id=scope_id, applicant_org_id=applicant_org_id,
-                applicant_name=applicant_name, started_by_user_id=actor.user_id, status="running")
+                applicant_name=applicant_name, started_by_user_id=actor.user_id, status="running",
+                case_no=case_no)
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
                 step = _Step(conn, instance, actor, definition, parsed.statuses)
                 if action:
                     step.log.append(store.audit_entry(None, actor, action))   # the id comes with the insert
-                return self._advance(step, lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
+                result = self._advance(step, lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
+                continue
+            if case_no:
+                store.set_case_no(conn, result.instance.id, case_no)
+            return result
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
 
     @_command
@@ -234,6 +243,42 @@ class ProcessEngine:
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
         store.append_log(db.session.connection(), instance_id, [store.audit_entry(instance_id, actor, action, opinion)])
+
+    @_command
+    def withdraw(self, instance_id: int, actor: Actor, *, message: str = WITHDRAW_MESSAGE,
+                 action: str = "撤回", opinion: str | None = None) -> StepResult:
+        """撤回 a case waiting on reviewers: the diagram decides where it goes.
+
+        Passes the withdraw gate (store.withdraw_gate: refused while a reviewer holds a task), then
+        delivers ``message`` to the workflow: an interrupting message boundary event on the waiting
+        user task takes it on (to the diagram's 已撤回 end). A diagram with no such event refuses.
+        """
+        conn = db.session.connection()
+        instance, content_hash = store.load_instance(conn, instance_id)
+        if instance is None:
+            raise TaskNotFound("流程实例不存在")
+        if instance.status != "running":
+            raise NotWithdrawable("该申请当前不可撤回")
+        closed, held = store.withdraw_gate(conn, instance_id)
+        if closed is None:
+            if held is None:
+                raise ConcurrentModification(_CONCURRENT)
+            raise TaskAlreadyClaimed(
+                f"该申请已由{held.claimed_by_org_name}的{held.claimed_by_name}签收，不能撤回",
+                holder=held.claimed_by_name or "", holder_org=held.claimed_by_org_name or "")
+        step = _Step(conn, instance, actor)
+        step.log.append(store.audit_entry(instance.id, actor, action, opinion))
+        state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step.statuses = parsed.statuses
+
+        def restore_and_deliver():
+            wf = load_state(state, parsed.spec, parsed.subprocess_specs)
+            open_before, timers_before = set(_ready_user_tasks(wf)), _waiting_timers(wf)
+            waiting = _waiting_message(wf, message)
+            if not closed or waiting is None or wf.event_manager.catch(BpmnEvent(waiting), internal=False) == 0:
+                raise NotWithdrawable("该申请当前不可撤回")
+            return wf, open_before - set(closed), timers_before
+        return self._advance(step, restore_and_deliver)
 
     # -- internals ------------------------------------------------------------------
     def _advance(self, step: _Step, build) -> StepResult:
@@ -412,6 +457,16 @@ def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
             if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
                 waiting[str(task.id)] = (task.task_spec.bpmn_id, None)   # due now
     return waiting
+
+
+def _waiting_message(wf, name: str):
+    """The event definition of a message event the workflow waits on (the parser's own class, which
+    event matching compares), or None."""
+    for task in wf.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and definition.name == name:
+            return definition
+    return None
 
 
 def _is_timer(task) -> bool:

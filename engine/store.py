@@ -78,7 +78,7 @@ _INSTANCE_SELECT = (select(*_PI.c, _PD.c.content_hash).join(_PD, _PD.c.id == _PI
 # deployed in this database: the definition cache is checked by the insert itself.
 # a new instance has no paused clock and an empty log (its defaults): leaving them out keeps the
 # fused start statement under psycopg's 4 KB / 50-parameter query cache
-_NOT_ON_INSERT = ("id", "clock", "audit_seq", "audit_head")
+_NOT_ON_INSERT = ("id", "clock", "audit_seq", "audit_head", "case_no")   # case_no: set_case_no
 _WRITTEN_ON_INSERT = [c for c in _PI.c if c.name not in _NOT_ON_INSERT]
 _INSTANCE_INSERT = (
     insert(_PI).from_select(
@@ -324,6 +324,36 @@ def _candidate(task: dict, org_id: int) -> dict:
     return dict(task_id=task["id"], org_id=org_id, is_open=True, process_key=task["process_key"],
                 created_at=task["created_at"], claimed_by_user_id=None, scope=task["scope"],
                 applicant_name=task["applicant_name"], due_at=task.get("due_at") or NO_DUE)
+
+
+def set_case_no(conn, instance_id: int, case_no: str) -> None:
+    """Give a new instance its case number: a statement of its own, so that the fused start
+    statement (and every start without a number) stays as it is."""
+    conn.execute(update(_PI).where(_PI.c.id == instance_id).values(case_no=case_no))
+    _keep_loaded_in_step(ProcessInstance, instance_id, {"case_no": case_no})
+
+
+def withdraw_gate(conn, instance_id: int):
+    """撤回 after 上报: close every open inbox row of the instance, provided none is claimed.
+
+    (the closed rows' guids, None), or (None, the claimed task) when a reviewer holds one (nothing
+    written). The conditional UPDATE is the gate a concurrent 签收 meets: one of the two wins.
+    """
+    rows = conn.execute(select(*_HT.c).where(_HT.c.instance_id == instance_id, _HT.c.state == "open")).all()
+    held = next((r for r in rows if r.claimed_by_user_id is not None), None)
+    if held is not None:
+        return None, TaskRecord(**held._asdict())
+    ids = [r.id for r in rows]
+    closed = conn.execute(update(_HT).where(_HT.c.id.in_(ids), _HT.c.state == "open",
+                                            _HT.c.claimed_by_user_id.is_(None))
+                          .values(state="cancelled").returning(_HT.c.task_guid)).all()
+    if len(closed) != len(ids):
+        # claimed between the read and the gate: the caller's unit of work undoes the closed rows
+        claimed = conn.execute(select(*_HT.c).where(_HT.c.id.in_(ids), _HT.c.claimed_by_user_id.is_not(None))).first()
+        return None, TaskRecord(**claimed._asdict()) if claimed is not None else None
+    if ids:
+        conn.execute(update(_TC).where(_TC.c.task_id.in_(ids)).values(is_open=False))
+    return [r.task_guid for r in closed], None
 
 
 def cancel_tasks(conn, guids) -> None:

@@ -12,7 +12,7 @@ from engine.models import utcnow
 
 from .codes import is_valid_credit_code
 from .common_passwords import COMMON_PASSWORDS
-from .errors import DomainError, Forbidden, NotFound
+from .errors import DomainError, Forbidden, NotFound, Problems
 from .models import (
     ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, Account, Organization, OrgInfoChange, User,
 )
@@ -59,31 +59,46 @@ class Registration:
 
 
 def create_pending_account(reg: Registration) -> Account:
-    """A pending account (and its organisation if new) for a registration: everything is checked
-    before anything is written, in the caller's unit of work (``RegistrationService.register``
-    submits it for review in the same one)."""
+    """A pending account (and its organisation if new) for a registration: every field is checked
+    before anything is written (all refusals at once, FieldErrors), in the caller's unit of work
+    (``RegistrationService.register`` submits it for review in the same one)."""
     with unit_of_work():
-        code = _check_organisation(reg)
-        username = reg.username.strip()
-        if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", username):
-            raise DomainError("用户名：4–50 位字母、数字或 _ . @ -", "username")
-        _check_password_strength(reg.password, username)
-        if db.session.scalar(select(User.id).where(User.username == username)):
-            raise DomainError("用户名：该用户名已被注册", "username")
-        org = _organisation(reg, code)
-        user = User(username=username, password_hash=generate_password_hash(reg.password),
+        problems, org = _registration(reg)
+        problems.raise_any()
+        user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
                     name=reg.contact_person.strip(), mobile=reg.mobile.strip())
         account = Account(user=user, org=org, status=PENDING)
         db.session.add_all([org, user, account])
     return account
 
 
+def registration_problems(reg: Registration) -> dict[str, str]:
+    """Every refusal a registration would get (field -> message), writing nothing: the page shows
+    them together with its own checks (e.g. the two passwords differ)."""
+    return _registration(reg)[0].errors
+
+
+def _registration(reg: Registration):
+    problems = Problems()
+    code = _check_organisation(reg, problems)
+    username = reg.username.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{4,50}", username):
+        problems.add("username", "用户名：4–50 位字母、数字或 _ . @ -")
+    elif db.session.scalar(select(User.id).where(User.username == username)):
+        problems.add("username", "用户名：该用户名已被注册")
+    problems.check(_check_password_strength, reg.password, username)
+    org = problems.check(_organisation, reg, code) if code else None
+    return problems, org
+
+
 def create_pending_role(user: User, reg: Registration) -> Account:
     """A logged-in person applies for one more account (another organisation) under the same login;
     it waits for the administrator's review like a registration."""
     with unit_of_work():
-        code = _check_organisation(reg)
-        org = _organisation(reg, code)
+        problems = Problems()
+        code = _check_organisation(reg, problems)
+        org = problems.check(_organisation, reg, code) if code else None
+        problems.raise_any()
         if org.id is not None and any(a.org_id == org.id for a in user.accounts):
             raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
         account = Account(user=user, org=org, status=PENDING)
@@ -97,7 +112,9 @@ def correct_account(account: Account, reg: Registration) -> None:
     with the registration) takes the corrected details; a shared one is left as it is. Everything is
     checked before anything changes."""
     with unit_of_work():
-        code = _check_organisation(reg)
+        problems = Problems()
+        code = _check_organisation(reg, problems)
+        problems.raise_any()
         own = db.session.scalar(select(func.count()).select_from(Account)
                                 .where(Account.org_id == account.org_id, Account.id != account.id)) == 0
         org = account.org
@@ -124,19 +141,21 @@ def correct_account(account: Account, reg: Registration) -> None:
         db.session.add(org)
 
 
-def _check_organisation(reg: Registration) -> str:
-    """Validate the organisation part of a registration; returns the normalised credit code."""
+def _check_organisation(reg: Registration, problems: Problems) -> str | None:
+    """Check the organisation part of a registration into ``problems``; the normalised credit code
+    when it is valid."""
     if reg.kind not in ORG_KINDS or reg.kind == PLATFORM:
-        raise DomainError("账号类型：请选择有效的账号类型", "kind")
+        problems.add("kind", "账号类型：请选择有效的账号类型")
     if not reg.org_name.strip():
-        raise DomainError("单位名称：请填写单位名称", "org_name")
+        problems.add("org_name", "单位名称：请填写单位名称")
     code = reg.credit_code.strip().upper()
     if not is_valid_credit_code(code):
-        raise DomainError("统一社会信用代码：格式或校验位不正确（应为 18 位）", "credit_code")
+        problems.add("credit_code", "统一社会信用代码：格式或校验位不正确（应为 18 位）")
+        code = None
     if not reg.contact_person.strip():
-        raise DomainError("联系人：请填写联系人", "contact_person")
+        problems.add("contact_person", "联系人：请填写联系人")
     if not re.fullmatch(r"1\d{10}", reg.mobile.strip()):
-        raise DomainError("手机号码：请填写 11 位手机号码", "mobile")
+        problems.add("mobile", "手机号码：请填写 11 位手机号码")
     return code
 
 

@@ -3,7 +3,7 @@
 Every command is one engine command: the domain row, the workflow, the inbox rows and
 the operation log change in one transaction.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from engine import ProcessEngine, StepResult
 from engine.audit import OperationLog
+from engine.case_numbers import next_case_no, normalise
 from engine.db import db
 from engine.diagram import instance_svg
 from engine.forms import FieldSpec, FormSpec
@@ -18,10 +19,10 @@ from engine.inbox import open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, TaskCandidate, utcnow
 
 from . import catalog
-from .catalog import ProcessEntry
+from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
 from .notifications import notify
-from .errors import DomainError, Forbidden, NotFound
-from .models import STATUS_BY_LABEL, Attachment, Organization, Project
+from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
+from .models import REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
@@ -73,12 +74,17 @@ class ApplicationService:
         return {f.kind: f.title for f in self.form.file_fields} if self.form else {}
 
     # -- queries --------------------------------------------------------------------
-    def list_own(self, principal: Principal, page: int = 1, per_page: int = 20, status: str | None = None):
+    def list_own(self, principal: Principal, page: int = 1, per_page: int = 20, status: str | None = None,
+                 case_no: str | None = None):
+        """The enterprise's applications of this process, newest first; ``case_no`` matches part of
+        the case number (办件编号)."""
         self._require_kind(principal)
         m = self.model
         stmt = select(m).where(m.applicant_org_id == principal.org_id)
         if status:
             stmt = stmt.where(m.status == status)
+        if case_no:
+            stmt = stmt.where(m.case_no.contains(normalise(case_no), autoescape=True))
         total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
         rows = db.session.scalars(stmt.order_by(m.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page))
         return list(rows), total
@@ -126,21 +132,45 @@ class ApplicationService:
         tasks = open_tasks(app.instance_id)
         return tasks[0] if tasks else None
 
+    def picks(self, principal: Principal) -> list[Pick]:
+        """The 添加 dialog: the entry's records; one that already has an open application is greyed
+        with the reason (its case number and status), after the ones that can be picked."""
+        picks = self.entry.picks(self, principal)
+        keys = [p.open_key for p in picks if p.open_key and p.reason is None]
+        busy = {a.open_key: a for a in db.session.scalars(
+            select(self.model).where(self.model.open_key.in_(keys)))} if keys else {}
+        marked = [replace(p, reason=f"已有未办结的申请（{busy[p.open_key].case_no}，{busy[p.open_key].status_label}）")
+                  if p.open_key in busy else p for p in picks]
+        return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
+
     # -- commands -------------------------------------------------------------------
     def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
              action: str | None = None):
         action = action or self.entry.save_label   # 确定 / 暂存, as the page's button says
         with self.engine.command():
             app = self._editable(principal, app_id)
-            self._apply_fields(principal, app, fields)
-            app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
-            self.uploads.check_count(len(uploads))
-            for upload in uploads:
-                self._attach(principal, app, upload)
-            self._validate_saved(app)
-            self.engine.update_subject(app.instance_id, subject=self.subject(app))
+            self._save_form(principal, app, fields, uploads, self._validate_saved)
             self.engine.record(app.instance_id, principal.actor, action)
         return app
+
+    def _save_form(self, principal, app, fields: dict, uploads, check) -> bool:
+        """Apply the form's fields and files, then ``check`` the result. Every refusal is collected
+        and raised together (FieldErrors), so that one submit names all of them; the command then
+        rolls back and nothing is kept. Returns whether the form changed the application."""
+        problems = Problems()
+        for name, value in fields.items():
+            problems.check(self._apply_fields, principal, app, {name: value})
+        changed = bool(uploads) or db.session.is_modified(app)
+        app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
+        refused = len(problems.errors)
+        problems.check(self.uploads.check_count, len(uploads))
+        if len(problems.errors) == refused:   # too many files: none is stored
+            for upload in uploads:
+                problems.check(self._attach, principal, app, upload)
+        problems.check(check, app)
+        problems.raise_any()
+        self.engine.update_subject(app.instance_id, subject=self.subject(app))
+        return changed
 
     def remove_attachment(self, principal: Principal, app_id: int, attachment_id: int):
         with self.engine.command():
@@ -152,21 +182,45 @@ class ApplicationService:
             self.engine.record(app.instance_id, principal.actor, "删除附件", att.filename)
         return app
 
-    def report(self, principal: Principal, app_id: int):
-        """上报: send the application to the project's competent authority and supervision agency."""
+    def report(self, principal: Principal, app_id: int, fields: dict | None = None, uploads: list[Upload] = ()):
+        """上报: send the application to the project's competent authority and supervision agency.
+
+        It reports what the form shows: ``fields`` and ``uploads`` (the page's unsaved edits) are saved
+        first, in the same command, under the report's checks; any refusal keeps nothing.
+        """
         with self.engine.command():
             app = self._editable(principal, app_id, "该申请已上报，请勿重复提交")
-            self._validate_for_report(app)
+            if fields is not None or uploads:
+                if self._save_form(principal, app, fields or {}, uploads, self._validate_for_report):
+                    self.engine.record(app.instance_id, principal.actor, self.entry.save_label)
+            else:
+                problems = Problems()
+                problems.check(self._validate_for_report, app)
+                problems.raise_any()
             app.reported_at = utcnow()
             self._complete_edit(principal, app, "report", "上报")
         return app
 
     def withdraw(self, principal: Principal, app_id: int):
-        """撤回: end an application that was never reported or was returned."""
+        """撤回: a draft or a returned application ends through its edit step; a reported one, while
+        no reviewer has claimed it, through the diagram's withdraw event (ProcessEngine.withdraw:
+        refused, naming the holder, once a reviewer has claimed it)."""
         with self.engine.command():
-            app = self._editable(principal, app_id, "该申请当前不可撤回")
+            app = self.get_own(principal, app_id)
+            if app.status == REPORTED:
+                apply_status(app, self.engine.withdraw(app.instance_id, principal.actor))
+                return app
+            if not app.is_editable:
+                raise DomainError("该申请当前不可撤回")
             self._complete_edit(principal, app, "withdraw", "撤回")
         return app
+
+    def can_withdraw(self, app) -> bool:
+        """Whether 撤回 is offered: editable, or reported and not yet claimed by a reviewer."""
+        if app.is_editable:
+            return True
+        task = self.open_task(app) if app.status == REPORTED else None
+        return task is not None and task.claimed_by_user_id is None
 
     # -- helpers for subclasses ------------------------------------------------------
     def _start(self, principal: Principal, app, open_key: str):
@@ -186,8 +240,10 @@ class ApplicationService:
         result = self.engine.start(
             self.entry.key, f"{self.entry.kind}:{app.id}", principal.actor,
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
-            applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建")
+            applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建",
+            case_no=next_case_no(self.entry.prefix, (utcnow() + LOCAL_OFFSET).year))
         app.instance_id = result.instance.id
+        db.session.expire(app, ["case_no"])   # read from the instance just written
         apply_status(app, result)
         return app
 
@@ -243,13 +299,14 @@ class ApplicationService:
         return f.title if f else default
 
     def _require_fields(self, app):
-        """The edit form file's required fields, in its order: 请填写… / 请选择… / 请上传“…”."""
+        """The edit form file's required fields, all missing ones at once, in its order:
+        请填写… / 请选择… / 请上传“…”."""
         kinds = {a.kind for a in self.attachments(app)}
         values = {f.name: (f.kind in kinds) or None if f.is_file else getattr(app, f.name, None)
                   for f in self.form.targeted("application")}
-        missing = self.form.check_required(values)
-        if missing is not None:
-            raise DomainError(missing.message, missing.field)
+        missing = self.form.missing_required(values)
+        if missing:
+            raise FieldErrors({m.field: m.message for m in missing})
 
     # subclass hooks
     duplicate_message = "已有未办结的申请"

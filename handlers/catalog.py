@@ -36,6 +36,7 @@ class Pick:
     detail: str
     group: str = ""
     reason: str | None = None
+    open_key: str | None = None   # the application's open_key once filed: an open one greys the pick
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class ProcessEntry:
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
     reviewers: tuple[str, ...] = ("agency", "authority")   # organisation kinds that work its review steps
     notifies_applicant: bool = True       # the applicant organisation hears of claims and decisions
+    # (person, role) pairs whose counted projects the applicant's preview shows after approval
+    counted_people: Callable[[Any], list[tuple[Any, str]]] | None = None
 
     @property
     def breadcrumb(self) -> str:

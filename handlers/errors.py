@@ -28,3 +28,37 @@ class NotFound(AccessRefused):
 class Forbidden(AccessRefused):
     def __init__(self, message: str = "无权执行该操作"):
         super().__init__(message)
+
+
+class FieldErrors(DomainError):
+    """Several fields refused at once: ``errors`` maps each field name to its message, in the
+    order of the form (the page shows each under its field and focuses the first)."""
+
+    def __init__(self, errors: dict[str, str]):
+        first_field = next(iter(errors))
+        super().__init__("；".join(errors.values()), first_field)
+        self.errors = dict(errors)
+
+
+class Problems:
+    """Runs independent checks and keeps every refusal, so that one submit reports them all."""
+
+    def __init__(self):
+        self.errors: dict[str, str] = {}
+
+    def check(self, check, *args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except FieldErrors as exc:
+            for field, message in exc.errors.items():
+                self.errors.setdefault(field, message)
+        except DomainError as exc:
+            self.errors.setdefault(exc.field or "_", exc.message)
+        return None
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, message)
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise FieldErrors(self.errors)

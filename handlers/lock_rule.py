@@ -48,6 +48,32 @@ def project_count(person_id: int, role: str) -> int:
                Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
 
 
+def current_projects(person_ids) -> dict[int, list[Assignment]]:
+    """Each person's active assignments on projects under construction (any role), in one query:
+    what the replacement picker and the preview show as their current projects."""
+    ids = list(person_ids)
+    out: dict[int, list[Assignment]] = {i: [] for i in ids}
+    if ids:
+        for a in db.session.scalars(
+                select(Assignment).join(Project, Project.id == Assignment.project_id)
+                .where(Assignment.person_id.in_(ids), Assignment.ended_at.is_(None),
+                       Project.status == UNDER_CONSTRUCTION)
+                .order_by(Assignment.person_id, Assignment.role, Project.name)):
+            out[a.person_id].append(a)
+    return out
+
+
+def counted_projects(person_id: int, role: str) -> list[tuple[str | None, list[str]]]:
+    """The projects that count toward the person's limit in this role, grouped as the rule counts
+    them: (合同登记编号 or None, the project names sharing it). len() is the count."""
+    groups: dict[str, tuple[str | None, list[str]]] = {}
+    for a in current_projects([person_id])[person_id]:
+        if a.role == role:
+            key = a.project.contract_no or f"project:{a.project_id}"
+            groups.setdefault(key, (a.project.contract_no, []))[1].append(a.project.name)
+    return list(groups.values())
+
+
 def project_counts(person_id: int) -> dict[str, int]:
     """project_count for every limited role of the person, in one statement."""
     return dict(db.session.execute(

@@ -1,11 +1,11 @@
 """Domain tables. Business data lives here, not in workflow task data."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, text
+from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column, relationship
 
 from engine.db import db
-from engine.models import BigId, utcnow
+from engine.models import BigId, ProcessInstance, utcnow
 
 # organisation kinds
 CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM = "construction_unit", "contractor", "supervising_firm"
@@ -276,6 +276,13 @@ class ApplicationMixin:
     @declared_attr
     def project(cls) -> Mapped[Project]:
         return relationship(foreign_keys=[cls.project_id], lazy="joined")
+
+    @declared_attr
+    def case_no(cls) -> Mapped[str | None]:
+        """办件编号: its workflow instance's case number, read with the row (engine.case_numbers)."""
+        return column_property(select(ProcessInstance.case_no).where(ProcessInstance.id == cls.instance_id)
+                               .correlate_except(ProcessInstance).scalar_subquery(),
+                               expire_on_flush=False)   # set once at the start: no reload after a save
 
     @property
     def status_label(self) -> str:

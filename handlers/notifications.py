@@ -102,6 +102,9 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
         orgs &= visible_org_ids(app)
     if not orgs:
         return 0
+    case_no = getattr(app, "case_no", None)
+    if case_no:   # every message about an application names its case number (办件编号)
+        title, body = f"{title}（{case_no}）", f"办件编号：{case_no}\n{body}" if body else f"办件编号：{case_no}"
     rows = db.session.execute(
         select(Account.id, Account.user_id, User.email, _turned_off(kind, "inapp"), _turned_off(kind, "email"))
         .join(User, User.id == Account.user_id)

@@ -8,7 +8,7 @@ from engine.db import db
 from engine.models import ProcessInstance
 from handlers import lock_rule
 from handlers.applications import Upload
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import (
     APPROVED, CHIEF_SUPERVISOR, COMPLETED, DRAFT, LOCKED, NORMAL, REPORTED, SAFETY_C,
     SAFETY_OFFICER, SUPERVISION_ENGINEER, UNDER_CONSTRUCTION, Assignment, CompletionFiling,
@@ -107,13 +107,14 @@ def test_report_requires_date_conclusion_and_permit(world, services):
     owner = world.who("owner_user")
     app = services.completion.create(owner, project.id)
     services.completion.save(owner, app.id, {"permit_no": ""})
-    with pytest.raises(DomainError) as exc:
+    with pytest.raises(FieldErrors) as exc:   # every missing field at once, each under its field
         services.completion.report(owner, app.id)
-    assert exc.value.message == "竣工验收日期：请填写竣工验收日期"
+    assert list(exc.value.errors.values()) == ["竣工验收日期：请填写竣工验收日期", "验收结论：请填写验收结论",
+                                               "施工许可证号：请填写施工许可证号"]
     services.completion.save(owner, app.id, {"acceptance_date": "2022-07-01"})
-    with pytest.raises(DomainError) as exc:
+    with pytest.raises(FieldErrors) as exc:
         services.completion.report(owner, app.id)
-    assert exc.value.message == "验收结论：请填写验收结论"
+    assert list(exc.value.errors.values()) == ["验收结论：请填写验收结论", "施工许可证号：请填写施工许可证号"]
     services.completion.save(owner, app.id, {"conclusion": "合格"})
     with pytest.raises(DomainError) as exc:
         services.completion.report(owner, app.id)

@@ -21,7 +21,7 @@ def test_every_named_element_of_a_diagram_is_drawn():
     svg = render_svg((BPMN / "manager_change.bpmn").read_text(), title="项目主要管理人员变更")
     for name in ("填写变更申请", "审核", "变更生效", "业务办结", "已撤回", "申请人（企业）", "系统"):
         assert name in svg
-    assert svg.count("<polyline") == 14   # every sequence flow (the deadline timers included)
+    assert svg.count("<polyline") == 15   # every sequence flow (the deadline timers and 撤回 included)
     assert _active(svg) == []
 
 

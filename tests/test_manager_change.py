@@ -6,7 +6,7 @@ from engine.db import db
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
 from handlers.applications import Upload
-from handlers.errors import DomainError, NotFound
+from handlers.errors import DomainError, FieldErrors, NotFound
 from handlers.models import (
     APPROVED, CHIEF_SUPERVISOR, CONSTRUCTOR, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED,
     SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISION_ENGINEER, SUPERVISOR, Assignment, LockRecord,
@@ -177,9 +177,9 @@ def test_chief_supervisor_replacement_below_the_limit_stays_normal(world, servic
 def test_report_requires_replacement_and_reason(world, services):
     old, project = locked_person(world, "原经理")
     applicant, app = _draft(world, services, old, project)
-    with pytest.raises(DomainError) as exc:
+    with pytest.raises(FieldErrors) as exc:   # both at once
         services.change.report(applicant, app.id)
-    assert exc.value.message == "变更后人员：请选择变更后人员"
+    assert list(exc.value.errors.values()) == ["变更后人员：请选择变更后人员", "变更原因：请填写变更原因"]
     new = world.add_person("新经理", "contractor", CONSTRUCTOR, SAFETY_B)
     services.change.save(applicant, app.id, {"new_person_id": new.id})
     with pytest.raises(DomainError) as exc:

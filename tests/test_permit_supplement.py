@@ -70,14 +70,14 @@ def test_report_requires_the_form_files_fields(world, services):
     owner = world.who("owner_user")
     app = services.permit.create(owner, _project_without_permit(world).id)
     assert app.status == DRAFT
-    for fields, uploads, message in (
-            ({}, [], "施工许可证号：请填写施工许可证号"),
-            ({"permit_no": "XK-1"}, [], "发证日期：请填写发证日期"),
-            ({"issue_date": "2024-05-20"}, [], "请上传“施工许可证扫描件”")):
+    for fields, uploads, messages in (   # every missing field at once, in the form's order
+            ({}, [], ["施工许可证号：请填写施工许可证号", "发证日期：请填写发证日期", "请上传“施工许可证扫描件”"]),
+            ({"permit_no": "XK-1"}, [], ["发证日期：请填写发证日期", "请上传“施工许可证扫描件”"]),
+            ({"issue_date": "2024-05-20"}, [], ["请上传“施工许可证扫描件”"])):
         services.permit.save(owner, app.id, fields, uploads)
         with pytest.raises(DomainError) as exc:
             services.permit.report(owner, app.id)
-        assert exc.value.message == message
+        assert list(getattr(exc.value, "errors", {None: exc.value.message}).values()) == messages
     with pytest.raises(DomainError, match="发证日期：不能晚于今天"):
         services.permit.save(owner, app.id, {"issue_date": (date.today() + timedelta(days=1)).isoformat()})
     with pytest.raises(DomainError, match="发证日期：日期格式不正确"):
@@ -159,7 +159,7 @@ def test_a_failed_recheck_is_logged_as_such_and_the_owner_told(world, services):
     told = db.session.scalars(select(Notification).where(Notification.account_id == owner.account_id)
                               .order_by(Notification.id)).all()
     assert [n.kind for n in told] == ["claimed", "recheck_failed"]
-    assert told[-1].title == f"复核未通过：施工许可证补录（{project.name}）"
+    assert told[-1].title == f"复核未通过：施工许可证补录（{project.name}）（{app.case_no}）"   # its case number
     assert "该工程已有施工许可证号" in told[-1].body and (told[-1].app_kind, told[-1].app_id) == ("permit", app.id)
 
 

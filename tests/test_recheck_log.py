@@ -49,7 +49,7 @@ def test_failed_recheck_is_logged_and_shown_as_the_systems(ctx, world, services)
     page = _page(ctx, app)
     assert "已退回，系统复核未通过：该项目经理已有项目管理工作，请重新选择。请修改后重新上报，或撤回。" in page
     assert "审核意见" not in page
-    row = re.search(r"<tr>\s*<td>\d+</td>\s*<td>[^<]*</td>\s*<td>系统（系统）</td>\s*<td>复核未通过</td>\s*"
+    row = re.search(r"<tr>\s*<td>\d+</td>\s*<td>[^<]*</td>\s*<td>系统</td>\s*<td>复核未通过</td>\s*"
                     r"<td>审核通过时复核未通过：该项目经理已有项目管理工作，请重新选择</td>", page)
     assert row, page
 

@@ -146,6 +146,24 @@ def test_register_two_steps_then_pending(client_world):
     assert "账号正在审核中" in login(client, "newco", "ynqs2026x").get_data(as_text=True)
 
 
+def test_registration_reports_every_error_at_once_and_keeps_the_passwords(client_world):
+    """One submit names every refused field, each under its own field: the form's checks (the two
+    passwords differ, an empty name) and the registration's (credit code, mobile, weak password)."""
+    client, _ = client_world
+    url = "/auth/register/details?kind=contractor"
+    data = {"org_name": "", "credit_code": "123", "contact_person": "刘一", "mobile": "1380000",
+            "username": "ab", "password": "short1x", "confirm": "short1y"}
+    resp = post(client, url, data, form_url=url)
+    html = resp.get_data(as_text=True)
+    for message in ["请填写单位名称", "统一社会信用代码：格式或校验位不正确", "手机号码：请填写 11 位手机号码",
+                    "用户名：4–50 位字母、数字或 _ . @ -", "两次输入的密码不一致"]:
+        assert message in html, message
+    assert "密码：至少 8 位" in html
+    assert html.count('class="field has-error"') == 6
+    assert 'value="short1x"' in html and 'value="short1y"' in html   # no retyping of the passwords
+    assert db.session.scalar(db.select(User).where(User.username == "ab")) is None
+
+
 def test_error_pages_are_chinese(client_world):
     client, _ = client_world
     resp = client.get("/no/such/page")

@@ -14,6 +14,8 @@ def load_config(app) -> None:
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
+        # the public progress lookup (/progress): lookups per client address per minute
+        PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
         # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes
         # back with what was typed and the limit named. Only a request beyond this ceiling gets the
         # generic 413 page; the reverse proxy's body limit should be at least as large.

@@ -86,6 +86,18 @@ def cursor_arg(name: str = "cursor") -> str | None:
     return value if MIN_DATE <= at.date() <= MAX_DATE else None
 
 
+def text_arg(name: str, max_length: int = 100) -> str | None:
+    """A search text from the query string, trimmed; empty or too long is no filter."""
+    value = (request.args.get(name) or "").strip()
+    return value if value and len(value) <= max_length else None
+
+
+def choice_arg(name: str, choices) -> str | None:
+    """A query value that must be one of ``choices``; anything else is no filter."""
+    value = request.args.get(name)
+    return value if value in choices else None
+
+
 def date_in_range(value: date | None) -> bool:
     return value is None or MIN_DATE <= value <= MAX_DATE
 

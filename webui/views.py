@@ -1,5 +1,5 @@
 """Blueprint registration: one blueprint per area."""
-from .blueprints import admin, api_tokens, applications, auth, enterprise, main, messages, review
+from .blueprints import admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review
 
 
 def register(app):
@@ -11,6 +11,8 @@ def register(app):
     app.register_blueprint(applications.bp, url_prefix="/apply")
     app.register_blueprint(review.bp, url_prefix="/review")
     app.register_blueprint(messages.bp, url_prefix="/messages")
+    app.register_blueprint(public.bp)
+    app.register_blueprint(mine.bp, url_prefix="/apply")
 
     @app.get("/healthz")
     def healthz():

@@ -92,7 +92,8 @@ def apply_completion(call: ServiceCall) -> dict:
 
 
 def _picks(service, principal) -> list[Pick]:
-    return [Pick(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}")
+    return [Pick(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}",
+                 open_key=f"completion:{pr.id}")
             for pr in service.completable(principal)]
 
 

@@ -1,5 +1,8 @@
 """项目主要管理人员变更 (2.2.1.2): the catalog entry, the applicant's service and 变更生效."""
+from dataclasses import dataclass
+
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from engine.db import db
 from engine.registry import ServiceCall
@@ -17,6 +20,19 @@ from . import RECHECK_PREFIX, _approved, _recheck_failed, application_of, regist
 
 # which key roles each enterprise kind employs (and so may file changes for)
 ROLES_BY_KIND = {kind: tuple(r for r, k in ROLE_EMPLOYER.items() if k == kind) for kind in set(ROLE_EMPLOYER.values())}
+
+
+@dataclass
+class Candidate:
+    """One person of the replacement picker."""
+    person: Person
+    problem: str | None       # the refusal message, None when the person may take the role
+    certificates: str         # "注册建造师、安全生产考核合格证书（B证）"
+    projects: str             # current projects under construction, with the role held
+
+    @property
+    def search_text(self) -> str:
+        return " ".join((self.person.name, self.certificates, self.projects, self.problem or ""))
 
 
 class ManagerChangeService(ApplicationService):
@@ -52,13 +68,24 @@ class ManagerChangeService(ApplicationService):
     def replacement_choices(self, principal: Principal, app) -> list[tuple[Person, str | None]]:
         """The enterprise's people with the message each would get as the replacement."""
         people = list(db.session.scalars(select(Person).where(
-            Person.enterprise_id == principal.org_id, Person.id != app.old_person_id).order_by(Person.name)))
+            Person.enterprise_id == principal.org_id, Person.id != app.old_person_id)
+            .options(selectinload(Person.certificates)).order_by(Person.name)))
         problems = lock_rule.replacement_problems(app.role, people, principal.org_id, app.old_person_id)
         return [(p, problems[p.id]) for p in people]
 
+    def replacement_candidates(self, principal: Principal, app) -> list["Candidate"]:
+        """The replacement picker: eligible people first, each with certificates and current projects;
+        the others with the exact message that refuses them."""
+        choices = self.replacement_choices(principal, app)
+        projects = lock_rule.current_projects([p.id for p, _ in choices])
+        candidates = [Candidate(p, problem, "、".join(c.kind_label for c in p.certificates),
+                                "、".join(f"{a.project.name}（{a.role_label}）" for a in projects[p.id]))
+                      for p, problem in choices]
+        return sorted(candidates, key=lambda c: c.problem is not None)   # stable: by name within each
+
     def widget_context(self, principal: Principal, app) -> dict:
         """What the replacement picker partial (apps/widgets/change_replacement.html) shows."""
-        return {"replacement": self.replacement_choices(principal, app)}
+        return {"replacement": self.replacement_candidates(principal, app)}
 
     def check_replacement(self, principal: Principal, app_id: int, person_id: int) -> str | None:
         app = self.get_own(principal, app_id)
@@ -122,7 +149,8 @@ def manager_change_problem(app: ManagerChangeApplication) -> str | None:
 
 
 def _picks(service, principal) -> list[Pick]:
-    return [Pick(a.id, a.person.name, f"{a.role_label} · {a.project.name}", group=a.role_label)
+    return [Pick(a.id, a.person.name, f"{a.role_label} · {a.project.name}", group=a.role_label,
+                 open_key=f"change:{a.project_id}:{a.role}:{a.person_id}")
             for a in service.changeable(principal)]
 
 
@@ -155,4 +183,5 @@ ENTRY = catalog.register(ProcessEntry(
         Column("说明", lambda a: a.explanation, "pre"),
     ),
     after_save="detail", operators=("manager_change.apply",),
+    counted_people=lambda a: [(a.new_person, a.role)] if a.new_person else [],
 ))

@@ -85,7 +85,7 @@ def apply_permit(call: ServiceCall) -> dict:
 
 def _picks(service, principal) -> list[Pick]:
     return [Pick(p.id, p.name, f"报监登记号 {p.supervision_no}",
-                 reason=f"{HAS_PERMIT}（{p.permit_no}）" if p.permit_no else None)
+                 reason=f"{HAS_PERMIT}（{p.permit_no}）" if p.permit_no else None, open_key=f"permit:{p.id}")
             for p in service.projects(principal)]
 
 

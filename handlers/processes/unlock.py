@@ -31,6 +31,15 @@ class UnlockService(ApplicationService):
                    LockRecord.id.not_in(busy))
             .order_by(Person.name, LockRecord.id)))
 
+    def lock_records(self, principal: Principal) -> list[LockRecord]:
+        """Every open lock record of the enterprise's people: the 添加 dialog greys those with an
+        open application (ApplicationService.picks)."""
+        self._require_kind(principal)
+        return list(db.session.scalars(
+            select(LockRecord).join(Person, Person.id == LockRecord.person_id)
+            .where(Person.enterprise_id == principal.org_id, LockRecord.closed_at.is_(None))
+            .order_by(Person.name, LockRecord.id)))
+
     def create(self, principal: Principal, lock_record_id: int) -> UnlockApplication:
         with self.engine.command():
             lock = db.session.get(LockRecord, lock_record_id)
@@ -76,7 +85,8 @@ def apply_unlock(call: ServiceCall) -> dict:
 
 def _picks(service, principal) -> list[Pick]:
     return [Pick(lock.id, lock.person.name, f"{lock.person.id_card[:6]}…{lock.person.id_card[-4:]} · "
-                 f"{lock.role_label} · {lock.project.name}") for lock in service.lockable(principal)]
+                 f"{lock.role_label} · {lock.project.name}", open_key=f"lock:{lock.id}")
+            for lock in service.lock_records(principal)]
 
 
 ENTRY = catalog.register(ProcessEntry(
@@ -113,5 +123,6 @@ ENTRY = catalog.register(ProcessEntry(
         Column("说明", lambda a: a.explanation, "pre"),
     ),
     save_label="确定", operators=("unlock.apply",),
+    counted_people=lambda a: [(a.person, a.lock_record.role)],
 ))
 

@@ -35,13 +35,13 @@ def test_manager_change_returned_reported_again_and_approved(live, new_page):
     expect(applicant.locator("h1")).to_contain_text("项目主要管理人员变更")
     expect(applicant.locator("dl.summary")).to_contain_text("昆明市第一中学教学楼")
 
-    # a busy replacement is refused on the spot, before anything is saved
+    # a busy replacement cannot be chosen: the picker shows why, before anything is saved
     problem = applicant.locator("#replacement-problem")
     expect(problem).to_be_hidden()
-    applicant.select_option("#new_person_id", str(busy.id))
-    expect(problem).to_be_visible()
-    expect(problem).to_have_text(BUSY)
-    # a qualified free one clears the message
+    busy_option = applicant.locator(f"#new_person_id option[value='{busy.id}']")
+    expect(busy_option).to_be_disabled()
+    expect(busy_option).to_contain_text(BUSY)
+    # a qualified free one is chosen without a message
     applicant.select_option("#new_person_id", str(new.id))
     expect(problem).to_be_hidden()
     applicant.fill("#reason", "原项目经理调任其他岗位")
@@ -79,7 +79,7 @@ def test_manager_change_returned_reported_again_and_approved(live, new_page):
     applicant.fill("#explanation", "王五将于下周一到岗")
     applicant.locator("form button:has-text('暂存')").click()
     expect(applicant.locator("body")).to_contain_text("已保存")
-    applicant.locator(".actions.bar button:has-text('上报')").click()
+    applicant.locator("form button:has-text('上报')").click()
     expect(applicant.locator("h1")).to_contain_text("待审核")
 
     # after a return the new review task is unclaimed: the agency's reviewer claims and approves it

@@ -11,16 +11,17 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 
 from engine.errors import EngineError
 from handlers.deadlines import clock_of, late_filing_days
-from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
+from handlers.applicant_preview import applicant_preview
 from handlers.reviews import RETURN_ACTION
 
 from .. import services
 from ..access import principal_required
 from ..form_builder import form_class
 from ..forms_apply import ActionForm, PickForm
-from ..inputs import id_arg, page_arg
+from ..inputs import id_arg, page_arg, text_arg
 
 bp = Blueprint("apps", __name__)
 
@@ -93,11 +94,12 @@ def index(kind):
     svc = _service(kind)
     page = page_arg()
     status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
-    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status)
+    q = text_arg("q", 30)
+    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status, case_no=q)
     return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
-                           status=status, statuses=APPLICATION_STATUS,
+                           status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           picks=svc.entry.picks(svc, g.principal), pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.picks(g.principal), pick_form=PickForm(), action_form=ActionForm())
 
 
 @bp.get("/<kind>/new")
@@ -105,7 +107,7 @@ def index(kind):
 @domain_errors
 def new(kind):
     svc = _service(kind)
-    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=svc.entry.picks(svc, g.principal),
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=svc.picks(g.principal),
                            pick_form=PickForm())
 
 
@@ -143,7 +145,9 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         "apps/detail.html", kind=kind, entry=svc.entry, app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
-        action_form=ActionForm(), diagram=svc.diagram(app), clock=clock_of(app), late_days=late_filing_days(app)), status
+        action_form=ActionForm(), diagram=svc.diagram(app), clock=clock_of(app), late_days=late_filing_days(app),
+        can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
+        preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
 
 
 @bp.get("/<kind>/<id:app_id>")
@@ -170,7 +174,7 @@ def save(kind, app_id):
         svc.save(g.principal, app_id, form.values(), form.uploads(), action=svc.entry.save_label)
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back
-        return _render_detail(kind, svc, app, form, {exc.field or "_": exc.message, "_": exc.message}, 400)
+        return _render_detail(kind, svc, app, form, _page_errors(exc), 400)
     except EngineError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
@@ -178,6 +182,15 @@ def save(kind, app_id):
     if svc.entry.after_save == "detail":
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
     return redirect(url_for(".index", kind=kind))
+
+
+def _page_errors(exc: DomainError) -> dict:
+    """A refusal as the page shows it: each message under its field ("_": the banner above the form)."""
+    errors = dict(exc.errors) if isinstance(exc, FieldErrors) else {exc.field or "_": exc.message}
+    fields = [name for name in errors if name != "_"]
+    if "_" not in errors:
+        errors["_"] = exc.message if len(fields) == 1 else f"有 {len(fields)} 项需要修改，请查看标红的字段后重新提交"
+    return errors
 
 
 def _command(kind, app_id, command, done_message):
@@ -201,7 +214,31 @@ def _command(kind, app_id, command, done_message):
 @principal_required()
 @domain_errors
 def report(kind, app_id):
-    return _command(kind, app_id, "report", "已上报，等待主管部门和监督机构审核")
+    """上报. From the detail page it carries the form (``edit``): what the form shows is saved and
+    reported in one command, or refused with every error and the edits kept. From the list it
+    reports what was saved."""
+    if request.form.get("edit") != "1":
+        return _command(kind, app_id, "report", REPORTED_MESSAGE)
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    form = _edit_form(svc)
+    if not form.validate_on_submit():
+        errors = {"_": "页面已过期，请刷新后重试"} if "csrf_token" in form.errors else \
+            {name: msgs[0] for name, msgs in form.errors.items()}
+        return _render_detail(kind, svc, app, form, errors, 400)
+    try:
+        svc.report(g.principal, app_id, form.values(), form.uploads())
+    except DomainError as exc:
+        app = svc.get_own(g.principal, app_id)   # the failed command rolled back: nothing was kept
+        return _render_detail(kind, svc, app, form, _page_errors(exc), 400)
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", kind=kind, app_id=app_id))
+    flash(REPORTED_MESSAGE, "success")
+    return redirect(url_for(".detail", kind=kind, app_id=app_id))
+
+
+REPORTED_MESSAGE = "已上报，等待主管部门和监督机构审核"
 
 
 @bp.post("/<kind>/<id:app_id>/withdraw")

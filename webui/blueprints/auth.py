@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required, login_user, logout_user
 
 from handlers import accounts
-from handlers.errors import DomainError, NotFound
+from handlers.errors import DomainError, FieldErrors, NotFound
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
 from .. import services
@@ -31,8 +31,22 @@ def password_login(form: LoginForm) -> User:
 LOGIN_METHODS = {"password": password_login}
 
 
+def show_errors(form, errors: dict[str, str]) -> None:
+    """Put each refusal under its field unless the form already refused that field."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors") and field.errors:
+            continue
+        show_error(form, DomainError(message, name))
+
+
 def show_error(form, error: DomainError) -> None:
-    """Put a refusal under the form field it names, or flash it when it names none on this form."""
+    """Put a refusal under the form field it names, or flash it when it names none on this form.
+    A FieldErrors puts each of its refusals under its own field."""
+    if isinstance(error, FieldErrors):
+        for name, message in error.errors.items():
+            show_error(form, DomainError(message, name))
+        return
     field = getattr(form, error.field, None) if error.field and error.field != "kind" else None
     if field is not None and hasattr(field, "errors"):
         field.errors = list(field.errors) + [error.message]
@@ -195,19 +209,26 @@ def register_details():
         return redirect(url_for("auth.register"))
     form = RegisterForm()
     form.kind.data = kind
-    if form.validate_on_submit():
-        reg = accounts.Registration(kind=kind, org_name=form.org_name.data or "",
-                                    credit_code=form.credit_code.data or "",
-                                    contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
-                                    username=form.username.data or "", password=form.password.data or "")
-        try:
-            account = services().registration.register(reg)
-        except DomainError as e:
-            show_error(form, e)
+    if request.method == "POST":
+        form.validate()
+        if "csrf_token" in form.errors:
+            flash("页面已过期，请刷新后重试", "error")
         else:
-            session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[kind],
-                                     "username": account.user.username}
-            return redirect(url_for("auth.register_done"))
+            reg = accounts.Registration(kind=kind, org_name=form.org_name.data or "",
+                                        credit_code=form.credit_code.data or "",
+                                        contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
+                                        username=form.username.data or "", password=form.password.data or "")
+            if form.errors:   # the form's own refusals, and every one the registration would get
+                show_errors(form, accounts.registration_problems(reg))
+            else:
+                try:
+                    account = services().registration.register(reg)
+                except DomainError as e:
+                    show_error(form, e)
+                else:
+                    session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[kind],
+                                             "username": account.user.username}
+                    return redirect(url_for("auth.register_done"))
     return render_template("auth/register_details.html", form=form, kind=kind, reg_kind_label=ORG_KINDS[kind])
 
 

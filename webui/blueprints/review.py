@@ -5,6 +5,7 @@ shipped 审核 with 审核通过 / 退回, or a designer's step such as 现场�
 """
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from engine.case_numbers import normalise
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, InboxFilter
 from handlers import catalog
@@ -43,6 +44,7 @@ def index():
         date_to=form.date_to.data if not form.date_to.errors else None,
         due=form.due.data if form.due.data in DUE_FILTERS else None,
         sort="due" if form.sort.data == "due" else "new",
+        case_no=normalise(form.case_no.data) or None,
     )
     cursor = cursor_arg()
     page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)

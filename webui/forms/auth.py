@@ -1,6 +1,7 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.widgets import PasswordInput
 
 from handlers.models import AGENCY, AUTHORITY, CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, SUPERVISING_FIRM
 
@@ -26,6 +27,10 @@ class KindForm(FlaskForm):
     kind = RadioField("账号类型", choices=REGISTRABLE_KINDS, validators=[DataRequired("请选择账号类型")])
 
 
+# a refused registration keeps what was typed, passwords included: no retyping after each refusal
+_KEPT_PASSWORD = PasswordInput(hide_value=False)
+
+
 class RegisterForm(FlaskForm):
     kind = HiddenField()
     org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(max=200)])
@@ -33,9 +38,9 @@ class RegisterForm(FlaskForm):
     contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
     mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
     username = StringField("用户名", validators=[DataRequired("请填写用户名"), Length(max=50)])
-    password = PasswordField("密码", validators=[DataRequired("请填写密码")])
+    password = PasswordField("密码", validators=[DataRequired("请填写密码")], widget=_KEPT_PASSWORD)
     confirm = PasswordField("确认密码", validators=[DataRequired("请再次输入密码"),
-                                                 EqualTo("password", "两次输入的密码不一致")])
+                                                 EqualTo("password", "两次输入的密码不一致")], widget=_KEPT_PASSWORD)
 
 
 class PasswordForm(FlaskForm):

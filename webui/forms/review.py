@@ -19,6 +19,7 @@ class InboxFilterForm(FlaskForm):
     process_key = SelectField("业务类型", validators=[Optional()])
     scope = StringField("工程名称", validators=[Optional(), Length(max=100)])
     applicant = StringField("申请单位", validators=[Optional(), Length(max=100)])
+    case_no = StringField("办件编号", validators=[Optional(), Length(max=30)])
     date_from = DateField("上报时间从", validators=[Optional(), _plausible_date])
     date_to = DateField("至", validators=[Optional(), _plausible_date])
     due = SelectField("时限", choices=[("", "全部"), ("soon", "即将到期"), ("overdue", "已超期")],

@@ -51,4 +51,22 @@
         .catch(function () {});
     });
   }
+
+  // the replacement picker: every word typed must appear in a person's name, certificates or projects
+  var search = document.getElementById("replacement-search");
+  var list = document.getElementById("new_person_id");
+  if (search && list) {
+    var count = document.getElementById("replacement-count");
+    search.addEventListener("input", function () {
+      var words = search.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+      var shown = 0;
+      list.querySelectorAll("option[data-search]").forEach(function (option) {
+        var text = option.getAttribute("data-search").toLowerCase();
+        var match = words.every(function (w) { return text.indexOf(w) >= 0; });
+        option.hidden = !match;
+        if (match) shown += 1;
+      });
+      if (count) count.textContent = words.length ? "找到 " + shown + " 人" : "";
+    });
+  }
 })();

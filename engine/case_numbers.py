@@ -1,0 +1,45 @@
+"""Case numbers (办件编号): ``<prefix>-<year>-<six digits>``, e.g. RJ-2026-000123.
+
+One counter row per prefix and year, incremented in the caller's transaction: the row lock
+orders concurrent starts of the same process, and a rolled-back start gives its number back.
+Numbers are unique (process_instance.case_no is unique) but not promised to be gapless: a
+start that fails after its counter commit is simply skipped by the next one.
+"""
+import re
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .db import db
+from .models import CaseCounter, ProcessInstance
+
+PATTERN = re.compile(r"^[A-Z]{1,10}-\d{4}-\d{6,}$")
+
+
+def next_case_no(prefix: str, year: int) -> str:
+    """The next number of ``prefix`` in ``year``; call inside the unit of work that starts the case."""
+    session = db.session
+    counter = CaseCounter.__table__
+    step = update(counter).where(counter.c.prefix == prefix, counter.c.year == year) \
+        .values(last=counter.c.last + 1).returning(counter.c.last)
+    last = session.execute(step).scalar()
+    if last is None:
+        try:
+            with session.begin_nested():   # a concurrent first start of the year may insert it too
+                session.execute(counter.insert().values(prefix=prefix, year=year, last=0))
+        except IntegrityError:
+            pass
+        last = session.execute(step).scalar()
+    return f"{prefix}-{year}-{last:06d}"
+
+
+def normalise(text: str | None) -> str:
+    """What a user typed as a case number, in the stored spelling (upper case, no spaces)."""
+    return re.sub(r"\s+", "", text or "").upper()
+
+
+def instance_by_case_no(case_no: str) -> ProcessInstance | None:
+    case_no = normalise(case_no)
+    if not PATTERN.match(case_no):
+        return None
+    return db.session.scalar(select(ProcessInstance).where(ProcessInstance.case_no == case_no))
