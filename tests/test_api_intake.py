@@ -280,6 +280,14 @@ def test_keyset_pages_cover_every_project_once(api):
     assert seen == [f"BJ-P{i}" for i in range(5)]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/projects", "/api/v1/people"])
+def test_a_cursor_beyond_the_directorys_ids_is_a_400_naming_it(api, path):
+    client, _world, token = api
+    page = client.get(path, query_string={"cursor": 3_000_000_000}, headers=auth(token))
+    assert page.status_code == 400 and page.mimetype == "application/problem+json"
+    assert "cursor" in page.get_data(as_text=True)
+
+
 def test_bulk_reports_bad_rows_and_keeps_the_good_ones(api):
     client, world, token = api
     rows = [person_payload(world, f"批量{i}") for i in range(5)]

@@ -156,7 +156,8 @@ class PersonOut(Schema):
 
 
 class PageArgs(Strict):
-    cursor = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1),
+    # the directory's ids (projects, people) are 32-bit columns: a larger cursor is refused, not sent
+    cursor = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1),
                             metadata={"description": "上一页返回的 next_cursor"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
