@@ -12,6 +12,7 @@ from .applications import ApplicationService, sync_status
 from .errors import Forbidden, NotFound
 from .models import APPLICATION_BY_PROCESS, APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
+from .preview import Preview, preview_application
 from .principal import Principal
 from .processes import REVIEW_FORM
 
@@ -53,6 +54,11 @@ class ReviewService:
     def application_for(self, instance_id: int, process_key: str):
         model = APPLICATION_BY_PROCESS[process_key]
         return db.session.scalar(select(model).where(model.instance_id == instance_id))
+
+    def approval_preview(self, principal: Principal, task_id: int) -> Preview:
+        """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview)."""
+        task, app = self.task(principal, task_id)
+        return preview_application(self.engine, app, principal.actor)
 
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
         self._require_regulator(principal)

@@ -1,0 +1,217 @@
+"""What an approval will do, said before it happens (issue 12, feature 1).
+
+The preview runs the process's approval operators — the very functions the diagram's service
+task calls when a reviewer approves — inside a savepoint, records what they changed in the
+ORM session (new, changed and deleted domain rows), turns the changes into Chinese sentences
+and rolls the savepoint back. There is no second implementation of any effect: whatever an
+operator will do, its preview says, and a re-check that would fail is shown as its message.
+
+``record_changes`` is the same recorder the tests wrap around a real approval, so that
+"the preview agrees with the effect" is one comparison.
+"""
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import event, inspect
+
+from engine import store
+from engine.db import db, is_rollback_only, restore_rollback_only, unit_of_work
+from engine.models import ProcessInstance
+from engine.registry import ServiceCall
+
+from .models import (
+    PERSON_STATUS, PROJECT_STATUS, ROLES, Assignment, LockRecord, Person, Project,
+)
+
+
+@dataclass
+class Change:
+    """One domain row the effect adds, changes or deletes: ``fields`` maps a changed column to
+    (before, after); an added row lists every column it was given."""
+    obj: object
+    kind: str                       # "new" | "dirty" | "deleted"
+    fields: dict = field(default_factory=dict)
+    key: tuple = ()                 # the row's identity (an added row: its person, project, role)
+
+
+@dataclass
+class Preview:
+    applied: bool                   # False: the approval's re-check would fail and nothing would change
+    message: str                    # the operator's own words (its log message)
+    sentences: list[str]            # what will change, one sentence each, in the order it happens
+
+    @property
+    def text(self) -> str:
+        if not self.applied:
+            return f"审核通过时复核将不通过：{self.message.removeprefix('审核通过时复核未通过：')}；申请将退回申请单位，不做任何更改"
+        return "；".join(self.sentences) if self.sentences else "审核通过后业务办结，不改变人员和工程信息"
+
+
+def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
+    """Run ``operators`` (operator ids, the process's approval effects) for the instance as
+    ``actor``, inside a savepoint that is always rolled back; say what they would change.
+
+    Works for any state of the application (a draft before 上报, a task before 审核通过): the
+    operators read the domain rows as they are now, as they will when the approval is applied.
+    """
+    with unit_of_work():
+        instance, _hash = store.load_instance(db.session.connection(), instance_id)
+        if instance is None:
+            return Preview(False, "流程实例不存在", [])
+        marked = is_rollback_only()
+        savepoint = db.session.begin_nested()
+        try:
+            with record_changes() as changes:
+                results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
+                           for name in operators]
+            sentences = describe(changes)
+        finally:
+            savepoint.rollback()
+            restore_rollback_only(marked)
+    failed = next((r for r in results if r and r.get("applied") is False), None)
+    if failed:
+        return Preview(False, failed.get("message") or "", [])
+    return Preview(True, "；".join(r.get("message", "") for r in results if r), sentences)
+
+
+# -- recording -----------------------------------------------------------------------------------
+@contextmanager
+def record_changes():
+    """Record the domain rows changed in the session while the block runs (flushed at its end).
+
+    Each changed column keeps the value it had before its first change in the block; a column set
+    back to that value counts as unchanged.
+    """
+    session = db.session()
+    seen: dict[int, Change] = {}
+
+    def before_flush(sess, _context, _instances):
+        for kind, objs in (("new", sess.new), ("dirty", sess.dirty), ("deleted", sess.deleted)):
+            for obj in sorted(objs, key=_flush_order):   # a flush's rows come as a set
+                _note(seen, obj, kind)
+
+    event.listen(session, "before_flush", before_flush)
+    changes: list[Change] = []
+    try:
+        yield changes
+        session.flush()
+    finally:
+        event.remove(session, "before_flush", before_flush)
+    for change in seen.values():
+        obj, state = change.obj, inspect(change.obj)
+        if change.kind == "dirty":   # read after the flush (an expired column loads its new value)
+            change.fields = {k: (old, getattr(obj, k)) for k, old in change.fields.items() if getattr(obj, k) != old}
+            if not change.fields:
+                continue
+        elif change.kind == "new":
+            change.fields = {a.key: (None, getattr(obj, a.key)) for a in state.mapper.column_attrs}
+        change.key = tuple(getattr(obj, c, None) for c in ("person_id", "project_id", "role")) \
+            if change.kind == "new" else state.identity
+        changes.append(change)
+
+
+def _flush_order(obj):
+    return type(obj).__name__, inspect(obj).identity or (), getattr(obj, "person_id", 0) or 0
+
+
+def _note(seen, obj, kind):
+    change = seen.get(id(obj))
+    if change is None:
+        change = seen[id(obj)] = Change(obj, kind)
+    elif kind == "deleted":
+        change.kind = kind
+    if change.kind != "dirty":
+        return
+    state = inspect(obj)
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if history.has_changes() and attr.key not in change.fields:
+            change.fields[attr.key] = history.deleted[0] if history.deleted else None
+
+
+# -- describing ----------------------------------------------------------------------------------
+def describe(changes: list[Change]) -> list[str]:
+    """Chinese sentences for the recorded changes, in the order they happened; rows no describer
+    knows (the application's own status, timestamps) say nothing."""
+    sentences: list[str] = []
+    for change in changes:
+        describer = DESCRIBERS.get(type(change.obj))
+        for sentence in (describer(change) if describer else ()):
+            if sentence not in sentences:
+                sentences.append(sentence)
+    return sentences
+
+
+def _person(person_id) -> str:
+    person = db.session.get(Person, person_id)
+    return person.name if person else f"人员{person_id}"
+
+
+def _project(project_id) -> str:
+    project = db.session.get(Project, project_id)
+    return project.name if project else f"工程{project_id}"
+
+
+def _lock_record(change: Change):
+    lock = change.obj
+    who, where, role = _person(lock.person_id), _project(lock.project_id), ROLES.get(lock.role, lock.role)
+    if change.kind == "new":
+        yield f"{who} 将因担任{role}被锁定（添加锁定的工程：{where}）"
+    elif "closed_at" in change.fields and lock.closed_at is not None:
+        yield f"将关闭 {who} 在 {where} 的锁定记录（{role}）"
+
+
+def _assignment(change: Change):
+    a = change.obj
+    who, where, role = _person(a.person_id), _project(a.project_id), ROLES.get(a.role, a.role)
+    if change.kind == "new":
+        yield f"{who} 将成为 {where} {role}"
+    elif "ended_at" in change.fields and a.ended_at is not None:
+        yield f"{who} 在 {where} 的{role}任职结束"
+
+
+def _person_row(change: Change):
+    if "status" in change.fields:
+        yield f"{change.obj.name} 状态变为{PERSON_STATUS.get(change.obj.status, change.obj.status)}"
+
+
+def _project_row(change: Change):
+    project = change.obj
+    if "status" in change.fields:
+        yield f"{project.name} 状态变为{PROJECT_STATUS.get(project.status, project.status)}"
+    if "permit_no" in change.fields and project.permit_no:
+        yield f"{project.name} 施工许可证号登记为 {project.permit_no}"
+
+
+DESCRIBERS = {LockRecord: _lock_record, Assignment: _assignment, Person: _person_row, Project: _project_row}
+
+
+def comparable(changes: list[Change]) -> set[tuple]:
+    """The changes as plain values, times reduced to "set" (for comparing a preview with an effect)."""
+    out = set()
+    for change in changes:
+        for name, (_old, new) in sorted(change.fields.items()):
+            if name == "id":
+                continue
+            value = "set" if isinstance(new, (datetime, date)) else new
+            out.add((type(change.obj).__name__, change.kind, change.key, name, value))
+    return out
+
+
+def approval_operators(process_key: str) -> tuple[str, ...]:
+    """The operators a process's approval applies (its catalog entry's operator ids)."""
+    return _APPROVAL_OPERATORS.get(process_key, ())
+
+
+_APPROVAL_OPERATORS = {"personnel_unlock": ("unlock.apply",), "manager_change": ("manager_change.apply",),
+                       "completion_filing": ("completion_filing.apply",)}
+
+
+def preview_application(engine, app, actor) -> Preview:
+    """What approving ``app`` would do now (the applicant's view before 上报, the reviewer's before
+    审核通过): the process's approval operators, dry-run."""
+    instance = db.session.get(ProcessInstance, app.instance_id) if app.instance_id else None
+    if instance is None:
+        return Preview(False, "流程实例不存在", [])
+    return preview_approval(engine, instance.id, actor, approval_operators(instance.process_key))
