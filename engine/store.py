@@ -55,6 +55,12 @@ RELEASE_GATE = _gate_statement(
     _HT.c.claimed_by_user_id == bindparam("p_user_id"),
     claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
     claimed_at=None)
+# 转办: the holder hands the task to a colleague of the same organisation (so still a candidate)
+TRANSFER_GATE = _gate_statement(
+    _HT.c.claimed_by_user_id == bindparam("p_user_id"),
+    claimed_by_user_id=bindparam("p_to_user_id"), claimed_by_name=bindparam("p_to_user_name"),
+    claimed_by_org_id=bindparam("p_actor_org_id"), claimed_by_org_name=bindparam("p_org_name"),
+    claimed_at=bindparam("p_claimed_at"))
 COMPLETE_GATE = _gate_statement(
     or_(_HT.c.claimed_by_user_id == bindparam("p_user_id"),
         and_(_HT.c.claimed_by_user_id.is_(None), _HT.c.claim_required.is_(False))),
@@ -118,14 +124,14 @@ def is_offered(conn, task_id: int, org_id: int | None) -> bool:
 
 
 # -- writes -----------------------------------------------------------------------------------------
-def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
-    """签收 / 退回签收: the gate, the candidate rows' copy of the holder and the log entry.
+def claim_gate(conn, statement, task_id: int, actor, action: str, opinion: str | None = None, **values):
+    """签收 / 退回签收 / 转办: the gate, the candidate rows' copy of the holder and the log entry.
 
     The updated task as a record, or None when the gate's conditions did not hold (nothing written).
     """
     params = _gate_params(task_id, actor, values)
     if conn.dialect.name == "postgresql":
-        params.update(a_at=utcnow(), a_action=action)
+        params.update(a_at=utcnow(), a_action=action, a_opinion=opinion)
         row = conn.execute(_pg_claim_statement(statement), params).first()
         return None if row is None else _task_record(row._asdict())
     row = conn.execute(statement, params).first()
@@ -133,7 +139,7 @@ def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
         return None
     task = _task_record(row._asdict())
     conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": task.claimed_by_user_id})
-    write_audit(conn, [audit_entry(task.instance_id, actor, action, element_id=task.element_id)])
+    write_audit(conn, [audit_entry(task.instance_id, actor, action, opinion, element_id=task.element_id)])
     return task
 
 
@@ -313,11 +319,11 @@ def _pg_claim_statement(gate_statement):
         g = gate_statement.cte("g")
         mirror = update(_TC).where(_TC.c.task_id == g.c.id).values(claimed_by_user_id=g.c.claimed_by_user_id)
         audit = insert(_AE).from_select(
-            ["instance_id", "at", "user_id", "user_name", "org_id", "org_name", "action", "element_id"],
+            ["instance_id", "at", "user_id", "user_name", "org_id", "org_name", "action", "opinion", "element_id"],
             select(g.c.instance_id, bindparam("a_at", type_=_AE.c.at.type),
                    bindparam("p_user_id", type_=Integer), bindparam("p_user_name", type_=String),
                    bindparam("p_actor_org_id", type_=Integer), bindparam("p_org_name", type_=String),
-                   bindparam("a_action", type_=String), g.c.element_id))
+                   bindparam("a_action", type_=String), bindparam("a_opinion", type_=Text), g.c.element_id))
         cached = _PG_CLAIMS[id(gate_statement)] = select(g).add_cte(mirror.cte("m")).add_cte(audit.cte("a"))
     return cached
 

@@ -23,6 +23,7 @@ from .processes import registry
 KINDS = {
     "task_offered": ("新的待审核任务", "reviewer"),
     "task_released": ("任务被退回签收", "reviewer"),
+    "task_transferred": ("任务转办给您", "reviewer"),
     "due_soon": ("超期预警", "reviewer"),
     "overdue": ("已超期", "reviewer"),
     "claimed": ("申请已被签收", "applicant"),
@@ -88,7 +89,7 @@ def visible_org_ids(app) -> set[int]:
 
 
 def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id: int | None = None,
-           exclude_user_id: int | None = None) -> int:
+           exclude_user_id: int | None = None, only_user_id: int | None = None) -> int:
     """Send a notification of ``kind`` to the members of ``org_ids`` (limited to who may see ``app``).
 
     Runs inside the caller's unit of work; returns how many accounts were addressed.
@@ -101,7 +102,7 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     rows = db.session.execute(
         select(Account.id, Account.user_id, User.email).join(User, User.id == Account.user_id)
         .where(Account.org_id.in_(orgs), Account.status == ACTIVE).order_by(Account.id)).all()
-    rows = [r for r in rows if r.user_id != exclude_user_id]
+    rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = _disabled(kind, {r.user_id for r in rows})
     now, messages, emails = utcnow(), [], []
     for r in rows:

@@ -14,12 +14,13 @@ from .models import APPLICATION_BY_PROCESS, APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
 from .preview import Preview, preview_application
 from .principal import Principal
+from .review_desk import ReviewDesk
 from .processes import REVIEW_FORM
 
 RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 
 
-class ReviewService:
+class ReviewService(ReviewDesk):
     def __init__(self, engine: ProcessEngine, services: list[ApplicationService]):
         self.engine = engine
         self.services = {s.model.process_key: s for s in services}
