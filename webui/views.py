@@ -1,5 +1,5 @@
 """Blueprint registration: one blueprint per area."""
-from .blueprints import admin, applications, auth, enterprise, main, messages, review
+from .blueprints import admin, applications, auth, enterprise, main, messages, review, review_desk
 
 
 def register(app):
@@ -9,6 +9,7 @@ def register(app):
     app.register_blueprint(enterprise.bp, url_prefix="/enterprise")
     app.register_blueprint(applications.bp, url_prefix="/apply")
     app.register_blueprint(review.bp, url_prefix="/review")
+    app.register_blueprint(review_desk.bp, url_prefix="/review")
     app.register_blueprint(messages.bp, url_prefix="/messages")
 
     @app.get("/healthz")

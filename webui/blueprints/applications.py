@@ -282,6 +282,43 @@ def download(kind, app_id, att_id):
     return resp
 
 
+@bp.get("/<kind>/<id:app_id>/files/<id:att_id>/view")
+@principal_required()
+@domain_errors
+def view_attachment(kind, app_id, att_id):
+    """A PDF or an image shown inline (the page's viewer frames it); anything else is downloaded."""
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)
+    att = next((a for a in svc.attachments(app) if a.id == att_id), None)
+    if att is None:
+        abort(404)
+    if att.content_type not in INLINE_TYPES:
+        return redirect(url_for(".download", kind=kind, app_id=app_id, att_id=att_id))
+    path = services().uploads.path_for(att.sha256)
+    if not path.exists():
+        abort(404)
+    resp = send_file(path, mimetype=att.content_type, as_attachment=False, download_name=att.filename, max_age=0)
+    resp.headers.update(INLINE_HEADERS)
+    return resp
+
+
+# what the in-page viewer shows without downloading; SVG is not among them (it can carry script)
+INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
+@bp.app_context_processor
+def _inline_types():
+    return {"inline_types": INLINE_TYPES}
+
+
+INLINE_HEADERS = {
+    # this response alone may be framed, and by the application's own pages only
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                               "object-src 'self'; frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+}
+
+
 @bp.post("/<kind>/<id:app_id>/files/<id:att_id>/delete")
 @principal_required()
 @domain_errors

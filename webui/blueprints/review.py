@@ -9,6 +9,7 @@ from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
 
 from .. import services
 from ..access import principal_required
+from .review_desk import after_decision, task_extras
 from ..forms.review import PROCESS_LABELS, ActionForm, DecisionForm, InboxFilterForm
 from ..inputs import count_arg, cursor_arg
 
@@ -70,16 +71,19 @@ def task(task_id):
                            process_label=PROCESS_LABELS.get(task.process_key, task.process_key),
                            status_label=APPLICATION_STATUS.get(getattr(app, "status", ""), ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(),
-                           decision_form=DecisionForm(), is_holder=task.claimed_by_user_id == g.principal.user_id)
+                           decision_form=DecisionForm(), is_holder=task.claimed_by_user_id == g.principal.user_id,
+                           **task_extras(g.principal, task, task.claimed_by_user_id == g.principal.user_id))
 
 
-def _act(task_id, do, success):
+def _act(task_id, do, success, then=None):
     """Run one task command; domain/engine refusals become a flash (not-found/forbidden are error pages)."""
     try:
         do()
     except (DomainError, EngineError) as e:
         flash(e.message, "error")
     else:
+        if then is not None:
+            return then(success)
         flash(success, "success")
     return redirect(url_for("review.task", task_id=task_id))
 
@@ -110,9 +114,11 @@ def decide(task_id):
         return redirect(url_for("review.task", task_id=task_id))
     opinion = (form.opinion.data or "").strip()
     if request.form.get("decision") == "return":
-        return _act(task_id, lambda: services().reviews.return_(g.principal, task_id, opinion), "已退回")
+        return _act(task_id, lambda: services().reviews.return_(g.principal, task_id, opinion), "已退回",
+                    after_decision)
     if request.form.get("decision") == "approve":
-        return _act(task_id, lambda: services().reviews.approve(g.principal, task_id, opinion), "审核通过")
+        return _act(task_id, lambda: services().reviews.approve(g.principal, task_id, opinion), "审核通过",
+                    after_decision)
     flash("请选择审核通过或退回", "error")
     return redirect(url_for("review.task", task_id=task_id))
 
