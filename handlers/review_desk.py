@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from engine import Actor
 from engine.db import db, unit_of_work
 from engine.errors import EngineError
+from engine.inbox import ReviewInbox
 
 from .errors import DomainError, NotFound
 from .models import ACTIVE, REGULATOR_KINDS, Account, OpinionPhrase, Organization, User
@@ -19,6 +20,7 @@ from .principal import Principal
 TRANSFER_REASON_MAX = 200
 PHRASE_MAX, PHRASES_PER_USER = 200, 30
 BATCH_MAX = 100
+EXPORT_PAGE, EXPORT_MAX = 1000, 200_000
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,19 @@ class ReviewDesk:
             if page.rows:
                 return page.rows[0].id
         return None
+
+    # -- 导出 ----------------------------------------------------------------------------------
+    def export_rows(self, principal: Principal, view: str, flt, limit: int = EXPORT_MAX):
+        """Every row of an inbox view under its filters, page by page (keyset), at most ``limit``."""
+        self._require_regulator(principal)
+        inbox, cursor, sent = ReviewInbox(principal.user_id, principal.org_id), None, 0
+        while sent < limit:
+            page = inbox.page(view, flt, cursor, min(EXPORT_PAGE, limit - sent), with_counts=False)
+            yield from page.rows
+            sent += len(page.rows)
+            cursor = page.next_cursor
+            if cursor is None:
+                return
 
     # -- 常用意见 ----------------------------------------------------------------------------
     def phrases(self, principal: Principal) -> list[OpinionPhrase]:

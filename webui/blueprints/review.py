@@ -27,9 +27,21 @@ def index():
     view = request.args.get("view", "open")
     if view not in VIEW_LABELS:
         view = "open"
+    form, flt = inbox_filter()
+    cursor = cursor_arg()
+    page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
+    filters = {k: v for k, v in request.args.items() if k in form._fields and v}
+    start = count_arg("n")
+    return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
+                           filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
+                           start=start, page_size=PAGE_SIZE)
+
+
+def inbox_filter():
+    """The inbox's filter form read from the query string, and the filter it means (bad values ignored)."""
     form = InboxFilterForm(formdata=request.args)
     form.validate()
-    flt = InboxFilter(
+    return form, InboxFilter(
         process_key=form.process_key.data if form.process_key.data in PROCESS_LABELS else None,
         scope=(form.scope.data or "").strip() or None,
         applicant=(form.applicant.data or "").strip() or None,
@@ -38,13 +50,6 @@ def index():
         due=form.due.data if form.due.data in DUE_FILTERS else None,
         sort="due" if form.sort.data == "due" else "new",
     )
-    cursor = cursor_arg()
-    page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
-    filters = {k: v for k, v in request.args.items() if k in form._fields and v}
-    start = count_arg("n")
-    return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
-                           filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
-                           start=start, page_size=PAGE_SIZE)
 
 
 @bp.get("/supervision")

@@ -8,11 +8,14 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from engine.errors import EngineError
 from handlers.errors import DomainError
 from handlers.models import AGENCY, AUTHORITY
+from handlers.statistics import STATUSES, review_stats
 
 from .. import services
 from ..access import principal_required
 from ..forms.review_desk import DeskForm, PhraseForm
-from ..inputs import parse_id
+from ..charts import COLORS, horizontal_bars, stacked_bars
+from ..inputs import parse_id, year_arg
+from ..xlsx import xlsx_response
 
 bp = Blueprint("desk", __name__)
 
@@ -99,3 +102,60 @@ def delete_phrase(phrase_id):
     services().reviews.delete_phrase(g.principal, phrase_id)
     flash("常用意见已删除", "success")
     return redirect(url_for(".phrases"))
+
+
+# -- 导出 and 统计 ---------------------------------------------------------------------------------
+INBOX_COLUMNS = ["序号", "业务类型", "事项", "工程名称", "申请单位", "上报时间", "到期时间", "状态", "签收/办理人", "办结时间"]
+
+
+@bp.get("/export")
+@principal_required(AGENCY, AUTHORITY)
+def export_inbox():
+    """The inbox view shown, with its filters, as an Excel file (every page, not only the one shown)."""
+    from .review import OUTCOME_LABELS, VIEW_LABELS, inbox_filter
+    view = request.args.get("view", "open")
+    view = view if view in VIEW_LABELS else "open"
+    _form, flt = inbox_filter()
+    labels = process_labels()
+    rows = services().reviews.export_rows(g.principal, view, flt)
+
+    def lines():
+        for n, t in enumerate(rows, 1):
+            if t.state == "open":
+                state = "待签收" if not t.claimed_by_user_id else "已签收"
+            else:
+                state = OUTCOME_LABELS.get(t.outcome, "已处理")
+            yield [n, labels.get(t.process_key, t.process_key), t.subject, t.scope, t.applicant_name, t.created_at,
+                   t.due_at, state, t.completed_by_name or t.claimed_by_name or "", t.completed_at]
+    stamp = local_now().strftime("%Y%m%d%H%M")
+    return xlsx_response(f"{VIEW_LABELS[view]}-{stamp}.xlsx", VIEW_LABELS[view], INBOX_COLUMNS, lines())
+
+
+@bp.get("/stats")
+@principal_required(AGENCY, AUTHORITY)
+def stats():
+    this_year = local_now().year
+    year = year_arg() or this_year
+    if not 2000 <= year <= this_year + 1:
+        year = this_year
+    data = review_stats(g.principal, year)
+    labels = process_labels()
+    months = [f"{m}月" for m in range(1, 13)]
+    monthly = stacked_bars(f"{year} 年每月收到的审核任务", months, [
+        (STATUSES[key], key, [data.by_month.get(m, {}).get(key, 0) for m in range(1, 13)])
+        for key in STATUSES])
+    by_process = horizontal_bars("按业务类型", [(labels.get(k, k), sum(c.values()))
+                                            for k, c in sorted(data.by_process.items(), key=lambda kv: kv[0])])
+    return render_template("review/stats.html", data=data, year=year, years=range(this_year, this_year - 5, -1),
+                           statuses=STATUSES, labels=labels, monthly=monthly, by_process=by_process,
+                           colors=COLORS)
+
+
+def process_labels() -> dict:
+    from ..forms.review import PROCESS_LABELS
+    return PROCESS_LABELS
+
+
+def local_now():
+    from datetime import datetime, timedelta, timezone
+    return datetime.now(timezone(timedelta(hours=8)))
