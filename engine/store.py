@@ -68,7 +68,8 @@ COMPLETE_GATE = _gate_statement(
     completed_by_name=bindparam("p_user_name"), completed_by_org_id=bindparam("p_actor_org_id"),
     outcome=bindparam("p_outcome"))
 
-_CLOSE_CANDIDATES = update(_TC).where(_TC.c.task_id == bindparam("p_task_id")).values(is_open=False)
+_CLOSE_CANDIDATES = (update(_TC).where(_TC.c.task_id == bindparam("p_task_id"))
+                     .values(is_open=False, outcome=bindparam("p_outcome"), completed_at=bindparam("p_completed_at")))
 _MIRROR_CLAIM = (update(_TC).where(_TC.c.task_id == bindparam("p_task_id"))
                  .values(claimed_by_user_id=bindparam("p_user_id")))
 _AUDIT_INSERT = insert(_AE)
@@ -161,7 +162,8 @@ def complete_gate(conn, task_id: int, actor, **values):
     row = conn.execute(COMPLETE_GATE, params).first()
     if row is None:
         return None, None, None
-    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id})
+    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id, "p_outcome": params["p_outcome"],
+                                     "p_completed_at": params["p_completed_at"]})
     return (_task_record(row._asdict()), *load_instance(conn, row.instance_id))
 
 
@@ -333,7 +335,8 @@ _PG_CLAIMS: dict[int, object] = {}
 
 def _pg_complete_statement():
     g = COMPLETE_GATE.cte("g")
-    close = update(_TC).where(_TC.c.task_id == g.c.id).values(is_open=False)
+    close = update(_TC).where(_TC.c.task_id == g.c.id).values(is_open=False, outcome=g.c.outcome,
+                                                               completed_at=g.c.completed_at)
     return (select(g, *[c.label(f"i_{c.name}") for c in _PI.c], _PD.c.content_hash)
             .select_from(g.join(_PI, _PI.c.id == g.c.instance_id).join(_PD, _PD.c.id == _PI.c.definition_id))
             .add_cte(close.cte("c")))

@@ -29,7 +29,7 @@ def _move(task_id, created: datetime, completed: datetime | None = None):
     if completed:
         values["completed_at"] = completed
     db.session.execute(update(HumanTask).where(HumanTask.id == task_id).values(**values))
-    db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id).values(created_at=created))
+    db.session.execute(update(TaskCandidate).where(TaskCandidate.task_id == task_id).values(**values))
     db.session.commit()
 
 
