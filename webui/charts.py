@@ -9,7 +9,7 @@ COLORS = {"approve": "#2f9e44", "return": "#e03131", "claimed": "#1971c2", "open
 
 
 def stacked_bars(title: str, categories: list[str], series: list[tuple[str, str, list[int]]],
-                 width: int = 720, height: int = 240) -> Markup:
+                 width: int = 1000, height: int = 260) -> Markup:
     """Vertical bars, one per category, stacked by series (label, color key, values)."""
     left, bottom, top = 40, 28, 12
     totals = [sum(values[i] for _l, _c, values in series) for i in range(len(categories))]
@@ -41,7 +41,7 @@ def stacked_bars(title: str, categories: list[str], series: list[tuple[str, str,
     return Markup("".join(parts))
 
 
-def horizontal_bars(title: str, rows: list[tuple[str, int]], color: str = "#1971c2", width: int = 720,
+def horizontal_bars(title: str, rows: list[tuple[str, int]], color: str = "#1971c2", width: int = 1000,
                     row_height: int = 26) -> Markup:
     """One bar per (label, value), longest value full width."""
     label_w, height = 170, row_height * max(len(rows), 1) + 8
@@ -79,4 +79,8 @@ def _nice_max(value: int) -> int:
 
 
 def _ticks(peak: int) -> list[int]:
-    return [peak * k // 4 for k in range(5)] if peak >= 4 else list(range(peak + 1))
+    """Whole-number grid lines: every unit up to 5, else five or four equal steps."""
+    if peak <= 5:
+        return list(range(peak + 1))
+    parts = 4 if str(peak)[0] == "2" else 5
+    return [peak * k // parts for k in range(parts + 1)]
