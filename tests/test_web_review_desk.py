@@ -39,7 +39,8 @@ def test_holder_sees_what_approval_will_do_and_the_return_check_comes_first(two_
     assert "将关闭 张三 在 张三的工程 的锁定记录（项目经理）" in html
     assert "张三 状态变为正常" in html
     assert 'data-confirm="确定审核通过？审核通过后不可撤销。' in html
-    assert 'data-confirm-return="确定退回该申请？"' in html and 'value="return" class="btn btn-danger" data-confirm=' not in html
+    assert 'data-requires="opinion"' in html and 'data-confirm-after="确定退回该申请？"' in html
+    assert 'value="return" class="btn btn-danger" data-confirm=' not in html
 
 
 def test_after_a_decision_the_next_task_opens(two_reported):
