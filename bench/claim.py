@@ -7,7 +7,8 @@ from sqlalchemy import select
 from engine.db import db
 from engine.errors import TaskAlreadyClaimed
 from engine.models import HumanTask
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
 
 from .common import percentiles

@@ -12,7 +12,8 @@ from sqlalchemy import inspect, select
 
 from engine.db import db
 from engine.models import HumanTask
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.models import APPROVED, CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B, Organization, UnlockApplication
 from tests.world import World
 

@@ -35,12 +35,16 @@ KEY = "bench_timer"
 def diagram(fire_at: datetime) -> bytes:
     ns = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
           'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" '
-          'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')
+          'xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+          'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
     nodes = ['<bpmn:startEvent id="Start_New" />',
              f'<bpmn:intermediateCatchEvent id="Timer"><bpmn:timerEventDefinition><bpmn:timeDate '
              f'xsi:type="bpmn:tFormalExpression">"{fire_at.isoformat()}"</bpmn:timeDate></bpmn:timerEventDefinition>'
              f'</bpmn:intermediateCatchEvent>',
-             '<bpmn:endEvent id="End_Done" />']
+             # the platform's registry wants every end event's status (engine.validation)
+             '<bpmn:endEvent id="End_Done"><bpmn:extensionElements><spiffworkflow:properties>'
+             '<spiffworkflow:property name="status" value="已办结" /></spiffworkflow:properties>'
+             '</bpmn:extensionElements></bpmn:endEvent>']
     flows = [("F1", "Start_New", "Timer"), ("F2", "Timer", "End_Done")]
     where = {"Start_New": 100, "Timer": 200, "End_Done": 300}
     shapes = "".join(f'<bpmndi:BPMNShape id="{n}_di" bpmnElement="{n}"><dc:Bounds x="{x}" y="100" width="36" '

@@ -11,13 +11,19 @@ from .db import db, unit_of_work
 from .errors import DefinitionError, DefinitionNotFound
 from .models import ProcessDefinition
 from .registry import EngineRegistry
-from .validation import ParsedDefinition, check_bpmn, parse_bpmn
+from .forms import load_directory
+from .validation import FormFiles, ParsedDefinition, check_bpmn, parse_bpmn
 
 _SPEC_CACHE: dict[str, ParsedDefinition] = {}
 # built once: every start asks for it
 _LATEST = (select(ProcessDefinition).where(ProcessDefinition.process_key == bindparam("p_key"))
            .order_by(ProcessDefinition.version.desc()).limit(1))
 _SPEC_LOCK = threading.Lock()
+
+
+def form_files(directory: Path) -> FormFiles:
+    specs, problems = load_directory(Path(directory))
+    return FormFiles(specs, problems)
 
 
 @dataclass(frozen=True)
@@ -43,29 +49,33 @@ class DefinitionStore:
         self._current: dict[str, CurrentVersion] = {}
 
     def check_file(self, path: Path) -> list[DefinitionError]:
-        return check_bpmn(path.read_bytes(), path.name, self.registry)
+        return check_bpmn(path.read_bytes(), path.name, self.registry, form_files(path.parent))
 
     def deploy_directory(self, directory: Path) -> DeployReport:
         """Deploy every file of a directory in one unit of work; refused files are reported."""
         report = DeployReport([], [], [])
+        forms = form_files(directory)
         with unit_of_work():
             for path in sorted(Path(directory).glob("*.bpmn")):
                 xml = path.read_bytes()
                 try:
-                    parsed = parse_bpmn(xml, path.name, self.registry)   # a refusal leaves the unit untouched
+                    parsed = parse_bpmn(xml, path.name, self.registry, forms)   # a refusal leaves the unit untouched
                 except DefinitionError as exc:
                     report.refused.append(exc)
                     continue
+                self._register_forms(parsed, forms)
                 definition, created = self._store(parsed, xml, path.name)
                 (report.deployed.append(definition) if created else report.unchanged.append(path.name))
         return report
 
-    def deploy(self, xml: bytes, filename: str) -> tuple[ProcessDefinition, bool]:
+    def deploy(self, xml: bytes, filename: str, forms: FormFiles | None = None) -> tuple[ProcessDefinition, bool]:
         """Store a new version unless this exact content is already deployed.
 
-        A refused file raises DefinitionError and leaves the last good version serving.
+        A refused file raises DefinitionError and leaves the last good version serving. The
+        form files the diagram uses are registered with the engine (forms are keyed globally).
         """
-        parsed = parse_bpmn(xml, filename, self.registry)
+        parsed = parse_bpmn(xml, filename, self.registry, forms)
+        self._register_forms(parsed, forms)
         with unit_of_work():   # joins the caller's, or commits the new version itself
             return self._store(parsed, xml, filename)
 
@@ -87,6 +97,20 @@ class DefinitionStore:
         with _SPEC_LOCK:
             _SPEC_CACHE[content_hash] = parsed
         return definition, True
+
+    def _register_forms(self, parsed: ParsedDefinition, forms: FormFiles | None) -> None:
+        if not forms:
+            return
+        for task_spec in parsed.spec.task_specs.values():
+            key = ((getattr(task_spec, "extensions", None) or {}).get("properties") or {}).get("formKey")
+            if key in forms.specs:
+                self.registry.forms[key] = forms.specs[key]
+
+    def load_forms(self, directory: Path) -> FormFiles:
+        """Register every good form file of a diagram directory (at start-up, before any deploy)."""
+        forms = form_files(directory)
+        self.registry.forms.update(forms.specs)
+        return forms
 
     def latest(self, process_key: str) -> ProcessDefinition:
         definition = db.session.scalar(_LATEST, {"p_key": process_key})

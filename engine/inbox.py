@@ -1,12 +1,12 @@
 """Inbox and history queries: indexed SQL over inbox rows, never a workflow load."""
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from sqlalchemy import and_, func, select, tuple_
 
-from . import deadlines
+from . import audit, deadlines
 from .db import db
-from .models import NO_DUE, AuditEntry, HumanTask, TaskCandidate, utcnow
+from .models import NO_DUE, HumanTask, TaskCandidate, utcnow
 
 PAGE_SIZE = 20
 VIEWS = ("open", "mine", "held", "done")
@@ -173,9 +173,9 @@ def _decode(cursor: str):
     return decoded
 
 
-def operation_log(instance_id: int) -> list[AuditEntry]:
-    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
-                                   .order_by(AuditEntry.id)))
+def operation_log(instance_id: int) -> audit.OperationLog:
+    """The instance's log entries in order, checked against their hash chain (one query)."""
+    return audit.read_log(db.session, instance_id)
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:

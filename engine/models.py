@@ -64,6 +64,9 @@ class ProcessInstance(db.Model):
     incident_at: Mapped[datetime | None] = mapped_column(DateTime)
     # paused deadline clocks (engine.deadlines): JSON {element id: [unit, periods left]}
     clock: Mapped[str | None] = mapped_column(Text)
+    # the head of the operation log's hash chain: the last entry's seq and hash (engine.audit)
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    audit_head: Mapped[str | None] = mapped_column(String(64))
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 
@@ -160,11 +163,13 @@ class TaskCandidate(db.Model):
 
 
 class AuditEntry(db.Model):
-    """The append-only operation log of an instance."""
+    """The append-only operation log of an instance, hash-chained per instance (engine.audit)."""
     __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_instance", "instance_id", "id"),)
+    __table_args__ = (UniqueConstraint("instance_id", "seq", name="uq_audit_entry_instance_seq"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    seq: Mapped[int] = mapped_column(Integer)   # 1, 2, … within the instance
+    hash: Mapped[str] = mapped_column(String(64))   # SHA-256 of the previous hash and this entry
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     user_id: Mapped[int | None] = mapped_column(Integer)
     user_name: Mapped[str] = mapped_column(String(100))

@@ -25,9 +25,13 @@ IncidentListener = Callable[[str, int, str], None]   # ("instance"|"job", its id
 class EngineRegistry:
     operators: dict[str, Operator] = field(default_factory=dict)
     candidate_rules: dict[str, CandidateRule] = field(default_factory=dict)
-    forms: dict[str, FormValidator] = field(default_factory=dict)
+    forms: dict[str, FormValidator] = field(default_factory=dict)   # FormSpec files register here on deploy
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     incident_listeners: list[IncidentListener] = field(default_factory=list)
+    # the statuses user tasks and end events may declare (``status`` property); empty: not checked
+    statuses: set[str] = field(default_factory=set)
+    # element id -> (status, status on return) for stored versions that predate status properties
+    legacy_statuses: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def operator(self, name: str):
         def register(fn: Operator) -> Operator:

@@ -44,6 +44,7 @@ class StepResult:
     instance: InstanceRecord
     opened: list[TaskRecord] = field(default_factory=list)
     incident: str | None = None
+    status: str | None = None   # what the diagram declares where the instance now waits or ended
 
     @property
     def completed(self) -> bool:
@@ -60,11 +61,12 @@ class _Step:
     Log entries are written together when the state is saved, so that the entries of service
     tasks rolled back with a failing operator are never written.
     """
-    __slots__ = ("conn", "instance", "actor", "definition", "log")
+    __slots__ = ("conn", "instance", "actor", "definition", "log", "statuses")
 
-    def __init__(self, conn, instance, actor, definition=None):
+    def __init__(self, conn, instance, actor, definition=None, statuses=None):
         self.conn, self.instance, self.actor, self.definition = conn, instance, actor, definition
         self.log: list[dict] = []
+        self.statuses: dict = statuses or {}   # the diagram's status properties by element id
 
     def persist_new_instance(self) -> None:
         if self.instance.id is None:
@@ -135,7 +137,7 @@ class ProcessEngine:
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
-                return self._advance(_Step(conn, instance, actor, definition),
+                return self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
                                      lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
@@ -205,6 +207,7 @@ class ProcessEngine:
         step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
         before, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step.statuses = parsed.statuses
 
         def restore_and_complete():
             wf = load_state(before, parsed.spec, parsed.subprocess_specs)
@@ -229,6 +232,7 @@ class ProcessEngine:
         step = _Step(conn, instance, actor)
         step.log.append(store.audit_entry(instance.id, actor, "重试"))
         state, parsed = instance.state, self.definitions.parsed_by_hash(content_hash)
+        step.statuses = parsed.statuses
 
         def restore():
             wf = load_state(state, parsed.spec, parsed.subprocess_specs)
@@ -244,7 +248,7 @@ class ProcessEngine:
     @_command
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
-        store.write_audit(db.session.connection(), [store.audit_entry(instance_id, actor, action, opinion)])
+        store.append_log(db.session.connection(), instance_id, [store.audit_entry(instance_id, actor, action, opinion)])
 
     # -- internals ------------------------------------------------------------------
     def _advance(self, step: _Step, build) -> StepResult:
@@ -298,7 +302,8 @@ class ProcessEngine:
         if incident:
             for listener in self.registry.incident_listeners:
                 listener("instance", instance.id, incident)
-        return StepResult(instance, opened, incident)
+        statuses = step.statuses if any(s for s, _ in step.statuses.values()) else self.registry.legacy_statuses
+        return StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf))
 
     @staticmethod
     def _schedule_timers(instance, waiting: dict, before: dict) -> None:
@@ -327,7 +332,7 @@ class ProcessEngine:
             fire_at = timers.fire_time(timer)
             if timer.state == TaskState.WAITING and fire_at is not None and fire_at >= utcnow():
                 raise jobs.NotDue(fire_at + timedelta(seconds=1))
-            step = _Step(conn, instance, Actor.system())
+            step = _Step(conn, instance, Actor.system(), statuses=parsed.statuses)
             state = instance.state
 
             def restore_and_fire():
@@ -437,6 +442,21 @@ def _ready_user_tasks(wf) -> dict[str, object]:
             if task.state == TaskState.READY and task.task_spec.manual:
                 ready[str(task.id)] = task
     return ready
+
+
+def _declared_status(statuses: dict, wf) -> str | None:
+    """The status the diagram declares where the workflow now stands: the end event it reached,
+    or its first ready user task (``statusOnReturn`` when that task already ran once)."""
+    if wf.is_completed():
+        return statuses.get(_end_element(wf), (None, None))[0]
+    for task in _ready_user_tasks(wf).values():
+        status, on_return = statuses.get(task.task_spec.bpmn_id, (None, None))
+        if on_return and any(t.task_spec is task.task_spec and t.state == TaskState.COMPLETED
+                             for t in task.workflow.tasks.values()):
+            return on_return
+        if status:
+            return status
+    return None
 
 
 def _caused_by(exc, kind) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, T
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import UserDefinedType
 
+from . import audit
 from .db import db
 from .models import NO_DUE, AuditEntry, HumanTask, ProcessDefinition, ProcessInstance, TaskCandidate, utcnow
 
@@ -92,11 +93,17 @@ _INSTANCE_INSERT = (
                             _PD.c.version > bindparam("p_version"))))
     .returning(_PI.c.id))
 _SAVED_COLUMNS = ("state", "status", "end_element_id", "incident_message", "incident_element_id", "incident_at",
-                  "clock")
+                  "clock", "audit_seq", "audit_head")
+# the log's head is checked too: a claim or a recorded action appends to the log without the version
 _INSTANCE_UPDATE = (
-    update(_PI).where(_PI.c.id == bindparam("p_id"), _PI.c.version == bindparam("p_version"))
+    update(_PI).where(_PI.c.id == bindparam("p_id"), _PI.c.version == bindparam("p_version"),
+                      _PI.c.audit_seq == bindparam("p_prior_seq"))
     .values(version=_PI.c.version + 1, updated_at=bindparam("p_updated_at"),
             **{name: bindparam(f"p_{name}") for name in _SAVED_COLUMNS}))
+_INSTANCE_HEAD = select(_PI.c.version, _PI.c.audit_seq, _PI.c.audit_head).where(_PI.c.id == bindparam("p_id"))
+_LOG_HEAD_UPDATE = (update(_PI).where(_PI.c.id == bindparam("p_id"))
+                    .values(audit_seq=bindparam("p_seq"), audit_head=bindparam("p_head"), updated_at=_PI.c.updated_at))
+_LOG_ATTEMPTS = 5   # saves of one command while other transactions keep appending to its log
 _DEFINITION_XML = select(_PD.c.xml, _PD.c.source_file).where(_PD.c.content_hash == bindparam("p_hash"))
 
 
@@ -132,16 +139,34 @@ def claim_gate(conn, statement, task_id: int, actor, action: str, opinion: str |
     """
     params = _gate_params(task_id, actor, values)
     if conn.dialect.name == "postgresql":
-        params.update(a_at=utcnow(), a_action=action, a_opinion=opinion)
+        entry = audit_entry(None, actor, action, opinion)
+        params.update(a_at=entry["at"], a_action=action, a_opinion=opinion, a_body=audit.body(entry))
         row = conn.execute(_pg_claim_statement(statement), params).first()
         return None if row is None else _task_record(row._asdict())
-    row = conn.execute(statement, params).first()
+    row = conn.execute(_with_log_head(statement), params).first()
     if row is None:
         return None
-    task = _task_record(row._asdict())
+    values = row._asdict()
+    head = InstanceRecord(id=values["instance_id"], audit_seq=values.pop("head_seq"),
+                          audit_head=values.pop("head_hash"))
+    task = _task_record(values)
     conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": task.claimed_by_user_id})
-    write_audit(conn, [audit_entry(task.instance_id, actor, action, opinion, element_id=task.element_id)])
+    _append_after(conn, head, [audit_entry(task.instance_id, actor, action, opinion, element_id=task.element_id)])
     return task
+
+
+def _with_log_head(gate_statement):
+    """The gate, also returning its instance's log head (SQLite: no statement needed to read it)."""
+    cached = _LOG_HEAD_GATES.get(id(gate_statement))
+    if cached is None:
+        head = select(_PI.c.audit_seq, _PI.c.audit_head).where(_PI.c.id == _HT.c.instance_id)
+        cached = _LOG_HEAD_GATES[id(gate_statement)] = gate_statement.returning(
+            head.with_only_columns(_PI.c.audit_seq).scalar_subquery().label("head_seq"),
+            head.with_only_columns(_PI.c.audit_head).scalar_subquery().label("head_hash"))
+    return cached
+
+
+_LOG_HEAD_GATES: dict[int, object] = {}
 
 
 def complete_gate(conn, task_id: int, actor, **values):
@@ -186,9 +211,36 @@ def audit_entry(instance_id, actor, action, opinion=None, element_id=None) -> di
                 org_id=actor.org_id, org_name=actor.org_name, action=action, opinion=opinion, element_id=element_id)
 
 
-def write_audit(conn, entries: list[dict]) -> None:
-    if entries:
-        conn.execute(_AUDIT_INSERT, entries)
+def append_log(conn, instance_id: int, entries: list[dict]) -> None:
+    """Append entries to an instance's log outside a save: the chain continues from the head
+    stored on the instance (PostgreSQL: one statement per entry, hashed by the database)."""
+    if conn.dialect.name == "postgresql":
+        for entry in entries:
+            _pg_append(conn, instance_id, entry)
+        return
+    row = conn.execute(_INSTANCE_HEAD, {"p_id": instance_id}).first()
+    if row is None:
+        raise LookupError(f"process instance {instance_id} does not exist")
+    _append_after(conn, InstanceRecord(id=instance_id, audit_seq=row.audit_seq, audit_head=row.audit_head), entries)
+
+
+def _append_after(conn, head, entries) -> None:
+    """SQLite (one writer at a time): chain the entries after the head read in this transaction."""
+    entries = [dict(entry) for entry in entries]
+    audit.chain(head, entries)
+    conn.execute(_LOG_HEAD_UPDATE, {"p_id": head.id, "p_seq": head.audit_seq, "p_head": head.audit_head})
+    conn.execute(_AUDIT_INSERT, entries)
+    _keep_loaded_in_step(ProcessInstance, head.id, {"audit_seq": head.audit_seq, "audit_head": head.audit_head})
+
+
+def _pg_append(conn, instance_id, entry) -> None:
+    params = {f"a_{name}": entry[name] for name in ("at", "user_id", "user_name", "org_id", "org_name", "action",
+                                                    "opinion", "element_id")}
+    params.update(p_instance_id=instance_id, a_body=audit.body(entry))
+    row = conn.execute(_PG_APPEND, params).first()
+    if row is None:
+        raise LookupError(f"process instance {instance_id} does not exist")
+    _keep_loaded_in_step(ProcessInstance, instance_id, {"audit_seq": row.audit_seq, "audit_head": row.audit_head})
 
 
 def insert_instance(conn, instance, definition) -> None:
@@ -203,6 +255,7 @@ def insert_instance(conn, instance, definition) -> None:
 def _insert_params(instance, definition) -> dict:
     now = utcnow()
     instance.version, instance.created_at, instance.updated_at = 1, now, now
+    instance.audit_seq = instance.audit_seq or 0
     params = {name: getattr(instance, name) for name in _INSTANCE_FIELDS if name not in ("id", "clock")}
     params.update(p_definition_id=definition.id, p_hash=definition.content_hash,
                   p_process_key=instance.process_key, p_version=definition.version)
@@ -217,29 +270,58 @@ def save(conn, instance, definition, new_tasks: list[tuple[dict, list[int]]], lo
     A new instance raises StaleDefinition when ``definition`` is no longer the latest.
     """
     now, inserting = utcnow(), instance.id is None
-    if conn.dialect.name == "postgresql":
-        if not _pg_save(conn, instance, definition, new_tasks, log, now):
+    if inserting and log:
+        insert_instance(conn, instance, definition)   # the chain starts from the instance id
+        inserting = False
+    for _attempt in range(_LOG_ATTEMPTS):
+        prior = instance.audit_seq, instance.audit_head
+        entries = [dict(entry) for entry in log]
+        if entries:
+            audit.chain(instance, entries)
+        if _write(conn, instance, definition, new_tasks, entries, now, prior[0]):
+            break
+        instance.audit_seq, instance.audit_head = prior
+        if inserting or not _log_moved(conn, instance):
             return None
     else:
-        if inserting:
-            insert_instance(conn, instance, definition)
-        elif conn.execute(_INSTANCE_UPDATE, _update_params(instance, now)).rowcount != 1:
-            return None
-        for values, org_ids in new_tasks:
-            values["instance_id"] = instance.id
-            values["id"] = conn.execute(_TASK_INSERT, values).scalar_one()
-            if org_ids:
-                conn.execute(_CANDIDATE_INSERT, [_candidate(values, org) for org in org_ids])
-        write_audit(conn, [dict(entry, instance_id=instance.id) for entry in log])
+        return None
     if not inserting:
         instance.version, instance.updated_at = instance.version + 1, now
     _keep_loaded_in_step(ProcessInstance, instance.id, {name: getattr(instance, name) for name in _INSTANCE_FIELDS})
     return [TaskRecord(**values) for values, _orgs in new_tasks]
 
 
-def _update_params(instance, now) -> dict:
+def _write(conn, instance, definition, new_tasks, entries, now, prior_seq) -> bool:
+    if conn.dialect.name == "postgresql":
+        return _pg_save(conn, instance, definition, new_tasks, entries, now, prior_seq)
+    if instance.id is None:
+        insert_instance(conn, instance, definition)
+    elif conn.execute(_INSTANCE_UPDATE, _update_params(instance, now, prior_seq)).rowcount != 1:
+        return False
+    for values, org_ids in new_tasks:
+        values["instance_id"] = instance.id
+        values["id"] = conn.execute(_TASK_INSERT, values).scalar_one()
+        if org_ids:
+            conn.execute(_CANDIDATE_INSERT, [_candidate(values, org) for org in org_ids])
+    if entries:
+        conn.execute(_AUDIT_INSERT, entries)
+    return True
+
+
+def _log_moved(conn, instance) -> bool:
+    """After a refused update: True (and the instance's log head refreshed) when only the log moved
+    on, e.g. a claim of a parallel task committed meanwhile; False when someone else wrote the
+    instance itself. Only this rare case costs the extra statements."""
+    row = conn.execute(_INSTANCE_HEAD, {"p_id": instance.id}).first()
+    if row is None or row.version != instance.version or row.audit_seq == instance.audit_seq:
+        return False
+    instance.audit_seq, instance.audit_head = row.audit_seq, row.audit_head
+    return True
+
+
+def _update_params(instance, now, prior_seq) -> dict:
     params = {f"p_{name}": getattr(instance, name) for name in _SAVED_COLUMNS}
-    params.update(p_id=instance.id, p_version=instance.version, p_updated_at=now)
+    params.update(p_id=instance.id, p_version=instance.version, p_updated_at=now, p_prior_seq=prior_seq)
     return params
 
 
@@ -315,18 +397,40 @@ _ELEMENT = {String: Text(), Text: Text(), Integer: Integer(), BigInteger: BigInt
             DateTime: _Timestamp()}
 
 
+def _log_head_cte(instance_id, element_id):
+    """Move an instance's log head by one entry, hashed by the database (``audit.sql_entry_hash``
+    over ``a_body``, the entry's fields serialised in Python); returns the new seq and hash.
+    The row lock of this update orders concurrent appends to the same log."""
+    seq = _PI.c.audit_seq + 1
+    head = audit.sql_entry_hash(func.coalesce(_PI.c.audit_head, audit.sql_genesis(_PI.c.id)), _PI.c.id, seq,
+                                bindparam("a_body", type_=String), element_id)
+    return (update(_PI).where(_PI.c.id == instance_id)
+            .values(audit_seq=seq, audit_head=head, updated_at=_PI.c.updated_at)
+            .returning(_PI.c.id, _PI.c.audit_seq, _PI.c.audit_head).cte("h"))
+
+
+def _log_entry_cte(h, actor_columns, element_id, source=None):
+    """The entry itself, at the place the head CTE ``h`` gave it."""
+    names = ["instance_id", "seq", "hash", "at", "user_id", "user_name", "org_id", "org_name", "action",
+             "opinion", "element_id"]
+    return insert(_AE).from_select(names, select(h.c.id, h.c.audit_seq, h.c.audit_head, *actor_columns,
+                                                 element_id).select_from(source if source is not None else h)
+                                   ).cte("a")
+
+
 def _pg_claim_statement(gate_statement):
     cached = _PG_CLAIMS.get(id(gate_statement))
     if cached is None:
         g = gate_statement.cte("g")
         mirror = update(_TC).where(_TC.c.task_id == g.c.id).values(claimed_by_user_id=g.c.claimed_by_user_id)
-        audit = insert(_AE).from_select(
-            ["instance_id", "at", "user_id", "user_name", "org_id", "org_name", "action", "opinion", "element_id"],
-            select(g.c.instance_id, bindparam("a_at", type_=_AE.c.at.type),
-                   bindparam("p_user_id", type_=Integer), bindparam("p_user_name", type_=String),
-                   bindparam("p_actor_org_id", type_=Integer), bindparam("p_org_name", type_=String),
-                   bindparam("a_action", type_=String), bindparam("a_opinion", type_=Text), g.c.element_id))
-        cached = _PG_CLAIMS[id(gate_statement)] = select(g).add_cte(mirror.cte("m")).add_cte(audit.cte("a"))
+        h = _log_head_cte(g.c.instance_id, g.c.element_id)
+        entry = _log_entry_cte(h, [bindparam("a_at", type_=_AE.c.at.type), bindparam("p_user_id", type_=Integer),
+                                   bindparam("p_user_name", type_=String), bindparam("p_actor_org_id", type_=Integer),
+                                   bindparam("p_org_name", type_=String), bindparam("a_action", type_=String),
+                                   bindparam("a_opinion", type_=Text, value=None)], g.c.element_id,
+                               h.join(g, g.c.instance_id == h.c.id))
+        cached = _PG_CLAIMS[id(gate_statement)] = (select(g).add_cte(mirror.cte("m")).add_cte(h)
+                                                   .add_cte(entry))
     return cached
 
 
@@ -364,16 +468,25 @@ def _pg_save_statement(write):
             .select_from(w.outerjoin(tasks, true())).add_cte(candidates.cte("c")).add_cte(audit.cte("a")))
 
 
+def _pg_append_statement():
+    h = _log_head_cte(bindparam("p_instance_id", type_=BigInteger), bindparam("a_element_id", type_=String))
+    entry = _log_entry_cte(h, [bindparam(f"a_{c.name}", type_=c.type) for c in
+                               (_AE.c.at, _AE.c.user_id, _AE.c.user_name, _AE.c.org_id, _AE.c.org_name,
+                                _AE.c.action, _AE.c.opinion)], bindparam("a_element_id", type_=String))
+    return select(h.c.audit_seq, h.c.audit_head).add_cte(h).add_cte(entry)
+
+
 _PG_COMPLETE = _pg_complete_statement()
+_PG_APPEND = _pg_append_statement()
 _PG_SAVE_NEW = _pg_save_statement(_INSTANCE_INSERT)
 _PG_SAVE = _pg_save_statement(_INSTANCE_UPDATE.returning(_PI.c.id))
 
 
-def _pg_save(conn, instance, definition, new_tasks, log, now) -> bool:
+def _pg_save(conn, instance, definition, new_tasks, log, now, prior_seq) -> bool:
     if instance.id is None:
         statement, params = _PG_SAVE_NEW, _insert_params(instance, definition)
     else:
-        statement, params = _PG_SAVE, _update_params(instance, now)
+        statement, params = _PG_SAVE, _update_params(instance, now, prior_seq)
     tasks = [values for values, _orgs in new_tasks]
     params.update({f"t_{c.name}": [t[c.name] for t in tasks] for c in _TASK_COLUMNS})
     params.update({f"a_{c.name}": [e[c.name] for e in log] for c in _AUDIT_COLUMNS})

@@ -4,7 +4,6 @@ Timer expressions are Python expressions evaluated by SpiffWorkflow when a timer
 waiting; they must give an ISO 8601 date-time, duration or cycle. Working days are counted
 on the calendar of ``engine.workcalendar`` in China's time zone (UTC+8, no daylight saving).
 """
-import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta, timezone

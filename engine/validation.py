@@ -4,10 +4,11 @@ A file passes when it is well-formed XML valid against the BPMN 2.0 schema (with
 the spiffworkflow extensions), parses into exactly one executable process, every
 service task names a registered operator, every user task has a registered form
 key and candidate rule, every lane that declares a candidate rule agrees with the
-user tasks in it, every expression compiles, and every flow element has diagram
-interchange so modelers can open it.
+user tasks in it, every form file it uses is well-formed, every user task and end event
+declares a known status (when the registry names statuses), every expression compiles, and
+every flow element has diagram interchange so modelers can open it.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -19,6 +20,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from . import deadlines, timers
 from .errors import DefinitionError
+from .forms import FORMS_DIR
 from .registry import EngineRegistry
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -35,6 +37,9 @@ FLOW_TAGS = {
 FORM_KEY = "formKey"
 CANDIDATES = "candidates"
 CLAIM = "claim"
+STATUS = "status"                       # the application's status while the task is open / at the end
+STATUS_ON_RETURN = "statusOnReturn"     # the status when the task is reached again (after a return)
+STATUS_TAGS = ("userTask", "endEvent")
 
 
 @dataclass
@@ -43,22 +48,33 @@ class ParsedDefinition:
     name: str
     spec: object
     subprocess_specs: dict
+    # element id -> (status, status on return) declared on user tasks and end events
+    statuses: dict = field(default_factory=dict)
 
 
-def parse_bpmn(xml: bytes, filename: str, registry: EngineRegistry | None) -> ParsedDefinition:
+@dataclass
+class FormFiles:
+    """The form files beside a diagram: good specs by key, problems by file name."""
+    specs: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)
+
+
+def parse_bpmn(xml: bytes, filename: str, registry: EngineRegistry | None,
+               forms: FormFiles | None = None) -> ParsedDefinition:
     """Parse and validate one file, raising the first DefinitionError found."""
-    parsed, errors = _check(xml, filename, registry)
+    parsed, errors = _check(xml, filename, registry, forms)
     if errors:
         raise errors[0]
     return parsed
 
 
-def check_bpmn(xml: bytes, filename: str, registry: EngineRegistry) -> list[DefinitionError]:
+def check_bpmn(xml: bytes, filename: str, registry: EngineRegistry,
+               forms: FormFiles | None = None) -> list[DefinitionError]:
     """Every problem of one file (empty when the file is good)."""
-    return _check(xml, filename, registry)[1]
+    return _check(xml, filename, registry, forms)[1]
 
 
-def _check(xml: bytes, filename: str, registry: EngineRegistry):
+def _check(xml: bytes, filename: str, registry: EngineRegistry, forms: FormFiles | None = None):
     try:
         root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
@@ -81,12 +97,37 @@ def _check(xml: bytes, filename: str, registry: EngineRegistry):
         return None, errors + [DefinitionError(filename, exc.id or None, str(exc).split("\n")[0])]
     except Exception as exc:  # the parser raises plain errors for some constructs
         return None, errors + [DefinitionError(filename, None, f"无法解析：{exc}")]
+    statuses = declared_statuses(processes[0])
     if registry is not None:  # stored versions are re-parsed without registry checks
         for task_spec in spec.task_specs.values():
-            errors.extend(_check_task(task_spec, filename, registry))
+            errors.extend(_check_task(task_spec, filename, registry, forms or FormFiles()))
         errors.extend(_check_lanes(processes[0], filename, registry))
+        if registry.statuses:
+            errors.extend(_check_statuses(processes[0], statuses, filename, registry.statuses))
     name = processes[0].get("name") or process_key
-    return ParsedDefinition(process_key, name, spec, subprocess_specs), errors
+    return ParsedDefinition(process_key, name, spec, subprocess_specs, statuses), errors
+
+
+def declared_statuses(process) -> dict[str, tuple[str | None, str | None]]:
+    """The ``status`` / ``statusOnReturn`` properties of the process's user tasks and end events."""
+    found = {}
+    for tag in STATUS_TAGS:
+        for el in process.iter(f"{{{BPMN_NS}}}{tag}"):
+            props = {p.get("name"): p.get("value") for p in el.iter(f"{{{SPIFF_NS}}}property")}
+            found[el.get("id")] = (props.get(STATUS), props.get(STATUS_ON_RETURN))
+    return found
+
+
+def _check_statuses(process, statuses, filename, known: set[str]) -> list[DefinitionError]:
+    errors = []
+    allowed = "、".join(sorted(known))
+    for element, (status, on_return) in statuses.items():
+        if not status:
+            errors.append(DefinitionError(filename, element, f"缺少状态属性（status），可用：{allowed}"))
+        for value in (status, on_return):
+            if value and value not in known:
+                errors.append(DefinitionError(filename, element, f"状态 “{value}” 未定义，可用：{allowed}"))
+    return errors
 
 
 def _element_at_line(root, line):
@@ -148,7 +189,7 @@ def _check_diagram(root, filename):
     return errors
 
 
-def _check_task(task_spec, filename, registry):
+def _check_task(task_spec, filename, registry, forms: FormFiles):
     element = getattr(task_spec, "bpmn_id", None) or task_spec.name
     errors = []
     if isinstance(task_spec, ServiceTask):
@@ -159,10 +200,14 @@ def _check_task(task_spec, filename, registry):
     if isinstance(task_spec, UserTask):
         props = (task_spec.extensions or {}).get("properties", {})
         form_key, rule = props.get(FORM_KEY), props.get(CANDIDATES)
+        form_file = f"{FORMS_DIR}/{form_key}.json"
         if not form_key:
             errors.append(DefinitionError(filename, element, "用户任务缺少表单（formKey）"))
-        elif form_key not in registry.forms:
-            errors.append(DefinitionError(filename, element, f"表单 “{form_key}” 未注册"))
+        elif f"{form_key}.json" in forms.problems:
+            errors.extend(DefinitionError(filename, element, f"表单文件 {form_file}：{problem}")
+                          for problem in forms.problems[f"{form_key}.json"])
+        elif form_key not in forms.specs and form_key not in registry.forms:
+            errors.append(DefinitionError(filename, element, f"表单 “{form_key}” 未注册（{form_file} 不存在）"))
         if not rule:
             errors.append(DefinitionError(filename, element, "用户任务缺少候选规则（candidates）"))
         elif rule not in registry.candidate_rules:

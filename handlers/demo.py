@@ -19,7 +19,8 @@ from engine.db import db
 from engine.models import utcnow
 
 from . import lock_rule
-from .applications import UNLOCK_FORM, Upload
+from .applications import Upload
+from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,

@@ -6,15 +6,15 @@ naming the ids, so an operator can find the rows. The concurrency tests run them
 from sqlalchemy import and_, case, exists, func, select
 
 from engine.db import db
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, ProcessInstance, TaskCandidate
 
+from . import catalog
 from .lock_rule import LIMITS, contract_key
 from .models import (
-    APPLICATION_MODELS, APPLICATION_STATUS, APPROVED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, PERSON_STATUS,
-    REPORTED, RETURNED, ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord, Person, Project,
+    APPLICATION_STATUS, APPROVED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, PERSON_STATUS, REPORTED, RETURNED,
+    ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord, PermitSupplement, Person, Project,
     UnlockApplication,
 )
-from .processes import EDIT_FORM, REVIEW_FORM
 
 def _counts():
     """Projects under construction per person and role (one contract counts once), with the limit."""
@@ -82,7 +82,15 @@ def approved_unlocks_with_open_locks():
             .join(LockRecord, LockRecord.id == UnlockApplication.lock_record_id)
             .where(UnlockApplication.status == APPROVED, LockRecord.closed_at.is_(None))
             .order_by(UnlockApplication.id)):
-        yield f"{UnlockApplication.title} {app_id} 已办结，但锁定记录 {lock_id} 仍未解除"
+        yield f"{_title(UnlockApplication)} {app_id} 已办结，但锁定记录 {lock_id} 仍未解除"
+
+
+def approved_permit_supplements_without_permit():
+    for app_id, project_id in db.session.execute(
+            select(PermitSupplement.id, Project.id).join(Project, Project.id == PermitSupplement.project_id)
+            .where(PermitSupplement.status == APPROVED, func.coalesce(Project.permit_no, "") == "")
+            .order_by(PermitSupplement.id)):
+        yield f"{_title(PermitSupplement)} {app_id} 已办结，但工程 {project_id} 没有施工许可证号"
 
 
 def open_tasks_of_finished_instances():
@@ -95,30 +103,40 @@ def open_tasks_of_finished_instances():
 
 
 def application_status_disagrees_with_instance():
-    def open_task(model, form_key):
+    """Every catalogued process: a reported application waits on a task of others (its review
+    step), a draft or returned one on a task offered to its applicant."""
+    def open_task(model, applicants: bool):
+        offered = exists().where(TaskCandidate.task_id == HumanTask.id,
+                                 TaskCandidate.org_id == model.applicant_org_id)
         return exists().where(HumanTask.instance_id == model.instance_id, HumanTask.state == "open",
-                              HumanTask.form_key == form_key)
+                              offered if applicants else ~offered)
 
-    for model in APPLICATION_MODELS.values():
+    for entry in catalog.entries():
+        model = entry.model
         finished = ProcessInstance.status == "completed"
         running = ProcessInstance.status == "running"   # an errored instance is an incident, not this
         disagree = case(
             (model.status.in_((APPROVED, WITHDRAWN)) & ~finished, "流程实例尚未结束"),
             (model.status.in_(OPEN_STATUSES) & finished, "流程实例已结束"),
-            (running & (model.status == REPORTED) & ~open_task(model, REVIEW_FORM), "流程实例没有待办的审核任务"),
-            (running & model.status.in_((DRAFT, RETURNED)) & ~open_task(model, EDIT_FORM),
+            (running & (model.status == REPORTED) & ~open_task(model, False), "流程实例没有待办的审核任务"),
+            (running & model.status.in_((DRAFT, RETURNED)) & ~open_task(model, True),
              "流程实例没有待申请人办理的任务"),
             else_=None)
         for app_id, status, instance_id, why in db.session.execute(
                 select(model.id, model.status, model.instance_id, disagree)
                 .join(ProcessInstance, ProcessInstance.id == model.instance_id)
                 .where(disagree.is_not(None)).order_by(model.id)):
-            yield f"{model.title} {app_id} 状态为{APPLICATION_STATUS[status]}，但{why}（流程实例 {instance_id}）"
+            yield f"{entry.title} {app_id} 状态为{APPLICATION_STATUS[status]}，但{why}（流程实例 {instance_id}）"
+
+
+def _title(model) -> str:
+    return next(e.title for e in catalog.entries() if e.model is model)
 
 
 CHECKS = (people_over_their_limit, people_at_their_limit_without_a_lock, open_locks_without_a_reason,
           duplicate_open_locks, person_status_disagrees_with_locks, approved_unlocks_with_open_locks,
-          open_tasks_of_finished_instances, application_status_disagrees_with_instance)
+          approved_permit_supplements_without_permit, open_tasks_of_finished_instances,
+          application_status_disagrees_with_instance)
 
 
 def check_invariants() -> list[str]:

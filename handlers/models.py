@@ -39,6 +39,7 @@ PROJECT_STATUS = {UNDER_CONSTRUCTION: "在建", COMPLETED: "竣工"}
 DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned", "approved", "withdrawn"
 APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回"}
 OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
+STATUS_BY_LABEL = {label: code for code, label in APPLICATION_STATUS.items()}   # diagrams declare labels
 
 PENDING, ACTIVE, REJECTED, DISABLED = "pending", "active", "rejected", "disabled"
 ACCOUNT_STATUS = {PENDING: "待审核", ACTIVE: "已通过", REJECTED: "已驳回", DISABLED: "已停用"}
@@ -286,9 +287,6 @@ class ApplicationMixin:
 class UnlockApplication(ApplicationMixin, db.Model):
     """人员解锁申请."""
     __tablename__ = "unlock_application"
-    kind = "unlock"
-    process_key = "personnel_unlock"
-    title = "人员解锁申请"
     lock_record_id: Mapped[int] = mapped_column(ForeignKey("lock_record.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     lock_record: Mapped[LockRecord] = relationship(lazy="joined")
@@ -298,9 +296,6 @@ class UnlockApplication(ApplicationMixin, db.Model):
 class ManagerChangeApplication(ApplicationMixin, db.Model):
     """项目主要管理人员变更."""
     __tablename__ = "manager_change_application"
-    kind = "change"
-    process_key = "manager_change"
-    title = "项目主要管理人员变更"
     role: Mapped[str] = mapped_column(String(30))
     old_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     new_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
@@ -315,16 +310,16 @@ class ManagerChangeApplication(ApplicationMixin, db.Model):
 class CompletionFiling(ApplicationMixin, db.Model):
     """竣工验收备案."""
     __tablename__ = "completion_filing"
-    kind = "completion"
-    process_key = "completion_filing"
-    title = "竣工验收备案"
     acceptance_date: Mapped[date | None] = mapped_column(Date)      # 竣工验收日期
     conclusion: Mapped[str] = mapped_column(Text, default="")       # 验收结论
     permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
 
 
-APPLICATION_MODELS = {m.kind: m for m in (UnlockApplication, ManagerChangeApplication, CompletionFiling)}
-APPLICATION_BY_PROCESS = {m.process_key: m for m in APPLICATION_MODELS.values()}
+class PermitSupplement(ApplicationMixin, db.Model):
+    """施工许可证补录: the permit a project got after it was pushed in."""
+    __tablename__ = "permit_supplement"
+    permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
+    issue_date: Mapped[date | None] = mapped_column(Date)          # 发证日期
 
 
 class Notification(db.Model):

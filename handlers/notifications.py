@@ -17,7 +17,8 @@ from engine.db import db
 from engine.models import utcnow
 
 from .models import ACTIVE, PLATFORM, Account, Notification, NotificationSetting, Organization, User
-from .processes import registry
+from . import catalog
+from .registry import registry
 
 # kind -> (label, who receives it)
 KINDS = {
@@ -104,11 +105,12 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
         .where(Account.org_id.in_(orgs), Account.status == ACTIVE).order_by(Account.id)).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = _disabled(kind, {r.user_id for r in rows})
+    entry = catalog.entry_of(app) if app is not None else None
     now, messages, emails = utcnow(), [], []
     for r in rows:
         if (r.user_id, "inapp") not in off:
             messages.append(dict(account_id=r.id, user_id=r.user_id, kind=kind, title=title, body=body,
-                                 app_kind=getattr(app, "kind", None), app_id=getattr(app, "id", None),
+                                 app_kind=entry.kind if entry else None, app_id=getattr(app, "id", None),
                                  task_id=task_id, created_at=now))
         if r.email and CHANNELS["email"].available() and (r.user_id, "email") not in off:
             emails.append((EMAIL_JOB, {"to": r.email, "subject": f"【质量安全管理系统】{title}", "body": body or title},

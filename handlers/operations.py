@@ -9,6 +9,7 @@ from engine.db import db
 from engine.diagram import render_svg
 from engine.models import Job, ProcessDefinition, ProcessInstance
 
+from .applications import apply_status_of
 from .errors import Forbidden, NotFound
 from .principal import Principal
 
@@ -51,7 +52,7 @@ class OperationsService:
     def retry(self, admin: Principal, instance_id: int) -> StepResult:
         """Run an errored instance's failed step again; the result tells whether it failed again."""
         _require_admin(admin)
-        return self.engine.retry(instance_id, admin.actor)
+        return self.retry_for(instance_id, admin.actor)
 
     def failed_jobs(self, admin: Principal, limit: int = INCIDENTS_SHOWN) -> list[Job]:
         """Jobs that kept failing (incidents), the latest first."""
@@ -65,7 +66,14 @@ class OperationsService:
 
     def retry_as_operator(self, instance_id: int) -> StepResult:
         """The command line's retry (whoever may run ``flask`` on the server operates the platform)."""
-        return self.engine.retry(instance_id, OPERATOR)
+        return self.retry_for(instance_id, OPERATOR)
+
+    def retry_for(self, instance_id: int, actor: Actor) -> StepResult:
+        """Retry as one command; the application takes the status the diagram declares where it stops."""
+        with self.engine.command():
+            result = self.engine.retry(instance_id, actor)
+            apply_status_of(result)
+        return result
 
 
 def _require_admin(principal: Principal) -> None:

@@ -20,9 +20,13 @@ from engine.db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
+from . import catalog
 from .models import (
     PERSON_STATUS, PROJECT_STATUS, ROLES, Assignment, LockRecord, Person, Project,
 )
+
+
+APPROVE_OUTCOME = "approve"   # the review outcome whose path runs the approval operators
 
 
 @dataclass
@@ -201,11 +205,8 @@ def comparable(changes: list[Change]) -> set[tuple]:
 
 def approval_operators(process_key: str) -> tuple[str, ...]:
     """The operators a process's approval applies (its catalog entry's operator ids)."""
-    return _APPROVAL_OPERATORS.get(process_key, ())
-
-
-_APPROVAL_OPERATORS = {"personnel_unlock": ("unlock.apply",), "manager_change": ("manager_change.apply",),
-                       "completion_filing": ("completion_filing.apply",)}
+    entry = catalog.by_key(process_key)
+    return entry.operators if entry else ()
 
 
 def preview_application(engine, app, actor) -> Preview:

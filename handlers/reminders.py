@@ -11,12 +11,13 @@ from engine.models import HumanTask, TaskCandidate, utcnow
 from engine.registry import ServiceCall
 
 from .notifications import notify
-from .processes import REVIEW_FORM, application_of, registry
+from .processes import application_of, registry
 
 
 def _open_reviews(instance_id: int) -> list[HumanTask]:
+    """The instance's open tasks with a due time: the review steps the deadline timers watch."""
     return list(db.session.scalars(select(HumanTask).where(
-        HumanTask.instance_id == instance_id, HumanTask.state == "open", HumanTask.form_key == REVIEW_FORM)))
+        HumanTask.instance_id == instance_id, HumanTask.state == "open", HumanTask.due_at.is_not(None))))
 
 
 def _candidates(task_id: int) -> list[int]:

@@ -1,21 +1,26 @@
-"""The regulators' side: the review inbox, claim (签收), release (退回签收), approve, return."""
+"""The regulators' side: the review inbox, claim (签收), release (退回签收) and any review step's form.
+
+A review step is any user task offered to regulators; what it asks is its form file, so a
+designer's new step (e.g. 现场核查) is served by the same pages and commands.
+"""
 from contextlib import contextmanager
 
 from sqlalchemy import select
 
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
+from engine.forms import FormSpec
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate, utcnow
 
-from .applications import ApplicationService, sync_status
+from . import catalog
+from .applications import ApplicationService, Upload, apply_status
 from .errors import Forbidden, NotFound
-from .models import APPLICATION_BY_PROCESS, APPROVED, AUTHORITY, RETURNED
+from .models import APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
 from .preview import Preview, preview_application
 from .principal import Principal
 from .review_desk import ReviewDesk
-from .processes import REVIEW_FORM
 
 RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 
@@ -23,7 +28,7 @@ RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 class ReviewService(ReviewDesk):
     def __init__(self, engine: ProcessEngine, services: list[ApplicationService]):
         self.engine = engine
-        self.services = {s.model.process_key: s for s in services}
+        self.services = {s.entry.key: s for s in services}
 
     def inbox(self, principal: Principal, view: str = "open", flt: InboxFilter | None = None,
               cursor: str | None = None, limit: int = 20) -> InboxPage:
@@ -44,7 +49,7 @@ class ReviewService(ReviewDesk):
         """The task and its application, if the principal's organisation is a candidate."""
         self._require_regulator(principal)
         task = db.session.get(HumanTask, task_id)
-        if task is None or task.form_key != REVIEW_FORM:
+        if task is None or task.process_key not in self.services:
             raise NotFound("任务不存在或无权访问")
         offered = db.session.scalar(select(TaskCandidate.task_id).where(
             TaskCandidate.task_id == task_id, TaskCandidate.org_id == principal.org_id))
@@ -53,13 +58,23 @@ class ReviewService(ReviewDesk):
         return task, self.application_for(task.instance_id, task.process_key)
 
     def application_for(self, instance_id: int, process_key: str):
-        model = APPLICATION_BY_PROCESS[process_key]
+        model = catalog.by_key(process_key).model
         return db.session.scalar(select(model).where(model.instance_id == instance_id))
 
     def approval_preview(self, principal: Principal, task_id: int) -> Preview:
         """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview)."""
         task, app = self.task(principal, task_id)
         return preview_application(self.engine, app, principal.actor)
+
+    def service_for(self, task: HumanTask) -> ApplicationService:
+        return self.services[task.process_key]
+
+    def form_of(self, task: HumanTask) -> FormSpec:
+        """The task's form, as its diagram names it (``formKey``) and its form file declares it."""
+        spec = self.engine.registry.forms.get(task.form_key)
+        if not isinstance(spec, FormSpec):
+            raise NotFound("该任务的表单不存在")
+        return spec
 
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
         self._require_regulator(principal)
@@ -70,7 +85,7 @@ class ReviewService(ReviewDesk):
                 return task   # the holder claiming again: nothing happened, nobody is told
             app = self.application_for(task.instance_id, task.process_key)
             notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
-                   f"您上报的{app.title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
+                   f"您上报的{catalog.by_key(task.process_key).title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
             return task
 
     def release(self, principal: Principal, task_id: int) -> HumanTask:
@@ -84,24 +99,34 @@ class ReviewService(ReviewDesk):
             return task
 
     def approve(self, principal: Principal, task_id: int, opinion: str = ""):
-        return self._decide(principal, task_id, "approve", "审核通过", opinion)
+        return self.submit(principal, task_id, {"decision": "approve", "opinion": opinion})
 
     def return_(self, principal: Principal, task_id: int, opinion: str):
-        return self._decide(principal, task_id, "return", RETURN_ACTION, opinion)
+        return self.submit(principal, task_id, {"decision": "return", "opinion": opinion})
 
-    def _decide(self, principal, task_id, decision, label, opinion):
+    def submit(self, principal: Principal, task_id: int, data: dict, uploads: list[Upload] = ()):
+        """Complete a review step with its form: files are attached to the application and their
+        attachment ids go into the data; the form file says what is workflow data, what goes to
+        the operation log and which field is the outcome."""
         self._require_regulator(principal)
         with self.engine.command(), _not_found_for_strangers():
-            result = self.engine.complete(task_id, principal.actor, {"decision": decision, "opinion": opinion},
-                                          action=label, opinion=(opinion or "").strip() or None, outcome=decision)
-            app = self.application_for(result.instance.id, result.instance.process_key)
-            sync_status(app, result.instance.status)
-            self._tell_applicant(app, decision, opinion, principal)
+            task, app = self.task(principal, task_id)
+            spec, service = self.form_of(task), self.service_for(task)
+            data = dict(data)
+            for upload in uploads:
+                slot = next((f for f in spec.file_fields if f.kind == upload.kind), None)
+                if slot is not None:
+                    data[slot.name] = service._attach(principal, app, upload, slot).id
+            cleaned = spec.clean(data)
+            result = self.engine.complete(task_id, principal.actor, data, action=cleaned.action or task.name,
+                                          opinion=cleaned.opinion, outcome=cleaned.outcome)
+            apply_status(app, result)
+            self._tell_applicant(app, cleaned.outcome, cleaned.opinion, principal)
             return app
 
     @staticmethod
     def _tell_applicant(app, decision, opinion, principal):
-        subject = f"{app.title}（{app.project.name}）"
+        subject = f"{catalog.entry_of(app).title}（{app.project.name}）"
         if decision == "return":
             notify("returned", [app.applicant_org_id], f"申请被退回：{subject}",
                    f"{principal.org_name}退回了您的申请。意见：{(opinion or '').strip()}", app=app)

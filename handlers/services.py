@@ -2,11 +2,11 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import ProcessEngine
+from engine import Actor, ProcessEngine, StepResult
 from engine.jobs import JobExecutor
 
-from . import notifications, reminders  # noqa: F401 — they register operators and job handlers
-from .applications import CompletionService, ManagerChangeService, UnlockService
+from . import catalog, notifications, reminders  # noqa: F401 — they register operators and job handlers
+from .applications import ApplicationService
 from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
@@ -19,24 +19,33 @@ BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 class Services:
     engine: ProcessEngine
     uploads: UploadStore
-    unlock: UnlockService
-    change: ManagerChangeService
-    completion: CompletionService
+    by_kind: dict[str, ApplicationService]   # one service per catalog entry, by its URL kind
     reviews: ReviewService
     operations: OperationsService
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
         engine = build_engine()
+        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
         uploads = UploadStore(upload_dir, max_upload, max_files)
-        unlock, change, completion = (UnlockService(engine, uploads), ManagerChangeService(engine, uploads),
-                                      CompletionService(engine, uploads))
-        return cls(engine, uploads, unlock, change, completion,
-                   ReviewService(engine, [unlock, change, completion]), OperationsService(engine))
+        by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
+        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
+                   OperationsService(engine))
 
-    @property
-    def by_kind(self):
-        return {"unlock": self.unlock, "change": self.change, "completion": self.completion}
+    def __getattr__(self, kind: str) -> ApplicationService:
+        """``services.unlock`` and friends: the service of a catalogued process."""
+        try:
+            return self.__dict__["by_kind"][kind]
+        except KeyError:
+            raise AttributeError(kind) from None
+
+    def for_process(self, process_key: str) -> ApplicationService | None:
+        entry = catalog.by_key(process_key)
+        return self.by_kind.get(entry.kind) if entry else None
+
+    def retry(self, instance_id: int, actor: Actor) -> StepResult:
+        """Run an errored instance's failed step again; its application takes the declared status."""
+        return self.operations.retry_for(instance_id, actor)
 
     def worker(self, **options) -> JobExecutor:
         """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""

@@ -6,7 +6,8 @@ from engine import InvalidFormData
 from engine.db import db
 from engine.models import AuditEntry, HumanTask, ProcessInstance, TaskCandidate
 from handlers import lock_rule
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.errors import DomainError, NotFound
 from handlers.models import (
     Assignment, Attachment, CONSTRUCTOR, LockRecord, ManagerChangeApplication, SAFETY_B, UnlockApplication,

@@ -10,7 +10,8 @@ from engine import EngineError, TaskAlreadyClaimed
 from engine.db import db
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.errors import DomainError
 from handlers.models import APPROVED, LockRecord, NORMAL, Person, UnlockApplication
 

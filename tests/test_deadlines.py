@@ -81,7 +81,7 @@ def test_review_due_crosses_spring_festival_2025(world, services):
         == {task.due_at}
     # the edit task has no deadline
     edit = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == app.instance_id,
-                                                     HumanTask.form_key == "application.edit"))
+                                                     HumanTask.form_key == "personnel_unlock.edit"))
     assert edit.due_at is None and edit.due_rule is None
 
 

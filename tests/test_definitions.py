@@ -35,10 +35,11 @@ def _versions(key="personnel_unlock"):
 
 def test_the_shipped_diagrams_are_deployed_once(services):
     keys = [(d.process_key, d.version) for d in services.engine.definitions.versions()]
-    assert keys == [("completion_filing", 1), ("manager_change", 1), ("personnel_unlock", 1)]
+    assert keys == [("completion_filing", 1), ("manager_change", 1), ("permit_supplement", 1), ("personnel_unlock", 1)]
     report = services.deploy_definitions()
     assert report.deployed == [] and report.refused == []
-    assert sorted(report.unchanged) == ["completion_filing.bpmn", "manager_change.bpmn", "personnel_unlock.bpmn"]
+    assert sorted(report.unchanged) == ["completion_filing.bpmn", "manager_change.bpmn", "permit_supplement.bpmn",
+                                        "personnel_unlock.bpmn"]
 
 
 @pytest.mark.parametrize("filename, element_id, reason", REFUSALS)
@@ -113,7 +114,8 @@ def test_a_changed_file_is_version_2_and_running_instances_stay_on_version_1(wor
     old_pm, _ = locked_person(world, "旧流程人员")
     applicant = world.who("contractor_user")
     from handlers import lock_rule
-    from handlers.applications import UNLOCK_FORM, Upload
+    from handlers.applications import Upload
+    from handlers.processes.unlock import UNLOCK_FORM
     from .world import PDF_BYTES
     old_app = services.unlock.create(applicant, lock_rule.open_locks(old_pm.id)[0].id)
 

@@ -19,14 +19,14 @@ from sqlalchemy import select
 from engine.db import db
 from engine.inbox import open_tasks, operation_log
 from engine.models import ProcessInstance
-from handlers import lock_rule
+from handlers import catalog, lock_rule
 from handlers.applications import Upload
 from handlers.invariants import check_invariants
 from handlers.models import (
     APPROVED, COMPLETED, CONSTRUCTOR, NORMAL, RETURNED, SAFETY_B, Assignment, CompletionFiling, LockRecord,
-    ManagerChangeApplication, Person, UnlockApplication,
+    ManagerChangeApplication, PermitSupplement, Person, Project, UnlockApplication,
 )
-from handlers.processes import EDIT_FORM, RECHECK_FAILED, RECHECK_PREFIX
+from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 
 from .conftest import is_postgres
 from .test_concurrency import _run_at_once
@@ -88,7 +88,7 @@ def _returned_by_recheck(app, message) -> bool:
     """Back with its applicant, 已退回, the system's 复核未通过 with the message last in its log."""
     last = operation_log(app.instance_id)[-1]
     return (app.status == RETURNED and last.action == RECHECK_FAILED and last.opinion == message
-            and last.user_name == "系统" and [t.form_key for t in open_tasks(app.instance_id)] == [EDIT_FORM])
+            and last.user_name == "系统" and [t.form_key for t in open_tasks(app.instance_id)] == [catalog.entry_of(app).edit_form])
 
 
 def _verdict(results, a, b, a_loses, b_loses) -> str:
@@ -235,3 +235,29 @@ def test_locking_a_project_locks_everyone_on_it(ctx, world):
     thread.join(10)
     assert holders == [person_id] and waited >= 0.3
     db.session.rollback()
+
+
+def test_a_permit_supplement_reads_the_permit_a_concurrent_command_committed(ctx, world, services):
+    """补录生效 locks its project first: a permit number committed meanwhile sends it back."""
+    project = world.add_project("补录竞速工程")
+    project.permit_no = None
+    db.session.commit()
+    owner = world.who("owner_user")
+    app = services.permit.create(owner, project.id)
+    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
+                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
+    services.permit.report(owner, app.id)
+    reviewer, task_id = _claimed(world, services, services.permit, app, "agency_reviewer")
+    project_id = project.id
+    db.session.commit()
+
+    def set_permit():
+        db.session.get(Project, project_id).permit_no = "另行录入"
+
+    thread = _hold_then(ctx, lambda: lock_rule.serialize_project(project_id), set_permit)
+    services.reviews.approve(reviewer, task_id, "同意")
+    thread.join(10)
+    app = _fresh(PermitSupplement, app.id)
+    assert _returned_by_recheck(app, "该工程已有施工许可证号，无需补录")
+    assert app.project.permit_no == "另行录入"
+    assert check_invariants() == []

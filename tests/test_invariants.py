@@ -9,7 +9,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from engine.db import db
-from handlers import lock_rule
+from handlers import catalog, lock_rule
 from handlers.applications import Upload
 from handlers.invariants import CHECKS, check_invariants
 from handlers.models import (
@@ -141,7 +141,7 @@ def test_open_task_on_a_finished_instance(ctx, province):
 def test_application_status_that_disagrees_with_its_instance(ctx, province, key, table, status, why):
     app = province[key]
     _sql(f"UPDATE {table} SET status = :s WHERE id = :id", s=status, id=app.id)
-    assert f"{app.title} {app.id} 状态为{why}（流程实例 {app.instance_id}）" in check_invariants()
+    assert f"{catalog.entry_of(app).title} {app.id} 状态为{why}（流程实例 {app.instance_id}）" in check_invariants()
 
 
 def test_the_database_refuses_a_second_open_lock_for_the_same_role(ctx, province):

@@ -209,7 +209,7 @@ def test_replacement_that_became_ineligible_goes_back_to_the_applicant(world, se
     assert _active(new.id, project.id) == []
     # the application waits for the applicant again, not for a reviewer
     task = services.change.open_task(app)
-    assert task.form_key == "application.edit"
+    assert task.form_key == "manager_change.edit"
     assert services.reviews.inbox(world.who("agency_reviewer")).rows == []
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "running" and instance.incident_message is None

@@ -182,7 +182,8 @@ def _lock_of(person):
 
 
 def _report(world, services, app):
-    from handlers.applications import UNLOCK_FORM, Upload
+    from handlers.applications import Upload
+    from handlers.processes.unlock import UNLOCK_FORM
 
     from .world import PDF_BYTES
     applicant = world.who("contractor_user")

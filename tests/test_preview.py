@@ -106,6 +106,27 @@ def test_completion_preview_lists_every_person_released(world, services, monkeyp
         assert f"{name} 状态变为正常" in preview.sentences
 
 
+def test_permit_supplement_preview_names_the_permit_number(world, services, monkeypatch):
+    project = world.add_project("呈贡新区安置房")
+    project.permit_no = None
+    db.session.commit()
+    owner = world.who("owner_user")
+    app = services.permit.create(owner, project.id)
+    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
+                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
+    services.permit.report(owner, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.sentences == ["呈贡新区安置房 施工许可证号登记为 530114202405200101"]
+
+
+def test_every_catalogued_process_has_a_preview_test():
+    """A process added to the catalog needs its own agreement test here."""
+    from handlers import catalog
+    tested = {"personnel_unlock", "manager_change", "completion_filing", "permit_supplement"}
+    assert {e.key for e in catalog.entries()} == tested
+
+
 def test_a_failing_recheck_is_previewed_as_the_return_it_causes(world, services):
     old, project = locked_person(world, "原经理", project_name="五华区保障房")
     new = world.add_person("李四", "contractor", CONSTRUCTOR, SAFETY_B)

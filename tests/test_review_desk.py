@@ -48,6 +48,10 @@ def test_transfer_hands_the_task_to_a_colleague_who_is_told(world, services, two
     with pytest.raises(TaskAlreadyClaimed):
         services.reviews.approve(me, task.id)
     services.reviews.approve(colleague, task.id, "同意")
+    # the 转办 entry and its opinion are part of the tamper-evident chain
+    from engine.audit import verify_chains
+    db.session.commit()
+    assert [found for _instance, found in verify_chains(row.instance_id)] == [None]
 
 
 def test_transfer_goes_through_the_claim_gate(world, services, two_tasks):

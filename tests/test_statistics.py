@@ -108,3 +108,27 @@ def test_export_pages_through_every_row(world, services, monkeypatch):
     rows = list(services.reviews.export_rows(world.who("auth_reviewer"), "open", InboxFilter()))
     assert len(rows) == 5 and len({r.id for r in rows}) == 5
     assert len(list(services.reviews.export_rows(world.who("auth_reviewer"), "open", InboxFilter(), limit=3))) == 3
+
+
+def test_application_list_export_follows_the_catalog_columns_and_the_status_tab(client_world, services):
+    client, world = client_world
+    _reported(world, services, ["甲", "乙"])
+    applicant = world.who("contractor_user")
+    pm, _project = locked_person(world, "丙", project_name="丙的工程")
+    from handlers import lock_rule
+    services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)   # a draft
+    login(client, "contractor_user")
+    assert 'href="/apply/unlock/export"' in client.get("/apply/unlock/").get_data(as_text=True)
+    rows = list(load_workbook(io.BytesIO(client.get("/apply/unlock/export").get_data())).active
+                .iter_rows(values_only=True))
+    from handlers import catalog
+    entry = catalog.by_kind("unlock")
+    assert rows[0] == ("序号", *[c.label for c in entry.columns], "上报时间", "状态")
+    assert len(rows) == 4 and sorted(r[-1] for r in rows[1:]) == ["待审核", "待审核", "草稿"]
+    reported = list(load_workbook(io.BytesIO(client.get("/apply/unlock/export?status=reported").get_data()))
+                    .active.iter_rows(values_only=True))
+    assert len(reported) == 3 and all(r[-1] == "待审核" for r in reported[1:])
+    id_card = 1 + [c.label for c in entry.columns].index("身份证号")
+    assert all("********" in r[id_card] for r in reported[1:])   # masked as on the page
+    # another kind's list is refused to this enterprise kind
+    assert client.get("/apply/completion/export").status_code == 403

@@ -6,7 +6,8 @@ from engine.db import db
 from engine.inbox import open_tasks
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.errors import DomainError, NotFound
 from handlers.models import (
     APPROVED, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED, SAFETY_OFFICER, WITHDRAWN,

@@ -1,4 +1,5 @@
-from handlers.applications import UNLOCK_FORM, Upload
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
 from handlers.models import APPROVED, LOCKED, NORMAL, PROJECT_MANAGER, CONSTRUCTOR, SAFETY_B, REPORTED
 
 PDF = b"%PDF-1.4 unlock form"

@@ -107,7 +107,7 @@ def test_wrong_upload_type_keeps_the_typed_fields(client, world, locked):
     page = html(resp)
     assert "建设工程项目人员解锁申请表：不支持的文件类型" in page
     # placed under the field it names (DomainError.field is the field's name)
-    assert '<div class="field has-error">\n        <label for="unlock_form">' in page
+    assert re.search(r'<div class="field has-error">\s*<label for="unlock_form">', page)
     assert "项目停工待复工" in page and "补充说明" in page
     # a PDF body under a wrong extension is refused too
     resp = upload(client, app_id, "项目停工待复工", "form.exe", PDF)

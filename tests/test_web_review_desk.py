@@ -141,3 +141,24 @@ def test_attachments_are_shown_inline_and_framed_only_by_the_site(two_reported, 
     stranger = new_client(client.application)
     login(stranger, "agency2_reviewer")
     assert stranger.get(f"/apply/unlock/{app.id}/files/{att.id}/view").status_code == 404
+
+
+def test_a_change_task_shows_the_replacements_certificates_and_projects(client_world, services):
+    from handlers.models import CHIEF_SUPERVISOR, SUPERVISION_ENGINEER, Assignment
+    client, world = client_world
+    old, project = locked_person(world, "原总监", org_key="firm", role=CHIEF_SUPERVISOR, project_name="五华区保障房")
+    for i in range(2):   # a chief supervisor is locked at 3 projects
+        world.assign(old, world.add_project(f"原总监其他工程{i}"), CHIEF_SUPERVISOR)
+    new = world.add_person("新总监", "firm", SUPERVISION_ENGINEER)
+    world.assign(new, world.add_project("盘龙区学校", contract_no="HT-2026-001"), CHIEF_SUPERVISOR)
+    applicant = world.who("firm_user")
+    assignment_id = db.session.scalar(select(Assignment.id).where(Assignment.person_id == old.id,
+                                                                  Assignment.project_id == project.id))
+    app = services.change.create(applicant, assignment_id)
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原总监调离"})
+    services.change.report(applicant, app.id)
+    [task] = services.reviews.inbox(world.who("auth_reviewer")).rows
+    login(client, "auth_reviewer")
+    html = client.get(f"/review/task/{task.id}").get_data(as_text=True)
+    assert "变更后人员证书" in html and "注册监理工程师（C" in html
+    assert "变更后人员在建项目" in html and "项目总监 · 盘龙区学校（合同登记编号 HT-2026-001）" in html

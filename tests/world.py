@@ -127,7 +127,8 @@ def locked_person(world, name, org_key="contractor", role=PROJECT_MANAGER, proje
 
 def reported_unlock(world, services, person, applicant_key="contractor_user", reason="项目已停工", lock=None):
     """An unlock application for the person's open lock, saved with its form and reported."""
-    from handlers.applications import UNLOCK_FORM, Upload
+    from handlers.applications import Upload
+    from handlers.processes.unlock import UNLOCK_FORM
     applicant = world.who(applicant_key)
     if lock is None:
         [lock] = lock_rule.open_locks(person.id)

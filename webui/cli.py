@@ -1,5 +1,5 @@
 """Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
-``flask calendar …``, ``flask check-invariants``."""
+``flask calendar …``, ``flask check-invariants``, ``flask uploads prune``, ``flask audit verify``."""
 import sys
 from pathlib import Path
 
@@ -222,6 +222,29 @@ def calendar_recompute():
     click.echo(f"recomputed {n} provisional due time(s)")
 
 
+@click.group("audit", help="The operation log's hash chains.")
+def audit_group():
+    pass
+
+
+@audit_group.command("verify", help="Check every instance's operation log chain (or one's); exit 1 on any break.")
+@click.option("--instance", "instance_id", type=int, help="check this process instance only")
+@with_appcontext
+def audit_verify(instance_id):
+    from engine.audit import verify_chains
+    checked = broken = 0
+    for _instance, found in verify_chains(instance_id):
+        checked += 1
+        if found is not None:
+            broken += 1
+            click.echo(f"✗ {found.describe()}", err=True)
+    if instance_id is not None and not checked:
+        click.echo(f"no process instance {instance_id}", err=True)
+        sys.exit(2)
+    click.echo(f"{checked} instance log(s) checked, {broken} broken")
+    sys.exit(1 if broken else 0)
+
+
 def init_app(app):
     app.cli.add_command(calendar_group)
     app.cli.add_command(bpmn)
@@ -229,6 +252,7 @@ def init_app(app):
     app.cli.add_command(engine_group)
     app.cli.add_command(uploads_group)
     app.cli.add_command(check_invariants_command)
+    app.cli.add_command(audit_group)
     try:
         from handlers.demo import demo_command
         app.cli.add_command(demo_command)

@@ -1,26 +1,7 @@
 """Template filters shared by every page."""
 import math
-from datetime import date, datetime, timedelta
 
-LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; the province lives in China Standard Time
-
-
-def local_dt(value) -> str:
-    if not value:
-        return ""
-    if isinstance(value, datetime):
-        return (value + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-def mask_id(value) -> str:
-    """An ID-card number with the middle digits hidden."""
-    value = value or ""
-    if len(value) < 10:
-        return value
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+from handlers.catalog import local_dt, mask_id
 
 
 def file_size(value) -> str:

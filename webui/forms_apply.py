@@ -1,11 +1,12 @@
-"""Forms of the applicant pages: enterprise information and the three applications.
+"""Forms of the applicant pages: enterprise information, 添加 and the bare action POSTs.
 
-The forms carry CSRF protection and the raw values; business rules (required fields,
-upload types, replacement checks) are enforced by the services, whose messages name the field.
+An application's own fields are its edit form file, built by ``webui.form_builder``; business
+rules (required fields, upload types, replacement checks) are enforced by the services, whose
+messages name the field.
 """
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
-from wtforms import FileField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from handlers.accounts import EDITABLE_FIELDS
@@ -58,39 +59,3 @@ class EnterpriseForm(FlaskForm):
 
     def values(self) -> dict:
         return {name: getattr(self, name).data or "" for name in EDITABLE_FIELDS}
-
-
-class UnlockForm(FlaskForm):
-    reason = TextAreaField("解锁原因")
-    explanation = TextAreaField("说明")
-    unlock_form = FileField("建设工程项目人员解锁申请表", validators=[files_only])
-
-    def values(self) -> dict:
-        return {"reason": self.reason.data or "", "explanation": self.explanation.data or ""}
-
-
-class ChangeForm(FlaskForm):
-    new_person_id = SelectField("变更后人员", choices=[], validate_choice=False,
-                                validators=[valid_id("变更后人员：请从列表中选择变更后人员")])
-    reason = TextAreaField("变更原因")
-    explanation = TextAreaField("说明")
-    attachments = MultipleFileField("附件", validators=[files_only])
-
-    def values(self) -> dict:
-        return {"new_person_id": self.new_person_id.data or "", "reason": self.reason.data or "",
-                "explanation": self.explanation.data or ""}
-
-
-class CompletionForm(FlaskForm):
-    acceptance_date = StringField("竣工验收日期", render_kw={"type": "date"})
-    conclusion = TextAreaField("验收结论")
-    permit_no = StringField("施工许可证号")
-    explanation = TextAreaField("说明")
-    attachments = MultipleFileField("附件", validators=[files_only])
-
-    def values(self) -> dict:
-        return {"acceptance_date": (self.acceptance_date.data or "").strip(), "conclusion": self.conclusion.data or "",
-                "permit_no": self.permit_no.data or "", "explanation": self.explanation.data or ""}
-
-
-FORMS = {"unlock": UnlockForm, "change": ChangeForm, "completion": CompletionForm}

@@ -1,5 +1,5 @@
 """Platform administration: registration review and the process definitions / incidents."""
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from engine import calendar_store, workcalendar
 from engine.errors import EngineError

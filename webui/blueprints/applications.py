@@ -1,7 +1,8 @@
-"""The applicant's pages of the three processes: 人员解锁申请, 项目主要管理人员变更, 竣工验收备案.
+"""The applicant's pages of every catalogued process (handlers.catalog): list, 添加, detail.
 
-One blueprint, parameterised by kind. Every POST redirects (PRG); business refusals are
-flashed, form errors re-render the page with the posted values (400).
+One blueprint, parameterised by the entry's kind; what differs between processes is data
+(the entry's columns and summary, its edit form file). Every POST redirects (PRG); business
+refusals are flashed, form errors re-render the page with the posted values (400).
 """
 import math
 from functools import wraps
@@ -9,7 +10,6 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from engine.errors import EngineError
-from handlers.applications import UNLOCK_FORM, UNLOCK_FORM_LABEL, Upload
 from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
@@ -18,15 +18,14 @@ from handlers.reviews import RETURN_ACTION
 
 from .. import services
 from ..access import principal_required
-from ..forms_apply import FORMS, ActionForm, PickForm
+from ..filters import mask_id
+from ..form_builder import form_class
+from ..forms_apply import ActionForm, PickForm
 from ..inputs import id_arg, page_arg
+from ..xlsx import xlsx_response
 
 bp = Blueprint("apps", __name__)
 
-KINDS = ("unlock", "change", "completion")
-TITLES = {"unlock": "人员解锁申请", "change": "项目主要管理人员变更", "completion": "竣工验收备案"}
-SAVE_ACTION = {"unlock": "确定", "change": "暂存", "completion": "暂存"}
-PICK_TITLES = {"unlock": "选择锁定人员", "change": "选择需变更的人员", "completion": "选择竣工验收备案的工程"}
 PER_PAGE = 20
 
 
@@ -53,27 +52,18 @@ def _service(kind, own=True):
     return svc
 
 
-def _choices(kind, svc):
-    """What the 添加 dialog offers: a list of (id, label, detail) or, for change, grouped by role."""
-    p = g.principal
-    if kind == "unlock":
-        return [(lock.id, lock.person.name, f"{lock.person.id_card[:6]}…{lock.person.id_card[-4:]} · "
-                 f"{lock.role_label} · {lock.project.name}") for lock in svc.lockable(p)]
-    if kind == "change":
-        return [(a.id, a.person.name, f"{a.role_label} · {a.project.name}", a.role_label)
-                for a in svc.changeable(p)]
-    return [(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}")
-            for pr in svc.completable(p)]
+def _edit_form(svc, posted=True):
+    """The entry's edit form file as a WTForms form (application fields and file slots)."""
+    cls = form_class(svc.form, ("application",))
+    return cls() if posted else cls(formdata=None)
 
 
 def _recheck_reason(message: str | None) -> str:
     return (message or "").removeprefix(RECHECK_PREFIX).rstrip("。") or "无"
 
 
-def _next_step(kind, svc, app, log) -> str:
+def _next_step(svc, app, log) -> str:
     regulators = f"{app.project.authority.name} 和 {app.project.agency.name}"
-    if kind == "unlock":
-        regulators = f"{app.lock_record.project.authority.name} 和 {app.lock_record.project.agency.name}"
     if app.status == DRAFT:
         return f"草稿：填写完成后点击“上报”，将上报至 {regulators} 审核。"
     if app.status == REPORTED:
@@ -105,11 +95,42 @@ def index(kind):
     page = page_arg()
     status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
     rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status)
-    return render_template("apps/index.html", kind=kind, title=TITLES[kind], rows=rows, total=total, page=page,
+    return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
                            status=status, statuses=APPLICATION_STATUS,
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           choices=_choices(kind, svc), pick_title=PICK_TITLES[kind],
-                           pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.entry.picks(svc, g.principal), pick_form=PickForm(), action_form=ActionForm())
+
+
+@bp.get("/<kind>/export")
+@principal_required()
+@domain_errors
+def export(kind):
+    """The list shown (its status tab applied), every page of it, as an Excel file."""
+    svc = _service(kind)
+    status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
+    columns = svc.entry.columns
+    headers = ["序号", *[c.label for c in columns], "上报时间", "状态"]
+
+    def lines():
+        n, page = 0, 1
+        while True:
+            rows, _total = svc.list_own(g.principal, page=page, per_page=EXPORT_PAGE, status=status)
+            for app in rows:
+                n += 1
+                yield [n, *[_export_value(c, app) for c in columns], app.reported_at, app.status_label]
+            if len(rows) < EXPORT_PAGE:
+                return
+            page += 1
+    title = svc.entry.title + (f"（{APPLICATION_STATUS[status]}）" if status else "")
+    return xlsx_response(f"{title}.xlsx", svc.entry.title, headers, lines())
+
+
+EXPORT_PAGE = 1000
+
+
+def _export_value(column, app):
+    value = column.value(app)
+    return mask_id(value) if column.fmt == "mask_id" else value
 
 
 @bp.get("/<kind>/new")
@@ -117,8 +138,8 @@ def index(kind):
 @domain_errors
 def new(kind):
     svc = _service(kind)
-    return render_template("apps/new.html", kind=kind, title=TITLES[kind], choices=_choices(kind, svc),
-                           pick_title=PICK_TITLES[kind], pick_form=PickForm())
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=svc.entry.picks(svc, g.principal),
+                           pick_form=PickForm())
 
 
 @bp.post("/<kind>/new")
@@ -145,31 +166,17 @@ def create(kind):
 def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     editable = app.is_editable and app.applicant_org_id == g.principal.org_id
     if form is None:
-        form = FORMS[kind](formdata=None, obj=None)
-        _fill(kind, form, app)
-    replacement = []
-    if kind == "change" and editable:
-        replacement = svc.replacement_choices(g.principal, app)
-        form.new_person_id.choices = [("", "请选择变更后人员")] + [(str(p.id), p.name) for p, _ in replacement]
+        form = _edit_form(svc, posted=False)
+        form.fill(app)
+    widgets = {}
+    if editable and hasattr(svc, "widget_context"):
+        widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
     log = svc.operation_log(app)
     return render_template(
-        "apps/detail.html", kind=kind, title=TITLES[kind], app=app, form=form, errors=errors or {},
+        "apps/detail.html", kind=kind, entry=svc.entry, app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
-        next_step=_next_step(kind, svc, app, log), replacement=replacement, action_form=ActionForm(),
-        save_label=SAVE_ACTION[kind], unlock_form_label=UNLOCK_FORM_LABEL, diagram=svc.diagram(app),
-        clock=clock_of(app), late_days=late_filing_days(app)), status
-
-
-def _fill(kind, form, app):
-    form.explanation.data = app.explanation
-    if kind in ("unlock", "change"):
-        form.reason.data = app.reason
-    if kind == "change":
-        form.new_person_id.data = str(app.new_person_id) if app.new_person_id else ""
-    if kind == "completion":
-        form.acceptance_date.data = app.acceptance_date.isoformat() if app.acceptance_date else ""
-        form.conclusion.data = app.conclusion
-        form.permit_no.data = app.permit_no or app.project.permit_no or ""
+        attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
+        action_form=ActionForm(), diagram=svc.diagram(app), clock=clock_of(app), late_days=late_filing_days(app)), status
 
 
 @bp.get("/<kind>/<id:app_id>")
@@ -181,32 +188,19 @@ def detail(kind, app_id):
     return _render_detail(kind, svc, app)
 
 
-def _uploads(kind, form) -> list[Upload]:
-    files = []
-    if kind == "unlock":
-        f = form.unlock_form.data
-        if f and f.filename:
-            files.append(Upload(UNLOCK_FORM, f.filename, f.read()))
-    else:
-        for f in form.attachments.data or []:
-            if f and f.filename:
-                files.append(Upload("attachment", f.filename, f.read()))
-    return files
-
-
 @bp.post("/<kind>/<id:app_id>")
 @principal_required()
 @domain_errors
 def save(kind, app_id):
     svc = _service(kind)
     app = svc.get_own(g.principal, app_id)
-    form = FORMS[kind]()
+    form = _edit_form(svc)
     if not form.validate_on_submit():
         errors = {"_": "页面已过期，请刷新后重试"} if "csrf_token" in form.errors else \
             {name: msgs[0] for name, msgs in form.errors.items()}
         return _render_detail(kind, svc, app, form, errors, 400)
     try:
-        svc.save(g.principal, app_id, form.values(), _uploads(kind, form), action=SAVE_ACTION[kind])
+        svc.save(g.principal, app_id, form.values(), form.uploads(), action=svc.entry.save_label)
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back
         return _render_detail(kind, svc, app, form, {exc.field or "_": exc.message, "_": exc.message}, 400)
@@ -214,7 +208,7 @@ def save(kind, app_id):
         flash(exc.message, "error")
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
     flash("已保存", "success")
-    if kind == "change":
+    if svc.entry.after_save == "detail":
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
     return redirect(url_for(".index", kind=kind))
 

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadHost, HTTPException
 from werkzeug.routing import BuildError
 
+from handlers import catalog
 from handlers.database import abandon_transaction
 from handlers.errors import Forbidden, NotFound
 from handlers.models import CONSTRUCTION_UNIT, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
@@ -39,6 +40,16 @@ def nav_url(endpoint: str, **values):
         return url_for(endpoint, **values)
     except BuildError:
         return None
+
+
+def process_menus(org_kind: str) -> list[tuple[str, list]]:
+    """The catalog's processes an organisation kind files, as (menu, [(group, [(title, url)])])."""
+    menus: dict[str, dict[str, list]] = {}
+    for entry in catalog.filed_by(org_kind):
+        label, group = entry.menu
+        menus.setdefault(label, {}).setdefault(group, []).append(
+            (entry.title, nav_url("apps.index", kind=entry.kind)))
+    return [(label, list(groups.items())) for label, groups in menus.items()]
 
 
 def _principal():
@@ -78,6 +89,7 @@ def _layout_context():
     principal, account_count, unread_count = _who()
     return {
         "nav_url": nav_url,
+        "process_menus": process_menus,
         "principal": principal,
         "kind_label": ORG_KINDS.get(principal.kind, "") if principal else "",
         "account_count": account_count,
@@ -97,10 +109,9 @@ def home_url_for(principal) -> str:
         return url_for("review.index")
     if principal.kind == PLATFORM:
         return url_for("admin.registrations")
-    if principal.kind == CONSTRUCTION_UNIT:
-        candidates = [("apps.index", {"kind": "completion"}), ("enterprise.projects", {}), ("enterprise.info", {})]
-    else:
-        candidates = [("apps.index", {"kind": "unlock"}), ("enterprise.people", {}), ("enterprise.info", {})]
+    candidates = [("apps.index", {"kind": e.kind}) for e in catalog.filed_by(principal.kind)[:1]]
+    candidates += [("enterprise.projects", {}) if principal.kind == CONSTRUCTION_UNIT else ("enterprise.people", {}),
+                   ("enterprise.info", {})]
     for endpoint, values in candidates:
         url = nav_url(endpoint, **values)
         if url:

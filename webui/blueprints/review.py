@@ -1,24 +1,31 @@
-"""The regulators' side (5): the review inbox and the task page with claim, release, approve, return."""
+"""The regulators' side (5): the review inbox and the task page with claim, release and the task's form.
+
+Any user task offered to regulators is served here; its form is the task's form file (the
+shipped 审核 with 审核通过 / 退回, or a designer's step such as 现场核查).
+"""
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, InboxFilter
+from handlers import catalog
 from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
 
 from .. import services
 from ..access import principal_required
-from .review_desk import after_decision, task_extras
-from ..forms.review import PROCESS_LABELS, ActionForm, DecisionForm, InboxFilterForm
+from ..form_builder import form_class
+from ..forms.review import ActionForm, InboxFilterForm
 from ..inputs import count_arg, cursor_arg
+from .review_desk import after_decision, task_extras
 
 bp = Blueprint("review", __name__)
 
 VIEW_LABELS = {"open": "待签收", "mine": "我的待办", "held": "他人已签收", "done": "已办"}
 OUTCOME_LABELS = {"approve": "审核通过", "return": "退回"}
-KIND_BY_PROCESS = {"personnel_unlock": "unlock", "manager_change": "change", "completion_filing": "completion"}
+DONE_MESSAGES = {"return": "已退回"}   # the flash after an outcome, when not its label
 PAGE_SIZE = 20
+TASK_TARGETS = ("workflow", "log")   # what a reviewer's form submits (not the application's columns)
 
 
 @bp.get("/")
@@ -33,7 +40,7 @@ def index():
     filters = {k: v for k, v in request.args.items() if k in form._fields and v}
     start = count_arg("n")
     return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
-                           filters=filters, process_labels=PROCESS_LABELS, outcome_labels=OUTCOME_LABELS,
+                           filters=filters, process_labels=catalog.titles(), outcome_labels=OUTCOME_LABELS,
                            start=start, page_size=PAGE_SIZE)
 
 
@@ -42,7 +49,7 @@ def inbox_filter():
     form = InboxFilterForm(formdata=request.args)
     form.validate()
     return form, InboxFilter(
-        process_key=form.process_key.data if form.process_key.data in PROCESS_LABELS else None,
+        process_key=form.process_key.data if catalog.by_key(form.process_key.data or "") else None,
         scope=(form.scope.data or "").strip() or None,
         applicant=(form.applicant.data or "").strip() or None,
         date_from=form.date_from.data if not form.date_from.errors else None,
@@ -57,26 +64,25 @@ def inbox_filter():
 def supervision():
     """督办: the competent authority's overdue tasks, whoever holds them."""
     tasks = services().reviews.overdue(g.principal)
-    return render_template("review/supervision.html", tasks=tasks, process_labels=PROCESS_LABELS)
+    return render_template("review/supervision.html", tasks=tasks, process_labels=catalog.titles())
 
 
 @bp.get("/task/<id:task_id>")
 @principal_required(AGENCY, AUTHORITY)
 def task(task_id):
-    task, app = services().reviews.task(g.principal, task_id)
+    reviews = services().reviews
+    task, app = reviews.task(g.principal, task_id)
     if app is None:
         raise NotFound("任务不存在或无权访问")
-    kind = KIND_BY_PROCESS.get(task.process_key, "")
-    service = services().by_kind.get(kind)
-    log = service.operation_log(app) if service else []
-    attachments = service.attachments(app) if service else []
-    diagram = service.diagram(app) if service else ""
-    return render_template("review/task.html", task=task, app=app, kind=kind, log=log, attachments=attachments,
-                           diagram=diagram, clock=clock_of(app), late_days=late_filing_days(app),
-                           process_label=PROCESS_LABELS.get(task.process_key, task.process_key),
-                           status_label=APPLICATION_STATUS.get(getattr(app, "status", ""), ""),
-                           outcome_labels=OUTCOME_LABELS, action_form=ActionForm(),
-                           decision_form=DecisionForm(), is_holder=task.claimed_by_user_id == g.principal.user_id,
+    service, entry = reviews.service_for(task), catalog.by_key(task.process_key)
+    task_form = form_class(reviews.form_of(task), TASK_TARGETS)(formdata=None)
+    return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry,
+                           log=service.operation_log(app), attachments=service.attachments(app),
+                           attachment_labels=service.attachment_labels(), diagram=service.diagram(app),
+                           clock=clock_of(app), late_days=late_filing_days(app),
+                           process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
+                           outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
+                           is_holder=task.claimed_by_user_id == g.principal.user_id,
                            **task_extras(g.principal, task, task.claimed_by_user_id == g.principal.user_id))
 
 
@@ -110,22 +116,20 @@ def release(task_id):
 @bp.post("/task/<id:task_id>/decide")
 @principal_required(AGENCY, AUTHORITY)
 def decide(task_id):
-    form = DecisionForm()
+    """Submit the task's form: its file says the fields, the outcome and what goes to the log."""
+    reviews = services().reviews
+    task, _app = reviews.task(g.principal, task_id)   # 404 for tasks the reviewer may not see
+    form = form_class(reviews.form_of(task), TASK_TARGETS)()
     if not form.validate_on_submit():
-        services().reviews.task(g.principal, task_id)   # 404 for tasks the reviewer may not see
         for errors in form.errors.values():
             for message in errors:
                 flash(message, "error")
         return redirect(url_for("review.task", task_id=task_id))
-    opinion = (form.opinion.data or "").strip()
-    if request.form.get("decision") == "return":
-        return _act(task_id, lambda: services().reviews.return_(g.principal, task_id, opinion), "已退回",
-                    after_decision)
-    if request.form.get("decision") == "approve":
-        return _act(task_id, lambda: services().reviews.approve(g.principal, task_id, opinion), "审核通过",
-                    after_decision)
-    flash("请选择审核通过或退回", "error")
-    return redirect(url_for("review.task", task_id=task_id))
+    outcome = form.spec.field(form.spec.outcome) if form.spec.outcome else None
+    value = form.values().get(outcome.name) if outcome else None
+    done = DONE_MESSAGES.get(value) or (outcome.label_of(value) if outcome else "已提交")
+    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()), done,
+                after_decision)
 
 
 def _csrf_fail():

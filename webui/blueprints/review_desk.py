@@ -7,7 +7,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from engine.errors import EngineError
 from handlers.errors import DomainError
+from handlers import catalog
 from handlers.models import AGENCY, AUTHORITY
+from handlers.preview import APPROVE_OUTCOME
 from handlers.statistics import STATUSES, review_stats
 
 from .. import services
@@ -24,10 +26,11 @@ def task_extras(principal, task, is_holder: bool) -> dict:
     """What the task page adds for its holder: the approval's consequences (a dry run), the
     saved opinions and the colleagues a task can be handed to."""
     if not is_holder or task.state != "open":
-        return {"preview": None, "phrases": [], "colleagues": [], "desk_form": DeskForm()}
+        return {"preview": None, "phrases": [], "colleagues": [], "desk_form": DeskForm(),
+                "approve_value": APPROVE_OUTCOME}
     reviews = services().reviews
     return {"preview": reviews.approval_preview(principal, task.id), "phrases": reviews.phrases(principal),
-            "colleagues": reviews.colleagues(principal), "desk_form": DeskForm()}
+            "colleagues": reviews.colleagues(principal), "desk_form": DeskForm(), "approve_value": APPROVE_OUTCOME}
 
 
 def after_decision(message: str):
@@ -152,8 +155,7 @@ def stats():
 
 
 def process_labels() -> dict:
-    from ..forms.review import PROCESS_LABELS
-    return PROCESS_LABELS
+    return catalog.titles()
 
 
 def local_now():

@@ -49,7 +49,7 @@
   document.addEventListener('click', function (e) {
     var phrase = e.target.closest('button[data-phrase]');
     if (phrase) {
-      var opinion = document.querySelector('textarea[name="opinion"]');
+      var opinion = phrase.form && phrase.form.elements[phrase.dataset.phraseFor || 'opinion'];
       if (!opinion) return;
       var text = phrase.dataset.phrase;
       opinion.value = opinion.value.trim() ? opinion.value.replace(/\s+$/, '') + '\n' + text : text;

@@ -21,5 +21,4 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("app_user", schema=None) as batch_op:
-        batch_op.drop_column("session_epoch")
+    op.drop_column("app_user", "session_epoch")   # no table copy: other tables refer to app_user

@@ -61,13 +61,13 @@ def downgrade():
         batch_op.drop_column("due_at")
         batch_op.create_index("ix_candidate_open", ["org_id", "created_at", "task_id"], unique=False,
                               postgresql_include=_OLD_INCLUDE, **_OPEN)
-    with op.batch_alter_table("human_task", schema=None) as batch_op:
-        batch_op.drop_index("ix_human_task_due", postgresql_where=sa.text("state = 'open'"),
-                            sqlite_where=sa.text("state = 'open'"))
-        batch_op.drop_column("due_rule")
-        batch_op.drop_column("due_provisional")
-        batch_op.drop_column("due_at")
-    with op.batch_alter_table("process_instance", schema=None) as batch_op:
-        batch_op.drop_column("clock")
+    # plain DROP COLUMN (SQLite 3.35+): a batch table copy of human_task or process_instance would
+    # fail the foreign keys that point at them once they hold rows
+    op.drop_index("ix_human_task_due", table_name="human_task", postgresql_where=sa.text("state = 'open'"),
+                  sqlite_where=sa.text("state = 'open'"))
+    op.drop_column("human_task", "due_rule")
+    op.drop_column("human_task", "due_provisional")
+    op.drop_column("human_task", "due_at")
+    op.drop_column("process_instance", "clock")
     op.drop_table("calendar_day")
     op.drop_table("calendar_year")

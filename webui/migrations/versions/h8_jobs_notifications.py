@@ -71,10 +71,10 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('app_user', schema=None) as batch_op:
-        batch_op.drop_column('email')
-    with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_column('overdue_at')
+    # plain DROP COLUMN (SQLite 3.35+): a batch table copy would fail the foreign keys that point at
+    # app_user and human_task once they hold rows
+    op.drop_column('app_user', 'email')
+    op.drop_column('human_task', 'overdue_at')
     op.drop_table('notification_setting')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_account')

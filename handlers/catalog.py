@@ -1,0 +1,126 @@
+"""The process catalog: every business process declared once, read by every page.
+
+A process is its diagram (``bpmn/<key>.bpmn``: steps, candidates, statuses), its form files
+(``bpmn/forms/*.json``) and one module in ``handlers/processes/`` that registers a
+``ProcessEntry`` here together with its service (what the applicant files about and the
+domain checks) and its operators (the effects the diagram's service tasks apply).
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Callable
+
+LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; the province lives in China Standard Time
+
+
+@dataclass(frozen=True)
+class Column:
+    """One labelled value of an application: a list column or a summary row.
+
+    ``fmt`` names how the page formats the value (``mask_id``, ``datetime``, ``pre``, ``mono``);
+    a row whose ``when`` says no is left out.
+    """
+    label: str
+    value: Callable[[Any], Any]
+    fmt: str | None = None
+    when: Callable[[Any], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A record the applicant may file about (the 添加 dialog).
+
+    ``reason`` says why it cannot be picked now (shown greyed); ``group`` groups the dialog.
+    """
+    id: int
+    name: str
+    detail: str
+    group: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessEntry:
+    key: str                              # the BPMN process id
+    kind: str                             # URL slug and attachment owner tag
+    title: str                            # 人员解锁申请 …, written here only
+    prefix: str                           # short case-number prefix (RJ, BG, JG)
+    menu: tuple[str, str]                 # (top menu, group) in the navigation
+    filers: tuple[str, ...]               # organisation kinds that may file it
+    model: type                           # the domain table of its applications
+    service: type                         # handlers.applications.ApplicationService subclass
+    edit_form: str                        # form file key of the application fields
+    picker_title: str                     # 添加 dialog heading
+    picker_empty: str                     # shown when nothing can be picked
+    picks: Callable[[Any, Any], list[Pick]]   # (service, principal) -> the pickable records
+    columns: tuple[Column, ...]           # the applicant's list
+    summary: tuple[Column, ...]           # what the reviewer (and the read-only detail) shows
+    basics: tuple[Column, ...]            # the fixed facts above the edit form
+    save_label: str = "暂存"
+    crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
+    after_save: str = "list"              # "list" or "detail": where 保存 returns to
+    operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
+
+    @property
+    def breadcrumb(self) -> str:
+        return " › ".join(self.crumbs or self.menu)
+
+
+_BY_KIND: dict[str, ProcessEntry] = {}
+_BY_KEY: dict[str, ProcessEntry] = {}
+
+
+def register(entry: ProcessEntry) -> ProcessEntry:
+    if entry.kind in _BY_KIND or entry.key in _BY_KEY:
+        raise ValueError(f"process {entry.key!r} / {entry.kind!r} registered twice")
+    _BY_KIND[entry.kind] = entry
+    _BY_KEY[entry.key] = entry
+    return entry
+
+
+def entries() -> list[ProcessEntry]:
+    return list(_BY_KIND.values())
+
+
+def by_kind(kind: str) -> ProcessEntry | None:
+    return _BY_KIND.get(kind)
+
+
+def by_key(process_key: str) -> ProcessEntry | None:
+    return _BY_KEY.get(process_key)
+
+
+def entry_of(app) -> ProcessEntry | None:
+    """The entry whose domain table holds this application row."""
+    return next((e for e in _BY_KIND.values() if isinstance(app, e.model)), None)
+
+
+def titles() -> dict[str, str]:
+    """Process key -> title, for labels and filters."""
+    return {e.key: e.title for e in _BY_KIND.values()}
+
+
+def filed_by(org_kind: str) -> list[ProcessEntry]:
+    return [e for e in _BY_KIND.values() if org_kind in e.filers]
+
+
+# -- how entries show values (the pages' filters are these) ---------------------------------
+def local_dt(value) -> str:
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        return (value + LOCAL_OFFSET).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def mask_id(value) -> str:
+    """An ID-card number with the middle digits hidden."""
+    value = value or ""
+    if len(value) < 10:
+        return value
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def person_label(person) -> str:
+    return f"{person.name}（{mask_id(person.id_card)}）"
