@@ -29,7 +29,10 @@ def task_extras(principal, task, is_holder: bool) -> dict:
         return {"preview": None, "phrases": [], "colleagues": [], "desk_form": DeskForm(),
                 "approve_value": APPROVE_OUTCOME}
     reviews = services().reviews
-    return {"preview": reviews.approval_preview(principal, task.id), "phrases": reviews.phrases(principal),
+    offers_approval = any(APPROVE_OUTCOME in dict(f.choices) for f in reviews.form_of(task).fields
+                          if f.widget == "buttons")   # e.g. not a designer's 现场核查 step
+    preview = reviews.approval_preview(principal, task.id) if offers_approval else None
+    return {"preview": preview, "phrases": reviews.phrases(principal),
             "colleagues": reviews.colleagues(principal), "desk_form": DeskForm(), "approve_value": APPROVE_OUTCOME}
 
 
