@@ -65,7 +65,7 @@ class ProcessInstance(db.Model):
     # paused deadline clocks (engine.deadlines): JSON {element id: [unit, periods left]}
     clock: Mapped[str | None] = mapped_column(Text)
     # the head of the operation log's hash chain: the last entry's seq and hash (engine.audit)
-    audit_seq: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    audit_seq: Mapped[int] = mapped_column(Integer, server_default=text("0"))   # no Python default: inserts leave it out
     audit_head: Mapped[str | None] = mapped_column(String(64))
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
