@@ -13,6 +13,7 @@ from . import ceiling, claim, engine_api, http, inbox, machine, report, service
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_CEILING = report.REFERENCE_CEILING   # in-memory lifecycles/s of the machine the timeouts were chosen on
 
 
 def parse_args(argv):
@@ -35,6 +36,18 @@ def parse_args(argv):
     p.add_argument("--http-threads", type=int, default=4, help="virtual users (client threads) of the HTTP part")
     p.add_argument("--http-lifecycles", type=int, default=200)
     p.add_argument("--http-seconds", type=float, default=300.0, help="time cap of the HTTP part")
+    p.add_argument("--http-rounds", type=int, default=5,
+                   help="rounds of the HTTP/engine-API paired ratio (engine API, then HTTP lifecycles)")
+    p.add_argument("--http-per-round", type=int, default=30, help="HTTP lifecycles per paired round")
+    p.add_argument("--http-profiled", type=int, default=20, help="lifecycles of the request-profile run")
+    p.add_argument("--http-sqlite-lifecycles", type=int, default=100,
+                   help="lifecycles of the HTTP run on the embedded SQLite default (0: skip)")
+    p.add_argument("--scaling-lifecycles", type=int, default=40,
+                   help="lifecycles per cell of the scaling run (1, 2, 4 workers × 2, 4, 8 users; 0: skip)")
+    p.add_argument("--port", type=int, default=None, help="gunicorn's port (default: a free one, picked at random)")
+    p.add_argument("--timeout-scale", type=float, default=1.0,
+                   help="multiply every wait and timeout of the HTTP part (at least: a machine slower than the "
+                        "reference on the section-1 lifecycle gets the ratio of the two)")
     args = p.parse_args(argv)
     if args.smoke:
         args.lifecycles, args.profile_batch, args.ceiling_seconds = 3, 2, 0
@@ -60,6 +73,14 @@ def main(argv=None) -> dict:
     log("engine ceiling")
     results["ceiling"] = ceiling.run(20 if args.smoke else 200, args.ceiling_seconds)
     log(f"  {results['ceiling']['per_second']:.0f} lifecycles/s")
+    if not args.smoke:
+        # a slower (or busier) machine than the reference one gets proportionally longer waits
+        slower = REFERENCE_CEILING / max(results["ceiling"]["per_second"], 1.0)
+        args.timeout_scale = min(max(args.timeout_scale, slower), 30.0)
+        results["timeout_scale"] = args.timeout_scale
+        if args.timeout_scale > 1:
+            log(f"  timeouts of the HTTP part × {args.timeout_scale:.1f} (the machine runs the in-memory "
+                f"lifecycle {slower:.1f}× slower than the reference {REFERENCE_CEILING:.0f}/s)")
 
     databases = [("sqlite", f"sqlite:///{work / 'bench.sqlite3'}")] + ([("postgresql", pg)] if pg else [])
     for name, url in databases:
@@ -85,25 +106,26 @@ def main(argv=None) -> dict:
     results["memory"] = {"label": "service-layer benchmark process (HTTP part did not run)",
                          "rss_mib": me.memory_info().rss / 2**20,
                          "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    results["http_runs"], results["scaling"] = [], None
     if args.smoke:
         results["http"] = {"skipped": "smoke mode (no gunicorn)"}
     else:
-        log("HTTP under gunicorn")
-        try:
-            results["http"] = http.run(pg, work, args.http_threads, args.http_lifecycles, args.http_seconds)
-        except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
-            results["http"] = {"skipped": f"the HTTP run failed: {type(exc).__name__}: {exc}"}
-            results["notes"].append(f"HTTP part failed: {type(exc).__name__}: {exc}")
-        if results["http"].get("memory"):
-            results["memory"] = results["http"].pop("memory")
-        h = results["http"]
-        if h.get("skipped"):
-            log(f"  {h['skipped']}")
-        else:
-            log(f"  {h['per_second']:.2f} lifecycles/s, {h['completed']}/{h['lifecycles']} completed, "
-                f"failures: {h['errors']}; largest worker peak {results['memory']['peak_mib']:.0f} MiB")
-            if h["errors"]:
-                results["notes"].append(f"HTTP: {h['errors']} lifecycles failed (listed in section 3)")
+        http_dbs = [("postgresql", pg, args.http_lifecycles)] if pg else []
+        if args.http_sqlite_lifecycles:
+            http_dbs.append(("sqlite", f"sqlite:///{work / 'bench-http.sqlite3'}", args.http_sqlite_lifecycles))
+        for name, url, count in http_dbs:
+            results["http_runs"].append(_http_run(args, results, name, url, work, count))
+        results["http"] = results["http_runs"][0] if results["http_runs"] else {"skipped": "no database"}
+        if args.scaling_lifecycles and pg:
+            log("HTTP scaling: 1, 2, 4 workers × 2, 4, 8 virtual users on postgresql")
+            try:
+                results["scaling"] = http.scaling(pg, work, lifecycles=args.scaling_lifecycles, port=args.port,
+                                                  scale=args.timeout_scale)
+                for row in results["scaling"]["rows"]:
+                    log(f"  {row['workers']} workers, {row['users']} users: {row['per_second']:.2f} lifecycles/s")
+            except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
+                results["scaling"] = {"skipped": f"{type(exc).__name__}: {exc}"}
+                results["notes"].append(f"HTTP scaling run failed: {type(exc).__name__}: {exc}")
 
     inbox_dbs = [("postgresql", pg)] if pg else [("sqlite", f"sqlite:///{work / 'inbox.sqlite3'}")]
     for name, url in inbox_dbs:
@@ -127,6 +149,37 @@ def main(argv=None) -> dict:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     log(f"report written to {output}")
     return results
+
+
+def _http_run(args, results, name, url, work, count) -> dict:
+    """One HTTP run (gunicorn, 2 workers) with its paired ratio against the engine API on the same database."""
+    log(f"HTTP under gunicorn on {name}")
+    app = make_app(url, work)
+    try:
+        if name == "sqlite":
+            reset_schema(app)
+        engine_round = engine_api.rounds_runner(app, args.paired_lifecycles)
+        h = http.run(url, work, args.http_threads, count, args.http_seconds, port=args.port,
+                     scale=args.timeout_scale, engine_rounds=engine_round, rounds=args.http_rounds,
+                     per_round=args.http_per_round, profiled=args.http_profiled)
+    except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
+        results["notes"].append(f"HTTP part on {name} failed: {type(exc).__name__}: {exc}")
+        return {"dialect": name, "skipped": f"the HTTP run failed: {type(exc).__name__}: {exc}"}
+    finally:
+        _dispose(app)
+    engine = next((e for e in results["engine_api"] if e["dialect"] == name), None)
+    h["engine_api_per_second"] = engine["per_second"] if engine else None
+    if name == "postgresql" or results["memory"]["label"].startswith("service"):
+        results["memory"] = h.pop("memory")
+    else:
+        h.pop("memory")
+    paired = h.get("paired")
+    log(f"  {h['per_second']:.2f} lifecycles/s, {h['completed']}/{h['lifecycles']} completed, "
+        f"failures: {h['errors']}" + (f"; paired HTTP/engine-API ratio {paired['median']:.3f} "
+                                      f"({paired['min']:.3f}–{paired['max']:.3f})" if paired else ""))
+    if h["errors"]:
+        results["notes"].append(f"HTTP on {name}: {h['errors']} lifecycles failed (listed in section 3)")
+    return h
 
 
 def _findings(r) -> list[str]:

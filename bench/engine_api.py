@@ -207,3 +207,22 @@ def run(app, lifecycles: int, profile_batch: int, first: int = 0, rounds: int = 
             "paired": paired, "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
             "statement_kinds": sample, "profile": profile, "round_trips": round_trips(app),
             "driver": driver}
+
+
+def rounds_runner(app, per_round: int, first: int = 10_000_000):
+    """A callable running ``per_round`` engine-API lifecycles in this process (instrumented as in
+    the main run) and returning their rate: one side of the HTTP part's paired ratio."""
+    engine = build(app)
+    state = {"n": first}
+
+    def one_round() -> float:
+        with app.app_context():
+            counter = StatementCounter(db.engine)
+            t0 = time.perf_counter()
+            for _ in range(per_round):
+                lifecycle(engine, state["n"], Timer(), counter)
+                state["n"] += 1
+            elapsed = time.perf_counter() - t0
+            counter.close()
+        return per_round / elapsed
+    return one_round

@@ -1,7 +1,8 @@
-"""HTTP: the unlock lifecycle over the web pages, against gunicorn with two workers on PostgreSQL.
+"""HTTP: the unlock lifecycle over the web pages, against gunicorn (sync workers).
 
-The application runs under ``gunicorn -w 2`` (sync workers) on a database of its own
-(``<benchmark database>_http``), created with ``flask init-db`` and filled with the test
+The application runs under ``gunicorn -w N`` on a database of its own (PostgreSQL:
+``<benchmark database>_http``; SQLite: a file in the work directory, the embedded default a
+new user runs), created with ``flask init-db`` and filled with the test
 province plus one locked project manager per lifecycle. A bounded client on the same
 machine drives it: a fixed number of virtual users (threads), each with two
 ``requests.Session`` — the applicant (吴施工, contractor) and the reviewer (赵监督, agency)
@@ -21,6 +22,7 @@ import io
 import os
 import re
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -28,9 +30,12 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+
+from webui import profiling
 
 from . import memory
 from .common import driver_url, ensure_pg_database, make_app, percentiles
@@ -41,7 +46,8 @@ PDF = b"%PDF-1.4 bench unlock form over HTTP"
 APPLICANT, REVIEWER, PASSWORD = "contractor_user", "agency_reviewer", "demo1234"
 # timed requests, in lifecycle order; "page" rows are the GETs a browser makes in between
 ACTIONS = ("create", "save+upload", "report", "claim", "approve")
-PAGES = ("detail page", "list page", "inbox search", "task page")
+PAGES = ("detail page", "list page after save", "list page after report", "inbox search", "task page",
+         "task page after claim", "task page after approve")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -49,50 +55,178 @@ class Failed(Exception):
     pass
 
 
-def run(pg_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0) -> dict:
+def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0, workers: int = 2,
+        port: int | None = None, scale: float = 1.0, engine_rounds=None, rounds: int = 0,
+        per_round: int = 20, profiled: int = 20) -> dict:
+    """The timed run; with ``engine_rounds`` (a callable running engine-API lifecycles in this
+    process and returning their rate) also ``rounds`` alternating rounds: engine API, then
+    ``per_round`` HTTP lifecycles, so that both sides of each ratio see the same machine."""
     work = Path(work)
-    url = http_database(pg_url)
+    url = http_database(db_url, work)
     measured = {"at": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()}
-    projects = prepare(url, work, lifecycles + threads)   # one warm-up lifecycle per virtual user
-    server = Gunicorn(url, work)
+    paired_need = rounds * (per_round + threads) if engine_rounds else 0
+    projects = prepare(url, work, lifecycles + threads + paired_need + (profiled + 1 if profiled else 0), scale)
+    main, projects = projects[:lifecycles + threads], projects[lifecycles + threads:]
+    rest, for_profile = projects[:paired_need], projects[paired_need:]
+    server = Gunicorn(url, work, workers, port, scale)
     try:
         server.start()
-        result = drive(server.base, projects, threads, lifecycles, seconds)
+        cpu_before = _cpu(server)
+        result = drive(server.base, main, threads, lifecycles, seconds, scale)
+        result["cpu"] = _cpu_per_lifecycle(cpu_before, _cpu(server), result["started"])
+        if engine_rounds and rounds:
+            result["paired"] = paired(server.base, rest, threads, per_round, rounds, engine_rounds, scale)
+            result["attempted"] += _untimed(result["paired"].pop("attempted"))
         result["memory"] = memory.gunicorn(server.proc.pid)
         measured["load_after"] = os.getloadavg()
         result["measured"] = measured
     finally:
         server.stop()
+    if profiled:
+        result["profile"] = request_profile(url, work, for_profile, port, scale)
+        result["attempted"] += _untimed(result["profile"].pop("attempted"))
+    result["workers"], result["cores"] = workers, os.cpu_count()
     result["verified"] = verify(url, work, result.pop("attempted"))
     result["failures"] += result["verified"]["problems"]
     result["completed"] = result["verified"]["completed_timed"]
     result["per_second"] = result["completed"] / result["seconds"] if result["seconds"] else 0.0
     result["errors"] = len(result["failures"])
+    result["dialect"] = make_url(driver_url(url)).get_backend_name()
     result["database"] = make_url(driver_url(url)).database
+    if result["dialect"] == "sqlite":
+        result["database"] = Path(result["database"]).name
     result["server_log"] = server.log_tail()
     for failure in result["failures"]:
         print(f"[bench http] FAILED {failure}", flush=True)
     return result
 
 
+def scaling(db_url: str, work, worker_counts=(1, 2, 4), user_counts=(2, 4, 8), lifecycles: int = 40,
+            seconds: float = 60.0, port: int | None = None, scale: float = 1.0) -> dict:
+    """Throughput for each number of gunicorn workers and of virtual users (a fresh set of
+    lifecycles for each cell, each virtual user warmed up first), verified in the database."""
+    work = Path(work)
+    url = http_database(db_url, work)
+    cells = [(w, u) for w in worker_counts for u in user_counts]
+    projects = prepare(url, work, sum(lifecycles + u for _, u in cells), scale)
+    rows, attempted = [], []
+    for w in worker_counts:
+        server = Gunicorn(url, work, w, port, scale)
+        try:
+            server.start()
+            for u in user_counts:
+                mine, projects = projects[:lifecycles + u], projects[lifecycles + u:]
+                cell = drive(server.base, mine, u, lifecycles, seconds, scale)
+                attempted += cell["attempted"]
+                rows.append({"workers": w, "users": u, "seconds": cell["seconds"], "started": cell["started"],
+                             "failures": len(cell["failures"]), "locks": {a[0] for a in cell["attempted"] if a[2]},
+                             "p50_ms": _request_p50(cell)})
+        finally:
+            server.stop()
+    verified = verify(url, work, attempted)
+    bad = {int(p.split(":")[0].split()[1]) for p in verified["problems"]}
+    for row in rows:
+        locks = row.pop("locks")
+        row["completed"] = len(locks - bad)
+        row["per_second"] = row["completed"] / row["seconds"] if row["seconds"] else 0.0
+    return {"dialect": make_url(driver_url(url)).get_backend_name(), "lifecycles": lifecycles, "rows": rows,
+            "problems": verified["problems"]}
+
+
+def request_profile(url: str, work: Path, projects, port: int | None, scale: float) -> dict:
+    """Lifecycles one after another against one worker with the request profiler on
+    (``REQUEST_PROFILE=1``, webui/profiling.py): the mean of each phase per request, from the
+    ``Server-Timing`` header of every response. Also the inbox without a filter."""
+    server = Gunicorn(url, work, 1, port, scale, {"REQUEST_PROFILE": "1"})
+    try:
+        server.start()
+        cell = drive(server.base, projects, 1, len(projects) - 1, 600.0 * scale, scale, profile=True)
+    finally:
+        server.stop()
+    rows = {}
+    for label, samples in cell["profiles"].items():
+        keys = samples[0].keys()
+        rows[label] = {k: statistics.fmean(s[k] for s in samples) for k in keys}
+        rows[label]["n"] = len(samples)
+        rows[label]["statements_max"] = max(s["statements"] for s in samples)
+    return {"lifecycles": cell["started"], "failures": cell["failures"], "rows": rows,
+            "attempted": cell["attempted"]}
+
+
+def _cpu(server) -> dict:
+    """CPU seconds so far of this process (the client) and of the gunicorn workers."""
+    workers = 0.0
+    for child in psutil.Process(server.proc.pid).children():
+        try:
+            t = child.cpu_times()
+            workers += t.user + t.system
+        except psutil.Error:
+            pass
+    return {"client": time.process_time(), "workers": workers}
+
+
+def _cpu_per_lifecycle(before: dict, after: dict, lifecycles: int) -> dict:
+    """CPU milliseconds per lifecycle of the timed run: the client (this process, warm-up logins
+    excluded only approximately) and the server's workers."""
+    n = max(lifecycles, 1)
+    return {k: (after[k] - before[k]) * 1000 / n for k in before}
+
+
+def _untimed(attempted):
+    """Lifecycles checked in the database but not counted in the main run's throughput."""
+    return [(lock_id, app_id, False) for lock_id, app_id, _ in attempted]
+
+
+def _request_p50(cell) -> float:
+    values = [p["p50"] for p in list(cell["actions"].values()) + list(cell["pages"].values()) if p.get("n")]
+    return statistics.median(values) if values else 0.0
+
+
+def paired(base: str, projects, threads: int, per_round: int, rounds: int, engine_rounds, scale: float) -> dict:
+    """HTTP/engine-API ratio in alternating rounds (engine API in this process while the server is
+    idle, then ``per_round`` HTTP lifecycles): the median over the rounds, lowest and highest."""
+    ratios, failures, attempted = [], 0, []
+    for i in range(rounds):
+        engine_rate = engine_rounds()
+        batch = projects[i * (per_round + threads):(i + 1) * (per_round + threads)]
+        cell = drive(base, batch, threads, per_round, 300.0 * scale, scale)
+        failures += len(cell["failures"])
+        attempted += cell["attempted"]
+        done = cell["started"] - len([f for f in cell["failures"] if not f.startswith("virtual user")])
+        ratios.append((done / cell["seconds"]) / engine_rate if cell["seconds"] else 0.0)
+    return {"rounds": rounds, "per_round": per_round, "median": statistics.median(ratios),
+            "min": min(ratios), "max": max(ratios), "failures": failures, "attempted": attempted}
+
+
 # -- database ---------------------------------------------------------------------------------
-def http_database(pg_url: str) -> str:
-    u = make_url(pg_url)
+def http_database(db_url: str, work: Path) -> str:
+    """The HTTP part's own database: ``<name>_http`` next to a PostgreSQL one, a file in the
+    work directory for SQLite."""
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{Path(work) / 'http.sqlite3'}"
+    u = make_url(db_url)
     return u.set(database=f"{u.database}_http").render_as_string(hide_password=False)
 
 
-def prepare(url: str, work: Path, count: int) -> list[tuple[int, str]]:
+def prepare(url: str, work: Path, count: int, scale: float = 1.0) -> list[tuple[int, str]]:
     """Empty schema, ``flask init-db``, the province and ``count`` locked project managers.
     Returns (lock record id, project name) per lifecycle."""
-    ensure_pg_database(url)
-    engine = create_engine(driver_url(url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    if url.startswith("sqlite"):
+        path = Path(make_url(url).database)
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+    else:
+        ensure_pg_database(url)
+        engine = create_engine(driver_url(url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-http", UPLOAD_DIR=str(work / "http-uploads"))
-    subprocess.run([str(BIN / "flask"), "--app", "webui", "init-db"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=300)
+    done = subprocess.run([str(BIN / "flask"), "--app", "webui", "init-db"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600 * scale)
+    if done.returncode:
+        raise RuntimeError(f"flask init-db failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
     from engine.db import db
     from handlers import lock_rule
@@ -156,30 +290,55 @@ def verify(url: str, work: Path, attempted: list[tuple[int, int | None, bool]]) 
 
 # -- server -----------------------------------------------------------------------------------
 class Gunicorn:
-    def __init__(self, url: str, work: Path, workers: int = 2):
-        self.url, self.work, self.workers = url, work, workers
-        self.port = _free_port()
+    """``gunicorn -w N`` on ``port`` (a free one when None). Every wait is generous and scales
+    with ``scale``: on a slow machine a worker may take many seconds to import the application."""
+
+    def __init__(self, url: str, work: Path, workers: int = 2, port: int | None = None, scale: float = 1.0,
+                 env: dict | None = None):
+        self.url, self.work, self.workers, self.scale, self.env = url, work, workers, scale, env or {}
+        self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = work / "gunicorn.log"
+        self.log = work / f"gunicorn-{workers}.log"
         self.proc = None
 
-    def start(self, timeout: float = 60.0):
+    def start(self):
         env = dict(os.environ, DATABASE_URL=self.url, SECRET_KEY="bench-http",
-                   UPLOAD_DIR=str(self.work / "http-uploads"))
+                   UPLOAD_DIR=str(self.work / "http-uploads"), **self.env)
+        timeout = int(120 * self.scale)   # the worker timeout covers importing the application too
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "webui:create_app()"],
+            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
+             "--timeout", str(timeout), "--graceful-timeout", str(timeout), "webui:create_app()"],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
+        self._wait_ready(180 * self.scale)
+
+    def _wait_ready(self, seconds: float):
+        """Until every worker has answered a page: a worker still importing answers late, not
+        never, so any request error (refused, reset, read timeout) only means "not yet"."""
+        deadline = time.monotonic() + seconds
+        answered, last = 0, None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited ({self.proc.returncode}):\n{self.log_tail()}")
             try:
-                if requests.get(self.base + "/auth/login", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
+                with requests.Session() as s:   # a new connection: the kernel may hand it to another worker
+                    resp = s.get(self.base + "/auth/login", timeout=min(60 * self.scale, seconds))
+                if resp.status_code == 200:
+                    answered += 1
+                    if answered >= 2 * self.workers and self._booted():
+                        return
+                    continue
+                last = f"HTTP {resp.status_code}"
+            except requests.RequestException as exc:
+                last = f"{type(exc).__name__}: {exc}"
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        raise RuntimeError(f"gunicorn did not answer within {seconds:.0f} s (last: {last}):\n{self.log_tail()}")
+
+    def _booted(self) -> bool:
+        """Every worker has been spawned (gunicorn logs one line per worker before it imports)."""
+        try:
+            return self.log.read_text(errors="replace").count("Booting worker") >= self.workers
+        except OSError:
+            return False
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -207,16 +366,19 @@ def _free_port() -> int:
 class Browser:
     """One logged-in session; records the time of each request under a label."""
 
-    def __init__(self, base: str, samples: dict):
-        self.base, self.samples = base, samples
+    def __init__(self, base: str, samples: dict, timeout: float = 120.0):
+        self.base, self.samples, self.timeout = base, samples, timeout
         self.s = requests.Session()
         self.token = None
+        self.profiles = None   # {label: [parsed Server-Timing]} when collecting the request profile
 
     def request(self, label, method, path, expect=(200,), **kw):
         t0 = time.perf_counter()
-        resp = self.s.request(method, self.base + path, allow_redirects=False, timeout=120, **kw)
+        resp = self.s.request(method, self.base + path, allow_redirects=False, timeout=self.timeout, **kw)
         if label:
             self.samples.setdefault(label, []).append(time.perf_counter() - t0)
+            if self.profiles is not None and "Server-Timing" in resp.headers:
+                self.profiles.setdefault(label, []).append(profiling.parse(resp.headers["Server-Timing"]))
         if resp.status_code not in expect:
             raise Failed(f"{method} {path}: HTTP {resp.status_code}, expected {expect}")
         if resp.status_code == 200 and "text/html" in resp.headers.get("Content-Type", ""):
@@ -263,9 +425,9 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     location = applicant.post("save+upload", f"/apply/unlock/{app_id}", {"reason": "项目已停工", "explanation": ""},
                               files={"unlock_form": ("申请表.pdf", io.BytesIO(PDF), "application/pdf")},
                               to=r"/apply/unlock/$")
-    applicant.follow("list page", location, "已保存")
+    applicant.follow("list page after save", location, "已保存")
     location = applicant.post("report", f"/apply/unlock/{app_id}/report", {"back": "list"}, to=r"/apply/unlock/$")
-    applicant.follow("list page", location, "已上报")
+    applicant.follow("list page after report", location, "已上报")
 
     page = reviewer.request("inbox search", "GET", "/review/", params={"scope": project})
     tasks = set(re.findall(r"/review/task/(\d+)", page.text))
@@ -274,16 +436,18 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     task = f"/review/task/{tasks.pop()}"
     reviewer.follow("task page", task)
     location = reviewer.post("claim", f"{task}/claim", {}, to=re.escape(task) + "$")
-    reviewer.follow("task page", location, "签收成功")
+    reviewer.follow("task page after claim", location, "签收成功")
     location = reviewer.post("approve", f"{task}/decide", {"decision": "approve", "opinion": "同意解锁"},
                              to=re.escape(task) + "$")
-    reviewer.follow("task page", location, "该任务已处理完毕")
+    reviewer.follow("task page after approve", location, "该任务已处理完毕")
 
 
-def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: int, seconds: float) -> dict:
+def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: int, seconds: float,
+          scale: float = 1.0, profile: bool = False) -> dict:
     warmup, timed = projects[:threads], projects[threads:threads + lifecycles]
     queue, lock = iter(timed), threading.Lock()
     attempted, failures, samples = [], [], [{} for _ in range(threads)]
+    profiles = {}
     clock = {}
 
     def begin():
@@ -293,7 +457,7 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
 
     def user(i):
         try:
-            applicant, reviewer = Browser(base, {}), Browser(base, {})
+            applicant, reviewer = Browser(base, {}, 120 * scale), Browser(base, {}, 120 * scale)
             applicant.login(APPLICANT)
             reviewer.login(REVIEWER)
             applicant.follow(None, "/apply/unlock/")
@@ -307,6 +471,8 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
             start.wait()
             return
         applicant.samples = reviewer.samples = samples[i]
+        if profile:
+            applicant.profiles = reviewer.profiles = profiles
         start.wait()
         while time.perf_counter() < clock["deadline"]:
             with lock:
@@ -318,6 +484,8 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
                 attempted.append((item[0], state))
             try:
                 lifecycle(applicant, reviewer, *item, state)
+                if profile:   # the inbox as a reviewer first sees it, without a filter
+                    reviewer.request("inbox", "GET", "/review/")
             except Exception as exc:   # noqa: BLE001 - reported, never counted
                 with lock:
                     failures.append(f"lock {item[0]} (application {state.get('app_id', '-')}): "
@@ -341,4 +509,4 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
             "time_cap": seconds, "seconds": elapsed, "warmup": threads,
             "actions": {a: percentiles(merged.get(a, [])) for a in ACTIONS},
             "pages": {p: percentiles(merged.get(p, [])) for p in PAGES},
-            "attempted": attempted, "failures": failures}
+            "attempted": attempted, "failures": failures, "profiles": profiles}

@@ -43,6 +43,7 @@ class _Diagram:
     box: tuple = (0, 0, 0, 0)
 
 
+@lru_cache(maxsize=128)
 def render_svg(xml: str, active: frozenset = frozenset(), title: str = "") -> str:
     """The diagram as an inline SVG document; elements in ``active`` are highlighted."""
     d = _layout(xml)
@@ -152,4 +153,18 @@ def instance_svg(instance) -> str:
         active = {instance.incident_element_id}
     else:
         active = {t.element_id for t in open_tasks(instance.id)}
-    return render_svg(instance.definition.xml, frozenset(a for a in active if a), instance.definition.name)
+    definition = instance.definition
+    return render_svg(_definition_xml(definition), frozenset(a for a in active if a), definition.name)
+
+
+_XML: dict[tuple[int, str], str] = {}
+
+
+def _definition_xml(definition) -> str:
+    """A deployed version's XML, read once per process: a version never changes (a new content
+    is a new version), so a page showing the diagram does not load the deferred column again."""
+    key = (definition.id, definition.content_hash)   # ids are reused when a database is emptied
+    xml = _XML.get(key)
+    if xml is None:
+        xml = _XML[key] = definition.xml
+    return xml

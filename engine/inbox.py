@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, func, select, tuple_
+from sqlalchemy import and_, func, select, true, tuple_
 
 from . import audit, deadlines
 from .db import db
@@ -70,28 +70,33 @@ class ReviewInbox:
 
     def _counts(self, flt: InboxFilter | None, view: str | None):
         """The four view counts (under every filter), and the view's 即将到期 / 已超期 counts
-        (under every filter but the due filter itself)."""
+        (under every filter but the due filter itself): one statement, each count its own
+        aggregate over its own index range."""
         flt = flt or InboxFilter()
         claimed = TaskCandidate.claimed_by_user_id
         # open, mine and held in one pass over the organisation's open candidate rows (an index-only
         # scan of ix_candidate_open on PostgreSQL, filters included)
-        offered, _, _ = self._base(None, flt, columns=[
-            func.count().filter(claimed.is_(None)),
-            func.count().filter(claimed == self.user_id),
-            func.count().filter(claimed.is_not(None), claimed != self.user_id)])
-        open_, mine, held = db.session.execute(offered).one()
-        done, _, _ = self._base("done", flt, columns=[func.count()])
-        counts = {"open": open_, "mine": mine, "held": held, "done": db.session.scalar(done)}
-        return counts, (self._due_counts(replace(flt, due=None), view) if view in VIEWS[:3] else {})
+        offered = self._base(None, flt, columns=[
+            func.count().filter(claimed.is_(None)).label("open"),
+            func.count().filter(claimed == self.user_id).label("mine"),
+            func.count().filter(claimed.is_not(None), claimed != self.user_id).label("held")])[0].subquery()
+        done = self._base("done", flt, columns=[func.count()])[0].scalar_subquery()
+        stmt = select(offered.c.open, offered.c.mine, offered.c.held, done.label("done"))
+        with_due = view in VIEWS[:3]
+        if with_due:
+            due = self._due_statement(replace(flt, due=None), view).subquery()
+            stmt = stmt.add_columns(due.c.overdue, due.c.soon).select_from(offered.join(due, true()))
+        row = db.session.execute(stmt).one()
+        counts = {"open": row.open, "mine": row.mine, "held": row.held, "done": row.done}
+        return counts, ({"overdue": row.overdue, "soon": row.soon} if with_due else {})
 
-    def _due_counts(self, flt: InboxFilter, view: str) -> dict[str, int]:
+    def _due_statement(self, flt: InboxFilter, view: str):
         """已超期 and 即将到期 of one open view: a range of ix_candidate_due (rows due before the
         即将到期 bound only), however many tasks are due later."""
         now, due_col = utcnow(), TaskCandidate.due_at
-        stmt, _, _ = self._base(view, flt, columns=[func.count().filter(due_col < now),
-                                                     func.count().filter(due_col >= now)])
-        overdue, soon = db.session.execute(stmt.where(due_col < deadlines.soon_bound(now))).one()
-        return {"overdue": overdue, "soon": soon}
+        stmt, _, _ = self._base(view, flt, columns=[func.count().filter(due_col < now).label("overdue"),
+                                                     func.count().filter(due_col >= now).label("soon")])
+        return stmt.where(due_col < deadlines.soon_bound(now))
 
     def _base(self, view, flt, columns=None):
         """The view's statement, its sort column and its tie-breaking id column.

@@ -126,7 +126,9 @@ class ProcessEngine:
     @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
-              applicant_name: str = "") -> StepResult:
+              applicant_name: str = "", action: str | None = None) -> StepResult:
+        """Start an instance. ``action`` (e.g. 新建) is logged as the actor's, written with the new
+        instance in the same statement rather than as a separate ``record``."""
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
@@ -137,8 +139,10 @@ class ProcessEngine:
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
-                return self._advance(_Step(conn, instance, actor, definition, parsed.statuses),
-                                     lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
+                step = _Step(conn, instance, actor, definition, parsed.statuses)
+                if action:
+                    step.log.append(store.audit_entry(None, actor, action))   # the id comes with the insert
+                return self._advance(step, lambda: (BpmnWorkflow(parsed.spec, parsed.subprocess_specs), set(), {}))
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
         raise ConcurrentModification("流程定义正在更新，请稍后重试")

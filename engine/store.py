@@ -348,13 +348,15 @@ _FILTERED_COLUMNS = ("scope", "applicant_name")
 
 def update_subject(conn, instance_id: int, values: dict) -> None:
     """Change what an instance's inbox rows show: the instance, its open inbox rows and their
-    candidate rows. A write of the instance like any other, so its version moves on."""
+    candidate rows. A write of the instance like any other, so its version moves on; values the
+    instance already shows write nothing (a save that leaves the subject as it was)."""
     unknown = set(values) - set(SHOWN_COLUMNS)
     if unknown:
         raise TypeError(f"not shown on inbox rows: {sorted(unknown)}")
     if not values:
         return
-    row = conn.execute(update(_PI).where(_PI.c.id == instance_id)
+    changed = or_(*[_PI.c[name].is_distinct_from(value) for name, value in values.items()])
+    row = conn.execute(update(_PI).where(_PI.c.id == instance_id, changed)
                        .values(version=_PI.c.version + 1, updated_at=utcnow(), **values)
                        .returning(_PI.c.version, _PI.c.updated_at)).first()
     if row is None:

@@ -5,8 +5,9 @@ the operation log change in one transaction.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from engine import ProcessEngine, StepResult
 from engine.audit import OperationLog
@@ -20,7 +21,7 @@ from . import catalog
 from .catalog import ProcessEntry
 from .notifications import notify
 from .errors import DomainError, Forbidden, NotFound
-from .models import STATUS_BY_LABEL, Attachment
+from .models import STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
@@ -103,6 +104,16 @@ class ApplicationService:
     def operation_log(self, app) -> OperationLog:
         return operation_log(app.instance_id)
 
+    @staticmethod
+    def regulators(app) -> tuple[Organization, Organization]:
+        """The project's competent authority and supervision agency, loaded together (one
+        statement instead of one per organisation) when the project does not hold them yet."""
+        project = app.project
+        if {"authority", "agency"} & inspect(project).unloaded:
+            db.session.execute(select(Project).where(Project.id == project.id).options(
+                joinedload(Project.authority), joinedload(Project.agency))).all()
+        return project.authority, project.agency
+
     def attachments(self, app) -> list[Attachment]:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
@@ -122,10 +133,10 @@ class ApplicationService:
         with self.engine.command():
             app = self._editable(principal, app_id)
             self._apply_fields(principal, app, fields)
+            app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
             self.uploads.check_count(len(uploads))
             for upload in uploads:
                 self._attach(principal, app, upload)
-            app.updated_at = utcnow()
             self._validate_saved(app)
             self.engine.update_subject(app.instance_id, subject=self.subject(app))
             self.engine.record(app.instance_id, principal.actor, action)
@@ -175,10 +186,9 @@ class ApplicationService:
         result = self.engine.start(
             self.entry.key, f"{self.entry.kind}:{app.id}", principal.actor,
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
-            applicant_org_id=principal.org_id, applicant_name=principal.org_name)
+            applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建")
         app.instance_id = result.instance.id
         apply_status(app, result)
-        self.engine.record(app.instance_id, principal.actor, "新建")
         return app
 
     def _complete_edit(self, principal, app, action_value, label):

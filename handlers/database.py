@@ -16,3 +16,8 @@ def abandon_transaction() -> None:
     """Roll back whatever the failed request left in the session (an error page must not run its
     own queries inside a transaction PostgreSQL has already aborted)."""
     db.session.rollback()
+
+
+def current_engine():
+    """The application's SQLAlchemy engine (for instruments such as the request profiler)."""
+    return db.engine

@@ -48,6 +48,16 @@ def project_count(person_id: int, role: str) -> int:
                Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
 
 
+def project_counts(person_id: int) -> dict[str, int]:
+    """project_count for every limited role of the person, in one statement."""
+    return dict(db.session.execute(
+        select(Assignment.role, func.count(func.distinct(contract_key())))
+        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.person_id == person_id, Assignment.role.in_(list(LIMITS)),
+               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)
+        .group_by(Assignment.role)).all())
+
+
 def open_locks(person_id: int) -> list[LockRecord]:
     return list(db.session.scalars(select(LockRecord).where(
         LockRecord.person_id == person_id, LockRecord.closed_at.is_(None)).order_by(LockRecord.id)))
@@ -64,9 +74,10 @@ def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[Loc
     added = []
     locks = open_locks(person.id)
     now = utcnow()
+    counts = project_counts(person.id)
     for role, limit in LIMITS.items():
         role_locks = [lock for lock in locks if lock.role == role]
-        count = project_count(person.id, role)
+        count = counts.get(role, 0)
         if count >= limit and not role_locks:
             project_id = project_hint if project_hint and _holds(person.id, role, project_hint) \
                 else _newest_project(person.id, role)

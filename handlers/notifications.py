@@ -10,7 +10,7 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 
 from engine import jobs
 from engine.db import db
@@ -101,10 +101,11 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     if not orgs:
         return 0
     rows = db.session.execute(
-        select(Account.id, Account.user_id, User.email).join(User, User.id == Account.user_id)
+        select(Account.id, Account.user_id, User.email, _turned_off(kind, "inapp"), _turned_off(kind, "email"))
+        .join(User, User.id == Account.user_id)
         .where(Account.org_id.in_(orgs), Account.status == ACTIVE).order_by(Account.id)).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
-    off = _disabled(kind, {r.user_id for r in rows})
+    off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
     entry = catalog.entry_of(app) if app is not None else None
     now, messages, emails = utcnow(), [], []
     for r in rows:
@@ -122,12 +123,11 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     return len(rows)
 
 
-def _disabled(kind: str, user_ids: set[int]) -> set[tuple[int, str]]:
-    if not user_ids:
-        return set()
-    return set(db.session.execute(select(NotificationSetting.user_id, NotificationSetting.channel).where(
-        NotificationSetting.kind == kind, NotificationSetting.user_id.in_(user_ids),
-        NotificationSetting.enabled.is_(False))).all())
+def _turned_off(kind: str, channel: str):
+    """Whether the recipient turned ``channel`` off for ``kind``: read with the recipients."""
+    return exists().where(NotificationSetting.user_id == Account.user_id, NotificationSetting.kind == kind,
+                          NotificationSetting.channel == channel,
+                          NotificationSetting.enabled.is_(False)).label(f"{channel}_off")
 
 
 @registry.job_handler(EMAIL_JOB)

@@ -1,9 +1,12 @@
 from dataclasses import dataclass
 
 from engine import Actor
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
+
 from engine.db import db
 
-from .models import ACTIVE, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, User
+from .models import ACTIVE, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, Notification, User
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,42 @@ class Principal:
 def login_user_by_id(user_id: int):
     """The User behind a login session, or None."""
     return db.session.get(User, user_id)
+
+
+def login_session(user_id: int, account_id: int | None):
+    """(user, account, header counts) of a login session: the User, or None; the session's account
+    when it is the user's; and (active accounts of the login, unread messages of the account) as
+    of now, for the page header.
+
+    With an account it is one statement: the account, its user and its organisation (the
+    account's joined loads) and the two counts as subqueries. The caller keeps the account for
+    the request, so that the principal is then read from the session's identity map (which holds
+    objects only weakly) instead of being loaded again."""
+    if account_id is not None:
+        row = db.session.execute(_LOGIN, {"account_id": account_id}).one_or_none()
+        if row is not None and row[0].user_id == user_id:
+            return row[0].user, row[0], (row[1] or 0, row[2] or 0)
+    return login_user_by_id(user_id), None, None
+
+
+def header_counts(user_id: int, account_id: int | None) -> tuple[int, int]:
+    """(active accounts of the login, unread messages of the account) for the page header, in
+    one statement."""
+    row = db.session.execute(_HEADER, {"user_id": user_id, "account_id": account_id}).one()
+    return row[0] or 0, row[1] or 0
+
+
+def _counts(user_id, account_id) -> tuple:
+    other = aliased(Account)
+    return (select(func.count()).select_from(other).where(other.user_id == user_id, other.status == ACTIVE)
+            .scalar_subquery(),
+            select(func.count()).select_from(Notification)
+            .where(Notification.account_id == account_id, Notification.read_at.is_(None)).scalar_subquery())
+
+
+# built once: building a statement (an alias above all) costs more than running it
+_LOGIN = select(Account, *_counts(Account.user_id, Account.id)).where(Account.id == bindparam("account_id"))
+_HEADER = select(*_counts(bindparam("user_id"), bindparam("account_id")))
 
 
 def acting_principal(user_id: int, account_id: int) -> Principal | None:

@@ -5,7 +5,7 @@ designer's new step (e.g. 现场核查) is served by the same pages and commands
 """
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
@@ -48,17 +48,18 @@ class ReviewService(ReviewDesk):
     def task(self, principal: Principal, task_id: int):
         """The task and its application, if the principal's organisation is a candidate."""
         self._require_regulator(principal)
-        task = db.session.get(HumanTask, task_id)
+        # the task only if it is offered to the principal's organisation: one statement
+        task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id, exists().where(
+            TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == principal.org_id)))
         if task is None or task.process_key not in self.services:
-            raise NotFound("任务不存在或无权访问")
-        offered = db.session.scalar(select(TaskCandidate.task_id).where(
-            TaskCandidate.task_id == task_id, TaskCandidate.org_id == principal.org_id))
-        if offered is None:
             raise NotFound("任务不存在或无权访问")
         return task, self.application_for(task.instance_id, task.process_key)
 
     def application_for(self, instance_id: int, process_key: str):
         model = catalog.by_key(process_key).model
+        for loaded in db.session.identity_map.values():   # e.g. read by the operator in this unit of work
+            if type(loaded) is model and loaded.instance_id == instance_id:
+                return loaded
         return db.session.scalar(select(model).where(model.instance_id == instance_id))
 
     def approval_preview(self, principal: Principal, task_id: int) -> Preview:

@@ -141,3 +141,13 @@ def test_starting_a_process_that_was_never_deployed_is_refused(engine):
         with engine.command():
             engine.start("no_such_process", "x-1", APPLICANT)
     assert db.session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == "x-1")) is None
+
+
+def test_the_starting_action_is_logged_with_the_new_instance(engine):
+    with engine.command():
+        result = engine.start("parallel_review", "parallel-logged", APPLICANT, subject="并行审核", action="新建")
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.instance_id == result.instance.id)).all()
+    assert [(e.action, e.user_id, e.org_id, e.element_id) for e in entries] == [("新建", APPLICANT.user_id,
+                                                                              APPLICANT.org_id, None)]
+    assert _start(engine, 2) and db.session.scalar(   # without an action nothing is logged
+        select(AuditEntry.id).where(AuditEntry.action == "新建", AuditEntry.instance_id != result.instance.id)) is None

@@ -177,6 +177,23 @@ def test_update_subject_is_one_write_of_the_instance_and_its_open_inbox_rows(wor
         services.engine.update_subject(instance.id, status="completed")   # not an inbox column
 
 
+def test_update_subject_with_what_the_instance_shows_writes_nothing(world, services):
+    result = _start(services, world)
+    instance = db.session.get(ProcessInstance, result.instance.id)
+    version, subject = instance.version, instance.subject
+    sent = []
+    listen = lambda _c, _cur, statement, *_a: sent.append(statement.split()[0])   # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        with services.engine.command():
+            services.engine.update_subject(instance.id, subject=subject)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert sent.count("UPDATE") == 1   # the guarded one, which wrote nothing: no inbox rows touched
+    db.session.remove()
+    assert db.session.get(ProcessInstance, result.instance.id).version == version   # nothing moved on
+
+
 def test_an_operator_failing_inside_a_unit_of_its_own_is_an_incident_not_a_rollback_only(world, services,
                                                                                           monkeypatch):
     """The engine rolls a failing operator back to its savepoint and records an incident: the work

@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from handlers.accounts import session_is_current
 from handlers.models import User
-from handlers.principal import Principal, acting_principal, login_user_by_id
+from handlers.principal import Principal, acting_principal, login_session
 
 ACCOUNT_KEY = "account_id"
 EPOCH_KEY = "session_epoch"   # the login's session epoch when this session logged in
@@ -26,17 +26,19 @@ class _LoginUser:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user: User):
+    def __init__(self, user: User, account=None, header_counts=None):
         self.user = user
+        self.account = account   # held for the request: the principal is built from it without a query
+        self.header_counts = header_counts   # (active accounts, unread messages) when the login was loaded
 
     @classmethod
     def load(cls, user_id: int):
         """The session's user, unless the session has been ended since (logout, password change,
         account disabled): then the request is anonymous, whatever the cookie says."""
-        user = login_user_by_id(user_id)
+        user, account, counts = login_session(user_id, session.get(ACCOUNT_KEY))
         if user is None or not session_is_current(user, session.get(EPOCH_KEY)):
             return None
-        return cls(user)
+        return cls(user, account, counts)
 
     def get_id(self):
         return str(self.user.id)

@@ -30,6 +30,8 @@ def load_config(app) -> None:
         SMTP_USER=os.environ.get("SMTP_USER") or None,
         SMTP_PASSWORD=os.environ.get("SMTP_PASSWORD") or None,
         SMTP_STARTTLS=os.environ.get("SMTP_STARTTLS", "0") == "1",
+        # per-request timings in a Server-Timing header (webui/profiling.py); a measuring tool, off by default
+        REQUEST_PROFILE=os.environ.get("REQUEST_PROFILE", "0") == "1",
     )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \

@@ -63,7 +63,8 @@ def _recheck_reason(message: str | None) -> str:
 
 
 def _next_step(svc, app, log) -> str:
-    regulators = f"{app.project.authority.name} 和 {app.project.agency.name}"
+    authority, agency = svc.regulators(app)
+    regulators = f"{authority.name} 和 {agency.name}"
     if app.status == DRAFT:
         return f"草稿：填写完成后点击“上报”，将上报至 {regulators} 审核。"
     if app.status == REPORTED:

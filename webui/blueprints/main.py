@@ -2,7 +2,7 @@
 import logging
 from html import escape
 
-from flask import Blueprint, current_app, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadHost, HTTPException
@@ -12,6 +12,7 @@ from handlers import catalog
 from handlers.database import abandon_transaction
 from handlers.errors import Forbidden, NotFound
 from handlers.models import CONSTRUCTION_UNIT, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
+from handlers.principal import header_counts
 
 from ..auth import current_principal
 
@@ -59,17 +60,17 @@ def _principal():
     return principal
 
 
-def _active_account_count() -> int:
+def _header_counts(principal) -> tuple[int, int]:
+    """(active accounts of the login, unread messages of the principal's account). A GET changes
+    neither, so it shows the counts read with the login (no statement); a page rendered by another
+    method (a form shown again with its errors) reads them after what the request did."""
     if not current_user.is_authenticated:
-        return 0
-    return sum(1 for a in current_user.user.accounts if a.status == "active")
-
-
-def _unread_count(principal) -> int:
-    if principal is None:
-        return 0
-    from handlers.notifications import unread_count
-    return unread_count(principal.account_id)
+        return 0, 0
+    loaded = current_user.header_counts
+    if loaded is not None and principal is not None and request.method in ("GET", "HEAD") \
+            and current_user.account is not None and current_user.account.id == principal.account_id:
+        return loaded
+    return header_counts(current_user.user.id, principal.account_id if principal else None)
 
 
 def _who() -> tuple:
@@ -77,7 +78,7 @@ def _who() -> tuple:
     failure the page is shown without them rather than not at all."""
     try:
         principal = _principal()
-        return principal, _active_account_count(), _unread_count(principal)
+        return (principal, *_header_counts(principal))
     except Exception:   # noqa: BLE001 — the header must never take the page down with it
         logging.getLogger(__name__).exception("page header: user lookup failed")
         abandon_transaction()

@@ -1,0 +1,148 @@
+"""SQL statements per request of the unlock lifecycle, as a browser makes them: a page that
+starts loading rows one by one (an N+1) or a new per-request query fails here, not only in the
+benchmark. Counted with a ``before_cursor_execute`` listener (BEGIN and SAVEPOINT sent as SQL
+count, the driver-level COMMIT does not). PostgreSQL sends fewer statements than SQLite: the
+engine writes with data-modifying CTEs there (engine/store.py).
+
+When a change lowers a count, lower the number here; a higher count needs a reason.
+``SHOW_SQL=1 pytest -s tests/test_statement_counts.py`` prints each request's statements.
+"""
+import io
+import os
+import re
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from engine.db import db
+from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
+
+from .web_helpers import FreshClient, login, token_from
+
+PDF = b"%PDF-1.4 unlock form"
+SHOW_SQL = os.environ.get("SHOW_SQL") == "1"
+
+# request -> statements, per dialect
+EXPECTED = {
+    "sqlite": {
+        "list page": 5, "create": 14, "detail page": 9, "save+upload": 12, "list page after save": 5,
+        "report": 20, "list page after report": 5, "inbox": 4, "inbox search": 4, "task page": 9,
+        "claim": 10, "task page after claim": 9, "approve": 24, "task page after approve": 8,
+    },
+    "postgresql": {
+        "list page": 4, "create": 8, "detail page": 8, "save+upload": 7, "list page after save": 4,
+        "report": 13, "list page after report": 4, "inbox": 3, "inbox search": 3, "task page": 8,
+        "claim": 5, "task page after claim": 8, "approve": 21, "task page after approve": 7,
+    },
+}
+
+
+class Counter:
+    def __init__(self, engine):
+        self.engine, self.n = engine, 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, _conn, _cursor, statement, *_args):
+        self.n += 1
+        if SHOW_SQL:
+            print("   ", " ".join(statement.split())[:200])
+
+    def close(self):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+class Browser:
+    """A test client whose every request is counted under a label."""
+
+    def __init__(self, app, counter, counts):
+        self.client, self.counter, self.counts = app.test_client(), counter, counts
+        self.token = None
+
+    def request(self, label, method, url, **kw):
+        before = self.counter.n
+        resp = self.client.open(url, method=method, **kw)
+        self.counts[label] = self.counter.n - before
+        if SHOW_SQL:
+            print(f"^ {label}: {method} {url}, {self.counts[label]} statements")
+        html = resp.get_data(as_text=True)
+        if resp.status_code == 200 and 'name="csrf_token"' in html:
+            self.token = token_from(html)
+        return resp
+
+    def post(self, label, url, data, **kw):
+        resp = self.request(label, "POST", url, data=dict(data, csrf_token=self.token), **kw)
+        assert resp.status_code == 302, (label, resp.status_code)
+        return resp.headers["Location"]
+
+    def follow(self, label, location, must_contain):
+        resp = self.request(label, "GET", re.sub(r"^https?://[^/]+", "", location))
+        assert resp.status_code == 200 and must_contain in resp.get_data(as_text=True), label
+        return resp
+
+
+@contextmanager
+def fresh_clients(ctx):
+    ctx.test_client_class = FreshClient
+    try:
+        yield
+    finally:
+        ctx.test_client_class = None
+
+
+@pytest.fixture()
+def lifecycle_counts(world, ctx):
+    """Counts of the second lifecycle: the first one warms what a worker keeps between requests
+    (the parsed diagrams, their XML, the compiled statements), as a serving worker has."""
+    from handlers import lock_rule
+    locks = []
+    for name in ("昆明市第一中学教学楼", "昆明市第二中学教学楼"):
+        pm = world.add_person(f"{name}经理", "contractor", CONSTRUCTOR, SAFETY_B)
+        project = world.add_project(name)
+        world.assign(pm, project, PROJECT_MANAGER)
+        [lock] = lock_rule.open_locks(pm.id)
+        locks.append((lock.id, name))
+    db.session.commit()
+    db.session.remove()
+
+    counts = {}
+    counter = Counter(db.engine)
+    try:
+        with fresh_clients(ctx):
+            applicant, reviewer = Browser(ctx, counter, counts), Browser(ctx, counter, counts)
+            login(applicant.client, "contractor_user")
+            login(reviewer.client, "agency_reviewer")
+            _lifecycle(applicant, reviewer, *locks[0])
+            counts.clear()
+            _lifecycle(applicant, reviewer, *locks[1])
+    finally:
+        counter.close()
+    return counts
+
+
+def _lifecycle(applicant, reviewer, lock_id, project_name):
+    applicant.request("list page", "GET", "/apply/unlock/")
+    location = applicant.post("create", "/apply/unlock/new", {"target_id": str(lock_id)})
+    app_id = int(location.rsplit("/", 1)[1])
+    applicant.follow("detail page", location, "建设工程项目人员解锁申请表")
+    location = applicant.post("save+upload", f"/apply/unlock/{app_id}",
+                              {"reason": "项目已停工", "explanation": "",
+                               "unlock_form": (io.BytesIO(PDF), "申请表.pdf")},
+                              content_type="multipart/form-data")
+    applicant.follow("list page after save", location, "已保存")
+    location = applicant.post("report", f"/apply/unlock/{app_id}/report", {"back": "list"})
+    applicant.follow("list page after report", location, "已上报")
+
+    reviewer.request("inbox", "GET", "/review/")
+    page = reviewer.request("inbox search", "GET", "/review/", query_string={"scope": project_name})
+    [task_id] = set(re.findall(r"/review/task/(\d+)", page.get_data(as_text=True)))
+    task = f"/review/task/{task_id}"
+    reviewer.follow("task page", task, "签收")
+    location = reviewer.post("claim", f"{task}/claim", {})
+    reviewer.follow("task page after claim", location, "签收成功")
+    location = reviewer.post("approve", f"{task}/decide", {"decision": "approve", "opinion": "同意解锁"})
+    reviewer.follow("task page after approve", location, "该任务已处理完毕")
+
+
+def test_statements_per_request_of_the_unlock_lifecycle(lifecycle_counts):
+    assert lifecycle_counts == EXPECTED[db.engine.dialect.name]
