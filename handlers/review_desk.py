@@ -96,8 +96,10 @@ class ReviewDesk:
     # -- the next open task ----------------------------------------------------------------
     def next_task_id(self, principal: Principal) -> int | None:
         """What to work on after a decision: my oldest claimed task, else the newest unclaimed one."""
+        self._require_regulator(principal)
+        inbox = ReviewInbox(principal.user_id, principal.org_id)
         for view in ("mine", "open"):
-            page = self.inbox(principal, view, limit=1)
+            page = inbox.page(view, limit=1, with_counts=False)
             if page.rows:
                 return page.rows[0].id
         return None
