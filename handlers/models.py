@@ -356,3 +356,100 @@ class OpinionPhrase(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     text: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# -- the integration API (issue 11) --------------------------------------------------------------
+# scopes a machine client's token may carry; a user's personal token acts as its account instead
+API_SCOPES = {
+    "projects:read": "读取工程", "projects:write": "推送工程（报监）",
+    "people:read": "读取人员", "people:write": "推送人员及证书",
+    "webhooks:manage": "订阅事件推送",
+}
+
+
+class ApiToken(db.Model):
+    """A bearer token: a machine client's (with scopes) or a user's personal one (acts as an account).
+
+    Only the SHA-256 of the whole token is kept; ``prefix`` is its short visible id."""
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client: Mapped[str | None] = mapped_column(String(100), index=True)   # machine client name
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))   # personal token
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rotated_from_id: Mapped[int | None] = mapped_column(Integer)   # the token this one replaced
+
+    @property
+    def is_personal(self) -> bool:
+        return self.account_id is not None
+
+
+class ApiCall(db.Model):
+    """The audit row of one API call made with a token."""
+    __tablename__ = "api_call"
+    __table_args__ = (Index("ix_api_call_token", "token_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(Integer)
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class IdempotentResponse(db.Model):
+    """The stored response of a write sent with an ``Idempotency-Key``: a repeat gets it again."""
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("token_id", "key", name="uq_api_idempotency_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_token.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))   # method, path and body: a reuse must match
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookSubscription(db.Model):
+    """A machine client's subscription: events POSTed to ``url``, signed with HMAC-SHA256 of ``secret``."""
+    __tablename__ = "webhook_subscription"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    events: Mapped[list] = mapped_column(JSON, default=list)
+    secret: Mapped[str] = mapped_column(String(100))   # shared with the receiver: kept to sign, never shown again
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One event for one subscription, written in the transaction of the event (the outbox)."""
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_state", "subscription_id", "state", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("webhook_subscription.id"))
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default="pending")   # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    subscription: Mapped[WebhookSubscription] = relationship(lazy="joined")
+
+
+class WebhookAttempt(db.Model):
+    """The log of one delivery attempt."""
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_delivery.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -95,6 +95,8 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
 
     Runs inside the caller's unit of work; returns how many accounts were addressed.
     """
+    from .webhooks import on_notification
+    on_notification(kind, app, task_id)   # the same moments are webhook events for machine clients
     orgs = set(org_ids)
     if app is not None:
         orgs &= visible_org_ids(app)

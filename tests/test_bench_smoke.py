@@ -51,3 +51,10 @@ def test_bench_timers_part_runs_alone(tmp_path):
     result = json.loads(out.strip().splitlines()[-1])
     assert (result["done"], result["instances_completed"]) == (40, 40)
     assert result["lag_ms"]["n"] == 40 and result["jobs_per_second"] > 0
+
+
+def test_bench_intake_smoke(tmp_path):
+    """The intake part runs (SQLite, a few rows) and reports both rates."""
+    from bench import intake
+    r = intake.run(f"sqlite:///{tmp_path / 'intake.sqlite3'}", 5, tmp_path)
+    assert r["rows"] == 5 and r["single_per_second"] > 0 and r["bulk_per_second"] > 0

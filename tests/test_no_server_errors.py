@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engine.db import db
 from engine.models import Job
-from handlers import lock_rule
+from handlers import api_tokens, lock_rule, webhooks
 from handlers.models import Assignment, Notification
 
 from .web_helpers import client_world, login, token_from  # noqa: F401 (fixture)
@@ -76,7 +76,11 @@ def _objects(world, services):
             "account_id": world.who("contractor_user").account_id, "instance_id": reported.instance_id,
             "definition_id": 1, "kind": "unlock", "_change": change.id,
             "job_id": db.session.scalar(select(func.min(Job.id))),
-            "notification_id": db.session.scalar(select(func.min(Notification.id)))}
+            "notification_id": db.session.scalar(select(func.min(Notification.id))),
+            "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
+            "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
+            "subscription_id": webhooks.subscribe("扫描", "http://127.0.0.1:9/hook", ["lock.opened"])[0].id,
+            "delivery_id": 1}
 
 
 def _total_rows() -> tuple:

@@ -8,7 +8,9 @@ from .web_helpers import FreshClient, client_world, csrf_token, login  # noqa: F
 PUBLIC = {"static", "healthz", "main.help", "main.home", "auth.login", "auth.logout", "auth.register",
           "auth.register_details", "auth.register_done"}
 SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
-               "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1}
+               "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
+               "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1"}
+API_PUBLIC = {"api-docs.openapi_json", "api_docs.docs"}   # the API's document and its page
 
 USERS = {"contractor_user": "contractor", "firm_user": "firm", "owner_user": "owner",
          "agency_reviewer": "agency", "auth_reviewer": "authority", "admin": "admin"}
@@ -30,9 +32,10 @@ PAGES = {
 }
 
 
-def _guarded_rules(app):
+def _guarded_rules(app, api=False):
+    """The pages' rules, or (api=True) the API's: bearer tokens, no login page."""
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC:
+        if rule.endpoint in PUBLIC or rule.endpoint in API_PUBLIC or rule.rule.startswith("/api/") != api:
             continue
         args = {name: SAMPLE_ARGS[name] for name in rule.arguments}
         yield rule, rule.build(args)[1]
@@ -49,6 +52,20 @@ def test_every_route_sends_anonymous_users_to_login(client_world, ctx):
             assert "/auth/login" in resp.headers["Location"], (method, url)
             checked += 1
     assert checked >= 30   # the sweep really walked the application's routes
+
+
+def test_every_api_route_answers_anonymous_callers_with_401(client_world, ctx):
+    """The API never reads the session: a logged-in browser without a token is anonymous there too."""
+    client, _ = client_world
+    login(client, "admin")
+    checked = 0
+    for rule, url in _guarded_rules(ctx, api=True):
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            resp = client.open(url, method=method, json={})
+            assert resp.status_code == 401, (method, url, resp.status_code)
+            assert resp.mimetype == "application/problem+json"
+            checked += 1
+    assert checked >= 25
 
 
 @pytest.mark.parametrize("username", sorted(USERS))

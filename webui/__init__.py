@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     filters.init_app(app)
     cli.init_app(app)
     _register_blueprints(app)
+    from . import api
+    api.init_app(app, csrf)
+
     from . import profiling
     profiling.init_app(app)   # last: it wraps the views; installs nothing unless REQUEST_PROFILE is set
     return app

@@ -96,11 +96,16 @@ def refuse_nul() -> None:
         abort(400, NUL_MESSAGE)
     for multi in (request.args, request.form):
         for key, values in multi.lists():
-            if "\x00" in key or any("\x00" in v for v in values):
+            if _has_nul(key) or any(_has_nul(v) for v in values):
                 abort(400, NUL_MESSAGE)
     for key, storage in request.files.items(multi=True):
         if "\x00" in key or "\x00" in (storage.filename or ""):
             abort(400, NUL_MESSAGE)
+
+
+def _has_nul(value) -> bool:
+    """A form part without a name or a value (a malformed multipart body) carries no NUL either."""
+    return isinstance(value, str) and "\x00" in value
 
 
 def init_app(app) -> None:

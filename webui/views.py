@@ -1,11 +1,12 @@
 """Blueprint registration: one blueprint per area."""
-from .blueprints import admin, applications, auth, enterprise, main, messages, review, review_desk
+from .blueprints import admin, api_tokens, applications, auth, enterprise, main, messages, review, review_desk
 
 
 def register(app):
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(api_tokens.bp, url_prefix="/admin/api-tokens")
     app.register_blueprint(enterprise.bp, url_prefix="/enterprise")
     app.register_blueprint(applications.bp, url_prefix="/apply")
     app.register_blueprint(review.bp, url_prefix="/review")

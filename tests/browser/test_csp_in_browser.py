@@ -99,7 +99,8 @@ def test_main_pages_report_no_csp_violation(live, watched):
 
     admin = open_page()
     login(admin, base, "admin")
-    for path in ("/admin/registrations", "/admin/accounts", "/admin/definitions"):
+    for path in ("/admin/registrations", "/admin/accounts", "/admin/definitions", "/admin/api-tokens/",
+                 "/admin/api-tokens/webhooks", "/api/v1/docs"):
         visit(admin, base + path)
 
     # the policy is really enforced: an inline handler slipped into the page does not run

@@ -1,0 +1,377 @@
+"""The integration API: tokens, problem+json errors, and the intake of projects and people (issue 11)."""
+import csv
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.db import db
+from handlers import api_tokens
+from handlers.invariants import check_invariants
+from handlers.models import (
+    LOCKED, ApiCall, Assignment, Certificate, LockRecord, Organization, Person, Project,
+)
+
+from .api_helpers import CERTS, auth, machine_token, new_credit_code, person_payload, personal_token, project_payload
+from .web_helpers import client_world  # noqa: F401 (fixture)
+from .world import row_counts
+
+TABLES = (Project, Person, Certificate, Assignment, LockRecord, Organization)
+
+
+@pytest.fixture()
+def api(client_world):
+    client, world = client_world
+    return client, world, machine_token()
+
+
+def _push_person(client, token, payload):
+    resp = client.post("/api/v1/people", json=payload, headers=auth(token))
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()
+
+
+# -- the document and the door ----------------------------------------------------------------------
+def test_the_openapi_document_and_its_page_are_served(client_world):
+    client, _ = client_world
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/v1/projects", "/api/v1/people", "/api/v1/projects/bulk"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "/api/v1/projects" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nonsense", "Bearer ynqs_00000000_x", "Basic abc"])
+def test_a_call_without_a_valid_token_is_a_401_problem(client_world, header):
+    client, _ = client_world
+    resp = client.get("/api/v1/projects", headers={"Authorization": header} if header else {})
+    assert resp.status_code == 401
+    assert resp.mimetype == "application/problem+json"
+    assert resp.get_json()["detail"].startswith("缺少有效的访问令牌")
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_revoked_expired_and_rotated_tokens_stop_working(api):
+    client, world, token = api
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 200
+    row = api_tokens.find(token.split("_")[1])
+    new_row, new_token = api_tokens.rotate(row.id)
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 401
+    assert client.get("/api/v1/projects", headers=auth(new_token)).status_code == 200
+    assert new_row.scopes == row.scopes and db.session.get(type(row), row.id).secret_hash != new_row.secret_hash
+    api_tokens.revoke(new_row.id)
+    assert client.get("/api/v1/projects", headers=auth(new_token)).status_code == 401
+    short, short_token = api_tokens.create_client_token("临时", "projects:read", days=1)
+    from datetime import timedelta
+    db.session.get(type(short), short.id).expires_at -= timedelta(days=2)
+    db.session.commit()
+    assert client.get("/api/v1/projects", headers=auth(short_token)).status_code == 401
+
+
+def test_tokens_are_stored_hashed(api):
+    _, _, token = api
+    row = api_tokens.find(token.split("_")[1])
+    assert token not in (row.secret_hash, row.prefix) and row.secret_hash == api_tokens.hash_token(token)
+
+
+def test_a_token_without_the_scope_is_refused_with_403(client_world):
+    client, world = client_world
+    token = machine_token("people:write", client="人员库")
+    resp = client.post("/api/v1/projects", json=project_payload(world, "BJ-S-1"), headers=auth(token))
+    assert resp.status_code == 403 and "projects:write" in resp.get_json()["detail"]
+    assert row_counts(Project)["project"] == 0
+
+
+def test_a_personal_token_cannot_push(client_world):
+    client, world = client_world
+    token = personal_token("contractor_user")
+    resp = client.post("/api/v1/people", json=person_payload(world, "张三"), headers=auth(token))
+    assert resp.status_code == 403
+
+
+def test_every_call_with_a_token_is_audited(api):
+    client, _, token = api
+    client.get("/api/v1/projects", headers=auth(token))
+    client.get("/api/v1/people/123", headers=auth(token))
+    calls = db.session.scalars(select(ApiCall).order_by(ApiCall.id)).all()
+    assert [(c.method, c.path, c.status) for c in calls] == [
+        ("GET", "/api/v1/projects", 200), ("GET", "/api/v1/people/123", 404)]
+
+
+def test_calls_are_rate_limited_per_token(api, ctx):
+    client, _, token = api
+    other = machine_token(client="数据交换")
+    ctx.config["API_RATE_LIMIT"] = "3 per minute"
+    try:
+        statuses = [client.get("/api/v1/projects", headers=auth(token)).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        limited = client.get("/api/v1/projects", headers=auth(token))
+        assert limited.mimetype == "application/problem+json" and "请求过于频繁" in limited.get_json()["detail"]
+        assert client.get("/api/v1/projects", headers=auth(other)).status_code == 200
+    finally:
+        ctx.config.pop("API_RATE_LIMIT")
+
+
+# -- people ----------------------------------------------------------------------------------------
+def test_a_person_is_upserted_by_id_card(api):
+    client, world, token = api
+    payload = person_payload(world, "张三")
+    assert _push_person(client, token, payload)["outcome"] == "created"
+    assert _push_person(client, token, payload)["outcome"] == "unchanged"
+    payload["certificates"] = payload["certificates"][:1]
+    payload["name"] = "张叁"
+    assert _push_person(client, token, payload)["outcome"] == "updated"
+    got = client.get(f"/api/v1/people/{payload['id_card']}", headers=auth(token)).get_json()
+    assert got["name"] == "张叁" and len(got["certificates"]) == 1 and got["status"] == "normal"
+
+
+def test_a_bad_person_names_the_field_in_chinese_and_stores_nothing(api):
+    client, world, token = api
+    before = row_counts(*TABLES)
+    payload = person_payload(world, "张三")
+    payload["id_card"] = payload["id_card"][:-1] + ("0" if payload["id_card"][-1] != "0" else "1")
+    resp = client.post("/api/v1/people", json=payload, headers=auth(token))
+    body = resp.get_json()
+    assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
+    assert body["errors"] == [{"field": "id_card", "message": "身份证号格式不正确"}]
+    assert body["detail"] == "身份证号格式不正确"
+    payload["certificates"].append({"kind": "驾驶证", "number": "1"})
+    body = client.post("/api/v1/people", json=payload, headers=auth(token)).get_json()
+    assert body["errors"][0]["field"] == "certificates[2].kind" and body["errors"][0]["message"].startswith("只能是")
+    assert row_counts(*TABLES) == before
+
+
+def test_a_schema_error_is_a_400_naming_the_field(api):
+    client, world, token = api
+    resp = client.post("/api/v1/people", json={"name": 5, "employer": {}}, headers=auth(token))
+    body = resp.get_json()
+    assert resp.status_code == 400
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert fields["id_card"] == "必填项不能为空" and fields["name"] == "必须是文本"
+    assert fields["employer.credit_code"] == "必填项不能为空"
+
+
+# -- projects ---------------------------------------------------------------------------------------
+def _pm(client, world, token, name="项经理"):
+    payload = person_payload(world, name, certs=CERTS["pm"])
+    _push_person(client, token, payload)
+    return payload["id_card"]
+
+
+def test_a_pushed_project_assigns_and_locks_its_project_manager(api):
+    client, world, token = api
+    pm = _pm(client, world, token)
+    resp = client.post("/api/v1/projects", json=project_payload(world, "BJ-1", {"project_manager": pm}),
+                       headers=auth(token))
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["outcome"] == "created"
+    [person] = body["people"]
+    assert person["outcome"] == "locked" and person["lock"]["project_id"] == body["id"]
+    db.session.rollback()
+    assert db.session.scalar(select(Person.status).where(Person.id_card == pm)) == LOCKED
+    assert check_invariants() == []
+
+
+def test_the_same_push_repeated_changes_nothing(api):
+    client, world, token = api
+    pm = _pm(client, world, token)
+    payload = project_payload(world, "BJ-2", {"project_manager": pm})
+    client.post("/api/v1/projects", json=payload, headers=auth(token))
+    before = row_counts(*TABLES)
+    again = client.post("/api/v1/projects", json=payload, headers=auth(token)).get_json()
+    assert again["outcome"] == "unchanged" and again["people"][0]["outcome"] == "unchanged"
+    assert row_counts(*TABLES) == before
+
+
+def test_a_project_manager_leading_another_project_is_refused_and_nothing_is_stored(api):
+    """The documented outcome (docs/api.md): refused with 409, the existing lock record named."""
+    client, world, token = api
+    pm = _pm(client, world, token)
+    first = client.post("/api/v1/projects", json=project_payload(world, "BJ-3", {"project_manager": pm}),
+                        headers=auth(token)).get_json()
+    before = row_counts(*TABLES)
+    resp = client.post("/api/v1/projects", json=project_payload(world, "BJ-4", {"project_manager": pm}),
+                       headers=auth(token))
+    body = resp.get_json()
+    assert resp.status_code == 409 and resp.mimetype == "application/problem+json"
+    assert body["errors"] == [{"field": "personnel.project_manager", "message": "该项目经理已有项目管理工作，请重新选择"}]
+    [person] = body["people"]
+    assert person["outcome"] == "over_limit" and person["lock"]["project_id"] == first["id"]
+    assert row_counts(*TABLES) == before
+    assert client.get("/api/v1/projects/BJ-4", headers=auth(token)).status_code == 404
+
+
+def test_projects_sharing_a_contract_number_count_once(api):
+    client, world, token = api
+    pm = _pm(client, world, token)
+    for no in ("BJ-5", "BJ-6"):
+        resp = client.post("/api/v1/projects", json=project_payload(world, no, {"project_manager": pm},
+                                                                    contract_no="HT-1"), headers=auth(token))
+        assert resp.status_code == 200, resp.get_json()
+    assert check_invariants() == []
+
+
+def test_a_new_holder_replaces_the_old_one_whose_lock_closes(api):
+    client, world, token = api
+    old, new = _pm(client, world, token, "旧经理"), _pm(client, world, token, "新经理")
+    client.post("/api/v1/projects", json=project_payload(world, "BJ-7", {"project_manager": old}), headers=auth(token))
+    body = client.post("/api/v1/projects", json=project_payload(world, "BJ-7", {"project_manager": new}),
+                       headers=auth(token)).get_json()
+    assert body["outcome"] == "updated" and body["people"][0]["outcome"] == "locked"
+    assert client.get(f"/api/v1/people/{old}", headers=auth(token)).get_json()["status"] == "normal"
+    assert check_invariants() == []
+
+
+def test_a_completed_push_ends_the_assignments_and_their_locks(api):
+    client, world, token = api
+    pm = _pm(client, world, token)
+    payload = project_payload(world, "BJ-8", {"project_manager": pm})
+    client.post("/api/v1/projects", json=payload, headers=auth(token))
+    body = client.post("/api/v1/projects", json={**payload, "status": "竣工"}, headers=auth(token)).get_json()
+    assert body["outcome"] == "updated"
+    assert client.get(f"/api/v1/people/{pm}", headers=auth(token)).get_json()["open_locks"] == []
+    assert client.get("/api/v1/projects/BJ-8", headers=auth(token)).get_json()["status"] == "completed"
+    assert check_invariants() == []
+
+
+def test_bad_project_input_names_the_field_and_stores_no_half_project(api):
+    client, world, token = api
+    before = row_counts(*TABLES)
+    from .world import id_card
+    payload = project_payload(world, "BJ-9", {"project_manager": id_card(987654)})
+    payload["contractor"] = {"credit_code": new_credit_code(), "name": "新施工单位"}   # would be created
+    good = new_credit_code()
+    payload["agency"] = {"credit_code": good[:-1] + ("0" if good[-1] != "0" else "1")}
+    resp = client.post("/api/v1/projects", json=payload, headers=auth(token))
+    assert resp.status_code == 400
+    fields = {e["field"] for e in resp.get_json()["errors"]}
+    assert "agency.credit_code" in fields
+    payload["agency"] = {"credit_code": world.org("agency").credit_code}
+    resp = client.post("/api/v1/projects", json=payload, headers=auth(token))   # the person is unknown
+    assert resp.status_code == 400
+    assert resp.get_json()["errors"][0]["field"] == "personnel.project_manager"
+    assert row_counts(*TABLES) == before   # not even the new contractor
+
+
+def test_an_idempotency_key_returns_the_first_response(api):
+    client, world, token = api
+    payload = person_payload(world, "李四")
+    first = client.post("/api/v1/people", json=payload, headers=auth(token, **{"Idempotency-Key": "k-1"}))
+    payload["name"] = "李肆"
+    other = client.post("/api/v1/people", json=payload, headers=auth(token, **{"Idempotency-Key": "k-1"}))
+    assert other.status_code == 422 and other.get_json()["errors"][0]["field"] == "Idempotency-Key"
+    payload["name"] = "李四"
+    again = client.post("/api/v1/people", json=payload, headers=auth(token, **{"Idempotency-Key": "k-1"}))
+    assert first.get_json() == again.get_json() and again.get_json()["outcome"] == "created"
+
+
+def test_keyset_pages_cover_every_project_once(api):
+    client, world, token = api
+    for i in range(5):
+        client.post("/api/v1/projects", json=project_payload(world, f"BJ-P{i}"), headers=auth(token))
+    seen, cursor = [], None
+    while True:
+        page = client.get("/api/v1/projects", query_string={"limit": 2, **({"cursor": cursor} if cursor else {})},
+                          headers=auth(token)).get_json()
+        seen += [p["supervision_no"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"BJ-P{i}" for i in range(5)]
+
+
+def test_bulk_reports_bad_rows_and_keeps_the_good_ones(api):
+    client, world, token = api
+    rows = [person_payload(world, f"批量{i}") for i in range(5)]
+    rows[1]["id_card"] = "bad"
+    rows[3]["employer"] = {"credit_code": new_credit_code()}   # unknown employer, no name
+    body = client.post("/api/v1/people/bulk", json={"rows": rows}, headers=auth(token)).get_json()
+    assert (body["accepted"], body["refused"]) == (3, 2)
+    assert [r["row"] for r in body["results"] if r["status"] != 200] == [1, 3]
+    assert body["results"][1]["errors"][0]["field"] == "id_card"
+    db.session.rollback()
+    assert row_counts(Person)["person"] == 3, body
+
+
+# -- the command line -------------------------------------------------------------------------------
+def test_cli_token_create_prints_the_token_last_and_it_works(client_world, ctx):
+    client, _ = client_world
+    runner = ctx.test_cli_runner()
+    out = runner.invoke(args=["api", "token", "create", "--client", "工改系统", "--scopes", "projects:read"])
+    assert out.exit_code == 0, out.output
+    token = out.output.split()[-1]
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 200
+    mine = runner.invoke(args=["api", "token", "create", "--user", "auth_reviewer"])
+    assert mine.exit_code == 0 and mine.output.split()[-1].startswith("ynqs_")
+    listing = runner.invoke(args=["api", "token", "list"]).output
+    assert "工改系统" in listing and token not in listing
+    prefix = token.split("_")[1]
+    assert runner.invoke(args=["api", "token", "revoke", prefix]).exit_code == 0
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 401
+    bad = runner.invoke(args=["api", "token", "create", "--client", "x", "--scopes", "everything"])
+    assert bad.exit_code != 0 and "未知的权限范围" in bad.output
+
+
+def test_intake_import_of_a_file_with_three_bad_rows_among_a_thousand(ctx, world, tmp_path):
+    from .world import credit_code
+    path = tmp_path / "projects.csv"
+    orgs = {k: world.org(k) for k in ("owner", "contractor", "firm", "authority", "agency")}
+    header = ["supervision_no", "name", "contract_no", "status"] + [
+        f"{name}_{col}" for name in ("construction_unit", "contractor", "supervising_firm", "authority", "agency")
+        for col in ("credit_code", "name")]
+    keys = {"construction_unit": "owner", "contractor": "contractor", "supervising_firm": "firm",
+            "authority": "authority", "agency": "agency"}
+    bad_rows = {100: ("name", ""), 500: ("status", "停工"), 900: ("agency_credit_code", credit_code(1)[:-1] + "X")}
+    with path.open("w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        for i in range(1003):
+            row = {"supervision_no": f"BJ-F{i:05d}", "name": f"导入工程{i}", "contract_no": "", "status": "在建"}
+            for name, key in keys.items():
+                row[f"{name}_credit_code"], row[f"{name}_name"] = orgs[key].credit_code, orgs[key].name
+            if i in bad_rows:
+                column, value = bad_rows[i]
+                row[column] = value
+            out.writerow([row[h] for h in header])
+    result = ctx.test_cli_runner().invoke(args=["intake", "import", str(path)])
+    assert result.exit_code == 1
+    assert "1000 rows imported, 3 refused" in result.output
+    assert "row 102: name: 请填写工程名称" in result.output
+    assert "row 502: status:" in result.output and "row 902: agency.credit_code:" in result.output
+    assert row_counts(Project)["project"] == 1000
+
+
+# -- the admin page -----------------------------------------------------------------------------------
+def test_the_admin_page_creates_shows_once_rotates_and_revokes_tokens(client_world):
+    from .web_helpers import login, post
+    client, _ = client_world
+    login(client, "admin")
+    page = client.get("/admin/api-tokens/")
+    assert page.status_code == 200 and "接口令牌" in page.get_data(as_text=True)
+    resp = post(client, "/admin/api-tokens/client", {"client": "工改系统", "scopes": ["projects:write"], "days": "30"},
+                form_url="/admin/api-tokens/")
+    html = resp.get_data(as_text=True)
+    token = html.split('<code class="token">')[1].split("<")[0]
+    assert client.get("/api/v1/projects", headers=auth(token)).status_code == 403   # write only
+    assert token not in client.get("/admin/api-tokens/").get_data(as_text=True)
+    bad = post(client, "/admin/api-tokens/client", {"client": "", "scopes": []}, form_url="/admin/api-tokens/")
+    assert bad.status_code == 400 and "请填写客户端名称" in bad.get_data(as_text=True)
+    db.session.rollback()
+    row = api_tokens.find(token.split("_")[1])
+    rotated = post(client, f"/admin/api-tokens/{row.id}/rotate", form_url="/admin/api-tokens/")
+    new_token = rotated.get_data(as_text=True).split('<code class="token">')[1].split("<")[0]
+    assert client.post("/api/v1/projects", json={}, headers=auth(token)).status_code == 401
+    db.session.rollback()
+    post(client, f"/admin/api-tokens/{api_tokens.find(new_token.split('_')[1]).id}/revoke",
+         form_url="/admin/api-tokens/")
+    assert client.post("/api/v1/projects", json={}, headers=auth(new_token)).status_code == 401
+    personal = post(client, "/admin/api-tokens/personal", {"personal-username": "auth_reviewer"},
+                    form_url="/admin/api-tokens/")
+    assert '<code class="token">ynqs_' in personal.get_data(as_text=True)
+
+
+def test_only_administrators_reach_the_token_page(client_world):
+    from .web_helpers import login
+    client, _ = client_world
+    login(client, "contractor_user")
+    assert client.get("/admin/api-tokens/").status_code == 403

@@ -1,0 +1,134 @@
+"""Process endpoints with personal tokens: the applicant's and the reviewer's sides through the same
+services and the same Principal as the pages (issue 11, part 4)."""
+import io
+
+import pytest
+from sqlalchemy import select
+
+from engine.db import db
+from handlers.models import NORMAL, Person
+
+from .api_helpers import auth, machine_token, personal_token
+from .web_helpers import client_world  # noqa: F401 (fixture)
+from .world import PDF_BYTES, locked_person, reported_unlock
+
+
+@pytest.fixture()
+def api(client_world):
+    client, world = client_world
+    return client, world, {k: personal_token(k) for k in (
+        "contractor_user", "contractor2_user", "agency_reviewer", "auth_reviewer", "agency2_reviewer", "owner_user")}
+
+
+def _ok(resp, status=200):
+    assert resp.status_code == status, resp.get_json()
+    return resp.get_json()
+
+
+def test_an_applicant_files_an_unlock_and_a_reviewer_approves_it(api):
+    client, world, tokens = api
+    pm, _ = locked_person(world, "张三")
+    me = auth(tokens["contractor_user"])
+    [choice] = _ok(client.get("/api/v1/applications/unlock/choices", headers=me))["items"]
+    app = _ok(client.post("/api/v1/applications/unlock", json={"target_id": choice["id"]}, headers=me), 201)
+    assert app["status"] == "draft" and app["fields"]["person_id"] == pm.id
+    base = f"/api/v1/applications/unlock/{app['id']}"
+    refused = client.post(f"{base}/report", headers=me)
+    assert refused.status_code == 400 and refused.mimetype == "application/problem+json"
+    _ok(client.post(f"{base}/attachments?kind=unlock_form", headers=me,
+                    data={"file": (io.BytesIO(PDF_BYTES), "解锁申请表.pdf"), "reason": "停工"}, content_type="multipart/form-data"))
+    _ok(client.patch(base, json={"reason": "项目已停工"}, headers=me))
+    reported = _ok(client.post(f"{base}/report", headers=me))
+    assert reported["status"] == "reported" and reported["open_task_id"]
+    assert [e["action"] for e in _ok(client.get(f"{base}/log", headers=me))["items"]][-1] == "上报"
+    svg = client.get(f"{base}/diagram", headers=me)
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+    reviewer = auth(tokens["agency_reviewer"])
+    inbox = _ok(client.get("/api/v1/inbox", headers=reviewer))
+    assert inbox["counts"]["open"] == 1 and inbox["items"][0]["id"] == reported["open_task_id"]
+    task_id = inbox["items"][0]["id"]
+    claimed = _ok(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer))
+    assert claimed["task"]["claimed_by_name"] == "赵监督"
+    other = client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth(tokens["auth_reviewer"]))
+    assert other.status_code == 409 and "赵监督" in other.get_json()["detail"]
+    done = _ok(client.post(f"/api/v1/tasks/{task_id}/approve", json={"opinion": "同意"}, headers=reviewer))
+    assert done["status"] == "approved"
+    db.session.rollback()
+    assert db.session.get(Person, pm.id).status == NORMAL
+    assert _ok(client.get("/api/v1/inbox", query_string={"view": "done"}, headers=reviewer))["items"][0]["id"] == task_id
+
+
+def test_a_return_needs_an_opinion_and_the_applicant_may_withdraw(api, services):
+    client, world, tokens = api
+    pm, _ = locked_person(world, "李四")
+    app = reported_unlock(world, services, pm)
+    reviewer = auth(tokens["auth_reviewer"])
+    task_id = _ok(client.get("/api/v1/inbox", headers=reviewer))["items"][0]["id"]
+    _ok(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer))
+    _ok(client.post(f"/api/v1/tasks/{task_id}/release", headers=reviewer))
+    _ok(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer))
+    bare = client.post(f"/api/v1/tasks/{task_id}/return", json={}, headers=reviewer)
+    assert bare.status_code == 400 and bare.get_json()["errors"][0]["field"] == "opinion"
+    back = _ok(client.post(f"/api/v1/tasks/{task_id}/return", json={"opinion": "附件不清晰"}, headers=reviewer))
+    assert back["status"] == "returned"
+    me = auth(tokens["contractor_user"])
+    assert _ok(client.post(f"/api/v1/applications/unlock/{app.id}/withdraw", headers=me))["status"] == "withdrawn"
+
+
+def test_the_pages_rules_apply_to_tokens(api, services):
+    """Same Principal, same services: strangers get 404, wrong kinds 403, machine clients 403."""
+    client, world, tokens = api
+    pm, _ = locked_person(world, "王五")
+    app = reported_unlock(world, services, pm)
+    task_id = services.reviews.inbox(world.who("agency_reviewer")).rows[0].id
+    assert client.get(f"/api/v1/applications/unlock/{app.id}", headers=auth(tokens["contractor2_user"])).status_code == 404
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=auth(tokens["agency2_reviewer"])).status_code == 404
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=auth(tokens["agency2_reviewer"])).status_code == 404
+    assert client.get("/api/v1/applications/completion", headers=auth(tokens["contractor_user"])).status_code == 403
+    assert client.get("/api/v1/inbox", headers=auth(tokens["contractor_user"])).status_code == 403
+    assert client.get(f"/api/v1/applications/unlock/{app.id}", headers=auth(tokens["agency_reviewer"])).status_code == 200
+    assert client.get("/api/v1/inbox", headers=auth(machine_token())).status_code == 403
+
+
+def test_a_disabled_account_stops_its_personal_token(api):
+    from handlers import accounts
+    client, world, tokens = api
+    me = auth(tokens["contractor_user"])
+    assert client.get("/api/v1/applications/unlock", headers=me).status_code == 200
+    accounts.set_account_disabled(world.who("admin"), world.who("contractor_user").account_id, True)
+    assert client.get("/api/v1/applications/unlock", headers=me).status_code == 401
+
+
+def test_the_inbox_pages_with_keyset_cursors_and_filters(api, services):
+    client, world, tokens = api
+    for name in ("甲", "乙", "丙"):
+        pm, _ = locked_person(world, name, project_name=f"{name}工程")
+        reported_unlock(world, services, pm)
+    reviewer = auth(tokens["agency_reviewer"])
+    seen, cursor = [], None
+    while True:
+        page = _ok(client.get("/api/v1/inbox", query_string={"limit": 1, **({"cursor": cursor} if cursor else {})},
+                              headers=reviewer))
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 3
+    only = _ok(client.get("/api/v1/inbox", query_string={"scope": "乙工程"}, headers=reviewer))
+    assert [t["scope"] for t in only["items"]] == ["乙工程"]
+    bad = client.get("/api/v1/inbox", query_string={"view": "all"}, headers=reviewer)
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "query.view"
+
+
+def test_every_catalog_entry_is_served(api):
+    """The endpoints are generic over the catalog: each entry's filers list and pick through the API."""
+    from handlers import catalog
+    client, world, tokens = api
+    filer_user = {"contractor": "contractor_user", "construction_unit": "owner_user"}
+    for entry in catalog.entries():
+        user = next(filer_user[k] for k in entry.filers if k in filer_user)
+        me = auth(tokens[user])
+        assert _ok(client.get(f"/api/v1/applications/{entry.kind}", headers=me))["total"] == 0
+        assert "items" in _ok(client.get(f"/api/v1/applications/{entry.kind}/choices", headers=me))
+    assert client.get("/api/v1/applications/nosuch", headers=auth(tokens["owner_user"])).status_code == 404

@@ -1,0 +1,149 @@
+"""Webhooks out (issue 11, part 5): deliveries written with the event, sent by the job executor with
+an HMAC-SHA256 signature, retried with backoff after a failure, each attempt logged; none for a
+rolled-back transaction. A local HTTP receiver on 127.0.0.1 plays the subscriber."""
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from engine.db import db, unit_of_work
+from engine.models import utcnow
+from handlers import lock_rule, webhooks
+from handlers.models import WebhookAttempt, WebhookDelivery
+
+from .api_helpers import auth, machine_token
+from .web_helpers import client_world  # noqa: F401 (fixture)
+from .world import locked_person, reported_unlock
+
+
+class Receiver:
+    """Answers each POST with the next status of ``statuses`` (then 200) and keeps what it got."""
+
+    def __init__(self, statuses=()):
+        self.statuses, self.received = list(statuses), []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _deliveries():
+    db.session.rollback()
+    return db.session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+
+
+def test_a_subscription_over_the_api_receives_signed_events(client_world, services, receiver):
+    client, world = client_world
+    token = machine_token("webhooks:manage", client="数据交换")
+    resp = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["lock.opened", "application.reported"]},
+                       headers=auth(token))
+    assert resp.status_code == 201
+    secret = resp.get_json()["secret"]
+    assert "secret" not in client.get("/api/v1/webhooks", headers=auth(token)).get_json()["items"][0]
+    pm, project = locked_person(world, "张三")
+    reported_unlock(world, services, pm)
+    assert sorted(d.event for d in _deliveries()) == ["application.reported", "lock.opened"]
+    assert services.worker().run_due() == 2
+    assert len(receiver.received) == 2
+    for headers, body in receiver.received:
+        expected = "sha256=" + hmac.new(secret.encode(), headers["X-Ynqs-Timestamp"].encode() + b"." + body,
+                                        hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(headers["X-Ynqs-Signature"], expected)
+        assert json.loads(body)["event"] == headers["X-Ynqs-Event"]
+    lock_event = next(json.loads(b) for h, b in receiver.received if h["X-Ynqs-Event"] == "lock.opened")
+    assert lock_event["data"]["lock"]["person_id"] == pm.id and lock_event["data"]["lock"]["project_id"] == project.id
+    assert {d.state for d in _deliveries()} == {"delivered"}
+    bad = client.post("/api/v1/webhooks", json={"url": "ftp://x", "events": ["lock.opened"]}, headers=auth(token))
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "url"
+
+
+def test_a_500_is_retried_after_the_backoff_and_each_attempt_is_logged(ctx, world, services):
+    receiver = Receiver([500])
+    try:
+        webhooks.subscribe("数据交换", receiver.url, ["lock.opened"])
+        locked_person(world, "李四")
+        worker = services.worker()
+        assert worker.run_due() == 1
+        [delivery] = _deliveries()
+        assert (delivery.state, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 500")
+        assert worker.run_due() == 0   # not before its backoff
+        with time_machine.travel(utcnow() + timedelta(seconds=31), tick=False):
+            assert worker.run_due() == 1
+        [delivery] = _deliveries()
+        assert (delivery.state, delivery.attempts) == ("delivered", 2)
+        log = db.session.scalars(select(WebhookAttempt.status_code).order_by(WebhookAttempt.id)).all()
+        assert log == [500, 200]
+        assert len(receiver.received) == 2
+        assert receiver.received[0][1] == receiver.received[1][1]   # the same event, the same body
+    finally:
+        receiver.close()
+
+
+def test_no_delivery_for_a_rolled_back_transaction(ctx, world, receiver):
+    webhooks.subscribe("数据交换", receiver.url, ["lock.opened", "lock.closed"])
+    pm = world.add_person("王五", "contractor", "constructor", "safety_b")
+    project = world.add_project("王五的工程")
+    with pytest.raises(RuntimeError):
+        with unit_of_work():
+            lock_rule.assign(pm, project, "project_manager")
+            raise RuntimeError("the action fails after the lock opened")
+    world.add_person("钱七", "contractor")   # a later commit must not carry the lost event either
+    assert _deliveries() == []
+    from engine.models import Job
+    assert db.session.scalars(select(Job).where(Job.kind == webhooks.DELIVER_JOB)).all() == []
+
+
+def test_a_failed_delivery_is_shown_to_administrators_and_redelivered(client_world, services):
+    from .web_helpers import login, post
+    client, world = client_world
+    receiver = Receiver([500] * webhooks.MAX_ATTEMPTS)
+    try:
+        webhooks.subscribe("工改系统", receiver.url, ["lock.opened"])
+        locked_person(world, "赵六")
+        worker, at = services.worker(), utcnow()
+        for i in range(webhooks.MAX_ATTEMPTS):
+            at += timedelta(hours=2)
+            with time_machine.travel(at, tick=False):
+                worker.run_due()
+        [delivery] = _deliveries()
+        assert (delivery.state, delivery.attempts) == ("failed", webhooks.MAX_ATTEMPTS)
+        login(client, "admin")
+        page = client.get("/admin/api-tokens/webhooks").get_data(as_text=True)
+        assert "工改系统" in page and "HTTP 500" in page
+        post(client, f"/admin/api-tokens/webhooks/deliveries/{delivery.id}/redeliver",
+             form_url="/admin/api-tokens/webhooks")
+        with time_machine.travel(at + timedelta(seconds=1), tick=False):
+            assert worker.run_due() == 1
+        [delivery] = _deliveries()
+        assert delivery.state == "delivered"
+    finally:
+        receiver.close()

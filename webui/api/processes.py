@@ -1,0 +1,433 @@
+"""Process endpoints (personal tokens): applicants' applications and reviewers' tasks.
+
+Generic over the process catalog (``handlers.catalog``, one service per entry in ``Services.by_kind``):
+any process declared there is served the same way. Every endpoint calls the same
+handlers services as the pages, with the same ``Principal`` the pages build, so the rules and the
+per-object checks are the pages' own (no second copy of them here).
+"""
+from datetime import date, datetime
+from functools import wraps
+
+from flask import Response, g, request
+from flask_smorest import Blueprint
+from marshmallow import INCLUDE, fields, validate
+
+from engine.errors import EngineError
+from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
+from handlers import catalog
+from handlers.applications import Upload
+from handlers.errors import DomainError, Forbidden, NotFound
+from handlers.models import APPLICATION_STATUS
+
+from .. import services
+from ..inputs import _CURSOR
+from .problems import PROBLEM, problem
+from .schemas import FieldError, Problem, Strict
+from .security import protect, user_required
+
+blp = Blueprint("api_processes", __name__, description="业务办理：申请人与审核人（个人令牌）")
+protect(blp)
+KIND_PATH = "<kind>"   # a catalog entry's kind; an unknown one is a 404
+ERRORS = (400, 401, 403, 404, 409, 429)
+
+
+# -- shapes ------------------------------------------------------------------------------------------
+class ProjectRef(Strict):
+    id = fields.Integer()
+    name = fields.String()
+    supervision_no = fields.String()
+
+
+class Application(Strict):
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    status = fields.String(validate=validate.OneOf(list(APPLICATION_STATUS)))
+    status_label = fields.String()
+    subject = fields.String()
+    project = fields.Nested(ProjectRef)
+    applicant_org = fields.String()
+    fields_ = fields.Dict(data_key="fields", metadata={"description": "该流程的业务字段"})
+    open_task_id = fields.Integer(allow_none=True)
+
+
+class ApplicationList(Strict):
+    items = fields.List(fields.Nested(Application))
+    total = fields.Integer()
+    page = fields.Integer()
+
+
+class Choice(Strict):
+    id = fields.Integer()
+    name = fields.String()
+    detail = fields.String()
+    group = fields.String()
+    reason = fields.String(allow_none=True, metadata={"description": "不能选择的原因"})
+
+
+class Choices(Strict):
+    items = fields.List(fields.Nested(Choice))
+
+
+class CreateIn(Strict):
+    target_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1),
+                               metadata={"description": "添加的对象：锁定记录（解锁）、任职记录（变更）或工程（竣工备案）"})
+
+
+class SaveIn(Strict):
+    """The application's fields, named as in its form file (bpmn/forms/<process>.edit.json)."""
+    class Meta:
+        unknown = INCLUDE
+
+
+class ListArgs(Strict):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    status = fields.String(validate=validate.OneOf(list(APPLICATION_STATUS)))
+
+
+class LogEntry(Strict):
+    at = fields.String()
+    user_name = fields.String()
+    org_name = fields.String()
+    action = fields.String()
+    opinion = fields.String(allow_none=True)
+
+
+class Log(Strict):
+    items = fields.List(fields.Nested(LogEntry))
+
+
+class Task(Strict):
+    id = fields.Integer()
+    process_key = fields.String()
+    name = fields.String()
+    subject = fields.String()
+    scope = fields.String()
+    applicant_name = fields.String()
+    created_at = fields.String()
+    due_at = fields.String(allow_none=True)
+    claimed_by_name = fields.String(allow_none=True)
+    claimed_by_org_name = fields.String(allow_none=True)
+    state = fields.String()
+
+
+class InboxArgs(Strict):
+    view = fields.String(load_default="open", validate=validate.OneOf(VIEWS))
+    process_key = fields.String(validate=validate.Length(max=100))
+    scope = fields.String(validate=validate.Length(max=100), metadata={"description": "工程名称包含"})
+    applicant = fields.String(validate=validate.Length(max=100), metadata={"description": "申请单位包含"})
+    date_from = fields.Date()
+    date_to = fields.Date()
+    due = fields.String(validate=validate.OneOf(DUE_FILTERS))
+    sort = fields.String(load_default="new", validate=validate.OneOf(["new", "due"]))
+    cursor = fields.String(validate=validate.Regexp(_CURSOR.pattern + "$"), metadata={"description": "上一页的 next_cursor"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class Inbox(Strict):
+    items = fields.List(fields.Nested(Task))
+    next_cursor = fields.String(allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    due_counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class TaskDetail(Strict):
+    task = fields.Nested(Task)
+    application = fields.Nested(Application, allow_none=True)
+
+
+class OpinionIn(Strict):
+    opinion = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class AttachIn(Strict):
+    kind = fields.String(load_default="attachment", validate=validate.Length(max=50),
+                         metadata={"description": "附件栏目（表单文件中 format=file 的字段名）"})
+
+
+# -- plumbing ----------------------------------------------------------------------------------------
+def refusals(view):
+    """The services' refusals as problems: 404 / 403 for access, 400 naming the field, 409 for the engine's."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except NotFound as e:
+            return problem(404, e.message)
+        except Forbidden as e:
+            return problem(403, e.message)
+        except DomainError as e:
+            return problem(400, e.message, [{"field": e.field or "", "message": e.message}])
+        except EngineError as e:   # the engine's form check names a field; the rest are conflicts
+            field = getattr(e, "field", None)
+            return problem(400 if field else 409, e.message, [{"field": field, "message": e.message}] if field else None)
+    return wrapper
+
+
+def _errors(*codes):
+    def decorate(view):
+        for code in codes:
+            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM, description="错误（problem+json）")(view)
+        return view
+    return decorate
+
+
+def _service(kind, own=True):
+    svc = services().by_kind.get(kind)
+    if svc is None:
+        raise NotFound("不存在该业务")
+    if not own:
+        return svc
+    if g.principal.kind not in svc.allowed_kinds:
+        raise Forbidden("当前账号不能办理该业务")
+    return svc
+
+
+def _value(value):
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+INTERNAL = {"id", "status", "open_key", "instance_id", "applicant_org_id", "created_by_user_id", "project_id"}
+
+
+def application_dict(kind, svc, app) -> dict:
+    task = svc.open_task(app)
+    return {
+        "id": app.id, "kind": kind, "title": svc.entry.title, "status": app.status, "status_label": app.status_label,
+        "subject": svc.subject(app), "applicant_org": app.applicant_org.name,
+        "project": {"id": app.project.id, "name": app.project.name, "supervision_no": app.project.supervision_no},
+        "fields_": {c.key: _value(getattr(app, c.key)) for c in app.__table__.columns if c.key not in INTERNAL},
+        "open_task_id": task.id if task is not None else None,
+    }
+
+
+def task_dict(task) -> dict:
+    return {"id": task.id, "process_key": task.process_key, "name": task.name, "subject": task.subject,
+            "scope": task.scope, "applicant_name": task.applicant_name, "created_at": _value(task.created_at),
+            "due_at": _value(getattr(task, "due_at", None)), "claimed_by_name": task.claimed_by_name,
+            "claimed_by_org_name": task.claimed_by_org_name, "state": task.state}
+
+
+def _choices(svc) -> list[dict]:
+    return [{"id": p.id, "name": p.name, "detail": p.detail, "group": p.group, "reason": p.reason}
+            for p in svc.entry.picks(svc, g.principal)]
+
+
+# -- applicants --------------------------------------------------------------------------------------
+@blp.route(f"/applications/{KIND_PATH}", methods=["GET"])
+@blp.arguments(ListArgs, location="query")
+@blp.doc(summary="本单位的申请列表")
+@blp.response(200, ApplicationList)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def list_applications(args, kind):
+    svc = _service(kind)
+    rows, total = svc.list_own(g.principal, page=args["page"], per_page=20, status=args.get("status"))
+    return {"items": [application_dict(kind, svc, a) for a in rows], "total": total, "page": args["page"]}
+
+
+@blp.route(f"/applications/{KIND_PATH}/choices", methods=["GET"])
+@blp.doc(summary="“添加”可选的对象")
+@blp.response(200, Choices)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def choices(kind):
+    return {"items": _choices(_service(kind))}
+
+
+@blp.route(f"/applications/{KIND_PATH}", methods=["POST"])
+@blp.arguments(CreateIn)
+@blp.doc(summary="添加（新建草稿）")
+@blp.response(201, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def create(data, kind):
+    svc = _service(kind)
+    app = svc.create(g.principal, data["target_id"])
+    return application_dict(kind, svc, app)
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>", methods=["GET"])
+@blp.doc(summary="申请详情")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def detail(kind, app_id):
+    svc = _service(kind, own=False)
+    return application_dict(kind, svc, svc.get(g.principal, app_id))
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>", methods=["PATCH"])
+@blp.arguments(SaveIn)
+@blp.doc(summary="保存（确定 / 暂存）")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def save(data, kind, app_id):
+    svc = _service(kind)
+    values = {k: v if isinstance(v, str) or v is None else str(v) for k, v in data.items()}
+    app = svc.save(g.principal, app_id, values)
+    return application_dict(kind, svc, app)
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/attachments", methods=["POST"])
+@blp.arguments(AttachIn, location="query")
+@blp.doc(summary="上传附件并保存（multipart/form-data：文件字段 file，可同时提交表单字段）",
+         requestBody={"content": {"multipart/form-data": {"schema": {
+             "type": "object", "required": ["file"], "additionalProperties": {"type": "string", "maxLength": 2000},
+             "properties": {"file": {"type": "string", "format": "binary"}}}}}})
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def attach(args, kind, app_id):
+    svc = _service(kind)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return problem(400, "请选择要上传的文件", [{"field": "file", "message": "请选择要上传的文件"}])
+    slots = svc.attachment_labels()
+    if args["kind"] not in slots:
+        message = "附件栏目不正确（可选：" + "、".join(slots) + "）"
+        return problem(400, message, [{"field": "kind", "message": message}])
+    limit = services().uploads.max_bytes + 1
+    values = {name: value for name, value in request.form.items() if isinstance(value, str)}
+    app = svc.save(g.principal, app_id, values, [Upload(args["kind"], upload.filename, upload.stream.read(limit))])
+    return application_dict(kind, svc, app)
+
+
+def _command(kind, app_id, name):
+    svc = _service(kind)
+    getattr(svc, name)(g.principal, app_id)
+    return application_dict(kind, svc, svc.get(g.principal, app_id))
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/report", methods=["POST"])
+@blp.doc(summary="上报")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def report(kind, app_id):
+    return _command(kind, app_id, "report")
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/withdraw", methods=["POST"])
+@blp.doc(summary="撤回")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def withdraw(kind, app_id):
+    return _command(kind, app_id, "withdraw")
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/log", methods=["GET"])
+@blp.doc(summary="操作记录")
+@blp.response(200, Log)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def log(kind, app_id):
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)
+    return {"items": [{"at": _value(e.at), "user_name": e.user_name, "org_name": e.org_name, "action": e.action,
+                       "opinion": e.opinion} for e in svc.operation_log(app)]}
+
+
+@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/diagram", methods=["GET"])
+@blp.doc(summary="流程图（SVG，标出当前步骤）")
+@blp.response(200, content_type="image/svg+xml", description="SVG")
+@_errors(*ERRORS)
+@user_required
+@refusals
+def diagram(kind, app_id):
+    svc = _service(kind, own=False)
+    return Response(svc.diagram(svc.get(g.principal, app_id)), mimetype="image/svg+xml")
+
+
+# -- reviewers ---------------------------------------------------------------------------------------
+@blp.route("/inbox", methods=["GET"])
+@blp.arguments(InboxArgs, location="query")
+@blp.doc(summary="待办：待签收 / 我的待办 / 他人已签收 / 已办，带计数与筛选（键集分页）")
+@blp.response(200, Inbox)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def inbox(args):
+    flt = InboxFilter(process_key=args.get("process_key"), scope=args.get("scope"), applicant=args.get("applicant"),
+                      date_from=args.get("date_from"), date_to=args.get("date_to"), due=args.get("due"),
+                      sort=args["sort"])
+    page = services().reviews.inbox(g.principal, args["view"], flt, args.get("cursor"), args["limit"])
+    return {"items": [task_dict(t) for t in page.rows], "next_cursor": page.next_cursor,
+            "counts": page.counts, "due_counts": page.due_counts}
+
+
+@blp.route("/tasks/<id:task_id>", methods=["GET"])
+@blp.doc(summary="审核任务及其申请")
+@blp.response(200, TaskDetail)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def task(task_id):
+    return _task_detail(task_id)
+
+
+def _task_detail(task_id) -> dict:
+    task, app = services().reviews.task(g.principal, task_id)
+    svc = services().for_process(task.process_key)
+    return {"task": task_dict(task),
+            "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
+
+
+@blp.route("/tasks/<id:task_id>/claim", methods=["POST"])
+@blp.doc(summary="签收")
+@blp.response(200, TaskDetail)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def claim(task_id):
+    services().reviews.claim(g.principal, task_id)
+    return _task_detail(task_id)
+
+
+@blp.route("/tasks/<id:task_id>/release", methods=["POST"])
+@blp.doc(summary="退回签收")
+@blp.response(200, TaskDetail)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def release(task_id):
+    services().reviews.release(g.principal, task_id)
+    return _task_detail(task_id)
+
+
+@blp.route("/tasks/<id:task_id>/approve", methods=["POST"])
+@blp.arguments(OpinionIn)
+@blp.doc(summary="审核通过")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def approve(data, task_id):
+    return _decided(services().reviews.approve(g.principal, task_id, data["opinion"]))
+
+
+@blp.route("/tasks/<id:task_id>/return", methods=["POST"])
+@blp.arguments(OpinionIn)
+@blp.doc(summary="退回（须填写意见）")
+@blp.response(200, Application)
+@_errors(*ERRORS)
+@user_required
+@refusals
+def return_(data, task_id):
+    return _decided(services().reviews.return_(g.principal, task_id, data["opinion"]))
+
+
+def _decided(app) -> dict:
+    entry = catalog.entry_of(app)
+    return application_dict(entry.kind, services().by_kind[entry.kind], app)

@@ -1,0 +1,174 @@
+"""The API's request and response shapes (marshmallow), from which the OpenAPI document is built."""
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from handlers.models import API_SCOPES, CERTIFICATES, PERSON_STATUS, PROJECT_STATUS, ROLES
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = EXCLUDE   # fields from a newer sender are ignored, not refused
+        ordered = True
+
+
+class FieldError(Schema):
+    field = fields.String(required=True, metadata={"description": "出错的字段（点号路径）"})
+    message = fields.String(required=True)
+
+
+class Problem(Schema):
+    """RFC 9457 problem details."""
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "中文说明"})
+    errors = fields.List(fields.Nested(FieldError))
+    row = fields.Integer(allow_none=True)
+    people = fields.List(fields.Dict())
+
+
+class OrgRef(Strict):
+    credit_code = fields.String(required=True, validate=validate.Length(min=18, max=18),
+                                metadata={"description": "统一社会信用代码"})
+    name = fields.String(validate=validate.Length(max=200), allow_none=True)
+
+
+class EmployerRef(OrgRef):
+    kind = fields.String(validate=validate.OneOf(["construction_unit", "contractor", "supervising_firm"]),
+                         allow_none=True)
+
+
+class Personnel(Strict):
+    project_manager = fields.String(allow_none=True, metadata={"description": "项目经理身份证号"})
+    safety_officer = fields.String(allow_none=True, metadata={"description": "安全员身份证号"})
+    chief_supervisor = fields.String(allow_none=True, metadata={"description": "项目总监身份证号"})
+
+
+class ProjectIn(Strict):
+    supervision_no = fields.String(required=True, validate=validate.Length(min=1, max=50),
+                                   metadata={"description": "报监登记号（自然键）"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    contract_no = fields.String(allow_none=True, validate=validate.Length(max=50))
+    permit_no = fields.String(allow_none=True, validate=validate.Length(max=50))
+    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    status = fields.String(validate=validate.OneOf([*PROJECT_STATUS, *PROJECT_STATUS.values()]))
+    construction_unit = fields.Nested(OrgRef, required=True)
+    contractor = fields.Nested(OrgRef, allow_none=True)
+    supervising_firm = fields.Nested(OrgRef, allow_none=True)
+    authority = fields.Nested(OrgRef, required=True)
+    agency = fields.Nested(OrgRef, required=True)
+    personnel = fields.Nested(Personnel)
+
+
+class CertificateIn(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf([*CERTIFICATES, *CERTIFICATES.values()]))
+    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+
+
+class PersonIn(Strict):
+    id_card = fields.String(required=True, validate=validate.Length(min=18, max=18),
+                            metadata={"description": "身份证号（自然键）"})
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    employer = fields.Nested(EmployerRef, required=True)
+    certificates = fields.List(fields.Nested(CertificateIn))
+
+
+class BulkIn(Strict):
+    rows = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1, max=5000),
+                       metadata={"description": "每行同单条接口的请求体"})
+
+
+class LockOut(Schema):
+    id = fields.Integer()
+    role = fields.String(validate=validate.OneOf(list(ROLES)))
+    project_id = fields.Integer()
+    locked_at = fields.String()
+    reason = fields.String()
+
+
+class PersonOutcome(Schema):
+    role = fields.String()
+    id_card = fields.String()
+    name = fields.String()
+    outcome = fields.String(metadata={"description": "assigned | locked | unchanged | over_limit"})
+    lock = fields.Nested(LockOut, allow_none=True)
+    message = fields.String()
+
+
+class UpsertOut(Schema):
+    outcome = fields.String(metadata={"description": "created | updated | unchanged"})
+    key = fields.String()
+    id = fields.Integer()
+    people = fields.List(fields.Nested(PersonOutcome))
+
+
+class BulkRow(Schema):
+    row = fields.Integer()
+    status = fields.Integer()
+    outcome = fields.String()
+    key = fields.String()
+    id = fields.Integer()
+    people = fields.List(fields.Nested(PersonOutcome))
+    errors = fields.List(fields.Nested(FieldError))
+
+
+class BulkOut(Schema):
+    accepted = fields.Integer()
+    refused = fields.Integer()
+    results = fields.List(fields.Nested(BulkRow))
+
+
+class OrgOut(Schema):
+    credit_code = fields.String(allow_none=True)
+    name = fields.String()
+
+
+class ProjectOut(Schema):
+    id = fields.Integer()
+    supervision_no = fields.String()
+    name = fields.String()
+    contract_no = fields.String(allow_none=True)
+    permit_no = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    status = fields.String(validate=validate.OneOf(list(PROJECT_STATUS)))
+    status_label = fields.String()
+    construction_unit = fields.Nested(OrgOut, allow_none=True)
+    contractor = fields.Nested(OrgOut, allow_none=True)
+    supervising_firm = fields.Nested(OrgOut, allow_none=True)
+    authority = fields.Nested(OrgOut, allow_none=True)
+    agency = fields.Nested(OrgOut, allow_none=True)
+    personnel = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class CertificateOut(Schema):
+    kind = fields.String()
+    number = fields.String()
+
+
+class PersonOut(Schema):
+    id = fields.Integer()
+    id_card = fields.String()
+    name = fields.String()
+    status = fields.String(validate=validate.OneOf(list(PERSON_STATUS)))
+    status_label = fields.String()
+    employer = fields.Nested(OrgOut)
+    certificates = fields.List(fields.Nested(CertificateOut))
+    open_locks = fields.List(fields.Nested(LockOut))
+
+
+class PageArgs(Strict):
+    cursor = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1),
+                            metadata={"description": "上一页返回的 next_cursor"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class ProjectPage(Schema):
+    items = fields.List(fields.Nested(ProjectOut))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class PersonPage(Schema):
+    items = fields.List(fields.Nested(PersonOut))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+SCOPES_DOC = ", ".join(API_SCOPES)

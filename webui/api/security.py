@@ -1,0 +1,101 @@
+"""Bearer tokens on every /api/v1 call: who calls, what they may do, the rate limit and the audit row.
+
+No cookie is ever read here: the API is exempt from CSRF because a browser cannot attach a bearer
+token to a forged cross-site request (docs/api.md).
+"""
+from functools import wraps
+
+from flask import current_app, g, request
+from flask_limiter import Limiter
+
+from handlers import api_tokens
+from handlers.api_tokens import Caller
+
+from .problems import problem
+
+OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
+
+
+def bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authenticate():
+    """before_request of the API blueprints: 401 unless a valid token is sent."""
+    if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in OPEN_ENDPOINTS:
+        return None
+    caller = api_tokens.authenticate(bearer())
+    if caller is None:
+        return problem(401, "缺少有效的访问令牌（Authorization: Bearer …），或令牌已过期、已吊销")
+    g.api_caller = caller
+    if caller.principal is not None:
+        g.principal = caller.principal
+    return None
+
+
+def audit(response):
+    """after_request: one audit row per call made with a token."""
+    caller = getattr(g, "api_caller", None)
+    if caller is not None:
+        try:
+            api_tokens.audit(caller, request.method, request.path, response.status_code,
+                             request.remote_addr or "")
+        except Exception:   # the audit must not turn a done call into an error
+            current_app.logger.exception("API audit row not written")
+    return response
+
+
+def caller() -> Caller:
+    return g.api_caller
+
+
+def scope_required(scope: str):
+    """A machine client's token carrying ``scope``; personal tokens act on the pages' rules instead."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not caller().may(scope):
+                return problem(403, f"该令牌没有“{scope}”权限")
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def user_required(view):
+    """A personal token: the view acts as its principal through the same services as the pages."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if caller().principal is None:
+            return problem(403, "该接口须使用个人令牌（以用户身份调用）")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def _limit_key() -> str:
+    token = bearer()
+    return "token:" + token[:13] if token.startswith(api_tokens.TOKEN_PREFIX + "_") else \
+        "addr:" + (request.remote_addr or "")
+
+
+def _on_breach(_limit):
+    return problem(429, "请求过于频繁，请稍后再试")
+
+
+limiter = Limiter(key_func=_limit_key, default_limits=[], on_breach=_on_breach)
+
+
+def rate_limit() -> str:
+    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
+
+
+def protect(blp) -> None:
+    """Token check, audit, rate limit and problem+json errors on an API blueprint (at import, once)."""
+    from werkzeug.exceptions import HTTPException
+
+    from .problems import from_http_exception
+    blp.before_request(authenticate)
+    blp.after_request(audit)
+    blp.register_error_handler(HTTPException, from_http_exception)
+    limiter.limit(rate_limit)(blp)

@@ -1,0 +1,82 @@
+"""Webhook subscriptions of machine clients (scope ``webhooks:manage``); delivery in handlers.webhooks."""
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from handlers import webhooks
+from handlers.errors import DomainError, NotFound
+
+from .problems import PROBLEM, problem
+from .schemas import Problem, Strict
+from .security import caller, protect, scope_required
+
+blp = Blueprint("api_webhooks", __name__, description="事件推送（Webhook）订阅")
+protect(blp)
+
+
+class SubscriptionIn(Strict):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"description": "回调地址"})
+    events = fields.List(fields.String(validate=validate.OneOf(list(webhooks.EVENTS))), required=True,
+                         validate=validate.Length(min=1, max=len(webhooks.EVENTS)))
+
+
+class Subscription(Strict):
+    id = fields.Integer()
+    url = fields.String()
+    events = fields.List(fields.String())
+    active = fields.Boolean()
+    secret = fields.String(metadata={"description": "签名密钥，仅在创建时返回一次"})
+
+
+class Subscriptions(Strict):
+    items = fields.List(fields.Nested(Subscription))
+
+
+def _errors(*codes):
+    def decorate(view):
+        for code in codes:
+            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM, description="错误（problem+json）")(view)
+        return view
+    return decorate
+
+
+def _dict(sub, secret=None) -> dict:
+    out = {"id": sub.id, "url": sub.url, "events": sub.events, "active": sub.active}
+    if secret:
+        out["secret"] = secret
+    return out
+
+
+@blp.route("/webhooks", methods=["GET"])
+@blp.doc(summary="本客户端的订阅")
+@blp.response(200, Subscriptions)
+@_errors(401, 403, 429)
+@scope_required("webhooks:manage")
+def list_subscriptions():
+    return {"items": [_dict(s) for s in webhooks.subscriptions(caller().client)]}
+
+
+@blp.route("/webhooks", methods=["POST"])
+@blp.arguments(SubscriptionIn)
+@blp.doc(summary="订阅事件：推送带 X-Ynqs-Signature（HMAC-SHA256）签名头")
+@blp.response(201, Subscription)
+@_errors(400, 401, 403, 429)
+@scope_required("webhooks:manage")
+def subscribe(data):
+    try:
+        sub, secret = webhooks.subscribe(caller().client, data["url"], data["events"])
+    except DomainError as e:
+        return problem(400, e.message, [{"field": e.field or "", "message": e.message}])
+    return _dict(sub, secret)
+
+
+@blp.route("/webhooks/<id:subscription_id>", methods=["DELETE"])
+@blp.doc(summary="取消订阅")
+@blp.response(204)
+@_errors(401, 403, 404, 429)
+@scope_required("webhooks:manage")
+def unsubscribe(subscription_id):
+    try:
+        webhooks.unsubscribe(caller().client, subscription_id)
+    except NotFound as e:
+        return problem(404, e.message)
+    return ""
