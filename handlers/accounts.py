@@ -38,6 +38,15 @@ EDITABLE_FIELDS = {
 }
 
 
+class RegistrationReturned(DomainError):
+    """The password was right, but the login's registration was returned: the message says why, and
+    ``user_id`` may correct and submit it again (``RegistrationService.resubmit``)."""
+
+    def __init__(self, message: str, user_id: int, account_id: int):
+        super().__init__(message)
+        self.user_id, self.account_id = user_id, account_id
+
+
 @dataclass
 class Registration:
     kind: str
@@ -49,9 +58,10 @@ class Registration:
     password: str
 
 
-def register(reg: Registration) -> Account:
-    """Create a pending account (and its organisation if new): everything is checked before anything
-    is written, and the whole registration is one unit of work."""
+def create_pending_account(reg: Registration) -> Account:
+    """A pending account (and its organisation if new) for a registration: everything is checked
+    before anything is written, in the caller's unit of work (``RegistrationService.register``
+    submits it for review in the same one)."""
     with unit_of_work():
         code = _check_organisation(reg)
         username = reg.username.strip()
@@ -68,7 +78,7 @@ def register(reg: Registration) -> Account:
     return account
 
 
-def add_role(user: User, reg: Registration) -> Account:
+def create_pending_role(user: User, reg: Registration) -> Account:
     """A logged-in person applies for one more account (another organisation) under the same login;
     it waits for the administrator's review like a registration."""
     with unit_of_work():
@@ -79,6 +89,39 @@ def add_role(user: User, reg: Registration) -> Account:
         account = Account(user=user, org=org, status=PENDING)
         db.session.add_all([org, account])
     return account
+
+
+def correct_account(account: Account, reg: Registration) -> None:
+    """A returned registration corrected by its registrant: the account is pending again, for the
+    organisation the corrected details name. An organisation that only this account uses (it came
+    with the registration) takes the corrected details; a shared one is left as it is. Everything is
+    checked before anything changes."""
+    with unit_of_work():
+        code = _check_organisation(reg)
+        own = db.session.scalar(select(func.count()).select_from(Account)
+                                .where(Account.org_id == account.org_id, Account.id != account.id)) == 0
+        org = account.org
+        if code != org.credit_code:
+            found = db.session.scalar(select(Organization).where(Organization.credit_code == code))
+            if found is not None:
+                if found.kind != reg.kind:
+                    raise DomainError("统一社会信用代码：该单位已以其他账号类型登记", "credit_code")
+                if any(a.org_id == found.id for a in account.user.accounts):
+                    raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
+                org, own = found, False
+            elif not own:
+                org = _organisation(reg, code)   # a new organisation; the shared one stays as it is
+                own = True
+        elif reg.kind != org.kind and not own:
+            raise DomainError("统一社会信用代码：该单位已以其他账号类型登记", "credit_code")
+        if own:
+            org.kind, org.name, org.credit_code = reg.kind, reg.org_name.strip(), code
+            org.contact_person, org.contact_phone = reg.contact_person.strip(), reg.mobile.strip()
+        user = account.user
+        if not active_accounts(user):   # a first registration: its contact is the person of the login
+            user.name, user.mobile = reg.contact_person.strip(), reg.mobile.strip()
+        account.org, account.status, account.reject_reason = org, PENDING, None
+        db.session.add(org)
 
 
 def _check_organisation(reg: Registration) -> str:
@@ -146,7 +189,7 @@ def authenticate(username: str, password: str) -> User:
     rejected = next((a for a in user.accounts if a.status == REJECTED), None)
     if rejected is None:
         raise DomainError(DISABLED_MESSAGE)
-    raise DomainError(REJECTED_MESSAGE.format(reason=rejected.reject_reason or "无"))
+    raise RegistrationReturned(REJECTED_MESSAGE.format(reason=rejected.reject_reason or "无"), user.id, rejected.id)
 
 
 _NO_SYNC = {"synchronize_session": False}
@@ -213,6 +256,10 @@ def _check_password_strength(password: str, username: str, field: str = "passwor
         raise DomainError(f"{label}：密码不能包含用户名", field)
 
 
+def user_by_id(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def active_accounts(user: User) -> list[Account]:
     return [a for a in user.accounts if a.status == ACTIVE]
 
@@ -223,29 +270,6 @@ def act_as(user: User, account_id: int) -> Principal:
     if account is None:
         raise NotFound("账号不存在或未通过审核")
     return Principal.of(account)
-
-
-def pending_registrations() -> list[Account]:
-    return list(db.session.scalars(select(Account).where(Account.status == PENDING).order_by(Account.id)))
-
-
-def review_registration(admin: Principal, account_id: int, approve: bool, reason: str = "") -> Account:
-    if not admin.is_admin:
-        raise Forbidden()
-    with unit_of_work():
-        account = db.session.get(Account, account_id)
-        if account is None:
-            raise NotFound()
-        if account.status != PENDING:
-            raise DomainError("该注册申请已处理")
-        if not approve and not reason.strip():
-            raise DomainError("驳回原因：请填写驳回原因", "reason")
-        account.status = ACTIVE if approve else REJECTED
-        account.reject_reason = None if approve else reason.strip()
-        account.reviewed_at = utcnow()
-        if not approve and not active_accounts(account.user):
-            end_sessions(account.user_id)   # a login left with no role keeps no session
-    return account
 
 
 def accounts_for_admin(admin: Principal, limit: int = 500) -> list[Account]:

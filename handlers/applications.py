@@ -65,12 +65,12 @@ class ApplicationService:
         self.allowed_kinds = entry.filers
 
     @property
-    def form(self) -> FormSpec:
-        """The application fields (the entry's edit form file)."""
-        return self.engine.registry.forms[self.entry.edit_form]
+    def form(self) -> FormSpec | None:
+        """The application fields (the entry's edit form file); None for a process filed elsewhere."""
+        return self.engine.registry.forms[self.entry.edit_form] if self.entry.edit_form else None
 
     def attachment_labels(self) -> dict[str, str]:
-        return {f.kind: f.title for f in self.form.file_fields}
+        return {f.kind: f.title for f in self.form.file_fields} if self.form else {}
 
     # -- queries --------------------------------------------------------------------
     def list_own(self, principal: Principal, page: int = 1, per_page: int = 20, status: str | None = None):

@@ -48,7 +48,7 @@ class ProcessEntry:
     filers: tuple[str, ...]               # organisation kinds that may file it
     model: type                           # the domain table of its applications
     service: type                         # handlers.applications.ApplicationService subclass
-    edit_form: str                        # form file key of the application fields
+    edit_form: str | None                 # form file key of the application fields (None: filed elsewhere)
     picker_title: str                     # 添加 dialog heading
     picker_empty: str                     # shown when nothing can be picked
     picks: Callable[[Any, Any], list[Pick]]   # (service, principal) -> the pickable records
@@ -59,6 +59,8 @@ class ProcessEntry:
     crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
     after_save: str = "list"              # "list" or "detail": where 保存 returns to
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
+    reviewers: tuple[str, ...] = ("agency", "authority")   # organisation kinds that work its review steps
+    notifies_applicant: bool = True       # the applicant organisation hears of claims and decisions
 
     @property
     def breadcrumb(self) -> str:
@@ -97,6 +99,10 @@ def entry_of(app) -> ProcessEntry | None:
 def titles() -> dict[str, str]:
     """Process key -> title, for labels and filters."""
     return {e.key: e.title for e in _BY_KIND.values()}
+
+
+def reviewed_by(org_kind: str) -> list[ProcessEntry]:
+    return [e for e in _BY_KIND.values() if org_kind in e.reviewers]
 
 
 def filed_by(org_kind: str) -> list[ProcessEntry]:

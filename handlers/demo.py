@@ -24,7 +24,7 @@ from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,
-    PENDING, PLATFORM, PROJECT_MANAGER, REJECTED, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
+    PENDING, PLATFORM, PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
     SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Account, Assignment, Certificate, LockRecord,
     Organization, Person, Project, User,
 )
@@ -225,7 +225,7 @@ def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
     newcomer = org(CONTRACTOR, "云南恒信建筑工程有限公司", "qj", 1)
     login(PENDING_USERNAME, newcomer.contact_person, [newcomer], status=PENDING)
     refused = org(CONSTRUCTION_UNIT, "昆明鑫盛房地产开发有限公司", "km", 3)
-    login(REJECTED_USERNAME, refused.contact_person, [refused], status=REJECTED, reason=REJECT_REASON)
+    login(REJECTED_USERNAME, refused.contact_person, [refused], status=PENDING)   # returned below, on the engine
     db.session.flush()
 
     # -- projects -----------------------------------------------------------------------
@@ -434,6 +434,16 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
         reviewer = principal(project.authority_id)
         services.reviews.claim(reviewer, services.completion.open_task(app).id)
         created += 1
+
+    # registrations: one waiting in the administrators' 待办, one returned with its reason
+    admin = principal(ADMIN_USERNAME)
+    for username in (PENDING_USERNAME, REJECTED_USERNAME):
+        user = db.session.scalar(select(User).where(User.username == username))
+        reg = services.registration.submit(user.accounts[0])
+        if username == REJECTED_USERNAME:
+            task = services.registration.open_task(reg)
+            services.reviews.claim(admin, task.id)
+            services.reviews.submit(admin, task.id, {"decision": "return", "reason": REJECT_REASON})
     return created
 
 

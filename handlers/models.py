@@ -37,7 +37,9 @@ PROJECT_STATUS = {UNDER_CONSTRUCTION: "在建", COMPLETED: "竣工"}
 
 # application status
 DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned", "approved", "withdrawn"
-APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回"}
+DECLINED = "declined"   # ended without effect by the reviewer (a returned registration submission)
+APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回",
+                      DECLINED: "未通过"}
 OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
 STATUS_BY_LABEL = {label: code for code, label in APPLICATION_STATUS.items()}   # diagrams declare labels
 
@@ -320,6 +322,45 @@ class PermitSupplement(ApplicationMixin, db.Model):
     __tablename__ = "permit_supplement"
     permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
     issue_date: Mapped[date | None] = mapped_column(Date)          # 发证日期
+
+
+class Registration(db.Model):
+    """One submission of a registration (or of one more role) for review: the details as submitted,
+    the process instance that reviews it, and its decision. A returned registration is corrected
+    and submitted again as a new row (and instance) for the same account, so each decision stays."""
+    __tablename__ = "registration"
+    __table_args__ = (Index("ix_registration_decided", "finished_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    applicant_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    org_name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18))
+    contact_person: Mapped[str] = mapped_column(String(50))
+    mobile: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default=REPORTED)   # APPLICATION_STATUS
+    reason: Mapped[str] = mapped_column(Text, default="")               # why it was returned
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)     # when it was decided
+    decided_by_name: Mapped[str] = mapped_column(String(100), default="")
+    account: Mapped[Account] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+    applicant_org: Mapped[Organization] = relationship(foreign_keys=[applicant_org_id], lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return APPLICATION_STATUS[self.status]
+
+    @property
+    def kind_label(self) -> str:
+        return ORG_KINDS[self.kind]
+
+    @property
+    def reported_at(self) -> datetime:
+        """A registration is reported (上报) when it is submitted."""
+        return self.created_at
 
 
 class Notification(db.Model):

@@ -32,6 +32,7 @@ KINDS = {
     "approved": ("申请已办结", "applicant"),
     "recheck_failed": ("复核未通过", "applicant"),
     "incident": ("系统异常", "admin"),
+    "registration": ("新的注册申请", "admin"),
 }
 EMAIL_JOB = "notify.email"
 

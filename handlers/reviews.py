@@ -32,7 +32,7 @@ class ReviewService(ReviewDesk):
 
     def inbox(self, principal: Principal, view: str = "open", flt: InboxFilter | None = None,
               cursor: str | None = None, limit: int = 20) -> InboxPage:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         return ReviewInbox(principal.user_id, principal.org_id).page(view, flt, cursor, limit)
 
     def overdue(self, principal: Principal):
@@ -47,11 +47,12 @@ class ReviewService(ReviewDesk):
 
     def task(self, principal: Principal, task_id: int):
         """The task and its application, if the principal's organisation is a candidate."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         # the task only if it is offered to the principal's organisation: one statement
         task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id, exists().where(
             TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == principal.org_id)))
-        if task is None or task.process_key not in self.services:
+        if task is None or task.process_key not in self.services or \
+                principal.kind not in catalog.by_key(task.process_key).reviewers:
             raise NotFound("任务不存在或无权访问")
         return task, self.application_for(task.instance_id, task.process_key)
 
@@ -78,25 +79,29 @@ class ReviewService(ReviewDesk):
         return spec
 
     def claim(self, principal: Principal, task_id: int) -> HumanTask:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
             asked_at = utcnow()
             task = self.engine.claim(task_id, principal.actor)
             if task.claimed_at < asked_at:
                 return task   # the holder claiming again: nothing happened, nobody is told
-            app = self.application_for(task.instance_id, task.process_key)
-            notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
-                   f"您上报的{catalog.by_key(task.process_key).title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
+            entry = catalog.by_key(task.process_key)
+            if entry.notifies_applicant:
+                app = self.application_for(task.instance_id, task.process_key)
+                notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
+                       f"您上报的{entry.title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
             return task
 
     def release(self, principal: Principal, task_id: int) -> HumanTask:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
             task = self.engine.release(task_id, principal.actor)
             app = self.application_for(task.instance_id, task.process_key)
-            notify("task_released", app.project.regulator_ids, f"任务已退回签收：{task.subject}",
+            candidates = db.session.scalars(select(TaskCandidate.org_id).where(TaskCandidate.task_id == task.id))
+            notify("task_released", list(candidates), f"任务已退回签收：{task.subject}",
                    f"{principal.org_name}的{principal.user_name}退回签收了“{task.subject}”，请重新签收办理。",
-                   app=app, task_id=task.id, exclude_user_id=principal.user_id)
+                   app=app if catalog.by_key(task.process_key).notifies_applicant else None, task_id=task.id,
+                   exclude_user_id=principal.user_id)
             return task
 
     def approve(self, principal: Principal, task_id: int, opinion: str = ""):
@@ -109,7 +114,7 @@ class ReviewService(ReviewDesk):
         """Complete a review step with its form: files are attached to the application and their
         attachment ids go into the data; the form file says what is workflow data, what goes to
         the operation log and which field is the outcome."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
             task, app = self.task(principal, task_id)
             spec, service = self.form_of(task), self.service_for(task)
@@ -127,6 +132,8 @@ class ReviewService(ReviewDesk):
 
     @staticmethod
     def _tell_applicant(app, decision, opinion, principal):
+        if not catalog.entry_of(app).notifies_applicant:
+            return
         subject = f"{catalog.entry_of(app).title}（{app.project.name}）"
         if decision == "return":
             notify("returned", [app.applicant_org_id], f"申请被退回：{subject}",
@@ -139,8 +146,9 @@ class ReviewService(ReviewDesk):
                    _recheck_message(app.instance_id), app=app)
 
     @staticmethod
-    def _require_regulator(principal):
-        if not principal.is_regulator:
+    def _require_reviewer(principal):
+        """Regulators review applications, platform administrators registrations (catalog ``reviewers``)."""
+        if not catalog.reviewed_by(principal.kind):
             raise Forbidden("仅监督机构和主管部门可以审核")
 
 

@@ -3,12 +3,13 @@ from dataclasses import replace
 
 import pytest
 
+from engine import InvalidFormData, TaskClosed
 from handlers import accounts
 from handlers.accounts import PENDING_MESSAGE, WRONG_PASSWORD, Registration
-from handlers.errors import DomainError, Forbidden
+from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import ACTIVE, CONTRACTOR, PENDING, PLATFORM, REJECTED, Account, Organization, User
 
-from .world import credit_code, row_counts
+from .world import credit_code, review_registration, row_counts
 
 GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司", credit_code="91350100M000100Y43",
                     contact_person="刘联系", mobile="13888001234", username="yn3jian", password="ynqs2026x")
@@ -30,68 +31,73 @@ GOOD = Registration(kind=CONTRACTOR, org_name="云南省第三建设有限公司
     ({"password": "qq5201314"}, "密码：该密码过于常见，容易被猜中，请换一个"),
     ({"password": "YN3jian2026"}, "密码：密码不能包含用户名"),
 ])
-def test_registration_is_validated(ctx, change, message):
+def test_registration_is_validated(services, change, message):
     before = row_counts(User, Account, Organization)
     with pytest.raises(DomainError) as exc:
-        accounts.register(replace(GOOD, **change))
+        services.registration.register(replace(GOOD, **change))
     assert exc.value.message == message
     assert row_counts(User, Account, Organization) == before
 
 
-def test_pending_then_approved_account_logs_in(world):
-    account = accounts.register(GOOD)
+def test_pending_then_approved_account_logs_in(world, services):
+    account = services.registration.register(GOOD)
     assert account.status == PENDING
     with pytest.raises(DomainError) as exc:
         accounts.authenticate("yn3jian", "ynqs2026x")
     assert exc.value.message == PENDING_MESSAGE == "账号正在审核中，请等待平台管理员审核通过后再登录"
-    assert account in accounts.pending_registrations()
+    assert account in [reg.account for reg, _task in services.registration.pending(world.who("admin"))]
     with pytest.raises(Forbidden):
-        accounts.review_registration(world.who("contractor_user"), account.id, True)
-    accounts.review_registration(world.who("admin"), account.id, True)
+        services.registration.pending(world.who("contractor_user"))
+    with pytest.raises(Forbidden):   # the review task is the platform administrators' only
+        review_registration(services, world.who("contractor_user"), account, "approve")
+    with pytest.raises(NotFound):
+        review_registration(services, world.who("agency_reviewer"), account, "approve")
+    review_registration(services, world.who("admin"), account, "approve")
     assert account.status == ACTIVE
     user = accounts.authenticate("yn3jian", "ynqs2026x")
     principal = accounts.act_as(user, account.id)
     assert principal.org_name == "云南省第三建设有限公司" and principal.kind == CONTRACTOR
-    with pytest.raises(DomainError) as exc:
-        accounts.review_registration(world.who("admin"), account.id, False, "重复处理")
-    assert exc.value.message == "该注册申请已处理"
+    with pytest.raises(TaskClosed) as exc:   # a second decision on the same registration
+        review_registration(services, world.who("admin"), account, "return", "重复处理")
+    assert exc.value.message == "该任务已处理完毕"
+    assert account.status == ACTIVE
 
 
-def test_rejected_account_is_told_the_reason(world):
-    account = accounts.register(GOOD)
-    with pytest.raises(DomainError) as exc:
-        accounts.review_registration(world.who("admin"), account.id, False, "  ")
-    assert exc.value.message == "驳回原因：请填写驳回原因"
+def test_rejected_account_is_told_the_reason(world, services):
+    account = services.registration.register(GOOD)
+    with pytest.raises(InvalidFormData) as exc:
+        review_registration(services, world.who("admin"), account, "return", "  ")
+    assert exc.value.message == "退回原因：退回时必须填写退回原因"
     assert account.status == PENDING
-    accounts.review_registration(world.who("admin"), account.id, False, "营业执照信息与单位名称不符")
+    review_registration(services, world.who("admin"), account, "return", "营业执照信息与单位名称不符")
     assert account.status == REJECTED
     with pytest.raises(DomainError) as exc:
         accounts.authenticate("yn3jian", "ynqs2026x")
     assert exc.value.message == "注册申请未通过审核，原因：营业执照信息与单位名称不符"
 
 
-def test_wrong_password_and_unknown_user_get_the_same_message(world):
-    accounts.register(GOOD)
+def test_wrong_password_and_unknown_user_get_the_same_message(world, services):
+    services.registration.register(GOOD)
     for username, password in (("yn3jian", "wrong1234"), ("nobody", "ynqs2026x"), ("yn3jian", "")):
         with pytest.raises(DomainError) as exc:
             accounts.authenticate(username, password)
         assert exc.value.message == WRONG_PASSWORD == "用户名或密码错误"
 
 
-def test_duplicate_username_and_kind_conflict_are_refused(world):
-    accounts.register(GOOD)
+def test_duplicate_username_and_kind_conflict_are_refused(world, services):
+    services.registration.register(GOOD)
     with pytest.raises(DomainError) as exc:
-        accounts.register(replace(GOOD, credit_code=credit_code(990001)))
+        services.registration.register(replace(GOOD, credit_code=credit_code(990001)))
     assert exc.value.message == "用户名：该用户名已被注册"
     contractor_code = world.org("contractor").credit_code
     with pytest.raises(DomainError) as exc:
-        accounts.register(replace(GOOD, username="another1", credit_code=contractor_code, kind="supervising_firm"))
+        services.registration.register(replace(GOOD, username="another1", credit_code=contractor_code, kind="supervising_firm"))
     assert exc.value.message == "统一社会信用代码：该单位已以其他账号类型登记"
 
 
-def test_act_as_only_own_approved_accounts(world):
-    pending = accounts.register(GOOD)
-    accounts.review_registration(world.who("admin"), pending.id, True)
+def test_act_as_only_own_approved_accounts(world, services):
+    pending = services.registration.register(GOOD)
+    review_registration(services, world.who("admin"), pending, "approve")
     user = accounts.authenticate("yn3jian", "ynqs2026x")
     from handlers.errors import NotFound
     other_account_id = world.who("contractor_user").account_id
@@ -99,13 +105,13 @@ def test_act_as_only_own_approved_accounts(world):
         accounts.act_as(user, other_account_id)
 
 
-def test_registration_joins_the_open_unit_of_work(ctx):
+def test_registration_joins_the_open_unit_of_work(services):
     """One unit of work: inside an outer command nothing is committed until the command ends."""
     from engine.db import unit_of_work
     before = row_counts(User, Account, Organization)
     with pytest.raises(RuntimeError):
         with unit_of_work():
-            accounts.register(GOOD)
+            services.registration.register(GOOD)
             raise RuntimeError("a later step of the same command fails")
     assert row_counts(User, Account, Organization) == before
 
@@ -127,13 +133,13 @@ def test_a_failing_later_field_changes_nothing_in_the_enterprise_info(world):
     assert row_counts(OrgInfoChange) == {"org_info_change": 0}
 
 
-def test_a_failing_registration_stores_no_organisation(ctx):
+def test_a_failing_registration_stores_no_organisation(services):
     """The organisation of a refused registration is not left behind for a later commit."""
     from engine.db import db
-    accounts.register(GOOD)
+    services.registration.register(GOOD)
     before = row_counts(User, Account, Organization)
     other_org = replace(GOOD, credit_code=credit_code(777), org_name="新单位")
     with pytest.raises(DomainError, match="用户名：该用户名已被注册"):
-        accounts.register(other_org)
+        services.registration.register(other_org)
     db.session.commit()
     assert row_counts(User, Account, Organization) == before

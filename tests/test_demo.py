@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 
 from engine.db import db
@@ -86,6 +87,14 @@ def test_organisations_and_logins(demo):
     with pytest.raises(DomainError, match="营业执照"):
         accounts.authenticate("rejected_js", DEMO_PASSWORD)
     assert {a.status for a in db.session.scalars(select(Account))} == {ACTIVE, PENDING, REJECTED}
+    # both went through 注册审核 on the engine: one waits in the administrators' inbox, one is on record
+    from handlers.principal import Principal
+    admin = Principal.of(accounts.authenticate("admin", DEMO_PASSWORD).accounts[0])
+    services = current_app.extensions["services"]
+    [(waiting, task_id)] = services.registration.pending(admin)
+    assert waiting.user.username == "pending_sg" and task_id in [r.id for r in services.reviews.inbox(admin).rows]
+    [returned] = services.registration.history(admin)
+    assert returned.user.username == "rejected_js" and "营业执照" in returned.reason
 
 
 def test_reported_applications_reach_the_regulators(demo, services):

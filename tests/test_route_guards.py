@@ -24,7 +24,7 @@ PAGES = {
     "/enterprise/info": {"contractor", "firm", "owner"},
     "/enterprise/people": {"contractor", "firm"},
     "/enterprise/projects": {"owner"},
-    "/review/": {"agency", "authority"},
+    "/review/": {"agency", "authority", "admin"},   # admins review registrations there
     "/admin/registrations": {"admin"},
     "/admin/definitions": {"admin"},
     "/messages/": {"contractor", "firm", "owner", "agency", "authority", "admin"},

@@ -3,9 +3,10 @@ password change or an account being disabled no longer logs anyone in."""
 from sqlalchemy import select
 
 from engine.db import db
-from handlers.models import ACTIVE, DISABLED, PENDING, Account, User
+from handlers.models import ACTIVE, DISABLED, PENDING, REJECTED, Account, User
 
 from .web_helpers import client_world, csrf_token, login, logout, new_client, post  # noqa: F401 (fixture)
+from .world import review_registration
 
 PAGE = "/auth/password"   # a page behind the login, for any role
 
@@ -98,11 +99,11 @@ def test_rejecting_a_login_s_only_role_ends_its_sessions_but_not_a_second_role(c
     extra = Account(user=user, org=world.org("contractor2"), status=PENDING)
     db.session.add(extra)
     db.session.commit()
-    extra_id = extra.id
-    admin = new_client(ctx)
-    login(admin, "admin")
-    admin.post(f"/admin/registrations/{extra_id}/reject",
-               data={"reason": "非本单位人员", "csrf_token": csrf_token(admin, "/admin/registrations")})
+    services = ctx.extensions["services"]
+    services.registration.submit(extra)
+    review_registration(services, world.who("admin"), extra, "return", "非本单位人员")
+    db.session.commit()
+    assert db.session.get(Account, extra.id).status == REJECTED
     assert _logged_in(client)
     epoch = db.session.scalar(select(User.session_epoch).where(User.id == user.id))
     assert epoch == 0
@@ -116,13 +117,14 @@ def test_a_session_from_before_the_epoch_existed_is_logged_out(client_world, ctx
     assert not _logged_in(client)
 
 
-def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world):
+def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world, ctx):
     from werkzeug.security import generate_password_hash
 
-    from handlers import accounts
     user = User(username="only_pending", password_hash=generate_password_hash("ynqs2026x"), name="新用户")
     account = Account(user=user, org=world.org("contractor2"), status=PENDING)
     db.session.add_all([user, account])
     db.session.commit()
-    accounts.review_registration(world.who("admin"), account.id, False, "资料不全")
+    services = ctx.extensions["services"]
+    services.registration.submit(account)
+    review_registration(services, world.who("admin"), account, "return", "资料不全")
     assert db.session.scalar(select(User.session_epoch).where(User.username == "only_pending")) == 1

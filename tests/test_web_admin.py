@@ -1,4 +1,6 @@
 """Platform admin pages over HTTP: registration review, definitions and incidents; role guards."""
+import re
+
 from engine.db import db
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
 from werkzeug.security import generate_password_hash
@@ -6,12 +8,14 @@ from werkzeug.security import generate_password_hash
 from .web_helpers import client_world, csrf_token, login  # noqa: F401 (fixture)
 
 
-def _pending(world, username, org_key="contractor2"):
+def _pending(ctx, world, username, org_key="contractor2"):
+    """A pending account submitted for review (as the registration page does)."""
     user = User(username=username, password_hash=generate_password_hash("demo1234"), name="新用户")
     account = Account(user=user, org=world.org(org_key), status=PENDING)
     db.session.add_all([user, account])
     db.session.commit()
-    return account.id
+    ctx.extensions["services"].registration.submit(account)
+    return account
 
 
 def _post(client, url, data=None):
@@ -20,19 +24,32 @@ def _post(client, url, data=None):
     return client.post(url, data=data)
 
 
+def _task_link(client):
+    html = client.get("/admin/registrations").get_data(as_text=True)
+    return re.search(r'href="/review/task/(\d+)"', html.split("审核记录", 1)[0]).group(1)
+
+
 def test_admin_approves_a_registration_and_the_user_can_log_in(client_world, ctx):
     client, world = client_world
-    account_id = _pending(world, "newbie")
+    account = _pending(ctx, world, "newbie")
     login(client, "admin")
     html = client.get("/admin/registrations").get_data(as_text=True)
     assert "newbie" in html and "云南工程建设总承包有限公司" in html
-    resp = _post(client, f"/admin/registrations/{account_id}/approve")
-    assert resp.status_code == 302
+    task_id = _task_link(client)
+    inbox = client.get("/review/").get_data(as_text=True)
+    assert "云南工程建设总承包有限公司注册申请" in inbox and f"/review/task/{task_id}" in inbox
+    page = client.get(f"/review/task/{task_id}").get_data(as_text=True)
+    assert "注册审核" in page and "newbie" in page and "签收" in page
+    assert _post(client, f"/review/task/{task_id}/claim").status_code == 302
+    page = client.get(f"/review/task/{task_id}").get_data(as_text=True)
+    assert "签收成功" in page and "退回原因" in page and "审核通过" in page
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "approve"})
+    assert "审核通过" in client.get(resp.headers["Location"]).get_data(as_text=True)
     html = client.get("/admin/registrations").get_data(as_text=True)
-    assert "已通过 云南工程建设总承包有限公司（newbie） 的注册申请" in html
     assert "暂无待审核的注册申请" in html
+    assert "审核通过" in html.split("审核记录", 1)[1] and "陈管理" in html.split("审核记录", 1)[1]
     db.session.rollback()
-    assert db.session.get(Account, account_id).status == ACTIVE
+    assert db.session.get(Account, account.id).status == ACTIVE
     from .web_helpers import new_client
     other = new_client(ctx)
     assert login(other, "newbie").status_code == 302
@@ -40,16 +57,24 @@ def test_admin_approves_a_registration_and_the_user_can_log_in(client_world, ctx
 
 def test_reject_needs_a_reason_and_shows_it_at_login(client_world, ctx):
     client, world = client_world
-    account_id = _pending(world, "refused")
+    account = _pending(ctx, world, "refused")
     login(client, "admin")
-    _post(client, f"/admin/registrations/{account_id}/reject", {"reason": " "})
-    assert "驳回原因：请填写驳回原因" in client.get("/admin/registrations").get_data(as_text=True)
-    _post(client, f"/admin/registrations/{account_id}/reject", {"reason": "信用代码与单位不符"})
+    task_id = _task_link(client)
+    _post(client, f"/review/task/{task_id}/claim")
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "return", "reason": " "})
+    assert "退回原因：退回时必须填写退回原因" in client.get(resp.headers["Location"]).get_data(as_text=True)
     db.session.rollback()
-    assert db.session.get(Account, account_id).status == REJECTED
+    assert db.session.get(Account, account.id).status == PENDING
+    _post(client, f"/review/task/{task_id}/decide", {"decision": "return", "reason": "信用代码与单位不符"})
+    db.session.rollback()
+    assert db.session.get(Account, account.id).status == REJECTED
     # a second decision on the same registration is refused
-    _post(client, f"/admin/registrations/{account_id}/approve")
-    assert "该注册申请已处理" in client.get("/admin/registrations").get_data(as_text=True)
+    resp = _post(client, f"/review/task/{task_id}/decide", {"decision": "approve"})
+    assert "该任务已处理完毕" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Account, account.id).status == REJECTED
+    record = client.get("/admin/registrations").get_data(as_text=True).split("审核记录", 1)[1]
+    assert "信用代码与单位不符" in record and "退回" in record
     from .web_helpers import new_client
     other = new_client(ctx)
     assert "注册申请未通过审核，原因：信用代码与单位不符" in login(other, "refused").get_data(as_text=True)
@@ -81,7 +106,7 @@ def test_retry_of_unknown_instance_shows_the_engine_message(client_world):
 
 
 ADMIN_GETS = ["/admin/", "/admin/registrations", "/admin/definitions", "/admin/definitions/1"]
-ADMIN_POSTS = ["/admin/registrations/1/approve", "/admin/registrations/1/reject", "/admin/instances/1/retry"]
+ADMIN_POSTS = ["/admin/accounts/1/disable", "/admin/instances/1/retry"]
 
 
 def test_admin_pages_refuse_anonymous_and_other_roles(client_world):

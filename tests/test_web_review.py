@@ -145,13 +145,26 @@ def test_anonymous_and_wrong_roles_are_refused(client_world):
     for url in REVIEW_POSTS:
         resp = client.post(url, data={"csrf_token": csrf_token(client, "/auth/login")})
         assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"], url
-    for username in ("contractor_user", "owner_user", "admin"):
+    for username in ("contractor_user", "owner_user"):
         login(client, username)
         for url in REVIEW_GETS:
             assert client.get(url).status_code == 403, (username, url)
         for url in REVIEW_POSTS:
             assert client.post(url, data={"csrf_token": csrf_token(client, "/help")}).status_code == 403
         client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/help")})
+
+
+def test_platform_administrators_see_only_their_own_review_tasks(reported):
+    """Administrators work registrations in the same inbox; the regulators' tasks are not theirs."""
+    client, world, pm, app, task = reported
+    login(client, "admin")
+    html = client.get("/review/").get_data(as_text=True)
+    assert "张三" not in html and f"/review/task/{task.id}" not in html
+    assert client.get(f"/review/task/{task.id}").status_code == 404
+    for action, data in [("claim", {}), ("release", {}), ("decide", {"decision": "approve"})]:
+        assert _post(client, f"/review/task/{task.id}/{action}", data).status_code == 404
+    db.session.rollback()   # end the test's read snapshot
+    assert task.claimed_by_user_id is None
 
 
 def test_post_without_csrf_is_refused(reported):

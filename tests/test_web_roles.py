@@ -4,7 +4,7 @@ from handlers.models import ACCOUNT_STATUS, PENDING, User
 from sqlalchemy import select
 
 from .web_helpers import client_world, login, logout, new_client, post  # noqa: F401 (fixture)
-from .world import credit_code
+from .world import credit_code, review_registration
 
 
 def _role_form(**over):
@@ -31,9 +31,8 @@ def test_a_second_role_is_reviewed_then_chosen_at_login(client_world, ctx):
     user = db.session.scalar(select(User).where(User.username == "contractor_user"))
     pending = [a for a in user.accounts if a.status == PENDING]
     assert len(pending) == 1
-    admin = new_client(ctx)
-    login(admin, "admin")
-    assert post(admin, f"/admin/registrations/{pending[0].id}/approve", form_url="/admin/registrations").status_code == 302
+    review_registration(ctx.extensions["services"], world.who("admin"), pending[0], "approve")
+    db.session.commit()
 
     logout(client)
     resp = post(client, "/auth/login", {"username": "contractor_user", "password": "demo1234"}, form_url="/auth/login")

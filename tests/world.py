@@ -137,3 +137,16 @@ def reported_unlock(world, services, person, applicant_key="contractor_user", re
                          [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
     services.unlock.report(applicant, app.id)
     return app
+
+
+def review_registration(services, admin, account, decision, reason=""):
+    """The platform administrator claims the registration's review task (its latest) in the review
+    inbox and decides it with the task's form (审核通过, or 退回 with the reason)."""
+    from sqlalchemy import select
+
+    from engine.models import HumanTask
+    from handlers.models import Registration
+    task_id = db.session.scalar(select(HumanTask.id).join(Registration, Registration.instance_id == HumanTask.instance_id)
+                                .where(Registration.account_id == account.id).order_by(HumanTask.id.desc()).limit(1))
+    services.reviews.claim(admin, task_id)
+    return services.reviews.submit(admin, task_id, {"decision": decision, "reason": reason})

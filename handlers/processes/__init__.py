@@ -68,3 +68,4 @@ from . import unlock  # noqa: E402,F401,I001
 from . import manager_change  # noqa: E402,F401
 from . import completion_filing  # noqa: E402,F401
 from . import permit_supplement  # noqa: E402,F401
+from . import registration  # noqa: E402,F401

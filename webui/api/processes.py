@@ -195,7 +195,8 @@ def application_dict(kind, svc, app) -> dict:
     return {
         "id": app.id, "kind": kind, "title": svc.entry.title, "status": app.status, "status_label": app.status_label,
         "subject": svc.subject(app), "applicant_org": app.applicant_org.name,
-        "project": {"id": app.project.id, "name": app.project.name, "supervision_no": app.project.supervision_no},
+        "project": ({"id": app.project.id, "name": app.project.name, "supervision_no": app.project.supervision_no}
+                    if getattr(app, "project", None) is not None else None),   # a registration has none
         "fields_": {c.key: _value(getattr(app, c.key)) for c in app.__table__.columns if c.key not in INTERNAL},
         "open_task_id": task.id if task is not None else None,
     }

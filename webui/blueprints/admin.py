@@ -1,4 +1,4 @@
-"""Platform administration: registration review and the process definitions / incidents."""
+"""Platform administration: registrations (reviewed from the 待办 inbox), accounts, the process definitions / incidents."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 
 from engine import calendar_store, workcalendar
@@ -11,7 +11,7 @@ from .. import services
 from ..access import principal_required
 from ..inputs import year_arg
 from ..forms.admin import (
-    ApproveForm, CalendarDayForm, CalendarImportForm, CalendarRemoveForm, CalendarYearForm, RejectForm, RetryForm,
+    ApproveForm, CalendarDayForm, CalendarImportForm, CalendarRemoveForm, CalendarYearForm, RetryForm,
 )
 
 bp = Blueprint("admin", __name__)
@@ -34,37 +34,10 @@ def index():
 @bp.get("/registrations")
 @principal_required(PLATFORM)
 def registrations():
-    return render_template("admin/registrations.html", pending=accounts.pending_registrations(),
-                           kinds=ORG_KINDS, statuses=ACCOUNT_STATUS, approve_form=ApproveForm(),
-                           reject_form=RejectForm())
-
-
-@bp.post("/registrations/<id:account_id>/approve")
-@principal_required(PLATFORM)
-def approve(account_id):
-    form = ApproveForm()
-    if form.validate_on_submit():
-        _review(account_id, True, "")
-    return redirect(url_for("admin.registrations"))
-
-
-@bp.post("/registrations/<id:account_id>/reject")
-@principal_required(PLATFORM)
-def reject(account_id):
-    form = RejectForm()
-    if form.validate_on_submit():
-        _review(account_id, False, form.reason.data or "")
-    return redirect(url_for("admin.registrations"))
-
-
-def _review(account_id, approve, reason):
-    try:
-        account = accounts.review_registration(g.principal, account_id, approve, reason)
-    except DomainError as e:
-        flash(e.message, "error")
-    else:
-        who = f"{account.org.name}（{account.user.username}）"
-        flash(f"已通过 {who} 的注册申请" if approve else f"已驳回 {who} 的注册申请", "success")
+    """注册审核: submissions under review (worked from the 待办 inbox) and the decided ones."""
+    regs = services().registration
+    return render_template("admin/registrations.html", pending=regs.pending(g.principal),
+                           history=regs.history(g.principal), kinds=ORG_KINDS)
 
 
 @bp.get("/accounts")

@@ -1,4 +1,5 @@
 """第一章: registration, login, role choice and switch, logout."""
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -8,10 +9,14 @@ from handlers import accounts
 from handlers.errors import DomainError, NotFound
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
+from .. import services
 from ..auth import ACCOUNT_KEY, login_user_wrapper, remember_epoch
 from ..forms.auth import (
-    REGISTRABLE_KINDS, AddRoleForm, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm, RoleForm,
+    REGISTRABLE_KINDS, AddRoleForm, CorrectionForm, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm,
+    RoleForm,
 )
+
+REGISTRANT_KEY = "registrant"   # the login whose returned registration this session may correct
 
 bp = Blueprint("auth", __name__)
 
@@ -71,14 +76,20 @@ def login():
         form.next.data = safe_next(request.args.get("next")) or ""
         if current_user.is_authenticated and session.get(ACCOUNT_KEY):
             return redirect(url_for("main.home"))
+    correct_id = None
     if form.validate_on_submit():
         try:
             user = LOGIN_METHODS["password"](form)
+        except accounts.RegistrationReturned as e:
+            # the right password of a returned registration: this session may correct it, nothing more
+            flash(e.message, "error")
+            session[REGISTRANT_KEY] = e.user_id
+            correct_id = e.account_id
         except DomainError as e:
             flash(e.message, "error")
         else:
             return _start_session(user, safe_next(form.next.data))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, correct_id=correct_id)
 
 
 @bp.route("/role", methods=["GET", "POST"])
@@ -158,7 +169,7 @@ def my_accounts():
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=user.username, password="")
         try:
-            account = accounts.add_role(user, reg)
+            account = services().registration.add_role(user, reg)
         except DomainError as e:
             show_error(form, e)
         else:
@@ -190,7 +201,7 @@ def register_details():
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=form.username.data or "", password=form.password.data or "")
         try:
-            account = accounts.register(reg)
+            account = services().registration.register(reg)
         except DomainError as e:
             show_error(form, e)
         else:
@@ -206,3 +217,54 @@ def register_done():
     if not info:
         return redirect(url_for("auth.register"))
     return render_template("auth/register_done.html", info=info)
+
+
+# -- a returned registration: correct and submit again ----------------------------------------------
+def _registrant() -> User | None:
+    """The login correcting its registration: the logged-in user, or the one whose right password
+    of a returned registration this session was given at login."""
+    if current_user.is_authenticated:
+        return current_user.user
+    user_id = session.get(REGISTRANT_KEY)
+    return accounts.user_by_id(user_id) if isinstance(user_id, int) else None
+
+
+@bp.route("/registration/<id:account_id>", methods=["GET", "POST"])
+def correct_registration(account_id):
+    """修改注册信息: the reason it was returned, and the details to correct and submit again."""
+    user = _registrant()
+    if user is None:
+        flash("请先使用注册时的用户名和密码登录", "error")
+        return redirect(url_for("auth.login"))
+    service = services().registration
+    account, last = service.for_correction(user, account_id)
+    form = CorrectionForm(obj=None if request.method == "POST" else _details(account, last))
+    if form.validate_on_submit():
+        reg = accounts.Registration(kind=form.kind.data, org_name=form.org_name.data or "",
+                                    credit_code=form.credit_code.data or "",
+                                    contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
+                                    username=user.username, password="")
+        try:
+            account = service.resubmit(user, account_id, reg)
+        except DomainError as e:
+            show_error(form, e)
+        else:
+            if not current_user.is_authenticated:
+                session.pop(REGISTRANT_KEY, None)
+                session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[account.org.kind],
+                                         "username": user.username, "again": True}
+                return redirect(url_for("auth.register_done"))
+            flash(f"已重新提交 {account.org.name}（{ORG_KINDS[account.org.kind]}）的角色申请，等待平台管理员审核", "success")
+            return redirect(url_for("auth.my_accounts"))
+    return render_template("auth/correct.html", form=form, account=account, user=user, kinds=ORG_KINDS)
+
+
+def _details(account, last):
+    """The form's starting values: the last submission as it was, else the account's organisation."""
+    if last is not None:
+        return SimpleNamespace(kind=last.kind, org_name=last.org_name, credit_code=last.credit_code,
+                               contact_person=last.contact_person, mobile=last.mobile)
+    org = account.org
+    return SimpleNamespace(kind=org.kind, org_name=org.name, credit_code=org.credit_code,
+                           contact_person=org.contact_person or account.user.name,
+                           mobile=org.contact_phone or account.user.mobile)

@@ -3,8 +3,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
-from handlers import notifications
-from handlers.models import REGULATOR_KINDS
+from handlers import catalog, notifications
 
 from ..access import principal_required
 from ..inputs import page_arg
@@ -81,7 +80,7 @@ def _settings_form(kinds, channels, user_id):
 
 
 def _target(n) -> str | None:
-    if g.principal.kind in REGULATOR_KINDS and n.task_id:
+    if n.task_id and catalog.reviewed_by(g.principal.kind):   # a reviewer's message about a task
         return url_for("review.task", task_id=n.task_id)
     if n.app_kind and n.app_id:
         return url_for("apps.detail", kind=n.app_kind, app_id=n.app_id)

@@ -10,7 +10,7 @@ from engine.inbox import DUE_FILTERS, InboxFilter
 from handlers import catalog
 from handlers.deadlines import clock_of, late_filing_days
 from handlers.errors import DomainError, NotFound
-from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY
+from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY, PLATFORM
 
 from .. import services
 from ..access import principal_required
@@ -29,7 +29,7 @@ TASK_TARGETS = ("workflow", "log")   # what a reviewer's form submits (not the a
 
 
 @bp.get("/")
-@principal_required(AGENCY, AUTHORITY)
+@principal_required(AGENCY, AUTHORITY, PLATFORM)
 def index():
     view = request.args.get("view", "open")
     if view not in VIEW_LABELS:
@@ -68,7 +68,7 @@ def supervision():
 
 
 @bp.get("/task/<id:task_id>")
-@principal_required(AGENCY, AUTHORITY)
+@principal_required(AGENCY, AUTHORITY, PLATFORM)
 def task(task_id):
     reviews = services().reviews
     task, app = reviews.task(g.principal, task_id)
@@ -100,21 +100,21 @@ def _act(task_id, do, success, then=None):
 
 
 @bp.post("/task/<id:task_id>/claim")
-@principal_required(AGENCY, AUTHORITY)
+@principal_required(AGENCY, AUTHORITY, PLATFORM)
 def claim(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.claim(g.principal, task_id), "签收成功")
 
 
 @bp.post("/task/<id:task_id>/release")
-@principal_required(AGENCY, AUTHORITY)
+@principal_required(AGENCY, AUTHORITY, PLATFORM)
 def release(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.release(g.principal, task_id), "已退回签收，其他审核人员可以签收")
 
 
 @bp.post("/task/<id:task_id>/decide")
-@principal_required(AGENCY, AUTHORITY)
+@principal_required(AGENCY, AUTHORITY, PLATFORM)
 def decide(task_id):
     """Submit the task's form: its file says the fields, the outcome and what goes to the log."""
     reviews = services().reviews

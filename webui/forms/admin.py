@@ -1,15 +1,11 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 
 class ApproveForm(FlaskForm):
     pass
-
-
-class RejectForm(FlaskForm):
-    reason = TextAreaField("驳回原因", validators=[Length(max=500)])
 
 
 class RetryForm(FlaskForm):

@@ -52,3 +52,7 @@ class AddRoleForm(FlaskForm):
     credit_code = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
     contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
     mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
+
+
+class CorrectionForm(AddRoleForm):
+    """A returned registration's details, corrected by the registrant (username and password stay)."""
