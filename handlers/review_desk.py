@@ -37,12 +37,12 @@ class BatchResult:
 
 
 class ReviewDesk:
-    """Mixed into ReviewService (which supplies engine, task, claim, inbox, _require_regulator)."""
+    """Mixed into ReviewService (which supplies engine, task, claim, inbox, _require_reviewer)."""
 
     # -- 转办 ---------------------------------------------------------------------------------
     def colleagues(self, principal: Principal) -> list[tuple[int, str]]:
         """The other active reviewers of the principal's organisation: (user id, name)."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         return [tuple(r) for r in db.session.execute(
             select(User.id, User.name).join(Account, Account.user_id == User.id)
             .join(Organization, Organization.id == Account.org_id)
@@ -52,7 +52,7 @@ class ReviewDesk:
 
     def transfer(self, principal: Principal, task_id: int, to_user_id, reason: str):
         """转办: hand the task I hold to a colleague, with a reason; they are told."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         reason = (reason or "").strip()
         errors = []
         names = dict(self.colleagues(principal))
@@ -76,7 +76,7 @@ class ReviewDesk:
     # -- 批量签收 ----------------------------------------------------------------------------
     def claim_many(self, principal: Principal, task_ids) -> BatchResult:
         """签收 each task in its own command: a task is claimed whole or not at all, with the reason."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         ids = list(dict.fromkeys(task_ids))[:BATCH_MAX]
         claimed, refused = [], []
         for task_id in ids:
@@ -96,7 +96,7 @@ class ReviewDesk:
     # -- the next open task ----------------------------------------------------------------
     def next_task_id(self, principal: Principal) -> int | None:
         """What to work on after a decision: my oldest claimed task, else the newest unclaimed one."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         inbox = ReviewInbox(principal.user_id, principal.org_id)
         for view in ("mine", "open"):
             page = inbox.page(view, limit=1, with_counts=False)
@@ -107,7 +107,7 @@ class ReviewDesk:
     # -- 导出 ----------------------------------------------------------------------------------
     def export_rows(self, principal: Principal, view: str, flt, limit: int = EXPORT_MAX):
         """Every row of an inbox view under its filters, page by page (keyset), at most ``limit``."""
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         inbox, cursor, sent = ReviewInbox(principal.user_id, principal.org_id), None, 0
         while sent < limit:
             page = inbox.page(view, flt, cursor, min(EXPORT_PAGE, limit - sent), with_counts=False)
@@ -119,12 +119,12 @@ class ReviewDesk:
 
     # -- 常用意见 ----------------------------------------------------------------------------
     def phrases(self, principal: Principal) -> list[OpinionPhrase]:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         return list(db.session.scalars(select(OpinionPhrase).where(OpinionPhrase.user_id == principal.user_id)
                                        .order_by(OpinionPhrase.id)))
 
     def add_phrase(self, principal: Principal, text: str) -> OpinionPhrase:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         text = " ".join((text or "").split())
         if not text:
             raise DomainError("常用意见：请填写意见内容", "text")
@@ -143,7 +143,7 @@ class ReviewDesk:
             return phrase
 
     def delete_phrase(self, principal: Principal, phrase_id: int) -> None:
-        self._require_regulator(principal)
+        self._require_reviewer(principal)
         with unit_of_work():
             gone = db.session.execute(delete(OpinionPhrase).where(
                 OpinionPhrase.id == phrase_id, OpinionPhrase.user_id == principal.user_id)).rowcount

@@ -2,7 +2,7 @@
 time of their task, indexed by organisation and time for 统计 (ix_candidate_stats)
 
 Revision ID: h11_review_desk
-Revises: h9_api
+Revises: h13_registration
 Create Date: 2026-11-22 01:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = "h11_review_desk"
-down_revision = "h9_api"
+down_revision = "h13_registration"
 branch_labels = None
 depends_on = None
 
