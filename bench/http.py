@@ -439,7 +439,7 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     reviewer.follow("task page after claim", location, "签收成功")
     location = reviewer.post("approve", f"{task}/decide", {"decision": "approve", "opinion": "同意解锁"},
                              to=re.escape(task) + "$")
-    reviewer.follow("task page after approve", location, "该任务已处理完毕")
+    reviewer.follow("task page after approve", location, "审核通过")   # the next task, or the inbox
 
 
 def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: int, seconds: float,

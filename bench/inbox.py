@@ -108,14 +108,16 @@ def load(app, finished: int, open_: int, enterprises: int, projects: int) -> dic
                        CASE WHEN {is_done} THEN 'approve' END FROM s""", {}),
             ("task_candidate", f"""{_cte(d, total)}
                 INSERT INTO task_candidate (task_id, org_id, is_open, process_key, created_at, claimed_by_user_id,
-                    scope, applicant_name)
+                    scope, applicant_name, outcome, completed_at)
                 SELECT i, {auth}, NOT {is_done}, {key_expr}, {created},
                        CASE WHEN {is_done} OR {held} THEN {done_by} END,
-                       '工程' || {j} || '号楼', '施工企业' || {ent} FROM s
+                       '工程' || {j} || '号楼', '施工企业' || {ent},
+                       CASE WHEN {is_done} THEN 'approve' END, CASE WHEN {is_done} THEN {completed} END FROM s
                 UNION ALL
                 SELECT i, {agency}, NOT {is_done}, {key_expr}, {created},
                        CASE WHEN {is_done} OR {held} THEN {done_by} END,
-                       '工程' || {j} || '号楼', '施工企业' || {ent} FROM s""", {}),
+                       '工程' || {j} || '号楼', '施工企业' || {ent},
+                       CASE WHEN {is_done} THEN 'approve' END, CASE WHEN {is_done} THEN {completed} END FROM s""", {}),
             ("unlock_application", f"""{_cte(d, total)}
                 INSERT INTO unlock_application (id, status, reason, explanation, created_at, updated_at, reported_at,
                     finished_at, applicant_org_id, created_by_user_id, project_id, instance_id, lock_record_id,

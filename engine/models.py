@@ -149,6 +149,10 @@ class TaskCandidate(db.Model):
         Index("ix_candidate_due", "org_id", "due_at", "task_id",
               postgresql_include=["claimed_by_user_id", "process_key", "scope", "applicant_name", "created_at"],
               postgresql_where=text("is_open IS true"), sqlite_where=text("is_open IS 1")),
+        # every row of an organisation by the time it was offered: 统计 of a year is one range of it
+        # (PostgreSQL: an index-only scan, the grouped columns included)
+        Index("ix_candidate_stats", "org_id", "created_at",
+              postgresql_include=["process_key", "is_open", "claimed_by_user_id", "outcome", "completed_at"]),
     )
     task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -163,6 +167,9 @@ class TaskCandidate(db.Model):
     # copied from the task; tasks without a deadline sort last (NO_DUE), so the index orders every row
     due_at: Mapped[datetime] = mapped_column(DateTime, default=lambda: NO_DUE,
                                              server_default=text("'9999-12-31 00:00:00'"))
+    # copied from the task when it is completed, so that the regulators' 统计 read this table only
+    outcome: Mapped[str | None] = mapped_column(String(50))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 

@@ -181,6 +181,25 @@ class ProcessEngine:
         return task
 
     @_command
+    def transfer(self, task_id: int, actor: Actor, to: Actor, reason: str) -> TaskRecord:
+        """转办: the holder hands the claimed task to ``to``, a colleague of the same organisation.
+
+        The claim gate with ``claimed_by = me``: a task the actor does not hold (any more) is
+        refused as a release would be; the log entry names the colleague and the reason.
+        """
+        if to.org_id != actor.org_id or to.user_id == actor.user_id:
+            raise NotCandidate("只能转办给本单位的其他审核人员")
+        conn = db.session.connection()
+        task = store.claim_gate(conn, store.TRANSFER_GATE, task_id, actor, "转办", f"转办给{to.user_name}：{reason}",
+                                to_user_id=to.user_id, to_user_name=to.user_name, claimed_at=utcnow())
+        if task is None:
+            task = self._refusal(conn, task_id, actor)
+            if task.claimed_by_user_id is None:
+                raise TaskNotClaimed("请先签收该任务再转办")
+            raise self._held_by_other(task)
+        return task
+
+    @_command
     def complete(self, task_id: int, actor: Actor, data: dict, *, action: str,
                  opinion: str | None = None, outcome: str | None = None) -> StepResult:
         """Complete a user task with form data and run the engine to the next wait state."""

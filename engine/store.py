@@ -56,6 +56,12 @@ RELEASE_GATE = _gate_statement(
     _HT.c.claimed_by_user_id == bindparam("p_user_id"),
     claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
     claimed_at=None)
+# 转办: the holder hands the task to a colleague of the same organisation (so still a candidate)
+TRANSFER_GATE = _gate_statement(
+    _HT.c.claimed_by_user_id == bindparam("p_user_id"),
+    claimed_by_user_id=bindparam("p_to_user_id"), claimed_by_name=bindparam("p_to_user_name"),
+    claimed_by_org_id=bindparam("p_actor_org_id"), claimed_by_org_name=bindparam("p_org_name"),
+    claimed_at=bindparam("p_claimed_at"))
 COMPLETE_GATE = _gate_statement(
     or_(_HT.c.claimed_by_user_id == bindparam("p_user_id"),
         and_(_HT.c.claimed_by_user_id.is_(None), _HT.c.claim_required.is_(False))),
@@ -63,7 +69,8 @@ COMPLETE_GATE = _gate_statement(
     completed_by_name=bindparam("p_user_name"), completed_by_org_id=bindparam("p_actor_org_id"),
     outcome=bindparam("p_outcome"))
 
-_CLOSE_CANDIDATES = update(_TC).where(_TC.c.task_id == bindparam("p_task_id")).values(is_open=False)
+_CLOSE_CANDIDATES = (update(_TC).where(_TC.c.task_id == bindparam("p_task_id"))
+                     .values(is_open=False, outcome=bindparam("p_outcome"), completed_at=bindparam("p_completed_at")))
 _MIRROR_CLAIM = (update(_TC).where(_TC.c.task_id == bindparam("p_task_id"))
                  .values(claimed_by_user_id=bindparam("p_user_id")))
 _AUDIT_INSERT = insert(_AE)
@@ -128,15 +135,15 @@ def is_offered(conn, task_id: int, org_id: int | None) -> bool:
 
 
 # -- writes -----------------------------------------------------------------------------------------
-def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
-    """签收 / 退回签收: the gate, the candidate rows' copy of the holder and the log entry.
+def claim_gate(conn, statement, task_id: int, actor, action: str, opinion: str | None = None, **values):
+    """签收 / 退回签收 / 转办: the gate, the candidate rows' copy of the holder and the log entry.
 
     The updated task as a record, or None when the gate's conditions did not hold (nothing written).
     """
     params = _gate_params(task_id, actor, values)
     if conn.dialect.name == "postgresql":
-        entry = audit_entry(None, actor, action)
-        params.update(a_at=entry["at"], a_action=action, a_body=audit.body(entry))
+        entry = audit_entry(None, actor, action, opinion)
+        params.update(a_at=entry["at"], a_action=action, a_opinion=opinion, a_body=audit.body(entry))
         row = conn.execute(_pg_claim_statement(statement), params).first()
         return None if row is None else _task_record(row._asdict())
     row = conn.execute(_with_log_head(statement), params).first()
@@ -147,7 +154,7 @@ def claim_gate(conn, statement, task_id: int, actor, action: str, **values):
                           audit_head=values.pop("head_hash"))
     task = _task_record(values)
     conn.execute(_MIRROR_CLAIM, {"p_task_id": task_id, "p_user_id": task.claimed_by_user_id})
-    _append_after(conn, head, [audit_entry(task.instance_id, actor, action, element_id=task.element_id)])
+    _append_after(conn, head, [audit_entry(task.instance_id, actor, action, opinion, element_id=task.element_id)])
     return task
 
 
@@ -183,7 +190,8 @@ def complete_gate(conn, task_id: int, actor, **values):
     row = conn.execute(COMPLETE_GATE, params).first()
     if row is None:
         return None, None, None
-    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id})
+    conn.execute(_CLOSE_CANDIDATES, {"p_task_id": task_id, "p_outcome": params["p_outcome"],
+                                     "p_completed_at": params["p_completed_at"]})
     return (_task_record(row._asdict()), *load_instance(conn, row.instance_id))
 
 
@@ -466,7 +474,8 @@ _PG_CLAIMS: dict[int, object] = {}
 
 def _pg_complete_statement():
     g = COMPLETE_GATE.cte("g")
-    close = update(_TC).where(_TC.c.task_id == g.c.id).values(is_open=False)
+    close = update(_TC).where(_TC.c.task_id == g.c.id).values(is_open=False, outcome=g.c.outcome,
+                                                               completed_at=g.c.completed_at)
     return (select(g, *[c.label(f"i_{c.name}") for c in _PI.c], _PD.c.content_hash)
             .select_from(g.join(_PI, _PI.c.id == g.c.instance_id).join(_PD, _PD.c.id == _PI.c.definition_id))
             .add_cte(close.cte("c")))

@@ -11,7 +11,8 @@ from engine.db import db
 
 from .errors import NotFound
 from .models import (
-    CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, Assignment, LockRecord, Organization, Person, Project,
+    CERTIFICATES, CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, UNDER_CONSTRUCTION, Assignment, LockRecord,
+    Organization, Person, Project,
 )
 
 PER_PAGE = 20
@@ -105,3 +106,24 @@ def projects(construction_unit_id: int, q: str = "", page: int = 1, per_page: in
                                     .order_by(Assignment.id)):
             staff[a.project_id].setdefault(a.role, []).append(a.person.name)
     return Page([ProjectRow(p, staff[p.id]) for p in rows], total, page, per_page)
+
+
+def certificates_text(person: Person | None) -> str:
+    """A person's certificates as the reviewer reads them: 注册建造师（C000012）、…, or 无."""
+    if person is None:
+        return ""
+    return "、".join(f"{CERTIFICATES.get(c.kind, c.kind)}（{c.number}）" for c in person.certificates) or "无"
+
+
+def current_projects_text(person: Person | None) -> str:
+    """A person's roles on projects under construction: 项目经理 · X 工程（合同 Y）; …, or 无在建项目."""
+    if person is None:
+        return ""
+    rows = db.session.scalars(
+        select(Assignment).join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.person_id == person.id, Assignment.ended_at.is_(None),
+               Project.status == UNDER_CONSTRUCTION)
+        .order_by(Assignment.role, Project.name)).all()
+    return "；".join(f"{a.role_label} · {a.project.name}" + (f"（合同登记编号 {a.project.contract_no}）"
+                                                           if a.project.contract_no else "")
+                    for a in rows) or "无在建项目"

@@ -396,6 +396,16 @@ class NotificationSetting(db.Model):
     enabled: Mapped[bool] = mapped_column(default=True)
 
 
+class OpinionPhrase(db.Model):
+    """常用意见: an opinion a reviewer saved to pick again on the review form."""
+    __tablename__ = "opinion_phrase"
+    __table_args__ = (UniqueConstraint("user_id", "text", name="uq_opinion_phrase_user_text"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 # -- the integration API (issue 11) --------------------------------------------------------------
 # scopes a machine client's token may carry; a user's personal token acts as its account instead
 API_SCOPES = {

@@ -24,6 +24,7 @@ from .registry import registry
 KINDS = {
     "task_offered": ("新的待审核任务", "reviewer"),
     "task_released": ("任务被退回签收", "reviewer"),
+    "task_transferred": ("任务转办给您", "reviewer"),
     "due_soon": ("超期预警", "reviewer"),
     "overdue": ("已超期", "reviewer"),
     "claimed": ("申请已被签收", "applicant"),
@@ -90,7 +91,7 @@ def visible_org_ids(app) -> set[int]:
 
 
 def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id: int | None = None,
-           exclude_user_id: int | None = None) -> int:
+           exclude_user_id: int | None = None, only_user_id: int | None = None) -> int:
     """Send a notification of ``kind`` to the members of ``org_ids`` (limited to who may see ``app``).
 
     Runs inside the caller's unit of work; returns how many accounts were addressed.
@@ -109,7 +110,7 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
         select(Account.id, Account.user_id, User.email, _turned_off(kind, "inapp"), _turned_off(kind, "email"))
         .join(User, User.id == Account.user_id)
         .where(Account.org_id.in_(orgs), Account.status == ACTIVE).order_by(Account.id)).all()
-    rows = [r for r in rows if r.user_id != exclude_user_id]
+    rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
     entry = catalog.entry_of(app) if app is not None else None
     now, messages, emails = utcnow(), [], []

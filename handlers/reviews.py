@@ -18,12 +18,14 @@ from .applications import ApplicationService, Upload, apply_status
 from .errors import Forbidden, NotFound
 from .models import APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
+from .preview import Preview, preview_application
 from .principal import Principal
+from .review_desk import ReviewDesk
 
 RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 
 
-class ReviewService:
+class ReviewService(ReviewDesk):
     def __init__(self, engine: ProcessEngine, services: list[ApplicationService]):
         self.engine = engine
         self.services = {s.entry.key: s for s in services}
@@ -60,6 +62,11 @@ class ReviewService:
             if type(loaded) is model and loaded.instance_id == instance_id:
                 return loaded
         return db.session.scalar(select(model).where(model.instance_id == instance_id))
+
+    def approval_preview(self, principal: Principal, task_id: int) -> Preview:
+        """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview)."""
+        task, app = self.task(principal, task_id)
+        return preview_application(self.engine, app, principal.actor)
 
     def service_for(self, task: HumanTask) -> ApplicationService:
         return self.services[task.process_key]

@@ -71,7 +71,8 @@ def _objects(world, services):
         select(Assignment.id).where(Assignment.person_id == mover.id)))
     task = services.reviews.inbox(world.who("agency_reviewer")).rows[0]
     att = services.unlock.attachments(reported)[0]
-    return {"app_id": draft.id, "att_id": att.id, "task_id": task.id, "person_id": pm.id,
+    phrase = services.reviews.add_phrase(world.who("agency_reviewer"), "材料齐全，同意。")
+    return {"phrase_id": phrase.id, "app_id": draft.id, "att_id": att.id, "task_id": task.id, "person_id": pm.id,
             "account_id": world.who("contractor_user").account_id, "instance_id": reported.instance_id,
             "definition_id": 1, "kind": "unlock", "_change": change.id,
             "job_id": db.session.scalar(select(func.min(Job.id))),

@@ -80,6 +80,7 @@ def test_a_site_check_step_added_by_a_diagram_and_a_form_file_runs_end_to_end(cl
     assert 'name="record"' in page and 'accept=".pdf,.png,.jpg,.jpeg"' in page
     assert '="None"' not in page
     assert 'value="approve"' not in page and ">提交</button>" in page   # its own form, not the review's buttons
+    assert 'id="approval-preview"' not in page   # a step that approves nothing previews nothing
 
     # the form file is validated on the server: the record is required, the date must be a date
     resp = _post(client, f"/review/task/{task.id}/decide",

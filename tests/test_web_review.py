@@ -71,7 +71,9 @@ def test_claim_held_approve_flow(reported, ctx):
     assert "签收成功" not in other.get(resp.headers["Location"]).get_data(as_text=True)
 
     resp = _post(client, f"/review/task/{task.id}/decide", {"decision": "approve", "opinion": "同意解锁"})
-    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert resp.headers["Location"].endswith("/review/")   # no other open task: back to the inbox
+    assert "审核通过。待办事项已全部处理" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    html = client.get(f"/review/task/{task.id}").get_data(as_text=True)
     assert "审核通过" in html and "该任务已处理完毕" in html
     db.session.rollback()   # end the test's read snapshot
     assert app.status == APPROVED and pm.status == NORMAL

@@ -11,6 +11,7 @@ CSP = "; ".join([
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data:",
+    "frame-src 'self'",   # the attachment viewer frames /files/…/view, which alone allows it
     "connect-src 'self'",
     "object-src 'none'",
     "base-uri 'none'",

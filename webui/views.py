@@ -1,5 +1,7 @@
 """Blueprint registration: one blueprint per area."""
-from .blueprints import admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review
+from .blueprints import (
+    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk,
+)
 
 
 def register(app):
@@ -10,6 +12,7 @@ def register(app):
     app.register_blueprint(enterprise.bp, url_prefix="/enterprise")
     app.register_blueprint(applications.bp, url_prefix="/apply")
     app.register_blueprint(review.bp, url_prefix="/review")
+    app.register_blueprint(review_desk.bp, url_prefix="/review")
     app.register_blueprint(messages.bp, url_prefix="/messages")
     app.register_blueprint(public.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")

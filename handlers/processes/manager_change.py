@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from engine.db import db
 from engine.registry import ServiceCall
 
-from .. import catalog, lock_rule
+from .. import catalog, directory, lock_rule
 from ..applications import ApplicationService
 from ..catalog import Column, Pick, ProcessEntry
 from ..errors import DomainError, NotFound
@@ -179,6 +179,10 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更类型", lambda a: a.role_label),
         Column("变更前人员", lambda a: catalog.person_label(a.old_person)),
         Column("变更后人员", lambda a: catalog.person_label(a.new_person) if a.new_person else None),
+        # what the reviewer weighs the replacement by (issue 12, feature 6)
+        Column("变更后人员证书", lambda a: directory.certificates_text(a.new_person), when=lambda a: a.new_person),
+        Column("变更后人员在建项目", lambda a: directory.current_projects_text(a.new_person),
+               when=lambda a: a.new_person),
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("说明", lambda a: a.explanation, "pre"),
     ),

@@ -91,6 +91,7 @@ def test_manager_change_returned_reported_again_and_approved(live, new_page):
     agency.click("button:has-text('签收')")
     expect(agency.locator("body")).to_contain_text("签收成功")
     agency.fill("textarea[name=opinion]", "同意变更")
+    agency.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     agency.click("button:has-text('审核通过')")
     expect(agency.locator("body")).to_contain_text("审核通过")
 

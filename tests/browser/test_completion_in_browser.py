@@ -67,6 +67,7 @@ def test_completion_filed_approved_project_completed_and_personnel_released(live
     agency.click("button:has-text('签收')")
     expect(agency.locator("body")).to_contain_text("签收成功")
     agency.fill("textarea[name=opinion]", "资料齐全，准予备案")
+    agency.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     agency.click("button:has-text('审核通过')")
     expect(agency.locator("body")).to_contain_text("审核通过")
 

@@ -63,6 +63,7 @@ def test_permit_returned_corrected_and_approved(live, new_page, tmp_path):
     agency.goto(f"{live.url}/review/")
     agency.click(f"text={PROJECT}施工许可证补录")
     agency.click("button:has-text('签收')")
+    agency.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     agency.click("button:has-text('审核通过')")
     expect(agency.locator("body")).to_contain_text("审核通过")
 

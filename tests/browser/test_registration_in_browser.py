@@ -51,6 +51,7 @@ def test_registration_approved_from_the_inbox_then_login_works(live, new_page):
     admin.goto(f"{live.url}/admin/registrations")
     expect(admin.locator("tr", has_text="昆明新建设有限公司")).to_contain_text("newco")
     open_registration_task(admin, live.url, "昆明新建设有限公司")
+    admin.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     admin.click("button:has-text('审核通过')")
     expect(admin.locator("body")).to_contain_text("审核通过")
     admin.goto(f"{live.url}/admin/registrations")
@@ -86,6 +87,7 @@ def test_returned_registration_is_corrected_resubmitted_and_approved(live, new_p
     expect(registrant.locator("h1")).to_contain_text("注册信息已重新提交，等待审核")
 
     open_registration_task(admin, live.url, "昆明正名建设有限公司")
+    admin.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     admin.click("button:has-text('审核通过')")
     admin.goto(f"{live.url}/admin/registrations")
     record = admin.locator("section", has_text="审核记录")

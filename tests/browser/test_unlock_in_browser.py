@@ -62,6 +62,7 @@ def test_unlock_filed_reviewed_by_either_regulator_and_person_unlocked(live, new
 
     # the holder approves; the engine unlocks the person
     agency.fill("textarea[name=opinion]", "材料齐全，同意解锁")
+    agency.once("dialog", lambda d: d.accept())   # 审核通过 asks to confirm
     agency.click("button:has-text('审核通过')")
     expect(agency.locator("body")).to_contain_text("审核通过")
 

@@ -19,9 +19,11 @@ from handlers.reviews import RETURN_ACTION
 
 from .. import services
 from ..access import principal_required
+from ..filters import mask_id
 from ..form_builder import form_class
 from ..forms_apply import ActionForm, PickForm
 from ..inputs import id_arg, page_arg, text_arg
+from ..xlsx import xlsx_response
 
 bp = Blueprint("apps", __name__)
 
@@ -100,6 +102,38 @@ def index(kind):
                            status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
                            picks=svc.picks(g.principal), pick_form=PickForm(), action_form=ActionForm())
+
+
+@bp.get("/<kind>/export")
+@principal_required()
+@domain_errors
+def export(kind):
+    """The list shown (its status tab applied), every page of it, as an Excel file."""
+    svc = _service(kind)
+    status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
+    columns = svc.entry.columns
+    headers = ["序号", *[c.label for c in columns], "上报时间", "状态"]
+
+    def lines():
+        n, page = 0, 1
+        while True:
+            rows, _total = svc.list_own(g.principal, page=page, per_page=EXPORT_PAGE, status=status)
+            for app in rows:
+                n += 1
+                yield [n, *[_export_value(c, app) for c in columns], app.reported_at, app.status_label]
+            if len(rows) < EXPORT_PAGE:
+                return
+            page += 1
+    title = svc.entry.title + (f"（{APPLICATION_STATUS[status]}）" if status else "")
+    return xlsx_response(f"{title}.xlsx", svc.entry.title, headers, lines())
+
+
+EXPORT_PAGE = 1000
+
+
+def _export_value(column, app):
+    value = column.value(app)
+    return mask_id(value) if column.fmt == "mask_id" else value
 
 
 @bp.get("/<kind>/new")
@@ -278,6 +312,43 @@ def download(kind, app_id, att_id):
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
+
+
+@bp.get("/<kind>/<id:app_id>/files/<id:att_id>/view")
+@principal_required()
+@domain_errors
+def view_attachment(kind, app_id, att_id):
+    """A PDF or an image shown inline (the page's viewer frames it); anything else is downloaded."""
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)
+    att = next((a for a in svc.attachments(app) if a.id == att_id), None)
+    if att is None:
+        abort(404)
+    if att.content_type not in INLINE_TYPES:
+        return redirect(url_for(".download", kind=kind, app_id=app_id, att_id=att_id))
+    path = services().uploads.path_for(att.sha256)
+    if not path.exists():
+        abort(404)
+    resp = send_file(path, mimetype=att.content_type, as_attachment=False, download_name=att.filename, max_age=0)
+    resp.headers.update(INLINE_HEADERS)
+    return resp
+
+
+# what the in-page viewer shows without downloading; SVG is not among them (it can carry script)
+INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
+@bp.app_context_processor
+def _inline_types():
+    return {"inline_types": INLINE_TYPES}
+
+
+INLINE_HEADERS = {
+    # this response alone may be framed, and by the application's own pages only
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                               "object-src 'self'; frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+}
 
 
 @bp.post("/<kind>/<id:app_id>/files/<id:att_id>/delete")

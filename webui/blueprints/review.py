@@ -18,6 +18,7 @@ from ..access import principal_required
 from ..form_builder import form_class
 from ..forms.review import ActionForm, InboxFilterForm
 from ..inputs import count_arg, cursor_arg
+from .review_desk import after_decision, task_extras
 
 bp = Blueprint("review", __name__)
 
@@ -34,9 +35,21 @@ def index():
     view = request.args.get("view", "open")
     if view not in VIEW_LABELS:
         view = "open"
+    form, flt = inbox_filter()
+    cursor = cursor_arg()
+    page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
+    filters = {k: v for k, v in request.args.items() if k in form._fields and v}
+    start = count_arg("n")
+    return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
+                           filters=filters, process_labels=catalog.titles(), outcome_labels=OUTCOME_LABELS,
+                           start=start, page_size=PAGE_SIZE)
+
+
+def inbox_filter():
+    """The inbox's filter form read from the query string, and the filter it means (bad values ignored)."""
     form = InboxFilterForm(formdata=request.args)
     form.validate()
-    flt = InboxFilter(
+    return form, InboxFilter(
         process_key=form.process_key.data if catalog.by_key(form.process_key.data or "") else None,
         scope=(form.scope.data or "").strip() or None,
         applicant=(form.applicant.data or "").strip() or None,
@@ -46,13 +59,6 @@ def index():
         sort="due" if form.sort.data == "due" else "new",
         case_no=normalise(form.case_no.data) or None,
     )
-    cursor = cursor_arg()
-    page = services().reviews.inbox(g.principal, view, flt, cursor, PAGE_SIZE)
-    filters = {k: v for k, v in request.args.items() if k in form._fields and v}
-    start = count_arg("n")
-    return render_template("review/index.html", view=view, views=VIEW_LABELS, page=page, form=form,
-                           filters=filters, process_labels=catalog.titles(), outcome_labels=OUTCOME_LABELS,
-                           start=start, page_size=PAGE_SIZE)
 
 
 @bp.get("/supervision")
@@ -78,16 +84,19 @@ def task(task_id):
                            clock=clock_of(app), late_days=late_filing_days(app),
                            process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
-                           is_holder=task.claimed_by_user_id == g.principal.user_id)
+                           is_holder=task.claimed_by_user_id == g.principal.user_id,
+                           **task_extras(g.principal, task, task.claimed_by_user_id == g.principal.user_id))
 
 
-def _act(task_id, do, success):
+def _act(task_id, do, success, then=None):
     """Run one task command; domain/engine refusals become a flash (not-found/forbidden are error pages)."""
     try:
         do()
     except (DomainError, EngineError) as e:
         flash(e.message, "error")
     else:
+        if then is not None:
+            return then(success)
         flash(success, "success")
     return redirect(url_for("review.task", task_id=task_id))
 
@@ -121,7 +130,8 @@ def decide(task_id):
     outcome = form.spec.field(form.spec.outcome) if form.spec.outcome else None
     value = form.values().get(outcome.name) if outcome else None
     done = DONE_MESSAGES.get(value) or (outcome.label_of(value) if outcome else "已提交")
-    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()), done)
+    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()), done,
+                after_decision)
 
 
 def _csrf_fail():

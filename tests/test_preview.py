@@ -1,0 +1,155 @@
+"""The approval preview (issue 12, feature 1): the operators dry-run in a savepoint say what the
+approval will do, change nothing, and agree with what the approval then does."""
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from engine.db import db
+from handlers.applications import Upload
+from handlers.models import (
+    CHIEF_SUPERVISOR, CONSTRUCTOR, LOCKED, NORMAL, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISION_ENGINEER,
+    Assignment, LockRecord, Person, Project,
+)
+from handlers.preview import comparable, describe, record_changes
+
+from .world import PDF_BYTES, locked_person, reported_unlock, row_counts
+
+
+def _claimed(world, services, reviewer_key="agency_reviewer"):
+    reviewer = world.who(reviewer_key)
+    [task] = services.reviews.inbox(reviewer).rows
+    services.reviews.claim(reviewer, task.id)
+    return reviewer, task
+
+
+def _preview_then_approve(services, reviewer, task):
+    """The preview's changes, and those of the approval that follows, recorded the same way."""
+    counts = row_counts(Assignment, LockRecord, Person, Project)
+    preview = services.reviews.approval_preview(reviewer, task.id)
+    session = db.session()
+    assert not (session.new or session.dirty or session.deleted), "the preview leaves nothing in the session"
+    assert row_counts(Assignment, LockRecord, Person, Project) == counts
+    db.session.expire_all()
+    with record_changes() as applied:
+        services.reviews.approve(reviewer, task.id, "同意")
+    return preview, applied
+
+
+def _same_effect(services, reviewer, task, monkeypatch):
+    """Run the preview with its own recorder exposed, then the approval; both sides compared."""
+    from handlers import preview as preview_module
+    seen = {}
+    real = preview_module.describe
+
+    def keep(changes):
+        seen["changes"] = comparable(changes)
+        return real(changes)
+    monkeypatch.setattr(preview_module, "describe", keep)
+    preview, applied = _preview_then_approve(services, reviewer, task)
+    monkeypatch.setattr(preview_module, "describe", real)
+    assert seen["changes"] == comparable(applied)
+    assert preview.sentences == describe(applied)
+    return preview
+
+
+def test_unlock_preview_says_what_the_approval_does(world, services, monkeypatch):
+    pm, project = locked_person(world, "张三", project_name="昆明市第一中学教学楼")
+    reported_unlock(world, services, pm)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.applied
+    assert preview.sentences == ["将关闭 张三 在 昆明市第一中学教学楼 的锁定记录（项目经理）",
+                                 "张三 在 昆明市第一中学教学楼 的项目经理任职结束", "张三 状态变为正常"]
+    db.session.expire_all()
+    assert db.session.get(Person, pm.id).status == NORMAL
+
+
+def test_change_preview_names_the_new_manager_and_the_lock(world, services, monkeypatch):
+    old, project = locked_person(world, "原经理", project_name="五华区保障房")
+    new = world.add_person("李四", "contractor", CONSTRUCTOR, SAFETY_B)
+    applicant = world.who("contractor_user")
+    [assignment] = db.session.scalars(select(Assignment).where(Assignment.person_id == old.id)).all()
+    app = services.change.create(applicant, assignment.id)
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原经理调离"},
+                         [Upload("attachment", "任命文件.pdf", PDF_BYTES)], action="暂存")
+    services.change.report(applicant, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert "李四 将成为 五华区保障房 项目经理" in preview.sentences
+    assert "李四 将因担任项目经理被锁定（添加锁定的工程：五华区保障房）" in preview.sentences
+    assert "李四 状态变为锁定" in preview.sentences
+    assert "原经理 在 五华区保障房 的项目经理任职结束" in preview.sentences
+    assert "原经理 状态变为正常" in preview.sentences
+    assert "将为 李四" not in preview.text and preview.text.count("；") == len(preview.sentences) - 1
+
+
+def test_completion_preview_lists_every_person_released(world, services, monkeypatch):
+    pm, project = locked_person(world, "张经理", project_name="昆明南站综合体")
+    so = world.add_person("李安全", "contractor", SAFETY_C)
+    world.assign(so, project, SAFETY_OFFICER)
+    cs = world.add_person("王总监", "firm", SUPERVISION_ENGINEER)
+    for p in [project, *(world.add_project(f"王总监其他工程{i}") for i in range(2))]:
+        world.assign(cs, p, CHIEF_SUPERVISOR)
+    owner = world.who("owner_user")
+    app = services.completion.create(owner, project.id)
+    services.completion.save(owner, app.id, {"acceptance_date": date.today().isoformat(), "conclusion": "合格",
+                                             "permit_no": "530100202201010101"},
+                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)], action="暂存")
+    services.completion.report(owner, app.id)
+    reviewer, task = _claimed(world, services, "auth_reviewer")
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.sentences[0] == "昆明南站综合体 状态变为竣工"
+    assert "昆明南站综合体 施工许可证号登记为 530100202201010101" in preview.sentences
+    for name, role in (("张经理", "项目经理"), ("李安全", "安全员"), ("王总监", "项目总监")):
+        assert f"{name} 在 昆明南站综合体 的{role}任职结束" in preview.sentences
+        assert f"{name} 状态变为正常" in preview.sentences
+
+
+def test_permit_supplement_preview_names_the_permit_number(world, services, monkeypatch):
+    project = world.add_project("呈贡新区安置房")
+    project.permit_no = None
+    db.session.commit()
+    owner = world.who("owner_user")
+    app = services.permit.create(owner, project.id)
+    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
+                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
+    services.permit.report(owner, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.sentences == ["呈贡新区安置房 施工许可证号登记为 530114202405200101"]
+
+
+def test_every_catalogued_process_has_a_preview_test():
+    """A process added to the catalog needs its own agreement test here."""
+    from handlers import catalog
+    tested = {"personnel_unlock", "manager_change", "completion_filing", "permit_supplement"}
+    not_yet = {"registration_review"}   # merged last: its preview (account activation) is not described yet
+    assert {e.key for e in catalog.entries()} == tested | not_yet
+
+
+def test_a_failing_recheck_is_previewed_as_the_return_it_causes(world, services):
+    old, project = locked_person(world, "原经理", project_name="五华区保障房")
+    new = world.add_person("李四", "contractor", CONSTRUCTOR, SAFETY_B)
+    applicant = world.who("contractor_user")
+    [assignment] = db.session.scalars(select(Assignment).where(Assignment.person_id == old.id)).all()
+    app = services.change.create(applicant, assignment.id)
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原经理调离"})
+    services.change.report(applicant, app.id)
+    world.assign(new, world.add_project("别处的工程"), "project_manager")   # the replacement is taken meanwhile
+    reviewer, task = _claimed(world, services)
+    preview = services.reviews.approval_preview(reviewer, task.id)
+    assert not preview.applied and preview.sentences == []
+    assert preview.text == ("审核通过时复核将不通过：该项目经理已有项目管理工作，请重新选择；"
+                            "申请将退回申请单位，不做任何更改")
+    db.session.expire_all()
+    assert db.session.get(Person, new.id).status == LOCKED
+
+
+def test_only_candidates_may_preview(world, services):
+    pm, _project = locked_person(world, "张三")
+    reported_unlock(world, services, pm)
+    [task] = services.reviews.inbox(world.who("agency_reviewer")).rows
+    from handlers.errors import NotFound
+    with pytest.raises(NotFound):
+        services.reviews.approval_preview(world.who("agency2_reviewer"), task.id)
