@@ -60,6 +60,9 @@ class ProcessEntry:
     crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
     after_save: str = "list"              # "list" or "detail": where 保存 returns to
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
+    # the operators on the approval path, when the diagram uses others too (a return's operator);
+    # None: all of ``operators`` (the approval previews rehearse these)
+    approval_operators: tuple[str, ...] | None = None
     reviewers: tuple[str, ...] = ("agency", "authority")   # organisation kinds that work its review steps
     notifies_applicant: bool = True       # the applicant organisation hears of claims and decisions
     # (person, role) pairs whose counted projects the applicant's preview shows after approval

@@ -206,7 +206,9 @@ def comparable(changes: list[Change]) -> set[tuple]:
 def approval_operators(process_key: str) -> tuple[str, ...]:
     """The operators a process's approval applies (its catalog entry's operator ids)."""
     entry = catalog.by_key(process_key)
-    return entry.operators if entry else ()
+    if entry is None:
+        return ()
+    return entry.approval_operators if entry.approval_operators is not None else entry.operators
 
 
 def preview_application(engine, app, actor) -> Preview:

@@ -153,3 +153,11 @@ def test_only_candidates_may_preview(world, services):
     from handlers.errors import NotFound
     with pytest.raises(NotFound):
         services.reviews.approval_preview(world.who("agency2_reviewer"), task.id)
+
+
+def test_a_registration_preview_rehearses_only_the_approval_path():
+    """注册审核's diagram has an operator on each path; the approval preview runs the approval's alone."""
+    from handlers import catalog
+    from handlers.preview import approval_operators
+    assert approval_operators("registration_review") == ("registration.activate",)
+    assert approval_operators("personnel_unlock") == catalog.by_key("personnel_unlock").operators

@@ -194,4 +194,5 @@ ENTRY = catalog.register(ProcessEntry(
         Column("提交次数", lambda r: f"第 {_round(r)} 次提交", when=lambda r: _round(r) > 1),
     ),
     operators=("registration.activate", "registration.return"),
+    approval_operators=("registration.activate",),
 ))
