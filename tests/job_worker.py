@@ -27,6 +27,7 @@ def main(url: str) -> None:
     with app.app_context():
         worker = app.extensions["services"].worker(batch=25, lease=timedelta(seconds=2))
         print("ready", flush=True)
+        sys.stdin.readline()   # "go": both workers start together, whichever booted first
         worker.run_forever(threading.Event(), poll=0.05)
 
 

@@ -27,6 +27,7 @@ def _effects():
 def _start_worker():
     url = db.engine.url.render_as_string(hide_password=False)
     proc = subprocess.Popen([sys.executable, "-m", "tests.job_worker", url], cwd=ROOT, stdout=subprocess.PIPE,
+                            stdin=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert proc.stdout.readline().strip() == "ready"
     return proc
@@ -39,10 +40,17 @@ def test_two_workers_run_2000_jobs_exactly_once_with_one_killed_midway(ctx):
     with unit_of_work():
         enqueue_many([("test.effect", {"n": i}, None) for i in range(JOBS)])
     workers = [_start_worker(), _start_worker()]
+    for proc in workers:   # booted; now both start on the jobs at once
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     try:
         deadline = time.monotonic() + 50
-        while _effects()[0] < JOBS // 4 and time.monotonic() < deadline:
+        # kill midway, once both workers have run jobs (on a loaded machine one may start late)
+        while time.monotonic() < deadline:
+            done, _distinct, working = _effects()
             db.session.rollback()
+            if done >= JOBS // 4 and working == 2:
+                break
             time.sleep(0.05)
         workers[0].send_signal(signal.SIGKILL)   # dies holding a leased batch, maybe mid-transaction
         workers[0].wait(10)
