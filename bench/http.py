@@ -11,7 +11,7 @@ browser does, redirects followed:
 
 applicant: 添加 (POST /apply/unlock/new) → detail page → 确定 with reason and the uploaded
 申请表 (multipart POST) → list → 上报 → list; reviewer: inbox filtered by the project name
-→ task page → 签收 → task page → 审核通过 → task page.
+→ task page → 签收 → task page → 审核通过 → the next task's page, or the inbox.
 
 A lifecycle counts only if every response was the expected one (status, redirect target,
 success message) *and* the database shows it finished afterwards: the application
@@ -437,8 +437,9 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     reviewer.follow("task page", task)
     location = reviewer.post("claim", f"{task}/claim", {}, to=re.escape(task) + "$")
     reviewer.follow("task page after claim", location, "签收成功")
+    # after a decision the reviewer is taken to the next task to work, or to the inbox
     location = reviewer.post("approve", f"{task}/decide", {"decision": "approve", "opinion": "同意解锁"},
-                             to=re.escape(task) + "$")
+                             to=r"/review/(task/\d+)?$")
     reviewer.follow("task page after approve", location, "审核通过")   # the next task, or the inbox
 
 
