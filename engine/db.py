@@ -100,6 +100,47 @@ def unit_of_work():
         info[_DEPTH] = depth
 
 
+@contextmanager
+def dry_run():
+    """Rehearse work that must leave no trace: it runs in a savepoint that is always rolled back.
+
+    Inside an open unit of work it joins it. Outside one, on PostgreSQL, the rehearsal runs in the
+    request's own (read) transaction and nothing is committed: a commit would end the snapshot and
+    expire every object the request already loaded, so the page would read them all again. Inner
+    commands join (the depth is held), and the unit's flags are as they were afterwards. SQLite
+    cannot turn a read transaction into a write one reliably (a stale WAL snapshot fails at once
+    instead of waiting), so there the rehearsal is a unit of work of its own, as any write is.
+    """
+    session = db.session()
+    info = session.info
+    if info.get(_DEPTH, 0) or session.get_bind().dialect.name == "sqlite":
+        with unit_of_work():
+            with _rolled_back_savepoint(session):
+                yield
+        return
+    if _holds_changes(session):
+        raise PendingWork("a dry run began while the session held uncommitted changes")
+    info[_DEPTH], info[_ROLLBACK_ONLY] = 1, False
+    try:
+        with _rolled_back_savepoint(session):
+            yield
+    finally:
+        info[_DEPTH] = 0
+        info.pop(_ROLLBACK_ONLY, None)
+        info.pop(_WROTE, None)   # what the savepoint flushed is undone
+
+
+@contextmanager
+def _rolled_back_savepoint(session):
+    marked = is_rollback_only()
+    savepoint = session.begin_nested()
+    try:
+        yield
+    finally:
+        savepoint.rollback()
+        restore_rollback_only(marked)   # the undone work's failures are undone with it
+
+
 def command(fn):
     """Make ``fn`` a command: it runs in a unit of work of its own, or joins the open one."""
     @functools.wraps(fn)

@@ -143,16 +143,18 @@ def _layout(xml: str) -> _Diagram:
     return d
 
 
-def instance_svg(instance) -> str:
+def instance_svg(instance, tasks=None) -> str:
     """The instance's diagram with where it stands marked: its open user tasks, the failed
-    element of an incident, or the end event it finished at. Reads rows only."""
+    element of an incident, or the end event it finished at. Reads rows only; ``tasks``: the
+    instance's tasks when the caller has read them already."""
     from .inbox import open_tasks
     if instance.status == "completed":
         active = {instance.end_element_id}
     elif instance.status == "errored":
         active = {instance.incident_element_id}
     else:
-        active = {t.element_id for t in open_tasks(instance.id)}
+        open_ = open_tasks(instance.id) if tasks is None else [t for t in tasks if t.state == "open"]
+        active = {t.element_id for t in open_}
     definition = instance.definition
     return render_svg(_definition_xml(definition), frozenset(a for a in active if a), definition.name)
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, func, select, true, tuple_
+from sqlalchemy import and_, func, literal, select, true, tuple_, union_all
 
 from . import audit, deadlines
 from .db import db
@@ -65,6 +65,18 @@ class ReviewInbox:
             next_cursor = _encode(key, last.id)
         counts, due_counts = self._counts(flt, view) if with_counts else ({}, {})
         return InboxPage(rows, next_cursor, counts, due_counts)
+
+    def first_of(self, views) -> int | None:
+        """The id of the task the first non-empty view would list first: one statement, each view
+        a one-row range of its index."""
+        branches = []
+        for rank, view in enumerate(views):
+            task_id = HumanTask.id if view == "done" else TaskCandidate.task_id
+            stmt, sort_col, id_col = self._base(view, InboxFilter(), columns=[
+                task_id.label("task_id"), literal(rank).label("rank")])
+            branches.append(stmt.order_by(sort_col.desc(), id_col.desc()).limit(1).subquery().select())
+        first = union_all(*branches).subquery()
+        return db.session.scalar(select(first.c.task_id).order_by(first.c.rank).limit(1))
 
     def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
         return self._counts(flt, None)[0]
@@ -187,6 +199,12 @@ def _decode(cursor: str):
 def operation_log(instance_id: int) -> audit.OperationLog:
     """The instance's log entries in order, checked against their hash chain (one query)."""
     return audit.read_log(db.session, instance_id)
+
+
+def instance_tasks(instance_id: int) -> list[HumanTask]:
+    """Every task of the instance, in order: a page that shows its diagram and its clock reads them once."""
+    return list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
+                                   .order_by(HumanTask.id)))
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:

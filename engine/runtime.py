@@ -48,6 +48,7 @@ class StepResult:
     opened: list[TaskRecord] = field(default_factory=list)
     incident: str | None = None
     status: str | None = None   # what the diagram declares where the instance now waits or ended
+    offered_to: dict[int, list[int]] = field(default_factory=dict)   # opened task id -> candidate org ids
 
     @property
     def completed(self) -> bool:
@@ -132,7 +133,7 @@ class ProcessEngine:
               applicant_name: str = "", action: str | None = None, case_no: str | None = None) -> StepResult:
         """Start an instance. ``action`` (e.g. 新建) is logged as the actor's, written with the new
         instance in the same statement rather than as a separate ``record``; ``case_no`` (办件编号,
-        engine.case_numbers) is set by a statement of its own after it."""
+        engine.case_numbers) is written with the new instance."""
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
@@ -151,8 +152,6 @@ class ProcessEngine:
             except store.StaleDefinition:
                 self.definitions.forget(process_key)
                 continue
-            if case_no:
-                store.set_case_no(conn, result.instance.id, case_no)
             return result
         raise ConcurrentModification("流程定义正在更新，请稍后重试")
 
@@ -344,7 +343,8 @@ class ProcessEngine:
             instance.status = "running"
         if not incident:
             instance.incident_message = instance.incident_element_id = instance.incident_at = None
-        opened = store.save(step.conn, instance, step.definition, self._new_tasks(step, wf, open_before), step.log)
+        new_tasks = self._new_tasks(step, wf, open_before)
+        opened = store.save(step.conn, instance, step.definition, new_tasks, step.log)
         if opened is None:
             raise ConcurrentModification(_CONCURRENT)
         self._schedule_timers(instance, _waiting_timers(wf), timers_before)
@@ -352,7 +352,8 @@ class ProcessEngine:
             for listener in self.registry.incident_listeners:
                 listener("instance", instance.id, incident)
         statuses = step.statuses if any(s for s, _ in step.statuses.values()) else self.registry.legacy_statuses
-        return StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf))
+        return StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf),
+                          {values["id"]: orgs for values, orgs in new_tasks})
 
     @staticmethod
     def _schedule_timers(instance, waiting: dict, before: dict) -> None:

@@ -85,7 +85,7 @@ _INSTANCE_SELECT = (select(*_PI.c, _PD.c.content_hash).join(_PD, _PD.c.id == _PI
 # deployed in this database: the definition cache is checked by the insert itself.
 # a new instance has no paused clock and an empty log (its defaults): leaving them out keeps the
 # fused start statement under psycopg's 4 KB / 50-parameter query cache
-_NOT_ON_INSERT = ("id", "clock", "audit_seq", "audit_head", "case_no")   # case_no: set_case_no
+_NOT_ON_INSERT = ("id", "clock", "audit_seq", "audit_head")
 _WRITTEN_ON_INSERT = [c for c in _PI.c if c.name not in _NOT_ON_INSERT]
 _INSTANCE_INSERT = (
     insert(_PI).from_select(
@@ -332,13 +332,6 @@ def _candidate(task: dict, org_id: int) -> dict:
     return dict(task_id=task["id"], org_id=org_id, is_open=True, process_key=task["process_key"],
                 created_at=task["created_at"], claimed_by_user_id=None, scope=task["scope"],
                 applicant_name=task["applicant_name"], due_at=task.get("due_at") or NO_DUE)
-
-
-def set_case_no(conn, instance_id: int, case_no: str) -> None:
-    """Give a new instance its case number: a statement of its own, so that the fused start
-    statement (and every start without a number) stays as it is."""
-    conn.execute(update(_PI).where(_PI.c.id == instance_id).values(case_no=case_no))
-    _keep_loaded_in_step(ProcessInstance, instance_id, {"case_no": case_no})
 
 
 def withdraw_gate(conn, instance_id: int):

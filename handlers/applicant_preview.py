@@ -10,7 +10,7 @@ rule counts them. So the applicant sees what approval really does, not a second 
 from dataclasses import dataclass, field
 
 from engine import store
-from engine.db import db, is_rollback_only, restore_rollback_only, unit_of_work
+from engine.db import db, dry_run
 from engine.registry import ServiceCall
 
 from . import catalog, lock_rule
@@ -55,19 +55,13 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
     entry = catalog.by_key(engine_key(app))
     if entry is None or not entry.operators or app.instance_id is None:
         return None
-    with unit_of_work():
-        instance, _hash = store.load_instance(db.session.connection(), app.instance_id)
-        marked = is_rollback_only()
-        savepoint = db.session.begin_nested()
-        try:
-            with record_changes() as changes:
-                results = [engine.registry.operators[name](ServiceCall(instance, name, principal.actor, {}))
-                           for name in entry.operators]
-            sentences = describe(changes)
-            counted = [_counted(person, role) for person, role in (entry.counted_people or _none)(app)]
-        finally:
-            savepoint.rollback()
-            restore_rollback_only(marked)
+    instance, _hash = store.load_instance(db.session.connection(), app.instance_id)
+    with dry_run():
+        with record_changes() as changes:
+            results = [engine.registry.operators[name](ServiceCall(instance, name, principal.actor, {}))
+                       for name in entry.operators]
+        sentences = describe(changes)
+        counted = [_counted(person, role) for person, role in (entry.counted_people or _none)(app)]
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return ApplicantPreview(False, failed.get("message") or "", [], [])

@@ -9,17 +9,18 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from engine import ProcessEngine, StepResult
+from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
 from engine.db import db
 from engine.diagram import instance_svg
 from engine.forms import FieldSpec, FormSpec
-from engine.inbox import open_tasks, operation_log
-from engine.models import HumanTask, ProcessInstance, TaskCandidate, utcnow
+from engine.inbox import instance_tasks, open_tasks, operation_log
+from engine.models import HumanTask, ProcessInstance, utcnow
 
 from . import catalog
 from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
+from .deadlines import clock_of
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
 from .models import REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
@@ -128,6 +129,12 @@ class ApplicationService:
         """The process diagram (SVG) with the application's current step marked."""
         return instance_svg(app_instance(app))
 
+    def progress(self, app) -> tuple[str, list]:
+        """The diagram with the current step marked and the review clock, from one read of the
+        instance's tasks."""
+        tasks = instance_tasks(app.instance_id) if app.instance_id is not None else []
+        return instance_svg(app_instance(app), tasks), clock_of(app, tasks)
+
     def open_task(self, app) -> HumanTask | None:
         tasks = open_tasks(app.instance_id)
         return tasks[0] if tasks else None
@@ -197,8 +204,7 @@ class ApplicationService:
                 problems = Problems()
                 problems.check(self._validate_for_report, app)
                 problems.raise_any()
-            app.reported_at = utcnow()
-            self._complete_edit(principal, app, "report", "上报")
+            self._complete_edit(principal, app, "report", "上报", reported_at=utcnow())
         return app
 
     def withdraw(self, principal: Principal, app_id: int):
@@ -247,23 +253,25 @@ class ApplicationService:
         apply_status(app, result)
         return app
 
-    def _complete_edit(self, principal, app, action_value, label):
+    def _complete_edit(self, principal, app, action_value, label, **changes):
+        """Complete the applicant's edit step; ``changes`` (e.g. reported_at) are set with the new
+        status, so that the application is written once."""
         task = self.open_task(app)
-        if task is None or not self._offered_to_applicant(task, app):
+        if task is None:
             raise DomainError("该申请当前不可操作")
-        result = self.engine.complete(task.id, principal.actor, {"action": action_value}, action=label,
-                                      outcome=action_value)
+        try:   # the step must be the applicant's own: the engine's gate checks the candidate row
+            result = self.engine.complete(task.id, principal.actor, {"action": action_value}, action=label,
+                                          outcome=action_value)
+        except NotCandidate:
+            raise DomainError("该申请当前不可操作") from None
         apply_status(app, result)
+        for name, value in changes.items():
+            setattr(app, name, value)
         for opened in result.opened:
-            if not self._offered_to_applicant(opened, app):
+            if app.applicant_org_id not in result.offered_to.get(opened.id, ()):
                 notify("task_offered", app.project.regulator_ids, f"待审核：{opened.subject}",
                        f"{principal.org_name}上报了{self.entry.title}“{opened.subject}”（{opened.scope}），请签收办理。",
                        app=app, task_id=opened.id)
-
-    @staticmethod
-    def _offered_to_applicant(task, app) -> bool:
-        return db.session.scalar(select(TaskCandidate.task_id).where(
-            TaskCandidate.task_id == task.id, TaskCandidate.org_id == app.applicant_org_id)) is not None
 
     def _editable(self, principal, app_id, message="该申请已上报，当前不可编辑"):
         app = self.get_own(principal, app_id)
@@ -322,6 +330,16 @@ class ApplicationService:
 
     def _validate_for_report(self, app):
         pass
+
+
+def application_for(process_key: str, instance_id: int):
+    """The application an instance runs for. One this unit of work has loaded already (the task's
+    page, the operator of the approval being applied) is taken from the session, not read again."""
+    model = catalog.by_key(process_key).model
+    for loaded in db.session.identity_map.values():
+        if type(loaded) is model and loaded.instance_id == instance_id:
+            return loaded
+    return db.session.scalar(select(model).where(model.instance_id == instance_id))
 
 
 def app_instance(app) -> ProcessInstance:

@@ -1,5 +1,7 @@
 """The database as the web layer sees it: bound to the app, its schema created. Queries and
 writes stay in the services; the web layer never imports engine.db or engine.models."""
+from sqlalchemy import inspect
+
 from engine.db import db
 
 
@@ -21,3 +23,9 @@ def abandon_transaction() -> None:
 def current_engine():
     """The application's SQLAlchemy engine (for instruments such as the request profiler)."""
     return db.engine
+
+
+def key_of(row) -> int:
+    """The primary key of a row the session knows, without reading it again (a commit expires
+    every attribute, ``id`` included, so ``row.id`` after a command is one more SELECT)."""
+    return inspect(row).identity[0]

@@ -49,11 +49,15 @@ class ClockStretch:
         return {"return": "退回（计时暂停）", "approve": "审核通过"}.get(self.task.outcome or "", "结束")
 
 
-def clock_of(app) -> list[ClockStretch]:
-    """The application's review clock: each review stretch, and the pauses between them."""
+def clock_of(app, tasks=None) -> list[ClockStretch]:
+    """The application's review clock: each review stretch, and the pauses between them
+    (``tasks``: the instance's tasks in order, when the caller has read them already)."""
     if app is None or app.instance_id is None:
         return []
-    tasks = deadlines.clock_segments(app.instance_id)
+    if tasks is None:
+        tasks = deadlines.clock_segments(app.instance_id)
+    else:
+        tasks = [t for t in tasks if t.due_rule is not None]
     stretches = [ClockStretch(t) for t in tasks]
     for stretch, following in zip(stretches, stretches[1:]):
         stretch.paused_until = following.task.created_at

@@ -16,8 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import db, is_rollback_only, restore_rollback_only, unit_of_work
-from engine.models import ProcessInstance
+from engine.db import db, dry_run
 from engine.registry import ServiceCall
 
 from . import catalog
@@ -59,20 +58,14 @@ def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
     Works for any state of the application (a draft before 上报, a task before 审核通过): the
     operators read the domain rows as they are now, as they will when the approval is applied.
     """
-    with unit_of_work():
-        instance, _hash = store.load_instance(db.session.connection(), instance_id)
-        if instance is None:
-            return Preview(False, "流程实例不存在", [])
-        marked = is_rollback_only()
-        savepoint = db.session.begin_nested()
-        try:
-            with record_changes() as changes:
-                results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
-                           for name in operators]
-            sentences = describe(changes)
-        finally:
-            savepoint.rollback()
-            restore_rollback_only(marked)
+    instance, _hash = store.load_instance(db.session.connection(), instance_id)
+    if instance is None:
+        return Preview(False, "流程实例不存在", [])
+    with dry_run():
+        with record_changes() as changes:
+            results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
+                       for name in operators]
+        sentences = describe(changes)
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return Preview(False, failed.get("message") or "", [])
@@ -214,7 +207,6 @@ def approval_operators(process_key: str) -> tuple[str, ...]:
 def preview_application(engine, app, actor) -> Preview:
     """What approving ``app`` would do now (the applicant's view before 上报, the reviewer's before
     审核通过): the process's approval operators, dry-run."""
-    instance = db.session.get(ProcessInstance, app.instance_id) if app.instance_id else None
-    if instance is None:
+    if app.instance_id is None:
         return Preview(False, "流程实例不存在", [])
-    return preview_approval(engine, instance.id, actor, approval_operators(instance.process_key))
+    return preview_approval(engine, app.instance_id, actor, approval_operators(catalog.entry_of(app).key))

@@ -97,12 +97,7 @@ class ReviewDesk:
     def next_task_id(self, principal: Principal) -> int | None:
         """What to work on after a decision: my oldest claimed task, else the newest unclaimed one."""
         self._require_reviewer(principal)
-        inbox = ReviewInbox(principal.user_id, principal.org_id)
-        for view in ("mine", "open"):
-            page = inbox.page(view, limit=1, with_counts=False)
-            if page.rows:
-                return page.rows[0].id
-        return None
+        return ReviewInbox(principal.user_id, principal.org_id).first_of(("mine", "open"))
 
     # -- 导出 ----------------------------------------------------------------------------------
     def export_rows(self, principal: Principal, view: str, flt, limit: int = EXPORT_MAX):

@@ -14,7 +14,7 @@ from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate, utcnow
 
 from . import catalog
-from .applications import ApplicationService, Upload, apply_status
+from .applications import ApplicationService, Upload, application_for, apply_status
 from .errors import Forbidden, NotFound
 from .models import APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
@@ -56,16 +56,15 @@ class ReviewService(ReviewDesk):
             raise NotFound("任务不存在或无权访问")
         return task, self.application_for(task.instance_id, task.process_key)
 
-    def application_for(self, instance_id: int, process_key: str):
-        model = catalog.by_key(process_key).model
-        for loaded in db.session.identity_map.values():   # e.g. read by the operator in this unit of work
-            if type(loaded) is model and loaded.instance_id == instance_id:
-                return loaded
-        return db.session.scalar(select(model).where(model.instance_id == instance_id))
+    @staticmethod
+    def application_for(instance_id: int, process_key: str):
+        return application_for(process_key, instance_id)
 
-    def approval_preview(self, principal: Principal, task_id: int) -> Preview:
-        """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview)."""
-        task, app = self.task(principal, task_id)
+    def approval_preview(self, principal: Principal, task_id: int, app=None) -> Preview:
+        """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview);
+        ``app``: the task's application, when the caller has it from ``task``."""
+        if app is None:
+            _task, app = self.task(principal, task_id)
         return preview_application(self.engine, app, principal.actor)
 
     def service_for(self, task: HumanTask) -> ApplicationService:

@@ -170,6 +170,8 @@ def _within(txn, ancestor) -> bool:
 @sa_event.listens_for(Session, "before_commit")
 def _outbox(session):
     """Write the committed events' deliveries and jobs in the same transaction."""
+    if session.in_nested_transaction():
+        return   # a savepoint released: its events wait for the transaction's own commit
     # before_commit runs before the commit's own flush: flush first, so that the changes still
     # pending (a lock record added just now) raise their events before they are collected
     if session.new or session.dirty or session.deleted:

@@ -215,3 +215,54 @@ def test_an_operator_failing_inside_a_unit_of_its_own_is_an_incident_not_a_rollb
     instance = db.session.get(ProcessInstance, instance_id)
     assert instance.status == "errored" and "下游服务失败" in instance.incident_message
     assert db.session.get(HumanTask, task_id).state == "completed"
+
+
+# -- dry runs (the approval previews) ----------------------------------------------------------
+def test_a_dry_run_leaves_no_trace_and_joins_no_commit(world, services):
+    """What the previews rehearse is undone; the request may still run a command afterwards, and
+    on PostgreSQL the rows it read before and did not change stay loaded (no commit expired them)."""
+    from sqlalchemy import inspect
+
+    from engine.db import dry_run
+    org_id, other_id = world.org("contractor").id, world.org("agency").id
+    db.session.commit()
+    name = db.session.get(Organization, org_id).name
+    other = db.session.get(Organization, other_id)
+    with dry_run():
+        db.session.get(Organization, org_id).name = "改名后"
+        db.session.flush()
+        assert db.session.scalar(select(Organization.name).where(Organization.id == org_id)) == "改名后"
+    if db.engine.dialect.name == "postgresql":
+        assert not inspect(other).expired_attributes
+    assert db.session.scalar(select(Organization.name).where(Organization.id == org_id)) == name
+    instance_id = _start(services, world, "uow:dry").instance.id   # a command after it commits
+    db.session.remove()
+    assert db.session.get(Organization, org_id).name == name
+    assert db.session.get(ProcessInstance, instance_id) is not None
+
+
+def test_a_dry_run_refuses_to_start_over_uncommitted_changes(world):
+    from engine.db import dry_run
+    world.org("contractor").name = "未提交的修改"
+    with pytest.raises(PendingWork):
+        with dry_run():
+            pass
+
+
+def test_a_failure_inside_a_dry_run_is_undone_with_it(world, services):
+    """A rehearsal that fails (an operator raising) leaves the unit as it found it."""
+    from engine.db import dry_run, is_rollback_only
+    org_id = world.org("contractor").id
+    db.session.commit()
+    with unit_of_work():
+        with pytest.raises(RuntimeError):
+            with dry_run():
+                db.session.get(Organization, org_id).name = "失败的预演"
+                db.session.flush()
+                raise RuntimeError("operator failed")
+        # the dry run joined this unit: the failure marks it, as any inner failure does
+        assert is_rollback_only()
+        from engine.db import restore_rollback_only
+        restore_rollback_only(False)
+    db.session.remove()
+    assert db.session.get(Organization, org_id).name != "失败的预演"

@@ -8,13 +8,13 @@ its re-check reads what a concurrent effect on them committed. Each process's mo
 ``manager_change``, ``completion_filing``) registers its catalog entry and operators;
 the user tasks' forms are files in ``bpmn/forms/``.
 """
-from sqlalchemy import select
 
 from engine import ProcessEngine
 from engine.db import db
 from engine.models import utcnow
 
 from .. import catalog
+from ..applications import application_for
 from ..models import APPROVED, Project
 from ..registry import registry  # noqa: F401 — the process modules register with it
 
@@ -41,8 +41,7 @@ def _project_agency(instance) -> list[int]:
 
 # -- shared by the operators -------------------------------------------------------
 def application_of(instance):
-    model = catalog.by_key(instance.process_key).model
-    return db.session.scalar(select(model).where(model.instance_id == instance.id))
+    return application_for(instance.process_key, instance.id)
 
 
 RECHECK_FAILED = "复核未通过"          # the log action of an approval whose re-check failed

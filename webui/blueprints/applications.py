@@ -10,7 +10,8 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from engine.errors import EngineError
-from handlers.deadlines import clock_of, late_filing_days
+from handlers.database import key_of
+from handlers.deadlines import late_filing_days
 from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
@@ -162,7 +163,7 @@ def create(kind):
     except (DomainError, EngineError) as exc:
         flash(exc.message, "error")
         return redirect(url_for(".index", kind=kind))
-    return redirect(url_for(".detail", kind=kind, app_id=app.id))
+    return redirect(url_for(".detail", kind=kind, app_id=key_of(app)))
 
 
 # -- detail and save --------------------------------------------------------------------------
@@ -175,11 +176,12 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     if editable and hasattr(svc, "widget_context"):
         widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
     log = svc.operation_log(app)
+    diagram, clock = svc.progress(app)
     return render_template(
         "apps/detail.html", kind=kind, entry=svc.entry, app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
-        action_form=ActionForm(), diagram=svc.diagram(app), clock=clock_of(app), late_days=late_filing_days(app),
+        action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
 

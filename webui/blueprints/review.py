@@ -9,7 +9,7 @@ from engine.case_numbers import normalise
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, InboxFilter
 from handlers import catalog
-from handlers.deadlines import clock_of, late_filing_days
+from handlers.deadlines import late_filing_days
 from handlers.errors import DomainError, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY, PLATFORM
 
@@ -78,14 +78,15 @@ def task(task_id):
         raise NotFound("任务不存在或无权访问")
     service, entry = reviews.service_for(task), catalog.by_key(task.process_key)
     task_form = form_class(reviews.form_of(task), TASK_TARGETS)(formdata=None)
+    diagram, clock = service.progress(app)
     return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry,
                            log=service.operation_log(app), attachments=service.attachments(app),
-                           attachment_labels=service.attachment_labels(), diagram=service.diagram(app),
-                           clock=clock_of(app), late_days=late_filing_days(app),
+                           attachment_labels=service.attachment_labels(), diagram=diagram,
+                           clock=clock, late_days=late_filing_days(app),
                            process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
                            is_holder=task.claimed_by_user_id == g.principal.user_id,
-                           **task_extras(g.principal, task, task.claimed_by_user_id == g.principal.user_id))
+                           **task_extras(g.principal, task, app, task.claimed_by_user_id == g.principal.user_id))
 
 
 def _act(task_id, do, success, then=None):

@@ -22,7 +22,7 @@ from ..xlsx import xlsx_response
 bp = Blueprint("desk", __name__)
 
 
-def task_extras(principal, task, is_holder: bool) -> dict:
+def task_extras(principal, task, app, is_holder: bool) -> dict:
     """What the task page adds for its holder: the approval's consequences (a dry run), the
     saved opinions and the colleagues a task can be handed to."""
     if not is_holder or task.state != "open":
@@ -31,7 +31,7 @@ def task_extras(principal, task, is_holder: bool) -> dict:
     reviews = services().reviews
     offers_approval = any(APPROVE_OUTCOME in dict(f.choices) for f in reviews.form_of(task).fields
                           if f.widget == "buttons")   # e.g. not a designer's 现场核查 step
-    preview = reviews.approval_preview(principal, task.id) if offers_approval else None
+    preview = reviews.approval_preview(principal, task.id, app) if offers_approval else None
     return {"preview": preview, "phrases": reviews.phrases(principal),
             "colleagues": reviews.colleagues(principal), "desk_form": DeskForm(), "approve_value": APPROVE_OUTCOME}
 
