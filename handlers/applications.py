@@ -23,7 +23,7 @@ from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
 from .deadlines import clock_of
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
-from .models import REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
+from .models import APPLICATION_STATUS, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
@@ -144,9 +144,11 @@ class ApplicationService:
         with the reason (its case number and status), after the ones that can be picked."""
         picks = self.entry.picks(self, principal)
         keys = [p.open_key for p in picks if p.open_key and p.reason is None]
-        busy = {a.open_key: a for a in db.session.scalars(
-            select(self.model).where(self.model.open_key.in_(keys)))} if keys else {}
-        marked = [replace(p, reason=f"已有未办结的申请（{busy[p.open_key].case_no}，{busy[p.open_key].status_label}）")
+        busy = {row.open_key: row for row in db.session.execute(   # row tuples: no application is built
+            select(self.model.open_key, self.model.case_no, self.model.status).where(
+                self.model.open_key.in_(keys)))} if keys else {}
+        marked = [replace(p, reason=f"已有未办结的申请（{busy[p.open_key].case_no}，"
+                                    f"{APPLICATION_STATUS[busy[p.open_key].status]}）")
                   if p.open_key in busy else p for p in picks]
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
 
