@@ -13,7 +13,7 @@ from handlers.models import Assignment, Person, Project
 
 from .api_helpers import CERTS, person_payload, project_payload
 from .conftest import is_postgres
-from .test_concurrency import _run_at_once
+from .race_helpers import run_at_once
 
 pytestmark = [
     pytest.mark.postgres,
@@ -36,7 +36,7 @@ def test_two_projects_pushed_at_once_with_the_same_manager_one_is_refused(ctx, w
         pm = person_payload(world, f"经理{r}", certs=CERTS["pm"])
         intake.upsert_person(pm)
         payloads = [project_payload(world, f"BJ-R{r}-{i}", {"project_manager": pm["id_card"]}) for i in (0, 1)]
-        results = _run_at_once(ctx, 2, lambda i: intake.upsert_project(payloads[i]))
+        results = run_at_once(ctx, 2, lambda i: intake.upsert_project(payloads[i]))
         tally.append(sorted(map(_outcome, results), key=str))
         db.session.rollback()
         person_id = db.session.scalar(select(Person.id).where(Person.id_card == pm["id_card"]))
@@ -51,7 +51,7 @@ def test_the_same_project_pushed_twice_at_once_is_stored_once(ctx, world):
     pm = person_payload(world, "同步经理", certs=CERTS["pm"])
     intake.upsert_person(pm)
     payload = project_payload(world, "BJ-SAME", {"project_manager": pm["id_card"]})
-    results = _run_at_once(ctx, 2, lambda i: intake.bulk("projects", [payload])[0])
+    results = run_at_once(ctx, 2, lambda i: intake.bulk("projects", [payload])[0])
     outcomes = sorted(r[1].get("outcome") or r[1]["status"] for r in results)
     assert [r[0] for r in results] == ["ok", "ok"]
     assert outcomes == ["created", "unchanged"], results

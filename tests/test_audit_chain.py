@@ -15,6 +15,7 @@ from handlers import processes
 from handlers.models import APPROVED
 
 from .conftest import is_postgres
+from .race_helpers import run_at_once
 from .web_helpers import client_world, login  # noqa: F401 (fixture)
 from .world import locked_person, reported_unlock
 
@@ -60,29 +61,6 @@ def _insert(instance_id, seq, hash_, at, action="审核通过", opinion="伪造�
     _sql("INSERT INTO audit_entry (instance_id, seq, hash, at, user_id, user_name, org_id, org_name, action, "
          "opinion, element_id) VALUES (:i, :s, :h, :at, NULL, '赵监督', NULL, '昆明质监站', :a, :o, NULL)",
          i=instance_id, s=seq, h=hash_, at=at, a=action, o=opinion)
-
-
-def _run_at_once(app, n, work):
-    """work(i) in n threads released together, each in its own app context: [(outcome, value)]."""
-    barrier, results = threading.Barrier(n), [None] * n
-
-    def runner(i):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results[i] = ("ok", work(i))
-            except Exception as exc:   # noqa: BLE001 — every outcome is asserted by the caller
-                db.session.rollback()
-                results[i] = ("error", exc)
-            finally:
-                db.session.remove()
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def _forged(instance_id, seq, previous, at):
@@ -178,7 +156,7 @@ def test_concurrent_appends_to_one_log_each_get_their_own_place(ctx, world, serv
             if i == 0:
                 return services.engine.claim(task_id, reviewer).id
             return services.engine.record(instance_id, Actor(i, f"运维{i}", None, "平台"), "备注", f"第{i}条")
-    results = _run_at_once(ctx, 20, work)
+    results = run_at_once(ctx, 20, work)
     assert [r[0] for r in results] == ["ok"] * 20, results
     log = read_log(db.session, instance_id)
     assert log.broken is None and len(log) == 3 + 20
@@ -214,7 +192,7 @@ def test_an_append_committed_during_a_completion_of_the_same_instance_is_chained
         with services.engine.command():
             services.engine.record(instance_id, Actor.system(), "并发追加")
         appended.set()
-    results = _run_at_once(ctx, 2, work)
+    results = run_at_once(ctx, 2, work)
     assert results == [("ok", APPROVED), ("ok", None)], results
     log = read_log(db.session, instance_id)
     assert log.broken is None

@@ -2,8 +2,6 @@
 
 Runs on both databases: PostgreSQL row locks, SQLite write transactions (BEGIN IMMEDIATE).
 """
-import threading
-
 from sqlalchemy import func, select
 
 from engine import EngineError, TaskAlreadyClaimed
@@ -15,34 +13,10 @@ from handlers.processes.unlock import UNLOCK_FORM
 from handlers.errors import DomainError
 from handlers.models import APPROVED, LockRecord, NORMAL, Person, UnlockApplication
 
+from .race_helpers import run_at_once
 from .world import PDF_BYTES, locked_person, reported_unlock
 
 THREADS = 20
-
-
-def _run_at_once(app, n, work):
-    """Run work(i) in n threads released together; return [(i, result or exception)]."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def runner(i):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results[i] = ("ok", work(i))
-            except Exception as exc:   # noqa: BLE001 — every outcome is asserted below
-                db.session.rollback()
-                results[i] = ("error", exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads)
-    return results
 
 
 def test_twenty_reviewers_claim_at_once_one_wins(ctx, world, services):
@@ -57,7 +31,7 @@ def test_twenty_reviewers_claim_at_once_one_wins(ctx, world, services):
     task_id, app_id = task.id, app.id
     db.session.commit()
 
-    results = _run_at_once(ctx, THREADS, lambda i: services.reviews.claim(reviewers[i], task_id).claimed_by_user_id)
+    results = run_at_once(ctx, THREADS, lambda i: services.reviews.claim(reviewers[i], task_id).claimed_by_user_id)
 
     winners = [i for i, (kind, _) in enumerate(results) if kind == "ok"]
     assert len(winners) == 1, results
@@ -86,7 +60,7 @@ def test_double_submitted_approval_is_applied_once(ctx, world, services):
     task_id, app_id, person_id, instance_id = task.id, app.id, pm.id, app.instance_id
     db.session.commit()
 
-    results = _run_at_once(ctx, 2, lambda i: services.reviews.approve(reviewer, task_id, f"同意（{i}）").status)
+    results = run_at_once(ctx, 2, lambda i: services.reviews.approve(reviewer, task_id, f"同意（{i}）").status)
 
     ok = [value for kind, value in results if kind == "ok"]
     errors = [value for kind, value in results if kind == "error"]
@@ -108,7 +82,7 @@ def test_two_tabs_adding_the_same_unlock_at_once_get_one_application(ctx, world,
     lock_id = lock_rule.open_locks(pm.id)[0].id
     db.session.commit()
 
-    results = _run_at_once(ctx, 2, lambda i: services.unlock.create(applicant, lock_id).id)
+    results = run_at_once(ctx, 2, lambda i: services.unlock.create(applicant, lock_id).id)
 
     ok = [value for kind, value in results if kind == "ok"]
     errors = [value for kind, value in results if kind == "error"]
@@ -128,7 +102,7 @@ def test_double_submitted_report_is_sent_once(ctx, world, services):
     app_id, instance_id = app.id, app.instance_id
     db.session.commit()
 
-    results = _run_at_once(ctx, 2, lambda i: services.unlock.report(applicant, app_id).status)
+    results = run_at_once(ctx, 2, lambda i: services.unlock.report(applicant, app_id).status)
 
     assert [value for kind, value in results if kind == "ok"] == ["reported"], results
     [error] = [value for kind, value in results if kind == "error"]

@@ -29,7 +29,7 @@ from handlers.models import (
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 
 from .conftest import is_postgres
-from .test_concurrency import _run_at_once
+from .race_helpers import run_at_once
 from .world import PDF_BYTES, locked_person, reported_unlock
 
 pytestmark = [
@@ -76,7 +76,7 @@ def _race(ctx, services, first, second):
     """Approve both tasks at the same moment; returns each thread's outcome."""
     db.session.commit()
     pairs = [first, second]
-    return _run_at_once(ctx, 2, lambda i: services.reviews.approve(pairs[i][0], pairs[i][1], "同意").status)
+    return run_at_once(ctx, 2, lambda i: services.reviews.approve(pairs[i][0], pairs[i][1], "同意").status)
 
 
 def _fresh(model, app_id):

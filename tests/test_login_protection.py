@@ -78,7 +78,7 @@ def test_forty_parallel_wrong_passwords_are_all_counted_and_only_five_checked(ct
     import threading
     from werkzeug.security import check_password_hash
 
-    from .test_concurrency import _run_at_once
+    from .race_helpers import run_at_once
 
     checked, mutex = [], threading.Lock()
 
@@ -89,7 +89,7 @@ def test_forty_parallel_wrong_passwords_are_all_counted_and_only_five_checked(ct
 
     monkeypatch.setattr(accounts, "check_password_hash", counting_check)
     db.session.commit()
-    results = _run_at_once(ctx, 40, lambda i: accounts.authenticate("contractor_user", f"wrong-pass{i}"))
+    results = run_at_once(ctx, 40, lambda i: accounts.authenticate("contractor_user", f"wrong-pass{i}"))
     outcomes = [r for r in results]
     assert all(kind == "error" and isinstance(exc, DomainError) for kind, exc in outcomes)
     messages = [exc.message for _kind, exc in outcomes]

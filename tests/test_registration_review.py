@@ -207,7 +207,7 @@ def test_two_tabs_resubmitting_at_once_start_one_review(ctx, world, services):
     """Of two resubmissions of one returned registration at the same moment, one starts a review and
     the other is refused; the account has one submission under review."""
     from handlers.models import User
-    from .test_concurrency import _run_at_once
+    from .race_helpers import run_at_once
     account = services.registration.register(GOOD)
     review(services, world.who("admin"), account, "return", "资料不全")
     account_id, user_id = account.id, account.user_id
@@ -217,7 +217,7 @@ def test_two_tabs_resubmitting_at_once_start_one_review(ctx, world, services):
         user = db.session.get(User, user_id)
         return services.registration.resubmit(user, account_id, replace(GOOD, org_name=f"改正后的名称{i}")).id
 
-    results = _run_at_once(ctx, 4, resubmit)
+    results = run_at_once(ctx, 4, resubmit)
     assert sorted(kind for kind, _ in results) == ["error", "error", "error", "ok"]
     for kind, outcome in results:
         if kind == "error":

@@ -11,9 +11,9 @@ from flask_smorest import Blueprint
 from handlers import api_tokens, intake
 from handlers.errors import DomainError
 
-from .problems import PROBLEM, problem
-from .schemas import Problem, BulkIn, BulkOut, PageArgs, PersonIn, PersonOut, PersonPage, ProjectIn, ProjectOut, \
-    ProjectPage, UpsertOut
+from .problems import problem, problem_responses
+from .schemas import BulkIn, BulkOut, PageArgs, PersonIn, PersonOut, PersonPage, ProjectIn, ProjectOut, ProjectPage, \
+    UpsertOut
 from .security import caller, protect, scope_required
 
 blp = Blueprint("api_intake", __name__, description="数据接入：工程（报监）与人员、证书")
@@ -21,15 +21,6 @@ protect(blp)
 IDEMPOTENCY = {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 200},
                "description": "同一个键的重复请求返回第一次的响应，不会再次写入"}
 ERRORS = (400, 401, 403, 409, 429)
-
-
-def _errors(*codes):
-    def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM,
-                                    description="错误（problem+json）")(view)
-        return view
-    return decorate
 
 
 def _upsert(upsert, data):
@@ -55,91 +46,63 @@ def _bulk(kind, rows):
     return {"accepted": accepted, "refused": len(results) - accepted, "results": results}
 
 
-@blp.route("/projects", methods=["POST"])
-@blp.arguments(ProjectIn)
-@blp.doc(parameters=[IDEMPOTENCY], summary="推送工程（按报监登记号新增或更新）")
-@blp.response(200, UpsertOut)
-@_errors(*ERRORS, 422)
-@scope_required("projects:write")
-def push_project(data):
-    return _upsert(intake.upsert_project, data)
+def _serve(one, many, key, *, shapes, upsert, find, listing, as_dict, summaries, missing):
+    """One kind of record kept by its natural ``key``: push one (idempotent), push many, list, read one.
+
+    ``one`` / ``many`` name it in the paths, the scopes and the endpoints (push_project, push_projects,
+    list_projects, get_project); ``shapes`` are its request, response and page schemas."""
+    shape_in, shape_out, page = shapes
+    push_summary, bulk_summary, list_summary, get_summary = summaries
+
+    @blp.route(f"/{many}", methods=["POST"], endpoint=f"push_{one}")
+    @blp.arguments(shape_in)
+    @blp.doc(parameters=[IDEMPOTENCY], summary=push_summary)
+    @blp.response(200, UpsertOut)
+    @problem_responses(blp, *ERRORS, 422)
+    @scope_required(f"{many}:write")
+    def push(data):
+        return _upsert(upsert, data)
+
+    @blp.route(f"/{many}/bulk", methods=["POST"], endpoint=f"push_{many}")
+    @blp.arguments(BulkIn)
+    @blp.doc(summary=bulk_summary)
+    @blp.response(200, BulkOut)
+    @problem_responses(blp, 400, 401, 403, 429)
+    @scope_required(f"{many}:write")
+    def push_bulk(data):
+        return _bulk(many, data["rows"])
+
+    @blp.route(f"/{many}", methods=["GET"], endpoint=f"list_{many}")
+    @blp.arguments(PageArgs, location="query")
+    @blp.doc(summary=list_summary)
+    @blp.response(200, page)
+    @problem_responses(blp, 400, 401, 403, 429)
+    @scope_required(f"{many}:read")
+    def list_(args):
+        rows = listing(args.get("cursor"), args["limit"] + 1)
+        more = len(rows) > args["limit"]
+        rows = rows[:args["limit"]]
+        return {"items": [as_dict(r) for r in rows], "next_cursor": rows[-1].id if more else None}
+
+    @blp.route(f"/{many}/<string:{key}>", methods=["GET"], endpoint=f"get_{one}")
+    @blp.doc(summary=get_summary)
+    @blp.response(200, shape_out)
+    @problem_responses(blp, 401, 403, 404, 429)
+    @scope_required(f"{many}:read")
+    def get(**path):
+        record = find(path[key])
+        if record is None:
+            return problem(404, missing)
+        return as_dict(record)
 
 
-@blp.route("/projects/bulk", methods=["POST"])
-@blp.arguments(BulkIn)
-@blp.doc(summary="批量推送工程：逐行处理，坏行报告错误，好行照常入库")
-@blp.response(200, BulkOut)
-@_errors(400, 401, 403, 429)
-@scope_required("projects:write")
-def push_projects(data):
-    return _bulk("projects", data["rows"])
-
-
-@blp.route("/projects", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
-@blp.doc(summary="工程列表（键集分页）")
-@blp.response(200, ProjectPage)
-@_errors(400, 401, 403, 429)
-@scope_required("projects:read")
-def list_projects(args):
-    rows = intake.list_projects(args.get("cursor"), args["limit"] + 1)
-    more = len(rows) > args["limit"]
-    rows = rows[:args["limit"]]
-    return {"items": [intake.project_dict(p) for p in rows], "next_cursor": rows[-1].id if more else None}
-
-
-@blp.route("/projects/<string:supervision_no>", methods=["GET"])
-@blp.doc(summary="按报监登记号读取工程")
-@blp.response(200, ProjectOut)
-@_errors(401, 403, 404, 429)
-@scope_required("projects:read")
-def get_project(supervision_no):
-    project = intake.get_project(supervision_no)
-    if project is None:
-        return problem(404, "工程不存在")
-    return intake.project_dict(project)
-
-
-@blp.route("/people", methods=["POST"])
-@blp.arguments(PersonIn)
-@blp.doc(parameters=[IDEMPOTENCY], summary="推送人员及证书（按身份证号新增或更新）")
-@blp.response(200, UpsertOut)
-@_errors(*ERRORS, 422)
-@scope_required("people:write")
-def push_person(data):
-    return _upsert(intake.upsert_person, data)
-
-
-@blp.route("/people/bulk", methods=["POST"])
-@blp.arguments(BulkIn)
-@blp.doc(summary="批量推送人员：逐行处理")
-@blp.response(200, BulkOut)
-@_errors(400, 401, 403, 429)
-@scope_required("people:write")
-def push_people(data):
-    return _bulk("people", data["rows"])
-
-
-@blp.route("/people", methods=["GET"])
-@blp.arguments(PageArgs, location="query")
-@blp.doc(summary="人员列表（键集分页）")
-@blp.response(200, PersonPage)
-@_errors(400, 401, 403, 429)
-@scope_required("people:read")
-def list_people(args):
-    rows = intake.list_people(args.get("cursor"), args["limit"] + 1)
-    more = len(rows) > args["limit"]
-    rows = rows[:args["limit"]]
-    return {"items": [intake.person_dict(p) for p in rows], "next_cursor": rows[-1].id if more else None}
-
-
-@blp.route("/people/<string:id_card>", methods=["GET"])
-@blp.doc(summary="按身份证号读取人员、证书与锁定记录")
-@blp.response(200, PersonOut)
-@_errors(401, 403, 404, 429)
-@scope_required("people:read")
-def get_person(id_card):
-    person = intake.get_person(id_card)
-    if person is None:
-        return problem(404, "人员不存在")
-    return intake.person_dict(person)
+_serve("project", "projects", "supervision_no", shapes=(ProjectIn, ProjectOut, ProjectPage),
+       upsert=intake.upsert_project, find=intake.get_project, listing=intake.list_projects,
+       as_dict=intake.project_dict, missing="工程不存在",
+       summaries=("推送工程（按报监登记号新增或更新）", "批量推送工程：逐行处理，坏行报告错误，好行照常入库",
+                  "工程列表（键集分页）", "按报监登记号读取工程"))
+_serve("person", "people", "id_card", shapes=(PersonIn, PersonOut, PersonPage),
+       upsert=intake.upsert_person, find=intake.get_person, listing=intake.list_people,
+       as_dict=intake.person_dict, missing="人员不存在",
+       summaries=("推送人员及证书（按身份证号新增或更新）", "批量推送人员：逐行处理",
+                  "人员列表（键集分页）", "按身份证号读取人员、证书与锁定记录"))

@@ -3,6 +3,8 @@ import re
 
 from flask import current_app, jsonify
 
+from .schemas import Problem
+
 PROBLEM = "application/problem+json"
 TITLES = {400: "请求内容有误", 401: "未认证", 403: "无权访问", 404: "资源不存在", 405: "不支持的请求方法",
           409: "与当前状态冲突", 413: "请求内容过大", 415: "不支持的内容类型", 422: "请求内容有误",
@@ -36,6 +38,15 @@ def problem(status: int, detail: str, errors: list[dict] | None = None, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
+
+
+def problem_responses(blp, *codes):
+    """A decorator documenting each of ``codes`` as a problem+json answer of ``blp``'s view."""
+    def decorate(view):
+        for code in codes:
+            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM, description="错误（problem+json）")(view)
+        return view
+    return decorate
 
 
 def translate(message: str) -> str:

@@ -21,8 +21,8 @@ from handlers.models import APPLICATION_STATUS
 
 from .. import services
 from ..inputs import _CURSOR
-from .problems import PROBLEM, problem
-from .schemas import FieldError, Problem, Strict
+from .problems import problem, problem_responses
+from .schemas import Strict
 from .security import protect, user_required
 
 blp = Blueprint("api_processes", __name__, description="业务办理：申请人与审核人（个人令牌）")
@@ -164,11 +164,17 @@ def refusals(view):
     return wrapper
 
 
-def _errors(*codes):
+def endpoint(method, path, summary, schema=None, *, args=None, location="json", status=200, content_type=None,
+             description=None, **doc):
+    """A personal-token endpoint: ``method path`` answering ``status`` with ``schema`` (or ``content_type``),
+    taking ``args`` from ``location``; the refusals as problems, each error documented."""
     def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM, description="错误（problem+json）")(view)
-        return view
+        view = problem_responses(blp, *ERRORS)(user_required(refusals(view)))
+        view = blp.response(status, schema, content_type=content_type, description=description)(view)
+        view = blp.doc(summary=summary, **doc)(view)
+        if args is not None:
+            view = blp.arguments(args, location=location)(view)
+        return blp.route(path, methods=[method])(view)
     return decorate
 
 
@@ -215,60 +221,32 @@ def _choices(svc) -> list[dict]:
 
 
 # -- applicants --------------------------------------------------------------------------------------
-@blp.route(f"/applications/{KIND_PATH}", methods=["GET"])
-@blp.arguments(ListArgs, location="query")
-@blp.doc(summary="本单位的申请列表")
-@blp.response(200, ApplicationList)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", f"/applications/{KIND_PATH}", "本单位的申请列表", ApplicationList, args=ListArgs, location="query")
 def list_applications(args, kind):
     svc = _service(kind)
     rows, total = svc.list_own(g.principal, page=args["page"], per_page=20, status=args.get("status"))
     return {"items": [application_dict(kind, svc, a) for a in rows], "total": total, "page": args["page"]}
 
 
-@blp.route(f"/applications/{KIND_PATH}/choices", methods=["GET"])
-@blp.doc(summary="“添加”可选的对象")
-@blp.response(200, Choices)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", f"/applications/{KIND_PATH}/choices", "“添加”可选的对象", Choices)
 def choices(kind):
     return {"items": _choices(_service(kind))}
 
 
-@blp.route(f"/applications/{KIND_PATH}", methods=["POST"])
-@blp.arguments(CreateIn)
-@blp.doc(summary="添加（新建草稿）")
-@blp.response(201, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", f"/applications/{KIND_PATH}", "添加（新建草稿）", Application, args=CreateIn, status=201)
 def create(data, kind):
     svc = _service(kind)
     app = svc.create(g.principal, data["target_id"])
     return application_dict(kind, svc, app)
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>", methods=["GET"])
-@blp.doc(summary="申请详情")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>", "申请详情", Application)
 def detail(kind, app_id):
     svc = _service(kind, own=False)
     return application_dict(kind, svc, svc.get(g.principal, app_id))
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>", methods=["PATCH"])
-@blp.arguments(SaveIn)
-@blp.doc(summary="保存（确定 / 暂存）")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("PATCH", f"/applications/{KIND_PATH}/<id:app_id>", "保存（确定 / 暂存）", Application, args=SaveIn)
 def save(data, kind, app_id):
     svc = _service(kind)
     values = {k: v if isinstance(v, str) or v is None else str(v) for k, v in data.items()}
@@ -276,16 +254,11 @@ def save(data, kind, app_id):
     return application_dict(kind, svc, app)
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/attachments", methods=["POST"])
-@blp.arguments(AttachIn, location="query")
-@blp.doc(summary="上传附件并保存（multipart/form-data：文件字段 file，可同时提交表单字段）",
-         requestBody={"content": {"multipart/form-data": {"schema": {
-             "type": "object", "required": ["file"], "additionalProperties": {"type": "string", "maxLength": 2000},
-             "properties": {"file": {"type": "string", "format": "binary"}}}}}})
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/attachments",
+          "上传附件并保存（multipart/form-data：文件字段 file，可同时提交表单字段）", Application,
+          args=AttachIn, location="query", requestBody={"content": {"multipart/form-data": {"schema": {
+              "type": "object", "required": ["file"], "additionalProperties": {"type": "string", "maxLength": 2000},
+              "properties": {"file": {"type": "string", "format": "binary"}}}}}})
 def attach(args, kind, app_id):
     svc = _service(kind)
     upload = request.files.get("file")
@@ -307,32 +280,17 @@ def _command(kind, app_id, name):
     return application_dict(kind, svc, svc.get(g.principal, app_id))
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/report", methods=["POST"])
-@blp.doc(summary="上报")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/report", "上报", Application)
 def report(kind, app_id):
     return _command(kind, app_id, "report")
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/withdraw", methods=["POST"])
-@blp.doc(summary="撤回")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/withdraw", "撤回", Application)
 def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw")
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/log", methods=["GET"])
-@blp.doc(summary="操作记录")
-@blp.response(200, Log)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/log", "操作记录", Log)
 def log(kind, app_id):
     svc = _service(kind, own=False)
     app = svc.get(g.principal, app_id)
@@ -340,25 +298,16 @@ def log(kind, app_id):
                        "opinion": e.opinion} for e in svc.operation_log(app)]}
 
 
-@blp.route(f"/applications/{KIND_PATH}/<id:app_id>/diagram", methods=["GET"])
-@blp.doc(summary="流程图（SVG，标出当前步骤）")
-@blp.response(200, content_type="image/svg+xml", description="SVG")
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/diagram", "流程图（SVG，标出当前步骤）",
+          content_type="image/svg+xml", description="SVG")
 def diagram(kind, app_id):
     svc = _service(kind, own=False)
     return Response(svc.diagram(svc.get(g.principal, app_id)), mimetype="image/svg+xml")
 
 
 # -- reviewers ---------------------------------------------------------------------------------------
-@blp.route("/inbox", methods=["GET"])
-@blp.arguments(InboxArgs, location="query")
-@blp.doc(summary="待办：待签收 / 我的待办 / 他人已签收 / 已办，带计数与筛选（键集分页）")
-@blp.response(200, Inbox)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", "/inbox", "待办：待签收 / 我的待办 / 他人已签收 / 已办，带计数与筛选（键集分页）", Inbox,
+          args=InboxArgs, location="query")
 def inbox(args):
     flt = InboxFilter(process_key=args.get("process_key"), scope=args.get("scope"), applicant=args.get("applicant"),
                       date_from=args.get("date_from"), date_to=args.get("date_to"), due=args.get("due"),
@@ -368,12 +317,7 @@ def inbox(args):
             "counts": page.counts, "due_counts": page.due_counts}
 
 
-@blp.route("/tasks/<id:task_id>", methods=["GET"])
-@blp.doc(summary="审核任务及其申请")
-@blp.response(200, TaskDetail)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("GET", "/tasks/<id:task_id>", "审核任务及其申请", TaskDetail)
 def task(task_id):
     return _task_detail(task_id)
 
@@ -385,46 +329,24 @@ def _task_detail(task_id) -> dict:
             "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
 
 
-@blp.route("/tasks/<id:task_id>/claim", methods=["POST"])
-@blp.doc(summary="签收")
-@blp.response(200, TaskDetail)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", "/tasks/<id:task_id>/claim", "签收", TaskDetail)
 def claim(task_id):
     services().reviews.claim(g.principal, task_id)
     return _task_detail(task_id)
 
 
-@blp.route("/tasks/<id:task_id>/release", methods=["POST"])
-@blp.doc(summary="退回签收")
-@blp.response(200, TaskDetail)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", "/tasks/<id:task_id>/release", "退回签收", TaskDetail)
 def release(task_id):
     services().reviews.release(g.principal, task_id)
     return _task_detail(task_id)
 
 
-@blp.route("/tasks/<id:task_id>/approve", methods=["POST"])
-@blp.arguments(OpinionIn)
-@blp.doc(summary="审核通过")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", "/tasks/<id:task_id>/approve", "审核通过", Application, args=OpinionIn)
 def approve(data, task_id):
     return _decided(services().reviews.approve(g.principal, task_id, data["opinion"]))
 
 
-@blp.route("/tasks/<id:task_id>/return", methods=["POST"])
-@blp.arguments(OpinionIn)
-@blp.doc(summary="退回（须填写意见）")
-@blp.response(200, Application)
-@_errors(*ERRORS)
-@user_required
-@refusals
+@endpoint("POST", "/tasks/<id:task_id>/return", "退回（须填写意见）", Application, args=OpinionIn)
 def return_(data, task_id):
     return _decided(services().reviews.return_(g.principal, task_id, data["opinion"]))
 

@@ -5,8 +5,8 @@ from marshmallow import fields, validate
 from handlers import webhooks
 from handlers.errors import DomainError, NotFound
 
-from .problems import PROBLEM, problem
-from .schemas import Problem, Strict
+from .problems import problem, problem_responses
+from .schemas import Strict
 from .security import caller, protect, scope_required
 
 blp = Blueprint("api_webhooks", __name__, description="事件推送（Webhook）订阅")
@@ -31,14 +31,6 @@ class Subscriptions(Strict):
     items = fields.List(fields.Nested(Subscription))
 
 
-def _errors(*codes):
-    def decorate(view):
-        for code in codes:
-            view = blp.alt_response(code, schema=Problem, content_type=PROBLEM, description="错误（problem+json）")(view)
-        return view
-    return decorate
-
-
 def _dict(sub, secret=None) -> dict:
     out = {"id": sub.id, "url": sub.url, "events": sub.events, "active": sub.active}
     if secret:
@@ -49,7 +41,7 @@ def _dict(sub, secret=None) -> dict:
 @blp.route("/webhooks", methods=["GET"])
 @blp.doc(summary="本客户端的订阅")
 @blp.response(200, Subscriptions)
-@_errors(401, 403, 429)
+@problem_responses(blp, 401, 403, 429)
 @scope_required("webhooks:manage")
 def list_subscriptions():
     return {"items": [_dict(s) for s in webhooks.subscriptions(caller().client)]}
@@ -59,7 +51,7 @@ def list_subscriptions():
 @blp.arguments(SubscriptionIn)
 @blp.doc(summary="订阅事件：推送带 X-Ynqs-Signature（HMAC-SHA256）签名头")
 @blp.response(201, Subscription)
-@_errors(400, 401, 403, 429)
+@problem_responses(blp, 400, 401, 403, 429)
 @scope_required("webhooks:manage")
 def subscribe(data):
     try:
@@ -72,7 +64,7 @@ def subscribe(data):
 @blp.route("/webhooks/<id:subscription_id>", methods=["DELETE"])
 @blp.doc(summary="取消订阅")
 @blp.response(204)
-@_errors(401, 403, 404, 429)
+@problem_responses(blp, 401, 403, 404, 429)
 @scope_required("webhooks:manage")
 def unsubscribe(subscription_id):
     try:
