@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from . import ceiling, claim, engine_api, http, inbox, machine, report, service
+from . import ceiling, claim, engine_api, http, inbox, intake, machine, report, service, timers
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,9 @@ def parse_args(argv):
                    help="lifecycles of the HTTP run on the embedded SQLite default (0: skip)")
     p.add_argument("--scaling-lifecycles", type=int, default=40,
                    help="lifecycles per cell of the scaling run (1, 2, 4 workers × 2, 4, 8 users; 0: skip)")
+    p.add_argument("--timers", type=int, default=10_000, help="timers of the timer part (0: skip)")
+    p.add_argument("--timer-workers", type=int, default=2)
+    p.add_argument("--intake-rows", type=int, default=300, help="projects per intake run (0: skip)")
     p.add_argument("--port", type=int, default=None, help="gunicorn's port (default: a free one, picked at random)")
     p.add_argument("--timeout-scale", type=float, default=1.0,
                    help="multiply every wait and timeout of the HTTP part (at least: a machine slower than the "
@@ -54,6 +57,7 @@ def parse_args(argv):
         args.finished, args.open, args.enterprises, args.projects = 400, 100, 10, 40
         args.inbox_repeats = 5
         args.paired_rounds, args.paired_lifecycles = 2, 2
+        args.timers, args.intake_rows = 0, 20
     return args
 
 
@@ -139,6 +143,24 @@ def main(argv=None) -> dict:
         entry["plans"] = inbox.explain(app, loaded)
         results["inbox"].append(entry)
         _dispose(app)
+
+    if args.timers and pg:
+        log(f"timers: {args.timers:,} due at once, {args.timer_workers} workers on postgresql")
+        try:
+            results["timers"] = timers.run(driver_url(pg), args.timers, args.timer_workers)
+            log(f"  {results['timers']['jobs_per_second']:.0f} jobs/s")
+        except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
+            results["timers"] = {"skipped": f"{type(exc).__name__}: {exc}"}
+            results["notes"].append(f"timer part failed: {type(exc).__name__}: {exc}")
+    if args.intake_rows:
+        results["intake"] = []
+        for name, url in [("sqlite", f"sqlite:///{work / 'intake.sqlite3'}")] + ([("postgresql", pg)] if pg else []):
+            log(f"intake: {args.intake_rows} projects on {name}")
+            try:
+                results["intake"].append(intake.run(url, args.intake_rows, work))
+            except Exception as exc:   # noqa: BLE001
+                results["intake"].append({"dialect": name, "skipped": f"{type(exc).__name__}: {exc}"})
+                results["notes"].append(f"intake part on {name} failed: {type(exc).__name__}: {exc}")
 
     results["notes"] += _findings(results)
     output = Path(args.output) if args.output else (

@@ -148,6 +148,8 @@ def render(r: dict) -> str:
               "barrier against the same open review task (half of them from the agency, half from the authority).",
               ""]
     lines += _memory(r["memory"])
+    lines += _timers(r.get("timers"))
+    lines += _intake(r.get("intake"))
     lines += _changes(r)
     if r.get("notes"):
         lines += ["## Findings", ""] + [f"- {n}" for n in r["notes"]] + [""]
@@ -460,6 +462,41 @@ def _scaling(sc: dict | None) -> list[str]:
             for u in users) + " |")
     if sc.get("problems"):
         out += ["", "Problems found in the database:", ""] + [f"- {x}" for x in sc["problems"][:20]]
+    return out + [""]
+
+
+def _timers(t: dict | None) -> list[str]:
+    if not t:
+        return []
+    out = ["## 7. Timers (`bench/timers.py`)", ""]
+    if t.get("skipped"):
+        return out + [f"skipped: {t['skipped']}", ""]
+    lag = t["lag_ms"]
+    return out + [
+        f"{t['timers']:,} instances of Start → intermediate timer event → End, every timer due at the same "
+        f"moment, fired by {t['workers']} `flask engine worker` processes (each job: load the instance, let "
+        "SpiffWorkflow fire the timer, run to the end, save) on " + t["dialect"] + ".", "",
+        f"- **{t['jobs_per_second']:.0f} jobs/s** over {t['seconds']:.1f} s; lag from the due time to the "
+        f"firing p50 {lag['p50'] / 1000:.2f} s, p95 {lag['p95'] / 1000:.2f} s, max {lag['max'] / 1000:.2f} s",
+        f"- {t['done']:,} jobs done, {t['instances_completed']:,} instances completed, {t['retried']} run "
+        "more than once (a lease that expired)", ""]
+
+
+def _intake(rows: list | None) -> list[str]:
+    if not rows:
+        return []
+    out = ["## 8. Intake from the provincial systems (`bench/intake.py`)", "",
+           "Projects pushed through `/api/v1/projects`, each with its project manager under the lock rule: one "
+           "request per project, then the same number in one bulk request, then that bulk request again "
+           "(nothing changes). In-process test client, so the figures are the application's, without HTTP.", "",
+           "| database | rows | one request per project (rows/s) | bulk (rows/s) | bulk, unchanged (rows/s) |",
+           "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        if r.get("skipped"):
+            out.append(f"| {r['dialect']} | skipped: {r['skipped']} | | | |")
+            continue
+        out.append(f"| {r['dialect']} | {r['rows']} | {r['single_per_second']:.0f} | {r['bulk_per_second']:.0f} | "
+                   f"{r['bulk_unchanged_per_second']:.0f} |")
     return out + [""]
 
 
