@@ -141,6 +141,19 @@ def _rolled_back_savepoint(session):
         restore_rollback_only(marked)   # the undone work's failures are undone with it
 
 
+def end_reading() -> None:
+    """End a transaction that only read with COMMIT rather than the ROLLBACK of closing the session.
+
+    psycopg forgets its prepared statements on every ROLLBACK (a statement prepared in a rolled-back
+    transaction may be gone on the server), so a request that ended with one left nothing prepared
+    for the next: every statement was parsed and planned again on every request. A transaction that
+    wrote, or a unit of work still open, is left alone: closing the session rolls it back.
+    """
+    session = db.session()
+    if session.in_transaction() and not session.info.get(_DEPTH, 0) and not _holds_changes(session):
+        session.commit()
+
+
 def command(fn):
     """Make ``fn`` a command: it runs in a unit of work of its own, or joins the open one."""
     @functools.wraps(fn)

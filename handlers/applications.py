@@ -86,7 +86,7 @@ class ApplicationService:
             stmt = stmt.where(m.status == status)
         if case_no:
             stmt = stmt.where(m.case_no.contains(normalise(case_no), autoescape=True))
-        total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(m.id).subquery()))
         rows = db.session.scalars(stmt.order_by(m.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page))
         return list(rows), total
 

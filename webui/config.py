@@ -25,6 +25,9 @@ def load_config(app) -> None:
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         WTF_CSRF_TIME_LIMIT=None,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # PostgreSQL's plan_cache_mode for the application's connections (docs/operators.md): the
+        # ORM's joined statements cost more to plan than to run, and the server kept planning them
+        PG_PLAN_CACHE_MODE=os.environ.get("PG_PLAN_CACHE_MODE", "force_generic_plan"),
         # the e-mail channel of notifications; off while SMTP_HOST is unset
         SMTP_HOST=os.environ.get("SMTP_HOST") or None,
         SMTP_PORT=int(os.environ.get("SMTP_PORT", 25)),

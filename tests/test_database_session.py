@@ -1,0 +1,81 @@
+"""How the application uses its database connections: a request that only read ends with COMMIT,
+so that PostgreSQL keeps the statements psycopg prepared, and the prepared statements get one
+generic plan (PG_PLAN_CACHE_MODE) instead of being planned again on every run."""
+import pytest
+from sqlalchemy import event, text
+
+from engine.db import db, end_reading
+from handlers.models import Organization
+from webui import create_app
+
+from .conftest import is_postgres
+from .web_helpers import FreshClient, login
+
+postgres_only = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL connection options")
+
+
+def test_a_request_that_wrote_outside_a_unit_of_work_is_not_committed_at_its_end(world):
+    """end_reading commits only what read: a change left in the session is rolled back as before."""
+    org_id = world.org("contractor").id
+    db.session.commit()
+    name = db.session.get(Organization, org_id).name
+    db.session.get(Organization, org_id).name = "未提交的修改"
+    db.session.flush()
+    end_reading()            # the teardown: it must not commit the flushed change
+    db.session.remove()
+    assert db.session.get(Organization, org_id).name == name
+
+
+def test_a_read_only_request_ends_its_transaction_with_commit(world, ctx):
+    """The pages' teardown: a GET ends with COMMIT, not with the ROLLBACK of closing the session."""
+    client = FreshClient(ctx, ctx.response_class, use_cookies=True)   # each request its own app context
+    login(client, "contractor_user")
+    ended = []
+    listeners = {"commit": lambda conn: ended.append("commit"), "rollback": lambda conn: ended.append("rollback")}
+    for name, fn in listeners.items():
+        event.listen(db.engine, name, fn)
+    try:
+        assert client.get("/apply/unlock/").status_code == 200
+    finally:
+        for name, fn in listeners.items():
+            event.remove(db.engine, name, fn)
+    assert ended == ["commit"]
+
+
+@postgres_only
+def test_prepared_statements_survive_from_one_page_to_the_next(world, ctx):
+    """psycopg prepares a statement on its fifth run and forgets everything on ROLLBACK; pages that
+    end with COMMIT keep the list page's statements prepared on the worker's connection."""
+    client = FreshClient(ctx, ctx.response_class, use_cookies=True)
+    login(client, "contractor_user")
+    for _ in range(7):
+        assert client.get("/apply/unlock/").status_code == 200
+    with ctx.app_context():
+        prepared = db.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        db.session.rollback()
+    assert any("unlock_application" in s for s in prepared), prepared
+
+
+@postgres_only
+def test_connections_plan_prepared_statements_once(app):
+    assert app.config["PG_PLAN_CACHE_MODE"] == "force_generic_plan"
+    with app.app_context():
+        assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+        db.session.rollback()
+
+
+def test_an_unknown_plan_cache_mode_is_refused_at_start(app):
+    with pytest.raises(ValueError, match="PG_PLAN_CACHE_MODE"):
+        create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                    "PG_PLAN_CACHE_MODE": "sometimes", "SECRET_KEY": "test"})
+
+
+def test_plan_cache_mode_auto_leaves_the_server_default(app):
+    other = create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                        "PG_PLAN_CACHE_MODE": "auto", "SECRET_KEY": "test", "UPLOAD_DIR": app.config["UPLOAD_DIR"]})
+    assert "connect_args" not in other.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    with other.app_context():
+        if db.engine.dialect.name == "postgresql":
+            assert db.session.scalar(text("SHOW plan_cache_mode")) == "auto"
+        db.session.remove()
+        db.engine.dispose()
