@@ -161,45 +161,36 @@ def render(r: dict) -> str:
 # that run's (and, for the statements, tests/test_statement_counts.py on the commit before this
 # round); the "after" figures are this run's.
 CHANGES = [
-    ("Measurement: a request profiler (`webui/profiling.py`, `REQUEST_PROFILE=1`, off by default and then "
-     "not installed) splits each request into Flask/Werkzeug, session cookie, login and principal, CSRF, "
-     "context processors, Jinja, view and SQL, with statements and ORM loads, in a `Server-Timing` header; "
-     "the benchmark's profiled run reads it (section 3)"),
-    ("Statements per request of the lifecycle are asserted exactly in `tests/test_statement_counts.py` "
-     "(SQLite and PostgreSQL), so an N+1 fails the test suite"),
-    ("Every request: the login, its account (with user and organisation) and the page header's two counts "
-     "(active accounts, unread messages) in one statement, built once per process; the principal is then "
-     "read from the session's identity map. A GET shows the counts read with the login; a page rendered by "
-     "another method reads them after what it did. Before: the user, the account, the accounts collection "
-     "with their organisations and the unread count, four statements on every page"),
-    ("Inbox: the view counts, the done count and the due counts in one statement (three before)"),
-    ("Domain: the lock rule counts a person's projects for all limited roles in one statement (one per role "
-     "before); a notification reads its recipients and their channel settings in one statement (two before)"),
-    ("Engine: `start(action=…)` logs the starting action (the applicant's 新建) with the new instance, as a "
-     "step's other log entries are, instead of a separate `record` after it (on SQLite one statement and a "
-     "log-head read fewer per 添加)"),
-    ("Engine: `update_subject` writes nothing when the instance already shows the values (a save that "
-     "leaves the subject as it was: one guarded UPDATE that matches no row, instead of the instance and its "
-     "inbox rows rewritten)"),
-    ("Review task page: the task is read only if it is offered to the reviewer's organisation, in one "
-     "statement (two before); a decision's notification takes the application the operator already loaded "
-     "from the session instead of reading it again"),
-    ("Application pages: the detail page loads the project's authority and agency together (one statement, "
-     "two before); a save sets the application's update time before the attachments are flushed, so the "
-     "application is written once"),
-    ("The diagram's XML is read once per worker per deployed version, and the SVG for a version and its "
-     "highlighted elements is cached (the task and detail pages loaded the deferred XML column each time)"),
-    ("Benchmark: readiness waits for every worker and treats any request error as \"not yet\" (generous "
-     "deadline, gunicorn `--timeout` covering the import), timeouts scale with `--timeout-scale`; `--port`; "
-     "an HTTP run on the embedded SQLite default; a scaling run over workers and virtual users; the "
-     "HTTP/engine-API ratio paired in alternating rounds"),
+    ("PostgreSQL: statements are planned once. psycopg prepares a statement on its fifth run on a connection "
+     "but forgets every prepared statement on ROLLBACK, and every page ended its read transaction with the "
+     "ROLLBACK of closing the session, so each statement of each page was parsed and planned again; and a "
+     "prepared one got a new custom plan on each run. A request that only read now ends with COMMIT "
+     "(`engine.db.end_reading`; a transaction that wrote is still rolled back), and connections use "
+     "`plan_cache_mode=force_generic_plan` (`PG_PLAN_CACHE_MODE`). The list page's joined query (application, "
+     "person, lock record, project, organisations): about 3 ms to plan and 0.3 ms to run before, 0.6 ms in all now"),
+    ("The approval previews rehearse in a savepoint of the request's own transaction (`engine.db.dry_run`) "
+     "instead of committing a unit of work of their own: the commit expired every object the page had "
+     "loaded, so the page read the task, the application, its attachments and each log entry, one by one, again "
+     "(SQLite keeps a write transaction of its own for the rehearsal)"),
+    ("Pages: the diagram and the review clock share one read of the instance's tasks; the reviewer's preview "
+     "takes the page's application instead of reading the task again; an operator takes an application "
+     "already loaded from the session; a new application's id is taken from the session after the commit"),
+    ("Commands: the case number is written with the new instance (no UPDATE after it); 上报 writes the "
+     "application once and takes the opened task's candidate organisations from the engine; webhook "
+     "subscriptions are read once per transaction, not at each released savepoint; the next task after a "
+     "decision is one statement over two keyset ranges"),
+    ("The 添加 dialog reads its lock records and the open applications that grey them as row tuples"),
+    ("Benchmark: the HTTP lifecycle follows 审核通过 to the next task or the inbox (it expected the same task "
+     "page and failed in warm-up since the reviewers' round); the floor of the pages is computed from the "
+     "profiled run; the timer and intake parts are sections 7 and 8"),
 ]
 BEFORE = [
-    "HTTP (published run, PostgreSQL, 2 workers, 4 virtual users): 11.76 lifecycles/s; engine API 148.0/s; "
-    "ratio 0.079 (two runs minutes apart; no paired figure then)",
-    "statements per lifecycle over HTTP (the 12 requests of a worker's second lifecycle, "
-    "tests/test_statement_counts.py run on main before this round's changes, the catalog merged): "
-    "PostgreSQL 141, SQLite 175; after: PostgreSQL 96, SQLite 129 (the same test now)",
+    ("HTTP (PostgreSQL, 2 workers, 4 virtual users), this machine idle, before this round's changes: 7.31 "
+     "lifecycles/s, engine API 80.2/s, HTTP/engine-API ratio paired 0.092 (5 rounds, 0.085–0.094); gunicorn "
+     "workers' CPU 184 ms per lifecycle, the client's 20 ms"),
+    ("statements per lifecycle over HTTP (the 12 requests, tests/test_statement_counts.py): PostgreSQL 145, "
+     "SQLite 178 before; the previous published run had 96 and 129, before the previews and case numbers of "
+     "the applicants' and reviewers' round"),
 ]
 
 
