@@ -168,3 +168,18 @@ def test_error_pages_are_chinese(client_world):
     client, _ = client_world
     resp = client.get("/no/such/page")
     assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
+
+
+def test_registration_first_chooses_one_of_the_account_types(client_world):
+    """1.1 第二步: the user chooses the account type among those shown: the three enterprise kinds and
+    the two regulators; the platform administrator is not a type one registers."""
+    import re
+    client, _ = client_world
+    page = client.get("/auth/register").get_data(as_text=True)
+    offered = re.findall(r'name="kind" value="([^"]+)"[^>]*>\s*<strong>([^<]+)</strong>', page)
+    assert sorted(offered) == sorted([("construction_unit", "建设单位"), ("contractor", "施工单位"),
+                                      ("supervising_firm", "监理单位"), ("agency", "监督机构"),
+                                      ("authority", "主管部门")])
+    resp = client.get("/auth/register/details?kind=platform")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/auth/register")
+    assert "请先选择账号类型" in client.get("/auth/register").get_data(as_text=True)
