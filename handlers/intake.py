@@ -10,12 +10,13 @@ certificates pushed by the personnel registry, upserted by their natural keys.
   people, in ascending id; docs/architecture.md "Serialisation of effects").
 - A person who is already at their limit on another project is refused (domain.md §4.3: a locked
   person cannot take on a new project under construction): the whole push is refused with 409 and
-  the person's open lock record, and nothing is stored (docs/api.md "Intake").
+  the person's open lock record, and nothing is stored (docs/api.md "Intake"). So is a person
+  locked in another role, unless they already hold a role on this project (or its contract).
 """
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.db import db, unit_of_work
@@ -288,6 +289,12 @@ def _assign_personnel(project: Project, people: dict) -> list[dict]:
             refused.append(entry)
             report.append(entry)
             continue
+        if project.status == UNDER_CONSTRUCTION and (lock := _locked_elsewhere(person, project)):
+            entry = _person_report(person, role, "over_limit", lock)   # at the limit of another role
+            entry["message"] = lock_rule.LOCKED_MESSAGE
+            refused.append(entry)
+            report.append(entry)
+            continue
         before = {lk.id for lk in lock_rule.open_locks(person.id)}
         lock_rule.assign(person, project, role)
         db.session.flush()
@@ -309,6 +316,22 @@ def _over_limit(person: Person, role: str, project: Project) -> bool:
         if shared is not None:
             return False
     return lock_rule.project_count(person.id, role) >= lock_rule.LIMITS[role]
+
+
+def _locked_elsewhere(person: Person, project: Project) -> LockRecord | None:
+    """The person's open lock when this project would be a new one for them (domain.md §4.3: a locked
+    person cannot take on a new project under construction, whatever the role). A project on which
+    they already hold a role, or one sharing its contract number, is not new."""
+    locks = lock_rule.open_locks(person.id)
+    if not locks:
+        return None
+    same = Project.id == project.id
+    if project.contract_no:
+        same = or_(same, Project.contract_no == project.contract_no)
+    held = db.session.scalar(select(Assignment.id).join(Project, Project.id == Assignment.project_id).where(
+        Assignment.person_id == person.id, Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION,
+        same).limit(1))
+    return locks[0] if held is None else None
 
 
 def _leave(assignment: Assignment, project: Project) -> None:

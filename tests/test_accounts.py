@@ -143,3 +143,35 @@ def test_a_failing_registration_stores_no_organisation(services):
         services.registration.register(other_org)
     db.session.commit()
     assert row_counts(User, Account, Organization) == before
+
+
+@pytest.mark.parametrize("kind, label", [
+    ("construction_unit", "建设单位"), ("contractor", "施工单位"), ("supervising_firm", "监理单位"),
+    ("agency", "监督机构"), ("authority", "主管部门")])
+def test_every_enterprise_and_regulator_registration_waits_for_the_administrator(world, services, kind, label):
+    """domain.md §2 (decided): enterprise and regulator accounts all need review. Each kind stays
+    pending, cannot log in until a platform administrator approves, then acts as its kind."""
+    registration = replace(GOOD, kind=kind, org_name=f"注册测试{label}", credit_code=credit_code(880000 + len(kind)),
+                           username=f"reg_{kind}")
+    account = services.registration.register(registration)
+    assert account.status == PENDING and account.org.kind == kind and account.org.kind_label == label
+    with pytest.raises(DomainError) as exc:
+        accounts.authenticate(registration.username, registration.password)
+    assert exc.value.message == "账号正在审核中，请等待平台管理员审核通过后再登录"
+    review_registration(services, world.who("admin"), account, "approve")
+    principal = accounts.act_as(accounts.authenticate(registration.username, registration.password), account.id)
+    assert (principal.kind, principal.org_name) == (kind, f"注册测试{label}")
+
+
+def test_an_account_belongs_to_exactly_one_organisation(world):
+    """domain.md §1: every user account belongs to exactly one organisation; a second role of the same
+    person is a second account (one login, two accounts, see test_web_auth)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from engine.db import db
+    user = User(username="no_org_user", password_hash="x", name="无单位")
+    db.session.add(Account(user=user, status=PENDING))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
+    assert Account.org_id.property.columns[0].nullable is False

@@ -11,7 +11,9 @@ from handlers.models import (
     LOCKED, ApiCall, Assignment, Certificate, LockRecord, Organization, Person, Project,
 )
 
-from .api_helpers import CERTS, auth, machine_token, new_credit_code, person_payload, personal_token, project_payload
+from .api_helpers import (
+    CERTS, auth, machine_token, new_credit_code, org_ref, person_payload, personal_token, project_payload,
+)
 from .web_helpers import client_world  # noqa: F401 (fixture)
 from .world import row_counts
 
@@ -199,6 +201,63 @@ def test_a_project_manager_leading_another_project_is_refused_and_nothing_is_sto
     assert person["outcome"] == "over_limit" and person["lock"]["project_id"] == first["id"]
     assert row_counts(*TABLES) == before
     assert client.get("/api/v1/projects/BJ-4", headers=auth(token)).status_code == 404
+
+
+def test_a_person_locked_in_one_role_cannot_take_on_a_new_project_in_another(api):
+    """domain.md §4.3: a locked person cannot take on a new project under construction. 孙多岗 holds
+    注册建造师, B证 and C证; as project manager of 工程BJ-31 he is locked (1 of 1), province-wide: the
+    工改系统 then names him safety officer of 工程BJ-32 in another prefecture. The push is refused as the
+    replacement check refuses a locked person, and nothing is stored."""
+    client, world, token = api
+    sun = person_payload(world, "孙多岗", certs=CERTS["pm"] + CERTS["so"])
+    _push_person(client, token, sun)
+    first = client.post("/api/v1/projects", json=project_payload(world, "BJ-31", {"project_manager": sun["id_card"]}),
+                        headers=auth(token)).get_json()
+    assert first["people"][0]["outcome"] == "locked"
+    before = row_counts(*TABLES)
+    elsewhere = project_payload(world, "BJ-32", {"safety_officer": sun["id_card"]},
+                                authority=org_ref(world.org("authority2")), agency=org_ref(world.org("agency2")))
+    resp = client.post("/api/v1/projects", json=elsewhere, headers=auth(token))
+    body = resp.get_json()
+    assert resp.status_code == 409 and resp.mimetype == "application/problem+json", body
+    assert body["errors"] == [{"field": "personnel.safety_officer", "message": "该人员已被锁定，请重新选择"}]
+    [refused] = body["people"]
+    assert refused["outcome"] == "over_limit" and refused["lock"]["project_id"] == first["id"]
+    assert row_counts(*TABLES) == before
+    assert client.get("/api/v1/projects/BJ-32", headers=auth(token)).status_code == 404
+
+
+def test_a_locked_person_may_take_another_role_on_a_project_of_the_same_contract(api):
+    """Projects sharing a contract registration number are one project (§4.3): a second role there is
+    not a new project, so the lock does not refuse it."""
+    client, world, token = api
+    qian = person_payload(world, "钱兼职", certs=CERTS["pm"] + CERTS["so"])
+    _push_person(client, token, qian)
+    for no, personnel in (("BJ-34", {"project_manager": qian["id_card"]}),
+                          ("BJ-35", {"safety_officer": qian["id_card"]})):
+        resp = client.post("/api/v1/projects", json=project_payload(world, no, personnel, contract_no="HT-34"),
+                           headers=auth(token))
+        assert resp.status_code == 200, resp.get_json()
+    assert check_invariants() == []
+
+
+def test_key_personnel_come_from_the_projects_own_contractor_and_firm(api):
+    """domain.md §4.2: the project manager and the safety officer are the contractor's, the chief
+    supervisor the supervising firm's. A push naming someone else's employee is refused by field."""
+    client, world, token = api
+    stranger = person_payload(world, "外单位安全员", org_key="contractor2", certs=CERTS["so"])
+    builder = person_payload(world, "施工单位的人", certs=CERTS["cs"])
+    for payload in (stranger, builder):
+        _push_person(client, token, payload)
+    before = row_counts(*TABLES)
+    for personnel, field, message in (
+            ({"safety_officer": stranger["id_card"]}, "personnel.safety_officer", "安全员外单位安全员不属于本工程的施工单位"),
+            ({"chief_supervisor": builder["id_card"]}, "personnel.chief_supervisor",
+             "项目总监施工单位的人不属于本工程的监理单位")):
+        resp = client.post("/api/v1/projects", json=project_payload(world, "BJ-36", personnel), headers=auth(token))
+        assert resp.status_code == 400, resp.get_json()
+        assert resp.get_json()["errors"] == [{"field": field, "message": message}]
+    assert row_counts(*TABLES) == before
 
 
 def test_projects_sharing_a_contract_number_count_once(api):

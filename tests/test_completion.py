@@ -142,3 +142,27 @@ def test_second_filing_for_the_same_project_is_refused(world, services):
     with pytest.raises(DomainError) as exc:
         services.completion.create(owner, project.id)
     assert exc.value.message == "该工程已有未办结的竣工验收备案"
+
+
+def test_a_completed_project_is_not_offered_again_and_cannot_be_filed(world, services):
+    """2.3.2 step 2: 添加 picks one of the unit's projects under construction. Once the filing is
+    approved by the authority (either regulator may), the project is 竣工 and no longer offered."""
+    project = world.add_project("官渡区体育中心")
+    db.session.commit()
+    owner = world.who("owner_user")
+    app = services.completion.create(owner, project.id)
+    services.completion.save(owner, app.id, {"acceptance_date": date.today(), "conclusion": "合格"},
+                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)], action="暂存")
+    services.completion.report(owner, app.id)
+    reviewer = world.who("auth_reviewer")
+    [task] = services.reviews.inbox(reviewer).rows
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id, "准予备案")
+    assert project.status == COMPLETED
+    assert services.reviews.inbox(world.who("agency_reviewer"), "open").rows == []
+    assert project.id not in [p.id for p in services.completion.picks(owner)]
+    before = row_counts(CompletionFiling, ProcessInstance)
+    with pytest.raises(DomainError) as exc:
+        services.completion.create(owner, project.id)
+    assert exc.value.message == "该工程已竣工"
+    assert row_counts(CompletionFiling, ProcessInstance) == before

@@ -85,6 +85,24 @@ def test_review_due_crosses_spring_festival_2025(world, services):
     assert edit.due_at is None and edit.due_rule is None
 
 
+def test_manager_change_review_is_due_in_five_working_days_over_qingming_2025(world, services):
+    """domain.md §8 (decided): 5 working days for a key-manager change, declared in its diagram."""
+    from handlers.models import CONSTRUCTOR, SAFETY_B
+    old, project = locked_person(world, "原经理")
+    new = world.add_person("新经理", "contractor", CONSTRUCTOR, SAFETY_B)
+    applicant = world.who("contractor_user")
+    [assignment] = services.change.changeable(applicant)
+    with time_machine.travel(at(2025, 4, 3), tick=False):          # Thursday before 清明 (04-04..04-06)
+        app = services.change.create(applicant, assignment.id)
+        services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原经理调离"})
+        services.change.report(applicant, app.id)
+    task = review_task(app)
+    diagram = (BPMN_DIR / "manager_change.bpmn").read_text("utf-8")
+    assert '<spiffworkflow:property name="due" value="5 working days" />' in diagram
+    # 04-07, 04-08, 04-09, 04-10, 04-11
+    assert task.due_rule == "wd:5" and local_due_day(task) == date(2025, 4, 11)
+
+
 def test_completion_review_15_days_over_national_day_ends_on_a_working_day(world, services):
     applicant = world.who("owner_user")
     project = world.add_project("国庆工程")

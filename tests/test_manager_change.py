@@ -6,7 +6,7 @@ from engine.db import db
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
 from handlers.applications import Upload
-from handlers.errors import DomainError, FieldErrors, NotFound
+from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import (
     APPROVED, CHIEF_SUPERVISOR, CONSTRUCTOR, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED,
     SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISION_ENGINEER, SUPERVISOR, Assignment, LockRecord,
@@ -262,3 +262,103 @@ def test_chief_supervisor_replacement_reaching_three_is_locked_on_that_project(w
     [lock] = lock_rule.open_locks(new.id)
     assert (lock.project_id, lock.role) == (projects[1].id, CHIEF_SUPERVISOR)
     assert old.status == NORMAL and lock_rule.open_locks(old.id) == []
+
+
+# -- who files it, and for whom -------------------------------------------------------------------
+def test_the_add_dialog_offers_the_contractors_managers_and_safety_officers_and_the_firms_chief_supervisors(
+        world, services):
+    """2.2.1.2 step 2: the 添加 dialog lists the three kinds of people, each to the enterprise that
+    employs them: the contractor changes its project managers and safety officers, the supervising
+    firm its chief supervisors. Only people locked on a project under construction are offered."""
+    pm, pm_project = locked_person(world, "甲经理", project_name="一号楼")
+    so, so_project = locked_person(world, "乙安全员", role=SAFETY_OFFICER, project_name="二号楼")
+    cs = world.add_person("丙总监", "firm", SUPERVISION_ENGINEER)
+    cs_projects = [world.add_project(f"三号楼{i}期") for i in range(3)]
+    for p in cs_projects:
+        world.assign(cs, p, CHIEF_SUPERVISOR)
+    free = world.add_person("丁总监", "firm", SUPERVISION_ENGINEER)
+    world.assign(free, world.add_project("四号楼"), CHIEF_SUPERVISOR)    # one project: not locked
+    contractor = world.who("contractor_user")
+    picks = services.change.picks(contractor)
+    assert sorted((p.group, p.name, p.detail) for p in picks) == [
+        ("安全员", "乙安全员", "安全员 · 二号楼"), ("项目经理", "甲经理", "项目经理 · 一号楼")]
+    firm_picks = services.change.picks(world.who("firm_user"))
+    assert {p.group for p in firm_picks} == {"项目总监"}
+    assert sorted(p.detail for p in firm_picks) == [f"项目总监 · 三号楼{i}期" for i in range(3)]
+    assert services.change.picks(world.who("contractor2_user")) == []
+    with pytest.raises(Forbidden):              # a construction unit files no change
+        services.change.picks(world.who("owner_user"))
+
+
+def test_a_chief_supervisor_on_a_completed_project_is_not_changed_there(world, services):
+    """The change is for a person locked on a project under construction. 戊总监 supervises four
+    projects; the first one's completion filing is approved, which ends his assignment there. He is
+    still locked by the other three, but the first is no longer offered, and choosing it is refused."""
+    from datetime import date
+    cs = world.add_person("戊总监", "firm", SUPERVISION_ENGINEER)
+    projects = [world.add_project(f"戊总监工程{i}") for i in range(4)]
+    for p in projects:
+        world.assign(cs, p, CHIEF_SUPERVISOR)
+    [assignment] = _active(cs.id, projects[0].id)
+    owner = world.who("owner_user")
+    filing = services.completion.create(owner, projects[0].id)
+    services.completion.save(owner, filing.id, {"acceptance_date": date.today(), "conclusion": "合格"})
+    services.completion.report(owner, filing.id)
+    _approve(world, services)
+    assert projects[0].status_label == "竣工" and cs.status == LOCKED   # 3 projects under construction
+    firm = world.who("firm_user")
+    assert sorted(a.project.name for a in services.change.changeable(firm)) == [
+        f"戊总监工程{i}" for i in range(1, 4)]
+    before = row_counts(ManagerChangeApplication, ProcessInstance)
+    with pytest.raises(DomainError) as exc:
+        services.change.create(firm, assignment.id)
+    assert exc.value.message == "该人员已不在该在建工程任职"
+    assert row_counts(ManagerChangeApplication, ProcessInstance) == before
+
+
+def test_a_replacement_that_became_ineligible_before_report_is_refused_at_report(world, services):
+    """The checks of step 3 run again at 上报: a replacement chosen in a draft who has since been
+    locked elsewhere is refused with the same message, and the draft stays a draft."""
+    old, project = locked_person(world, "原安全员", role=SAFETY_OFFICER)
+    new = world.add_person("新安全员", "contractor", SAFETY_C)
+    applicant, app = _draft(world, services, old, project)
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原安全员调离"}, action="暂存")
+    world.assign(new, world.add_project("新安全员的其他工程"), SAFETY_OFFICER)
+    before = row_counts(HumanTask, AuditEntry)
+    with pytest.raises(DomainError) as exc:
+        services.change.report(applicant, app.id)
+    assert exc.value.message == "变更后人员：该安全员已有项目管理工作，请重新选择"
+    assert exc.value.field == "new_person_id"
+    assert app.status == DRAFT and row_counts(HumanTask, AuditEntry) == before
+    assert services.reviews.inbox(world.who("agency_reviewer")).rows == []
+
+
+def test_the_certificate_rule_is_kept_in_one_place(world, services, monkeypatch):
+    """domain.md §9: the manual accepts a 监理员 as the replacement chief supervisor; GB/T 50319-2013
+    would require a 注册监理工程师. Changing the one rule (lock_rule.REQUIRED_CERTIFICATES) changes the
+    picker, the check on 暂存 and 上报, and the re-check when the approval is applied."""
+    old = world.add_person("原总监", "firm", SUPERVISION_ENGINEER)
+    projects = [world.add_project(f"监理工程{i}") for i in range(3)]
+    for p in projects:
+        world.assign(old, p, CHIEF_SUPERVISOR)
+    supervisor = world.add_person("监理员小李", "firm", SUPERVISOR)
+    engineer = world.add_person("注册监理工程师老王", "firm", SUPERVISION_ENGINEER)
+    applicant, app = _draft(world, services, old, projects[0], "firm_user")
+    services.change.save(applicant, app.id, {"new_person_id": supervisor.id, "reason": "原总监工作量过大"})
+    services.change.report(applicant, app.id)               # the province's rule: a 监理员 is accepted
+
+    stricter = "该项目总监未取得注册监理工程师证书，请重新选择"
+    monkeypatch.setitem(lock_rule.REQUIRED_CERTIFICATES, CHIEF_SUPERVISOR, [((SUPERVISION_ENGINEER,), stricter)])
+    choices = dict((p.name, msg) for p, msg in services.change.replacement_choices(applicant, app))
+    assert choices["监理员小李"] == stricter and choices["注册监理工程师老王"] is None
+    _approve(world, services)                               # the re-check applies the same rule
+    assert app.status == RETURNED
+    assert services.change.operation_log(app)[-1].opinion == f"审核通过时复核未通过：{stricter}"
+    assert _active(supervisor.id) == [] and len(_active(old.id, projects[0].id)) == 1
+    with pytest.raises(DomainError) as exc:
+        services.change.save(applicant, app.id, {"new_person_id": supervisor.id})
+    assert exc.value.message == f"变更后人员：{stricter}"
+    services.change.save(applicant, app.id, {"new_person_id": engineer.id})
+    services.change.report(applicant, app.id)
+    _approve(world, services, "auth_reviewer")
+    assert app.status == APPROVED and len(_active(engineer.id, projects[0].id)) == 1

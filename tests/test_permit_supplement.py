@@ -6,7 +6,7 @@ import pytest
 from engine.db import db
 from handlers.applications import Upload
 from handlers.errors import DomainError, Forbidden, NotFound
-from handlers.models import APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
+from handlers.models import APPROVED, COMPLETED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 
 from .web_helpers import client_world, csrf_token, login  # noqa: F401 (fixture)
 from .world import PDF_BYTES
@@ -119,6 +119,27 @@ def test_only_the_construction_unit_files_it_for_its_own_projects(world, service
     db.session.commit()
     with pytest.raises(NotFound):
         services.permit.create(world.who("owner_user"), foreign.id)
+
+
+def test_only_projects_under_construction_and_either_regulator_approves(world, services):
+    """§4.7: the permit is filed for one of the unit's projects under construction (a completed one is
+    refused), and the project's competent authority may approve it as well as its agency."""
+    owner = world.who("owner_user")
+    done = _project_without_permit(world, "已竣工无证工程")
+    done.status = COMPLETED
+    db.session.commit()
+    assert done.id not in [p.id for p in services.permit.projects(owner)]
+    with pytest.raises(DomainError) as exc:
+        services.permit.create(owner, done.id)
+    assert exc.value.message == "该工程已竣工"
+    project = _project_without_permit(world)
+    _owner, app = _filed(world, services, project)
+    authority = world.who("auth_reviewer")
+    [task] = services.reviews.inbox(authority).rows
+    services.reviews.claim(authority, task.id)
+    assert services.reviews.inbox(world.who("agency_reviewer"), "open").rows == []
+    services.reviews.approve(authority, task.id, "准予补录")
+    assert app.status == APPROVED and project.permit_no == "530114202405200101"
 
 
 def test_the_pages_follow_the_catalog(client_world, services):

@@ -328,3 +328,53 @@ def test_unlock_on_a_shared_contract_releases_the_contract(world, services):
     assert lock_rule.open_locks(pm.id) == []
     assert pm.status == NORMAL
     assert _active(pm.id, first.id) == [] and _active(pm.id, second.id) == []
+
+
+def test_supervising_firm_applies_to_unlock_its_chief_supervisor(world, services):
+    """The supervising firm files for its chief supervisors (§1, §4.4). 王总监 is locked when the third
+    project, in 大理, is added; the unlock goes to the 大理 regulators, whose approval releases that
+    project only: two projects are left, below the limit of 3, and 王总监 is normal again."""
+    from handlers.models import CHIEF_SUPERVISOR, SUPERVISION_ENGINEER
+    chief = world.add_person("王总监", "firm", SUPERVISION_ENGINEER)
+    kunming = [world.add_project(f"昆明监理工程{i}") for i in range(2)]
+    dali = world.add_project("大理古城保护工程", authority="authority2", agency="agency2")
+    for project in (*kunming, dali):
+        world.assign(chief, project, CHIEF_SUPERVISOR)
+    assert chief.status == LOCKED
+    firm = world.who("firm_user")
+    assert services.unlock.lockable(world.who("contractor_user")) == []   # not the contractor's person
+    [lock] = services.unlock.lockable(firm)
+    assert (lock.person_id, lock.role, lock.project_id) == (chief.id, CHIEF_SUPERVISOR, dali.id)
+
+    app = reported_unlock(world, services, chief, applicant_key="firm_user", reason="大理项目已由他人接任")
+    assert services.reviews.inbox(world.who("agency_reviewer")).rows == []
+    reviewer = world.who("auth2_reviewer")
+    [task] = services.reviews.inbox(reviewer).rows
+    assert task.subject == "王总监（项目总监）解锁"
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id, "同意")
+    assert app.status == APPROVED and lock.closed_at is not None
+    assert _active(chief.id, dali.id) == []
+    assert all(len(_active(chief.id, p.id)) == 1 for p in kunming)
+    assert chief.status == NORMAL and lock_rule.open_locks(chief.id) == []
+    assert services.unlock.operation_log(app)[-1].opinion == "王总监已解锁，当前状态：正常"
+
+
+def test_the_lock_record_and_its_project_are_read_only_on_the_detail(world, services):
+    """Step 3: the lock record and the project that added it are shown, not edited. A save that names
+    another lock, person or project changes none of them."""
+    pm, project = locked_person(world, "严十七", project_name="盘龙区安置房")
+    other, other_project = locked_person(world, "朱十八")
+    applicant = world.who("contractor_user")
+    [lock] = lock_rule.open_locks(pm.id)
+    app = services.unlock.create(applicant, lock.id)
+    services.unlock.save(applicant, app.id, {"reason": "停工", "lock_record_id": lock_rule.open_locks(other.id)[0].id,
+                                              "person_id": other.id, "project_id": other_project.id}, [FORM],
+                         action="确定")
+    db.session.expire_all()
+    app = services.unlock.get_own(applicant, app.id)
+    assert (app.lock_record_id, app.person_id, app.project_id) == (lock.id, pm.id, project.id)
+    shown = {c.label: c.value(app) for c in services.unlock.entry.basics}
+    assert shown["人员姓名"] == "严十七" and shown["锁定角色"] == "项目经理"
+    assert shown["添加锁定的工程"] == f"盘龙区安置房（{project.supervision_no}）"
+    assert shown["锁定原因"] == "项目经理在建工程数已达上限（1 个）"

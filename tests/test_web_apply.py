@@ -349,3 +349,71 @@ def test_list_filters_by_status(client, world, services):
     drafts = listed("/apply/unlock/?status=draft")
     assert "李四" in drafts and "张三" not in drafts
     assert "张三" in listed("/apply/unlock/?status=bogus")
+
+
+def _breadcrumb(page):
+    return re.sub(r"<[^>]+>", "", re.search(r'<p class="breadcrumb">(.*?)</p>', page, re.S).group(1)).strip()
+
+
+def _menu(page, label):
+    """The links of one top menu, each with its group's title: [(group, link text)]."""
+    start = page.index(f'aria-expanded="false">{label} ')
+    ends = [i for i in (page.find('<div class="menu">', start), page.find("</nav>", start)) if i > 0]
+    found = []
+    for group in page[start:min(ends)].split('<div class="menu-group">')[1:]:
+        title = re.search(r'<div class="menu-group-title">(.*?)</div>', group)
+        for text in re.findall(r'<a href="[^"]+">(.*?)</a>', group):
+            found.append((title.group(1) if title else None, text))
+    return found
+
+
+def test_the_menus_and_breadcrumbs_follow_the_manual(client, world, locked):
+    """The manual's entries: 人员管理-锁定/解锁-人员解锁申请 and -项目主要管理人员变更 (2.2.1.1, 2.2.1.2),
+    项目管理-在建-工程报监 (2.3.1), 项目管理-在建-验收管理-竣工验收备案 (2.3.2)."""
+    login(client, "contractor_user")
+    page = html(client.get("/apply/unlock/"))
+    menu = _menu(page, "人员管理")
+    assert ("锁定/解锁", "人员解锁申请") in menu and ("锁定/解锁", "项目主要管理人员变更") in menu
+    assert _breadcrumb(page) == "人员管理 › 锁定/解锁 › 人员解锁申请"
+    assert _breadcrumb(html(client.get("/apply/change/"))) == "人员管理 › 锁定/解锁 › 项目主要管理人员变更"
+    client.post("/auth/logout", data={"csrf_token": token_from(page)})
+    login(client, "owner_user")
+    page = html(client.get("/apply/completion/"))
+    assert _breadcrumb(page) == "项目管理 › 在建 › 验收管理 › 竣工验收备案"
+    menu = _menu(page, "项目管理")
+    assert ("在建", "工程报监") in menu and ("验收管理", "竣工验收备案") in menu
+    assert _breadcrumb(html(client.get("/enterprise/projects"))) == "项目管理 › 在建 › 工程报监"
+
+
+def test_unlock_detail_shows_the_lock_read_only_and_edits_only_the_applicants_fields(client, world, locked):
+    """2.2.1.1 step 3: the lock record and its project are shown; the form edits 解锁原因, the
+    explanation and the 建设工程项目人员解锁申请表, nothing else."""
+    pm, project = locked
+    login(client, "contractor_user")
+    app_id = new_unlock(client, world)
+    page = html(client.get(f"/apply/unlock/{app_id}"))
+    summary = re.search(r'<dl class="summary">(.*?)</dl>', page, re.S).group(1)
+    for label, value in (("人员姓名", "张三"), ("锁定角色", "项目经理"),
+                         ("添加锁定的工程", f"昆明市第一中学教学楼（{project.supervision_no}）"),
+                         ("锁定原因", "项目经理在建工程数已达上限（1 个）")):
+        assert re.search(rf"<dt>{label}</dt><dd>{re.escape(value)}</dd>", summary), label
+    form = re.search(r'<form method="post" enctype="multipart/form-data" class="card form".*?</form>', page, re.S)[0]
+    fields = set(re.findall(r'<(?:input|select|textarea)[^>]*name="([^"]+)"', form)) - {"csrf_token", "edit"}
+    assert fields == {"reason", "explanation", "unlock_form"}
+
+
+def test_completion_save_returns_to_the_list(client, world):
+    """2.3.2 step 3: 暂存 saves the record and returns to the list page."""
+    project = world.add_project("昆明市第五中学图书馆")
+    db.session.commit()
+    login(client, "owner_user")
+    page = html(client.get("/apply/completion/new"))
+    resp = client.post("/apply/completion/new", data={"csrf_token": token_from(page), "target_id": str(project.id)})
+    app_id = int(re.search(r"/apply/completion/(\d+)$", resp.headers["Location"]).group(1))
+    detail = html(client.get(f"/apply/completion/{app_id}"))
+    assert ">暂存</button>" in detail
+    resp = submit(client, f"/apply/completion/{app_id}", f"/apply/completion/{app_id}",
+                  {"acceptance_date": "2024-05-20", "conclusion": "合格", "permit_no": project.permit_no})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/completion/")
+    listing = html(client.get("/apply/completion/"))
+    assert "昆明市第五中学图书馆" in listing and "2024-05-20" in listing and "草稿" in listing

@@ -168,3 +168,37 @@ def test_error_pages_are_chinese(client_world):
     client, _ = client_world
     resp = client.get("/no/such/page")
     assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
+
+
+def test_registration_first_chooses_one_of_the_account_types(client_world):
+    """1.1 第二步: the user chooses the account type among those shown: the three enterprise kinds and
+    the two regulators; the platform administrator is not a type one registers."""
+    import re
+    client, _ = client_world
+    page = client.get("/auth/register").get_data(as_text=True)
+    offered = re.findall(r'name="kind" value="([^"]+)"[^>]*>\s*<strong>([^<]+)</strong>', page)
+    assert sorted(offered) == sorted([("construction_unit", "建设单位"), ("contractor", "施工单位"),
+                                      ("supervising_firm", "监理单位"), ("agency", "监督机构"),
+                                      ("authority", "主管部门")])
+    resp = client.get("/auth/register/details?kind=platform")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/auth/register")
+    assert "请先选择账号类型" in client.get("/auth/register").get_data(as_text=True)
+
+
+def test_help_names_each_support_line_as_chapter_3_does(client_world):
+    """第三章: each QQ group and each telephone number under the name the manual gives it."""
+    import re
+    client, _ = client_world
+    page = client.get("/help").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "工作咨询QQ群" in text and "服务电话" in text           # 3.1 and 3.2
+    for label, numbers in [
+            ("云南省质量安全管理咨询 QQ 群 1", "641805811"), ("云南省质量安全管理咨询 QQ 群 2", "768158740"),
+            ("云南省质量安全管理咨询 QQ 群 3", "674588137"),
+            ("系统技术支持服务电话：", "0871-65631360 、 0871-65212258"),
+            ("注考中心(服务大厅)服务电话：", "0871-68503755"),
+            ("人员类咨询服务电话：", "0871-68503755 、 64320981"),
+            ("云南省住房和城乡建设厅工程质量安全监管处服务电话：", "0871-64322249")]:
+        assert f"{label} {numbers}" in text, label
+    assert text.index("技术支持：") < text.index("系统技术支持服务电话") < text.index("质量安全监管：") \
+        < text.index("云南省住房和城乡建设厅工程质量安全监管处服务电话")

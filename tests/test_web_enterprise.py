@@ -100,3 +100,52 @@ def test_projects_of_the_construction_unit(client, world, staffed):
 def test_projects_refuse_contractors(client, world):
     login(client, "contractor_user")
     assert client.get("/enterprise/projects").status_code == 403
+
+
+def test_each_save_is_kept_with_who_when_and_which_fields(client, world):
+    """domain.md §3 (decided): each 保存 of the basic information is kept in a change history: who,
+    when, which fields (old → new). A save that changes nothing adds nothing; the credit code is
+    shown, not edited."""
+    import re
+
+    from engine.db import db
+    from engine.models import utcnow
+    from handlers.models import OrgInfoChange, Organization
+    from webui.filters import local_dt
+    org = world.org("contractor")
+    code = org.credit_code
+    login(client, "contractor_user")
+    base = {"name": "云南建投第一建设有限公司", "contact_person": "吴工", "contact_phone": "0871-65000000",
+            "legal_representative": "", "address": "", "region": "", "business_scope": ""}
+    started = utcnow()
+    assert submit(client, "/enterprise/info", "/enterprise/info", base).status_code == 302
+    assert submit(client, "/enterprise/info", "/enterprise/info",
+                  {**base, "address": "昆明市盘龙区", "credit_code": "91530100000000000X"}).status_code == 302
+    assert submit(client, "/enterprise/info", "/enterprise/info",
+                  {**base, "address": "昆明市盘龙区"}).status_code == 302      # nothing changed
+    ended = utcnow()
+    db.session.rollback()   # read what the requests committed
+    assert db.session.get(Organization, org.id).credit_code == code
+    history = db.session.scalars(db.select(OrgInfoChange).where(OrgInfoChange.org_id == org.id)
+                                 .order_by(OrgInfoChange.id)).all()
+    assert [h.changes for h in history] == [
+        {"contact_person": ["", "吴工"], "contact_phone": ["", "0871-65000000"]},
+        {"address": ["", "昆明市盘龙区"]}]
+    assert all(started <= h.at <= ended for h in history)
+    assert {h.user_name for h in history} == {"吴施工"}
+    page = html(client.get("/enterprise/info"))
+    records = re.search(r"<h2>变更记录</h2>.*?</table>", page, re.S).group(0)
+    rows = re.findall(r"<tr>\s*<td>(\d+)</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>", records)
+    assert rows == [("1", local_dt(history[1].at), "吴施工"), ("2", local_dt(history[0].at), "吴施工")]  # newest first
+    assert "<strong>地址</strong>" in records and "<strong>联系电话</strong>" in records
+
+
+def test_project_list_shows_only_the_units_own_projects(client, world, staffed):
+    """2.3.1: 工程报监 lists the projects the construction unit itself filed for supervision."""
+    from handlers.models import CONSTRUCTION_UNIT
+    world.add_org("owner2", CONSTRUCTION_UNIT, "昆明市城建投资开发有限公司")
+    world.add_account("owner2_user", "owner2", "何建设")
+    world.add_project("别家的工程", owner="owner2")
+    login(client, "owner_user")
+    page = html(client.get("/enterprise/projects"))
+    assert "昆明市第一中学教学楼" in page and "别家的工程" not in page
