@@ -143,13 +143,15 @@ class ApplicationService:
         """The 添加 dialog: the entry's records; one that already has an open application is greyed
         with the reason (its case number and status), after the ones that can be picked."""
         picks = self.entry.picks(self, principal)
-        keys = [p.open_key for p in picks if p.open_key and p.reason is None]
-        busy = {row.open_key: row for row in db.session.execute(   # row tuples: no application is built
+        # the records are the organisation's own, and only it files for them: its open applications
+        # (row tuples, one statement of constant text, however many records the dialog lists)
+        busy = {row.open_key: row for row in db.session.execute(
             select(self.model.open_key, self.model.case_no, self.model.status).where(
-                self.model.open_key.in_(keys)))} if keys else {}
+                self.model.applicant_org_id == principal.org_id, self.model.open_key.is_not(None)))
+                } if any(p.open_key and p.reason is None for p in picks) else {}
         marked = [replace(p, reason=f"已有未办结的申请（{busy[p.open_key].case_no}，"
                                     f"{APPLICATION_STATUS[busy[p.open_key].status]}）")
-                  if p.open_key in busy else p for p in picks]
+                  if p.reason is None and p.open_key in busy else p for p in picks]
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
 
     # -- commands -------------------------------------------------------------------
