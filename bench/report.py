@@ -17,7 +17,9 @@ local port, or on `--port` (`--http-threads`, `--http-lifecycles`, `--http-secon
 `--http-rounds`/`--http-per-round` the paired HTTP/engine-API ratio, `--http-profiled` the
 request-profile run, `--http-sqlite-lifecycles` the run on SQLite, `--scaling-lifecycles` the
 scaling run, 0 to skip; `--timeout-scale 3` triples every wait on a slow machine; `--smoke`
-never starts gunicorn). SQLite runs use a temporary file. Sizes can be changed on the command line
+never starts gunicorn). The timer part (`--timers`, `--timer-workers`) and the intake part
+(`--intake-rows`, 0 to skip either) empty the benchmark database again. SQLite runs use a
+temporary file. Sizes can be changed on the command line
 (`--help`). Run it on an otherwise idle machine: every figure below comes from one run and
 depends on what else the machine was doing (see the load average).
 """
