@@ -1,10 +1,13 @@
 """The database as the web layer sees it: bound to the app, its schema created. Queries and
 writes stay in the services; the web layer never imports engine.db or engine.models."""
+import logging
+
 from sqlalchemy import inspect
 
 from engine.db import db, end_reading
 
 
+log = logging.getLogger(__name__)
 PLAN_CACHE_MODES = ("auto", "force_generic_plan", "force_custom_plan")
 
 
@@ -15,7 +18,10 @@ def init_app(app, migrate, migrations_directory: str) -> None:
     @app.teardown_appcontext   # registered after Flask-SQLAlchemy's, so it runs before the session is removed
     def _end_reading(exc):
         if exc is None:
-            end_reading()
+            try:
+                end_reading()
+            except Exception:   # noqa: BLE001 - it only read: nothing is lost, the session's removal rolls back
+                log.warning("ending a read-only transaction failed", exc_info=True)
 
     migrate.init_app(app, db, directory=migrations_directory)
 
