@@ -3,6 +3,7 @@ writes stay in the services; the web layer never imports engine.db or engine.mod
 import logging
 
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from engine.db import db, end_reading
 
@@ -42,7 +43,11 @@ def _postgres_session_options(config) -> None:
         return
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     connect_args = dict(options.get("connect_args") or {})
-    connect_args["options"] = f"{connect_args.get('options', '')} -c plan_cache_mode={mode}".strip()
+    # connect_args replace the URL's own ``?options=…`` (e.g. a search_path): keep both, and put this
+    # setting first so that one the operator wrote in the URL wins
+    in_url = make_url(config["SQLALCHEMY_DATABASE_URI"]).query.get("options")
+    given = [*(in_url if isinstance(in_url, tuple) else [in_url]), connect_args.get("options")]
+    connect_args["options"] = " ".join([f"-c plan_cache_mode={mode}", *filter(None, given)])
     config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "connect_args": connect_args}
 
 

@@ -46,6 +46,8 @@ def test_a_read_only_request_ends_its_transaction_with_commit(world, ctx):
 def test_prepared_statements_survive_from_one_page_to_the_next(world, ctx):
     """psycopg prepares a statement on its fifth run and forgets everything on ROLLBACK; pages that
     end with COMMIT keep the list page's statements prepared on the worker's connection."""
+    db.session.remove()
+    db.engine.dispose()   # one connection, as a sync worker has (the pool hands connections out in turn)
     client = FreshClient(ctx, ctx.response_class, use_cookies=True)
     login(client, "contractor_user")
     for _ in range(7):
@@ -62,6 +64,21 @@ def test_connections_plan_prepared_statements_once(app):
     with app.app_context():
         assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
         db.session.rollback()
+
+
+@postgres_only
+def test_options_in_the_database_url_are_kept(app, tmp_path):
+    """A DATABASE_URL may carry its own connection options (here a search_path): the plan cache
+    setting is added to them, not put in their place."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"] + "?options=-csearch_path%3Dsome_schema"
+    other = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "UPLOAD_DIR": str(tmp_path)})
+    with other.app_context():
+        try:
+            assert db.session.scalar(text("SHOW search_path")) == "some_schema"
+            assert db.session.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_an_unknown_plan_cache_mode_is_refused_at_start(app):
