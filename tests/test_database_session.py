@@ -98,14 +98,18 @@ def test_plan_cache_mode_auto_leaves_the_server_default(app):
         db.engine.dispose()
 
 
-def test_a_failing_commit_at_the_end_of_a_page_does_not_fail_the_page(world, ctx, monkeypatch, caplog):
+def test_a_failing_commit_at_the_end_of_a_page_does_not_fail_the_page(world, ctx, monkeypatch):
     """The page was answered and nothing was written: a COMMIT that fails (the connection dropped)
     is logged, the session's removal rolls back, and the user still gets the page."""
+    import handlers.database
+
     def broken():
         raise RuntimeError("connection lost")
+    warnings = []
     client = FreshClient(ctx, ctx.response_class, use_cookies=True)
     login(client, "contractor_user")
-    monkeypatch.setattr("handlers.database.end_reading", broken)
-    with caplog.at_level("WARNING", logger="handlers.database"):
-        assert client.get("/apply/unlock/").status_code == 200
-    assert "ending a read-only transaction failed" in caplog.text
+    monkeypatch.setattr(handlers.database, "end_reading", broken)
+    # the logger itself may have been disabled by an Alembic run earlier in the process
+    monkeypatch.setattr(handlers.database.log, "warning", lambda message, **kw: warnings.append(message))
+    assert client.get("/apply/unlock/").status_code == 200
+    assert warnings == ["ending a read-only transaction failed"]
