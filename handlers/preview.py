@@ -150,9 +150,14 @@ def _project(project_id) -> str:
     return project.name if project else f"工程{project_id}"
 
 
+def _who_where_role(row) -> tuple[str, str, str]:
+    """A lock record's or an assignment's person, project and role, as the sentences name them."""
+    return _person(row.person_id), _project(row.project_id), ROLES.get(row.role, row.role)
+
+
 def _lock_record(change: Change):
     lock = change.obj
-    who, where, role = _person(lock.person_id), _project(lock.project_id), ROLES.get(lock.role, lock.role)
+    who, where, role = _who_where_role(lock)
     if change.kind == "new":
         yield f"{who} 将因担任{role}被锁定（添加锁定的工程：{where}）"
     elif "closed_at" in change.fields and lock.closed_at is not None:
@@ -161,7 +166,7 @@ def _lock_record(change: Change):
 
 def _assignment(change: Change):
     a = change.obj
-    who, where, role = _person(a.person_id), _project(a.project_id), ROLES.get(a.role, a.role)
+    who, where, role = _who_where_role(a)
     if change.kind == "new":
         yield f"{who} 将成为 {where} {role}"
     elif "ended_at" in change.fields and a.ended_at is not None:
