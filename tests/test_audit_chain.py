@@ -17,7 +17,7 @@ from handlers.models import APPROVED
 from .conftest import is_postgres
 from .race_helpers import run_at_once
 from .web_helpers import client_world, login  # noqa: F401 (fixture)
-from .world import locked_person, reported_unlock
+from .world import approve_into_an_incident, locked_person, reported_unlock
 
 tampers = pytest.mark.tampers_audit_log
 
@@ -107,13 +107,7 @@ def test_an_incident_and_its_retry_chain_in_order(world, services, monkeypatch):
     app = reported_unlock(world, services, pm)
     reviewer = world.who("agency_reviewer")
     [task] = services.reviews.inbox(reviewer).rows
-
-    def broken(call):
-        raise RuntimeError("数据库连接中断")
-    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
-    services.reviews.claim(reviewer, task.id)
-    services.reviews.approve(reviewer, task.id, "同意")
-    monkeypatch.undo()
+    approve_into_an_incident(services, monkeypatch, reviewer, task.id, "同意")
     with services.engine.command():
         assert services.engine.retry(app.instance_id, world.who("admin").actor).completed
     log = read_log(db.session, app.instance_id)

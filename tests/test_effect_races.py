@@ -30,7 +30,7 @@ from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 
 from .conftest import is_postgres
 from .race_helpers import run_at_once
-from .world import PDF_BYTES, locked_person, reported_unlock
+from .world import PDF_BYTES, locked_person, reported_permit, reported_unlock
 
 pytestmark = [
     pytest.mark.postgres,
@@ -239,14 +239,7 @@ def test_locking_a_project_locks_everyone_on_it(ctx, world):
 
 def test_a_permit_supplement_reads_the_permit_a_concurrent_command_committed(ctx, world, services):
     """补录生效 locks its project first: a permit number committed meanwhile sends it back."""
-    project = world.add_project("补录竞速工程")
-    project.permit_no = None
-    db.session.commit()
-    owner = world.who("owner_user")
-    app = services.permit.create(owner, project.id)
-    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
-                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
-    services.permit.report(owner, app.id)
+    _owner, project, app = reported_permit(world, services, "补录竞速工程")
     reviewer, task_id = _claimed(world, services, services.permit, app, "agency_reviewer")
     project_id = project.id
     db.session.commit()

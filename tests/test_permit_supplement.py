@@ -9,7 +9,7 @@ from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPROVED, COMPLETED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 
 from .web_helpers import client_world, csrf_token, login  # noqa: F401 (fixture)
-from .world import PDF_BYTES
+from .world import PDF_BYTES, reported_permit
 
 SCAN = Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)
 
@@ -19,14 +19,6 @@ def _project_without_permit(world, name="呈贡新区安置房"):
     project.permit_no = None
     db.session.commit()
     return project
-
-
-def _filed(world, services, project, permit_no="530114202405200101"):
-    owner = world.who("owner_user")
-    app = services.permit.create(owner, project.id)
-    services.permit.save(owner, app.id, {"permit_no": permit_no, "issue_date": "2024-05-20"}, [SCAN])
-    services.permit.report(owner, app.id)
-    return owner, app
 
 
 def _decide(world, services, approve=True, opinion=""):
@@ -41,8 +33,7 @@ def _decide(world, services, approve=True, opinion=""):
 
 
 def test_approval_sets_the_projects_permit_number(world, services):
-    project = _project_without_permit(world)
-    owner, app = _filed(world, services, project)
+    owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     assert app.status == REPORTED
     task = _decide(world, services)
     assert task.subject == "呈贡新区安置房施工许可证补录"
@@ -88,8 +79,7 @@ def test_report_requires_the_form_files_fields(world, services):
 
 
 def test_return_then_correct_and_approve(world, services):
-    project = _project_without_permit(world)
-    owner, app = _filed(world, services, project, permit_no="错误的编号")
+    owner, project, app = reported_permit(world, services, "呈贡新区安置房", permit_no="错误的编号")
     _decide(world, services, approve=False, opinion="许可证号与扫描件不一致")
     assert app.status == RETURNED and project.permit_no is None
     services.permit.save(owner, app.id, {"permit_no": "530114202405200101"})
@@ -99,8 +89,7 @@ def test_return_then_correct_and_approve(world, services):
 
 
 def test_a_permit_set_meanwhile_sends_it_back(world, services):
-    project = _project_without_permit(world)
-    owner, app = _filed(world, services, project)
+    owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     project.permit_no = "另行录入"
     db.session.commit()
     _decide(world, services)
@@ -132,8 +121,7 @@ def test_only_projects_under_construction_and_either_regulator_approves(world, s
     with pytest.raises(DomainError) as exc:
         services.permit.create(owner, done.id)
     assert exc.value.message == "该工程已竣工"
-    project = _project_without_permit(world)
-    _owner, app = _filed(world, services, project)
+    _owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     authority = world.who("auth_reviewer")
     [task] = services.reviews.inbox(authority).rows
     services.reviews.claim(authority, task.id)
@@ -170,8 +158,7 @@ def test_a_failed_recheck_is_logged_as_such_and_the_owner_told(world, services):
 
     from handlers.models import Notification
     from handlers.processes import RECHECK_FAILED
-    project = _project_without_permit(world)
-    owner, app = _filed(world, services, project)
+    owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     project.permit_no = "另行录入"
     db.session.commit()
     _decide(world, services)
@@ -188,8 +175,7 @@ def test_reporting_tells_both_regulators_under_the_process_title(world, services
     from sqlalchemy import select
 
     from handlers.models import Notification
-    project = _project_without_permit(world)
-    _owner, app = _filed(world, services, project)
+    _owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     for key in ("agency_reviewer", "auth_reviewer"):
         [n] = db.session.scalars(select(Notification).where(
             Notification.account_id == world.who(key).account_id)).all()
@@ -204,7 +190,7 @@ def test_the_review_is_due_in_five_working_days_and_its_timers_wait(world, servi
 
     from engine.models import HumanTask, Job
     from engine.runtime import TIMER_JOB
-    _owner, app = _filed(world, services, _project_without_permit(world))
+    _owner, _project, app = reported_permit(world, services, "呈贡新区安置房")
     review = services.permit.open_task(app)
     assert review.due_rule == "wd:5" and review.due_at is not None
     waiting = [json.loads(j.payload)["element"] for j in db.session.scalars(select(Job).where(Job.kind == TIMER_JOB))
@@ -219,8 +205,7 @@ def test_check_invariants_knows_permit_supplements(world, services):
     from sqlalchemy import text
 
     from handlers.invariants import check_invariants
-    project = _project_without_permit(world)
-    _owner, app = _filed(world, services, project)
+    _owner, project, app = reported_permit(world, services, "呈贡新区安置房")
     _decide(world, services)
     assert check_invariants() == []
     db.session.execute(text("UPDATE project SET permit_no = NULL WHERE id = :id"), {"id": project.id})

@@ -13,7 +13,7 @@ from handlers.models import (
 )
 from handlers.preview import comparable, describe, record_changes
 
-from .world import PDF_BYTES, locked_person, reported_unlock, row_counts
+from .world import PDF_BYTES, locked_person, reported_permit, reported_unlock, row_counts
 
 
 def _claimed(world, services, reviewer_key="agency_reviewer"):
@@ -107,14 +107,7 @@ def test_completion_preview_lists_every_person_released(world, services, monkeyp
 
 
 def test_permit_supplement_preview_names_the_permit_number(world, services, monkeypatch):
-    project = world.add_project("呈贡新区安置房")
-    project.permit_no = None
-    db.session.commit()
-    owner = world.who("owner_user")
-    app = services.permit.create(owner, project.id)
-    services.permit.save(owner, app.id, {"permit_no": "530114202405200101", "issue_date": "2024-05-20"},
-                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
-    services.permit.report(owner, app.id)
+    reported_permit(world, services, "呈贡新区安置房")
     reviewer, task = _claimed(world, services)
     preview = _same_effect(services, reviewer, task, monkeypatch)
     assert preview.sentences == ["呈贡新区安置房 施工许可证号登记为 530114202405200101"]

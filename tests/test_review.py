@@ -10,7 +10,7 @@ from handlers import lock_rule, processes
 from handlers.errors import Forbidden
 from handlers.models import APPROVED, LOCKED, NORMAL, REPORTED
 
-from .world import locked_person, reported_unlock
+from .world import approve_into_an_incident, locked_person, reported_unlock
 
 
 @pytest.fixture()
@@ -149,12 +149,7 @@ def test_failing_operator_marks_an_incident_and_retry_applies_the_effect(world, 
     pm, app, task = reported
     agency = world.who("agency_reviewer")
     lock = lock_rule.open_locks(pm.id)[0]
-
-    def broken(call):
-        raise RuntimeError("数据库连接中断")
-    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
-    services.reviews.claim(agency, task.id)
-    services.reviews.approve(agency, task.id, "同意")
+    approve_into_an_incident(services, monkeypatch, agency, task.id, "同意")
 
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "errored"
@@ -168,7 +163,6 @@ def test_failing_operator_marks_an_incident_and_retry_applies_the_effect(world, 
     failed = services.unlock.operation_log(app)[-1]
     assert (failed.action, failed.element_id) == ("服务任务失败", "Service_Apply")
 
-    monkeypatch.undo()
     admin = world.who("admin")
     with services.engine.command():
         result = services.engine.retry(instance.id, admin.actor)

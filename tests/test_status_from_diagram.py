@@ -7,7 +7,7 @@ from engine.db import db
 from engine.models import ProcessDefinition, ProcessInstance
 from handlers.models import DRAFT, REPORTED, RETURNED, WITHDRAWN
 
-from .world import locked_person, reported_unlock
+from .world import approve_into_an_incident, locked_person, reported_unlock
 
 LEGACY = (Path(__file__).parent / "bpmn_legacy" / "personnel_unlock.bpmn").read_bytes()
 
@@ -56,20 +56,14 @@ def test_the_shipped_statuses_follow_the_diagram(world, services):
 
 
 def test_a_retry_that_ends_back_at_the_applicant_returns_the_application(world, services, monkeypatch):
-    from handlers import lock_rule, processes
+    from handlers import lock_rule
 
     pm, _ = locked_person(world, "王五")
     app = reported_unlock(world, services, pm)
     reviewer = world.who("agency_reviewer")
     [task] = services.reviews.inbox(reviewer).rows
-
-    def broken(call):
-        raise RuntimeError("数据库连接中断")
-    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
-    services.reviews.claim(reviewer, task.id)
-    services.reviews.approve(reviewer, task.id)
+    approve_into_an_incident(services, monkeypatch, reviewer, task.id)
     assert db.session.get(ProcessInstance, app.instance_id).status == "errored" and app.status == REPORTED
-    monkeypatch.undo()
     lock_rule.close_lock(lock_rule.open_locks(pm.id)[0], "另行解除")   # meanwhile: the re-check fails
     db.session.commit()
 

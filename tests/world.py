@@ -139,6 +139,34 @@ def reported_unlock(world, services, person, applicant_key="contractor_user", re
     return app
 
 
+def reported_permit(world, services, project_name, permit_no="530114202405200101"):
+    """A project under construction without a permit number, and its 施工许可证补录 filed by the
+    construction unit with the number and the scan, reported: (owner, project, application)."""
+    from handlers.applications import Upload
+    project = world.add_project(project_name)
+    project.permit_no = None
+    db.session.commit()
+    owner = world.who("owner_user")
+    app = services.permit.create(owner, project.id)
+    services.permit.save(owner, app.id, {"permit_no": permit_no, "issue_date": "2024-05-20"},
+                         [Upload("permit_scan", "施工许可证.pdf", PDF_BYTES)])
+    services.permit.report(owner, app.id)
+    return owner, project, app
+
+
+def approve_into_an_incident(services, monkeypatch, reviewer, task_id, opinion=""):
+    """The reviewer claims and approves while the approval's operator fails (数据库连接中断): the
+    instance stops at an incident. The operator is restored afterwards."""
+    from handlers import processes
+
+    def broken(call):
+        raise RuntimeError("数据库连接中断")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", broken)
+    services.reviews.claim(reviewer, task_id)
+    services.reviews.approve(reviewer, task_id, opinion)
+    monkeypatch.undo()
+
+
 def review_registration(services, admin, account, decision, reason=""):
     """The platform administrator claims the registration's review task (its latest) in the review
     inbox and decides it with the task's form (审核通过, or 退回 with the reason)."""
