@@ -366,20 +366,9 @@ def test_reading_and_checking_a_log_is_one_query(world, services):
 # -- the migration chains the logs written before it -------------------------------------------------------
 def test_the_migration_numbers_and_chains_existing_entries(tmp_path, app):
     from flask_migrate import downgrade, upgrade
-    from sqlalchemy import create_engine
 
-    from .conftest import DATABASE_URL, _driver
-    from .test_migrations import _app
-    if is_postgres():
-        admin = create_engine(_driver(DATABASE_URL), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS audit_migration CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA audit_migration")
-        url = _driver(DATABASE_URL) + "?options=-csearch_path%3Daudit_migration"
-    else:
-        url = f"sqlite:///{tmp_path / 'chained.sqlite3'}"
-    migrated = _app(url, tmp_path)
-    with migrated.app_context():
+    from .test_migrations import migration_app
+    with migration_app(tmp_path, "audit_migration") as migrated, migrated.app_context():
         upgrade(revision="e4103475568b")
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO process_definition (id, process_key, name, version, content_hash, "
@@ -406,8 +395,3 @@ def test_the_migration_numbers_and_chains_existing_entries(tmp_path, app):
         assert [tuple(h) for h in heads] == [(1, 1250), (2, 1250), (3, 0)]
         assert [tuple(f) for f in first] == [(1, "第1条"), (2, "第3条")]
         downgrade(revision="base")
-        db.engine.dispose()
-    if is_postgres():
-        with admin.connect() as conn:
-            conn.exec_driver_sql("DROP SCHEMA audit_migration CASCADE")
-        admin.dispose()
