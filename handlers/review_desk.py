@@ -12,6 +12,7 @@ from engine.db import db, unit_of_work
 from engine.errors import EngineError
 from engine.inbox import ReviewInbox
 
+from .applications import application_for
 from .errors import DomainError, NotFound
 from .models import ACTIVE, REGULATOR_KINDS, Account, OpinionPhrase, Organization, User
 from .notifications import notify
@@ -67,7 +68,7 @@ class ReviewDesk:
         with self.engine.command(), _not_found_for_strangers():
             to = Actor(to_user_id, names[to_user_id], principal.org_id, principal.org_name)
             task = self.engine.transfer(task_id, principal.actor, to, reason)
-            app = self.application_for(task.instance_id, task.process_key)
+            app = application_for(task.process_key, task.instance_id)
             notify("task_transferred", [principal.org_id], f"任务转办给您：{task.subject}",
                    f"{principal.user_name}将“{task.subject}”转办给您。原因：{reason}",
                    app=app, task_id=task.id, only_user_id=to_user_id)

@@ -54,11 +54,7 @@ class ReviewService(ReviewDesk):
         if task is None or task.process_key not in self.services or \
                 principal.kind not in catalog.by_key(task.process_key).reviewers:
             raise NotFound("任务不存在或无权访问")
-        return task, self.application_for(task.instance_id, task.process_key)
-
-    @staticmethod
-    def application_for(instance_id: int, process_key: str):
-        return application_for(process_key, instance_id)
+        return task, application_for(task.process_key, task.instance_id)
 
     def approval_preview(self, principal: Principal, task_id: int, app=None) -> Preview:
         """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview);
@@ -86,7 +82,7 @@ class ReviewService(ReviewDesk):
                 return task   # the holder claiming again: nothing happened, nobody is told
             entry = catalog.by_key(task.process_key)
             if entry.notifies_applicant:
-                app = self.application_for(task.instance_id, task.process_key)
+                app = application_for(task.process_key, task.instance_id)
                 notify("claimed", [app.applicant_org_id], f"申请已签收：{task.subject}",
                        f"您上报的{entry.title}“{task.subject}”已由{principal.org_name}签收，正在审核。", app=app)
             return task
@@ -95,7 +91,7 @@ class ReviewService(ReviewDesk):
         self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
             task = self.engine.release(task_id, principal.actor)
-            app = self.application_for(task.instance_id, task.process_key)
+            app = application_for(task.process_key, task.instance_id)
             candidates = db.session.scalars(select(TaskCandidate.org_id).where(TaskCandidate.task_id == task.id))
             notify("task_released", list(candidates), f"任务已退回签收：{task.subject}",
                    f"{principal.org_name}的{principal.user_name}退回签收了“{task.subject}”，请重新签收办理。",
