@@ -17,7 +17,9 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,6 +39,8 @@ from .registry import registry
 from .webhook_targets import AllowList
 
 log = logging.getLogger(__name__)
+_IN_FLIGHT: set[int] = set()   # subscriptions with a delivery being sent by this process
+_IN_FLIGHT_LOCK = threading.Lock()
 
 EVENTS = {
     "task.offered": "任务待签收", "application.reported": "申请已上报", "application.returned": "申请被退回",
@@ -240,6 +244,29 @@ def _send(job) -> Outcome | None:
         end_reading()
         return None
     sub = delivery.subscription
+    with _one_at_a_time(sub.id):
+        return _post(delivery, sub)
+
+
+@contextmanager
+def _one_at_a_time(subscription_id: int):
+    """One delivery per subscription at a time in this process: a slow receiver holds at most one
+    delivery thread, the others keep delivering to everyone else. A delivery that finds its
+    subscription busy is put back a moment (NotDue: no attempt counted)."""
+    with _IN_FLIGHT_LOCK:
+        busy = subscription_id in _IN_FLIGHT
+        _IN_FLIGHT.add(subscription_id)
+    if busy:
+        end_reading()
+        raise jobs.NotDue(utcnow() + timedelta(seconds=1))
+    try:
+        yield
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(subscription_id)
+
+
+def _post(delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
     url, secret, event, delivery_id = sub.url, sub.secret, delivery.event, delivery.id
     body = json.dumps({"id": delivery.id, "event": delivery.event, "created_at": delivery.created_at.isoformat() + "Z",
                        "data": delivery.payload}, ensure_ascii=False).encode()
