@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
-from handlers import lock_rule, webhooks
-from handlers.models import WebhookAttempt, WebhookDelivery
+from handlers import api_tokens, lock_rule, webhooks
+from handlers.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 from .api_helpers import auth, machine_token
 from .receivers import Receiver, subscription, webhook_settings
@@ -126,3 +126,21 @@ def test_a_failed_delivery_is_shown_to_administrators_and_redelivered(client_wor
         assert delivery.state == "delivered"
     finally:
         receiver.close()
+
+
+def test_a_second_token_with_the_same_client_name_cannot_see_or_cancel_the_first_ones_subscriptions(
+        client_world, receiver):
+    client, _ = client_world
+    first_row, first = api_tokens.create_client_token("工改系统", "webhooks:manage")
+    second = machine_token("webhooks:manage", client="工改系统")
+    created = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["lock.opened"]},
+                          headers=auth(first))
+    sub_id = created.get_json()["id"]
+    assert client.get("/api/v1/webhooks", headers=auth(second)).get_json()["items"] == []
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(second)).status_code == 404
+    db.session.rollback()
+    assert db.session.get(WebhookSubscription, sub_id).active
+    # a rotation hands the subscriptions on to the token that replaces the first
+    _, rotated = api_tokens.rotate(first_row.id)
+    assert [s["id"] for s in client.get("/api/v1/webhooks", headers=auth(rotated)).get_json()["items"]] == [sub_id]
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(rotated)).status_code == 204
