@@ -43,6 +43,18 @@ class JobContext:
 JobHandler = Callable[[JobContext], None]
 
 
+@dataclass(frozen=True)
+class IOJob:
+    """A job whose slow input/output must not hold a transaction or the job's row lock.
+
+    The executor runs ``outside(ctx)`` with no transaction open (it may read, and must end its
+    read before the slow part), then ``record(ctx, result)`` in the job's own transaction, which
+    checks the lease first: a lease that ran out meanwhile makes the run 'lost' (the effect
+    outside may then happen twice, so such jobs must be safe to repeat)."""
+    outside: Callable[[JobContext], object]
+    record: Callable[[JobContext, object], None]
+
+
 class NotDue(Exception):
     """A handler found its job early (e.g. clocks apart): run it again at ``at``, no attempt counted."""
 
@@ -75,8 +87,12 @@ class JobExecutor:
 
     def __init__(self, handlers: dict[str, JobHandler], *, worker_id: str | None = None, lease: timedelta = LEASE,
                  batch: int = 20, max_attempts: int = MAX_ATTEMPTS,
-                 on_incident: Callable[[JobContext, str], None] | None = None):
+                 on_incident: Callable[[JobContext, str], None] | None = None,
+                 kinds=None, skip_kinds=()):
         self.handlers = handlers
+        # a lane: only these kinds (None: all), never those; lanes keep slow kinds from delaying the rest
+        self.kinds, self.skip_kinds = (frozenset(kinds) if kinds is not None else None), frozenset(skip_kinds)
+        self._claimed: dict[int, JobContext] = {}
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease, self.batch, self.max_attempts = lease, batch, max_attempts
         self.on_incident = on_incident
@@ -89,10 +105,16 @@ class JobExecutor:
             due = (select(_J.c.id).where(_J.c.state == "pending", _J.c.due_at <= now,
                                          or_(_J.c.locked_until.is_(None), _J.c.locked_until < now))
                    .order_by(_J.c.due_at, _J.c.id).limit(limit or self.batch).with_for_update(skip_locked=True))
+            if self.kinds is not None:
+                due = due.where(_J.c.kind.in_(sorted(self.kinds)))
+            if self.skip_kinds:
+                due = due.where(_J.c.kind.not_in(sorted(self.skip_kinds)))
             rows = db.session.connection().execute(
                 update(_J).where(_J.c.id.in_(due.scalar_subquery()))
                 .values(locked_by=self.worker_id, locked_until=now + self.lease, attempts=_J.c.attempts + 1)
-                .returning(_J.c.id, _J.c.due_at)).all()
+                .returning(_J.c.id, _J.c.due_at, _J.c.kind, _J.c.payload, _J.c.attempts)).all()
+        for r in rows:
+            self._claimed[r.id] = JobContext(r.id, r.kind, json.loads(r.payload or "{}"), r.attempts, r.due_at)
         return [r.id for r in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
     # -- running --------------------------------------------------------------------------------
@@ -122,8 +144,11 @@ class JobExecutor:
 
     def run_one(self, job_id: int) -> str:
         """Run a claimed job: 'done', 'lost' (no longer this worker's), 'later' or 'failed'."""
-        ctx = None
+        claimed = self._claimed.pop(job_id, None)
         try:
+            io = self.handlers.get(claimed.kind) if claimed is not None else None
+            # slow input/output first, outside any transaction (IOJob)
+            result = io.outside(claimed) if isinstance(io, IOJob) else None
             with unit_of_work():
                 ctx = self._lock_own(job_id)
                 if ctx is None:
@@ -131,7 +156,10 @@ class JobExecutor:
                 handler = self.handlers.get(ctx.kind)
                 if handler is None:
                     raise LookupError(f"未注册的作业类型 “{ctx.kind}”")
-                handler(ctx)
+                if isinstance(handler, IOJob):
+                    handler.record(ctx, result if isinstance(io, IOJob) else handler.outside(ctx))
+                else:
+                    handler(ctx)
                 db.session.flush()
                 self._finish(job_id, state="done", finished_at=utcnow())
             return "done"

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.db import db, unit_of_work
 from engine.models import utcnow
 
+from . import webhooks
 from .errors import DomainError, NotFound
 from .models import ACTIVE, API_SCOPES, Account, ApiCall, ApiToken, IdempotentResponse, User
 from .principal import Principal, acting_principal
@@ -108,6 +109,8 @@ def rotate(token_id: int, days: int | None = None) -> tuple[ApiToken, str]:
                        rotated_from_id=old.id)
         old.revoked_at = utcnow()
         db.session.add(row)
+        db.session.flush()
+        webhooks.hand_over(old.id, row.id)
     return row, token
 
 

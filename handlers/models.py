@@ -467,7 +467,9 @@ class WebhookSubscription(db.Model):
     """A machine client's subscription: events POSTed to ``url``, signed with HMAC-SHA256 of ``secret``."""
     __tablename__ = "webhook_subscription"
     id: Mapped[int] = mapped_column(primary_key=True)
-    client: Mapped[str] = mapped_column(String(100), index=True)
+    # the client's token that owns it (a rotation hands it on): not its name, which anyone may reuse
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_token.id"), index=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)   # the client's name when it subscribed
     url: Mapped[str] = mapped_column(String(500))
     events: Mapped[list] = mapped_column(JSON, default=list)
     secret: Mapped[str] = mapped_column(String(100))   # shared with the receiver: kept to sign, never shown again

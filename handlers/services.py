@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import Actor, ProcessEngine, StepResult
-from engine.jobs import JobExecutor
+from engine.jobs import IOJob, JobExecutor
 
 from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
@@ -50,6 +50,19 @@ class Services:
     def worker(self, **options) -> JobExecutor:
         """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""
         return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, **options)
+
+    def lanes(self, delivery_threads: int = 4, **options) -> list[JobExecutor]:
+        """The executors of one worker process, each for a thread of its own: the first runs timers,
+        e-mails and every other job; the others only the jobs that wait on another system outside a
+        transaction (IOJob: webhook deliveries), one at a time each, so a slow receiver delays
+        neither a timer nor an e-mail, and another client's delivery only while every delivery
+        thread is busy, each for at most its deadline."""
+        handlers = self.engine.job_handlers()
+        io_kinds = sorted(k for k, h in handlers.items() if isinstance(h, IOJob)) if delivery_threads > 0 else []
+        main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, **options)
+        io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, **{**options, "batch": 1})
+              for _ in range(delivery_threads if io_kinds else 0)]
+        return [main, *io]
 
     def deploy_definitions(self, directory: Path = BPMN_DIR):
         with self.engine.command():

@@ -6,33 +6,41 @@
 - Lock records opened or closed and projects completed are seen at flush time, whatever code path
   changed them (approvals, intake); applications reported, returned or approved and tasks offered
   come from the notification hooks (``on_notification``).
-- The job POSTs the event with ``X-Ynqs-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``.
+- The job POSTs the event with ``X-Ynqs-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``,
+  outside any transaction and within one deadline (``webhook_http``), only to addresses the target
+  rules allow (``webhook_targets``: checked at subscription and on every delivery's resolution).
   A failed attempt is logged (``webhook_attempt``) and the delivery re-enqueued after the executor's
   exponential backoff; after ``MAX_ATTEMPTS`` it is ``failed`` and shown to administrators to redeliver.
 """
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import threading
 import time
-import urllib.error
-import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from sqlalchemy import event as sa_event, func, inspect, select
+from sqlalchemy import event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine import jobs
-from engine.db import db, unit_of_work
+from engine.db import db, end_reading, unit_of_work
 from engine.models import utcnow
 
-from . import catalog
+from . import catalog, webhook_http as http, webhook_targets as targets
 from .errors import DomainError, NotFound
 from .models import (
-    COMPLETED, LockRecord, Project, WebhookAttempt, WebhookDelivery, WebhookSubscription,
+    COMPLETED, ApiToken, LockRecord, Project, WebhookAttempt, WebhookDelivery, WebhookSubscription,
 )
 from .registry import registry
+from .webhook_targets import AllowList
+
+log = logging.getLogger(__name__)
+_IN_FLIGHT: set[int] = set()   # subscriptions with a delivery being sent by this process
+_IN_FLIGHT_LOCK = threading.Lock()
 
 EVENTS = {
     "task.offered": "任务待签收", "application.reported": "申请已上报", "application.returned": "申请被退回",
@@ -41,7 +49,9 @@ EVENTS = {
 }
 DELIVER_JOB = "webhook.deliver"
 MAX_ATTEMPTS = 8
-TIMEOUT = 10
+DEADLINE = 10.0   # seconds for a whole delivery: connect, send, the answer
+TARGET_REFUSED = "目标地址不允许"
+UNDELIVERABLE = "无法投递（连接失败、超时或应答不是 HTTP）"
 _PENDING = "webhook_events"
 # notifications that are events too
 _BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "returned": ["application.returned"],
@@ -49,33 +59,57 @@ _BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "r
 
 
 # -- subscriptions -------------------------------------------------------------------------------
-def subscribe(client: str, url: str, events: list[str]) -> tuple[WebhookSubscription, str]:
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
-        raise DomainError("回调地址必须是 http(s) 网址（不超过 500 个字符）", "url")
+@dataclass(frozen=True)
+class Settings:
+    """The operator's choices (WEBHOOK_ALLOWED_HOSTS, WEBHOOK_DEADLINE: docs/operators.md)."""
+    allowed: AllowList = field(default_factory=AllowList)
+    deadline: float = DEADLINE
+
+
+settings = Settings()
+
+
+def configure(new: Settings) -> None:
+    global settings
+    settings = new
+
+
+def subscribe(token_id: int, url: str, events: list[str]) -> tuple[WebhookSubscription, str]:
+    """A subscription of the machine client behind ``token_id`` (its rotations inherit it)."""
+    targets.check_subscribed(targets.parse(url), settings.allowed)
     unknown = [e for e in events if e not in EVENTS]
     if unknown or not events:
         raise DomainError("请选择要订阅的事件（可选：" + "、".join(EVENTS) + "）", "events")
     secret = secrets.token_urlsafe(32)
     with unit_of_work():
-        sub = WebhookSubscription(client=client, url=url, events=sorted(set(events)), secret=secret)
+        token = db.session.get(ApiToken, token_id)
+        if token is None or token.client is None:
+            raise DomainError("只有机器客户端可以订阅事件", "token")
+        sub = WebhookSubscription(token_id=token.id, client=token.client, url=url, events=sorted(set(events)),
+                                  secret=secret)
         db.session.add(sub)
     return sub, secret
 
 
-def subscriptions(client: str | None = None) -> list[WebhookSubscription]:
+def subscriptions(token_id: int | None = None) -> list[WebhookSubscription]:
     stmt = select(WebhookSubscription).order_by(WebhookSubscription.id)
-    if client is not None:
-        stmt = stmt.where(WebhookSubscription.client == client)
+    if token_id is not None:
+        stmt = stmt.where(WebhookSubscription.token_id == token_id)
     return list(db.session.scalars(stmt))
 
 
-def unsubscribe(client: str, subscription_id: int) -> None:
+def unsubscribe(token_id: int, subscription_id: int) -> None:
     with unit_of_work():
         sub = db.session.get(WebhookSubscription, subscription_id)
-        if sub is None or sub.client != client:
+        if sub is None or sub.token_id != token_id:
             raise NotFound("订阅不存在")
         sub.active = False
+
+
+def hand_over(old_token_id: int, new_token_id: int) -> None:
+    """A rotated token's subscriptions go to the token that replaces it (inside its unit of work)."""
+    db.session.execute(update(WebhookSubscription).where(WebhookSubscription.token_id == old_token_id)
+                       .values(token_id=new_token_id))
 
 
 def failing() -> list[dict]:
@@ -195,37 +229,87 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-@registry.job_handler(DELIVER_JOB)
-def _deliver(job) -> None:
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt got: a status code, or a generic error that tells nothing about what listens."""
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+def _send(job) -> Outcome | None:
+    """POST the delivery, outside any transaction: the slow part of the job (engine.jobs.IOJob)."""
     delivery = db.session.get(WebhookDelivery, job.payload["delivery_id"])
     if delivery is None or delivery.state != "pending":
-        return
+        end_reading()
+        return None
     sub = delivery.subscription
+    with _one_at_a_time(sub.id):
+        return _post(delivery, sub)
+
+
+@contextmanager
+def _one_at_a_time(subscription_id: int):
+    """One delivery per subscription at a time in this process: a slow receiver holds at most one
+    delivery thread, the others keep delivering to everyone else. A delivery that finds its
+    subscription busy is put back a moment (NotDue: no attempt counted)."""
+    with _IN_FLIGHT_LOCK:
+        busy = subscription_id in _IN_FLIGHT
+        _IN_FLIGHT.add(subscription_id)
+    if busy:
+        end_reading()
+        raise jobs.NotDue(utcnow() + timedelta(seconds=1))
+    try:
+        yield
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.discard(subscription_id)
+
+
+def _post(delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
+    url, secret, event, delivery_id = sub.url, sub.secret, delivery.event, delivery.id
     body = json.dumps({"id": delivery.id, "event": delivery.event, "created_at": delivery.created_at.isoformat() + "Z",
                        "data": delivery.payload}, ensure_ascii=False).encode()
+    end_reading()   # no transaction stays open while the receiver takes its time
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(sub.url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "ynqs-webhooks/1", "X-Ynqs-Event": delivery.event,
-        "X-Ynqs-Delivery": str(delivery.id), "X-Ynqs-Timestamp": timestamp,
-        "X-Ynqs-Signature": signature(sub.secret, timestamp, body)})
-    started, status, error = time.monotonic(), None, None
+    headers = {"Content-Type": "application/json", "User-Agent": "ynqs-webhooks/1", "X-Ynqs-Event": event,
+               "X-Ynqs-Delivery": str(delivery_id), "X-Ynqs-Timestamp": timestamp,
+               "X-Ynqs-Signature": signature(secret, timestamp, body)}
+    started, current = time.monotonic(), settings
+    status, error = None, None
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:   # noqa: S310 (http(s) only)
-            status = response.status
-    except urllib.error.HTTPError as e:
-        status, error = e.code, f"HTTP {e.code}"
-    except (OSError, ValueError) as e:
-        error = f"{type(e).__name__}: {e}"[:500]
-    db.session.add(WebhookAttempt(delivery_id=delivery.id, status_code=status, error=error,
-                                  duration_ms=int((time.monotonic() - started) * 1000)))
+        target = targets.parse(url)
+        addresses = targets.resolve(target, current.allowed)   # checked now, and connected to as checked
+        status = http.post(target.host, target.port, target.tls, addresses, target.path, body, headers,
+                           current.deadline)
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+    except (targets.TargetRefused, DomainError) as e:
+        log.warning("webhook delivery %s refused: %s", delivery_id, e)
+        error = TARGET_REFUSED
+    except (OSError, http.Undeliverable) as e:
+        log.info("webhook delivery %s undeliverable: %s", delivery_id, e)
+        error = UNDELIVERABLE
+    return Outcome(status, error, int((time.monotonic() - started) * 1000))
+
+
+def _record(job, outcome: Outcome | None) -> None:
+    """Log the attempt; delivered, failed after MAX_ATTEMPTS, or sent again after the backoff."""
+    delivery = db.session.get(WebhookDelivery, job.payload["delivery_id"])
+    if outcome is None or delivery is None or delivery.state != "pending":
+        return
+    db.session.add(WebhookAttempt(delivery_id=delivery.id, status_code=outcome.status, error=outcome.error,
+                                  duration_ms=outcome.duration_ms))
     delivery.attempts += 1
-    if status is not None and 200 <= status < 300:
+    if outcome.error is None:
         delivery.state, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
     elif delivery.attempts >= MAX_ATTEMPTS:
-        delivery.state, delivery.last_error = "failed", error
+        delivery.state, delivery.last_error = "failed", outcome.error
     else:
-        delivery.last_error = error
+        delivery.last_error = outcome.error
         jobs.enqueue(DELIVER_JOB, {"delivery_id": delivery.id}, due_at=utcnow() + retry_after(delivery.attempts))
+
+
+registry.job_handler(DELIVER_JOB)(jobs.IOJob(_send, _record))
 
 
 def retry_after(attempts: int) -> timedelta:

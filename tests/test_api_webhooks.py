@@ -1,12 +1,10 @@
 """Webhooks out (issue 11, part 5): deliveries written with the event, sent by the job executor with
 an HMAC-SHA256 signature, retried with backoff after a failure, each attempt logged; none for a
-rolled-back transaction. A local HTTP receiver on 127.0.0.1 plays the subscriber."""
+rolled-back transaction. A local HTTP receiver on 127.0.0.1 (on the allow-list) plays the subscriber."""
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
@@ -14,39 +12,20 @@ from sqlalchemy import select
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
-from handlers import lock_rule, webhooks
-from handlers.models import WebhookAttempt, WebhookDelivery
+from handlers import api_tokens, lock_rule, webhooks
+from handlers.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 from .api_helpers import auth, machine_token
+from .receivers import Receiver, subscription, webhook_settings
 from .web_helpers import client_world  # noqa: F401 (fixture)
 from .world import locked_person, reported_unlock
 
 
-class Receiver:
-    """Answers each POST with the next status of ``statuses`` (then 200) and keeps what it got."""
-
-    def __init__(self, statuses=()):
-        self.statuses, self.received = list(statuses), []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+@pytest.fixture(autouse=True)
+def _loopback_allowed():
+    """The local receivers are on 127.0.0.1, which deliveries reach only through the allow-list."""
+    with webhook_settings("127.0.0.1"):
+        yield
 
 
 @pytest.fixture()
@@ -89,7 +68,7 @@ def test_a_subscription_over_the_api_receives_signed_events(client_world, servic
 def test_a_500_is_retried_after_the_backoff_and_each_attempt_is_logged(ctx, world, services):
     receiver = Receiver([500])
     try:
-        webhooks.subscribe("数据交换", receiver.url, ["lock.opened"])
+        subscription(receiver.url, ["lock.opened"])
         locked_person(world, "李四")
         worker = services.worker()
         assert worker.run_due() == 1
@@ -109,7 +88,7 @@ def test_a_500_is_retried_after_the_backoff_and_each_attempt_is_logged(ctx, worl
 
 
 def test_no_delivery_for_a_rolled_back_transaction(ctx, world, receiver):
-    webhooks.subscribe("数据交换", receiver.url, ["lock.opened", "lock.closed"])
+    subscription(receiver.url, ["lock.opened", "lock.closed"])
     pm = world.add_person("王五", "contractor", "constructor", "safety_b")
     project = world.add_project("王五的工程")
     with pytest.raises(RuntimeError):
@@ -127,7 +106,7 @@ def test_a_failed_delivery_is_shown_to_administrators_and_redelivered(client_wor
     client, world = client_world
     receiver = Receiver([500] * webhooks.MAX_ATTEMPTS)
     try:
-        webhooks.subscribe("工改系统", receiver.url, ["lock.opened"])
+        subscription(receiver.url, ["lock.opened"], client="工改系统")
         locked_person(world, "赵六")
         worker, at = services.worker(), utcnow()
         for i in range(webhooks.MAX_ATTEMPTS):
@@ -147,3 +126,21 @@ def test_a_failed_delivery_is_shown_to_administrators_and_redelivered(client_wor
         assert delivery.state == "delivered"
     finally:
         receiver.close()
+
+
+def test_a_second_token_with_the_same_client_name_cannot_see_or_cancel_the_first_ones_subscriptions(
+        client_world, receiver):
+    client, _ = client_world
+    first_row, first = api_tokens.create_client_token("工改系统", "webhooks:manage")
+    second = machine_token("webhooks:manage", client="工改系统")
+    created = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["lock.opened"]},
+                          headers=auth(first))
+    sub_id = created.get_json()["id"]
+    assert client.get("/api/v1/webhooks", headers=auth(second)).get_json()["items"] == []
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(second)).status_code == 404
+    db.session.rollback()
+    assert db.session.get(WebhookSubscription, sub_id).active
+    # a rotation hands the subscriptions on to the token that replaces the first
+    _, rotated = api_tokens.rotate(first_row.id)
+    assert [s["id"] for s in client.get("/api/v1/webhooks", headers=auth(rotated)).get_json()["items"]] == [sub_id]
+    assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(rotated)).status_code == 204

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from engine.db import db
 from engine.models import Job
-from handlers import api_tokens, lock_rule, webhooks
+from handlers import api_tokens, lock_rule
 from handlers.models import Assignment, Notification
 
+from .receivers import subscription, webhook_settings
 from .web_helpers import client_world, login, token_from  # noqa: F401 (fixture)
 from .world import PDF_BYTES, locked_person, reported_unlock
 
@@ -79,8 +80,13 @@ def _objects(world, services):
             "notification_id": db.session.scalar(select(func.min(Notification.id))),
             "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
             "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
-            "subscription_id": webhooks.subscribe("扫描", "http://127.0.0.1:9/hook", ["lock.opened"])[0].id,
+            "subscription_id": _subscription_id(),
             "delivery_id": 1}
+
+
+def _subscription_id() -> int:
+    with webhook_settings("127.0.0.1:9"):   # a loopback target is refused unless the operator allows it
+        return subscription("http://127.0.0.1:9/hook", ["lock.opened"], client="扫描")[0].id
 
 
 def _total_rows() -> tuple:

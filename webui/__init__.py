@@ -27,6 +27,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
                                                  app.config["UPLOAD_MAX_FILES"])
     _configure_email(app)
+    _configure_webhooks(app)
 
     from . import auth, cli, filters, inputs, security
     inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter
@@ -48,6 +49,15 @@ def _configure_email(app: Flask) -> None:
     c = app.config
     configure_email(SmtpSettings(c["SMTP_HOST"], c["SMTP_PORT"], c["SMTP_FROM"], c["SMTP_USER"], c["SMTP_PASSWORD"],
                                  c["SMTP_STARTTLS"]) if c.get("SMTP_HOST") else None)
+
+
+def _configure_webhooks(app: Flask) -> None:
+    from handlers import webhooks
+    from handlers.webhook_targets import AllowList
+    deadline = float(app.config["WEBHOOK_DEADLINE"])
+    if not 0 < deadline <= 60:
+        raise ValueError("WEBHOOK_DEADLINE must be between 0 and 60 seconds")
+    webhooks.configure(webhooks.Settings(AllowList.parse(app.config["WEBHOOK_ALLOWED_HOSTS"]), deadline))
 
 
 def services() -> Services:

@@ -93,24 +93,33 @@ def check_invariants_command():
 
 @engine_group.command("worker", help="Run due jobs (timers, notification deliveries) until stopped.")
 @click.option("--once", is_flag=True, help="run the jobs due now, then exit")
+@click.option("--delivery-threads", type=click.IntRange(0, 32), default=None,
+              help="threads that deliver webhooks beside the one for timers and e-mails "
+                   "(default WEBHOOK_DELIVERY_THREADS, 4)")
 @click.option("--poll", default=1.0, show_default=True, help="seconds to wait when no job is due")
 @click.option("--batch", default=20, show_default=True, help="jobs claimed per round trip")
 @click.option("--lease", default=300, show_default=True, help="seconds a claimed job stays this worker's")
 @with_appcontext
-def engine_worker(once, poll, batch, lease):
+def engine_worker(once, delivery_threads, poll, batch, lease):
     import signal
     import threading
     from datetime import timedelta
-    worker = _services().worker(batch=batch, lease=timedelta(seconds=lease))
+
+    from flask import current_app
+
+    from .worker import run_lanes
     if once:
-        click.echo(f"{worker.run_due()} job(s) run")
+        click.echo(f"{_services().worker(batch=batch, lease=timedelta(seconds=lease)).run_due()} job(s) run")
         return
+    if delivery_threads is None:
+        delivery_threads = current_app.config["WEBHOOK_DELIVERY_THREADS"]
+    lanes = _services().lanes(delivery_threads, batch=batch, lease=timedelta(seconds=lease))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    click.echo(f"worker {worker.worker_id} started")
-    worker.run_forever(stop, poll)
-    click.echo(f"worker {worker.worker_id} stopped")
+    click.echo(f"worker {lanes[0].worker_id} started ({len(lanes) - 1} webhook delivery thread(s))")
+    run_lanes(current_app._get_current_object(), lanes, stop, poll)
+    click.echo(f"worker {lanes[0].worker_id} stopped")
 
 
 @engine_group.command("retry-job", help="Run a failed job (an incident) again.")

@@ -35,6 +35,13 @@ def load_config(app) -> None:
         SMTP_USER=os.environ.get("SMTP_USER") or None,
         SMTP_PASSWORD=os.environ.get("SMTP_PASSWORD") or None,
         SMTP_STARTTLS=os.environ.get("SMTP_STARTTLS", "0") == "1",
+        # webhook targets on the internal network that deliveries may reach (docs/operators.md):
+        # host names, host:port, addresses and networks, separated by commas or spaces
+        WEBHOOK_ALLOWED_HOSTS=os.environ.get("WEBHOOK_ALLOWED_HOSTS", ""),
+        # seconds for one whole webhook delivery (connect, send, the answer)
+        WEBHOOK_DEADLINE=float(os.environ.get("WEBHOOK_DEADLINE", 10)),
+        # worker threads that deliver webhooks, beside the one that runs timers and e-mails
+        WEBHOOK_DELIVERY_THREADS=int(os.environ.get("WEBHOOK_DELIVERY_THREADS", 4)),
         # per-request timings in a Server-Timing header (webui/profiling.py); a measuring tool, off by default
         REQUEST_PROFILE=os.environ.get("REQUEST_PROFILE", "0") == "1",
     )

@@ -44,7 +44,7 @@ def _dict(sub, secret=None) -> dict:
 @problem_responses(blp, 401, 403, 429)
 @scope_required("webhooks:manage")
 def list_subscriptions():
-    return {"items": [_dict(s) for s in webhooks.subscriptions(caller().client)]}
+    return {"items": [_dict(s) for s in webhooks.subscriptions(caller().token_id)]}
 
 
 @blp.route("/webhooks", methods=["POST"])
@@ -55,7 +55,7 @@ def list_subscriptions():
 @scope_required("webhooks:manage")
 def subscribe(data):
     try:
-        sub, secret = webhooks.subscribe(caller().client, data["url"], data["events"])
+        sub, secret = webhooks.subscribe(caller().token_id, data["url"], data["events"])
     except DomainError as e:
         return problem(400, e.message, [{"field": e.field or "", "message": e.message}])
     return _dict(sub, secret)
@@ -68,7 +68,7 @@ def subscribe(data):
 @scope_required("webhooks:manage")
 def unsubscribe(subscription_id):
     try:
-        webhooks.unsubscribe(caller().client, subscription_id)
+        webhooks.unsubscribe(caller().token_id, subscription_id)
     except NotFound as e:
         return problem(404, e.message)
     return ""
