@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.db import db, unit_of_work
 from engine.models import utcnow
 
-from . import lock_rule
+from . import lock_rule, project_moves
 from .codes import is_valid_credit_code, is_valid_id_card
 from .models import (
     AGENCY, AUTHORITY, CERTIFICATES, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS,
@@ -241,8 +241,15 @@ def _apply_project(clean: dict) -> Outcome:
     values = {"name": clean["name"], "contract_no": clean["contract_no"], "permit_no": clean["permit_no"],
               "address": clean["address"],
               **{f"{name}_id": org.id for name, org in orgs.items()}}
+    before = project.regulator_ids
+    # a move to other regulators locks the open tasks it re-offers before the project row, the
+    # order of an approval (its task, then its project): the two cannot deadlock
+    moving = not created and sorted(before) != sorted(orgs[r].id for r in ("authority", "agency"))
+    reviews = project_moves.lock_open_reviews(project.id) if moving else []
     changed = _set(project, values)
     db.session.flush()
+    if reviews:
+        project_moves.follow_regulators(project, before, reviews)   # they go to the new regulators
     # projects first, then people, in ascending id: the global lock order
     holders = lock_rule.serialize_project(project.id, [p.id for p in people.values()])
     report = _assign_personnel(project, people)
