@@ -388,6 +388,8 @@ def _apply_person(clean: dict) -> Outcome:
         raise IntakeRefused([{"field": "employer.credit_code", "message": "所在单位必须是企业（建设、施工或监理单位）"}])
     person = db.session.scalar(select(Person).where(Person.id_card == clean["id_card"]))
     created = person is None
+    if not created and person.enterprise_id != employer.id:
+        _may_change_employer(person)
     if created:
         person = Person(id_card=clean["id_card"], name=clean["name"], enterprise_id=employer.id, certificates=[])
         db.session.add(person)
@@ -404,6 +406,23 @@ def _apply_person(clean: dict) -> Outcome:
             person.certificates.append(Certificate(kind=kind, number=number))
     db.session.flush()
     return Outcome("created" if created else "updated" if changed else "unchanged", person.id_card, person.id)
+
+
+def _may_change_employer(person: Person) -> None:
+    """A person holding a counted role on a project under construction works for that project's
+    contractor or supervising firm: moving them to another employer would let the new one act for
+    the old one's project (its unlock, its manager change), so the push is refused with 409 naming
+    each assignment. The old unit ends the assignment first (项目主要管理人员变更, 人员解锁申请)."""
+    lock_rule.serialize_people([person.id])   # no assignment of theirs can begin while we decide
+    held = [a for a in lock_rule.current_projects([person.id])[person.id] if a.role in ROLE_EMPLOYER]
+    if not held:
+        return
+    errors = [{"field": "employer.credit_code",
+               "message": f"{person.name}现任工程“{a.project.name}”（报监登记号 {a.project.supervision_no}）的"
+                          f"{ROLES[a.role]}，不能变更所在单位；请先由原单位办理项目主要管理人员变更或人员解锁"}
+              for a in held]
+    people = [{**_person_report(person, a.role, "assigned"), "project": a.project.supervision_no} for a in held]
+    raise IntakeRefused(errors, 409, people)
 
 
 def _set(obj, values: dict) -> bool:
