@@ -253,6 +253,7 @@ def _apply_project(clean: dict) -> Outcome:
     # projects first, then people, in ascending id: the global lock order
     holders = lock_rule.serialize_project(project.id, [p.id for p in people.values()])
     report = _assign_personnel(project, people)
+    _holders_of_their_unit(project)
     changed |= any(r["outcome"] != "unchanged" for r in report)
     if clean["status"] == COMPLETED and project.status != COMPLETED:
         _complete(project, holders)
@@ -311,6 +312,22 @@ def _assign_personnel(project: Project, people: dict) -> list[dict]:
         raise IntakeRefused([{"field": f"personnel.{e['role']}", "message": e["message"]} for e in refused],
                             409, report)
     return report
+
+
+def _holders_of_their_unit(project: Project) -> None:
+    """A push that gives the project another contractor or supervising firm must name the new unit's
+    people for the roles the old unit's people hold (domain.md §4.10: the counted roles leave with
+    the old unit): otherwise the push is refused with 409 under each such role, nothing stored."""
+    db.session.flush()
+    units = {CONTRACTOR: project.contractor_id, SUPERVISING_FIRM: project.supervising_firm_id}
+    errors = [{"field": f"personnel.{a.role}",
+               "message": f"{ROLES[a.role]}{a.person.name}不属于本工程的{ORG_KINDS[ROLE_EMPLOYER[a.role]]}，"
+                          f"请同时推送新单位的{ROLES[a.role]}"}
+              for a in db.session.scalars(select(Assignment).where(
+                  Assignment.project_id == project.id, Assignment.ended_at.is_(None)).order_by(Assignment.id))
+              if a.role in ROLE_EMPLOYER and a.person.enterprise_id != units[ROLE_EMPLOYER[a.role]]]
+    if errors:
+        raise IntakeRefused(errors, 409)
 
 
 def _over_limit(person: Person, role: str, project: Project) -> bool:

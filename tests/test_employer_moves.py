@@ -5,9 +5,9 @@ from sqlalchemy import select, text
 
 from engine.db import db
 from handlers.invariants import check_invariants
-from handlers.models import CONSTRUCTOR, SAFETY_B, Certificate, Person
+from handlers.models import CONSTRUCTOR, NORMAL, SAFETY_B, Certificate, Person, Project
 
-from .api_helpers import auth, machine_token, org_ref, person_payload
+from .api_helpers import auth, machine_token, org_ref, person_payload, project_payload
 from .web_helpers import client_world  # noqa: F401 (fixture)
 from .world import locked_person
 
@@ -72,3 +72,24 @@ def test_check_invariants_names_an_assignment_whose_person_works_elsewhere(ctx, 
                         f"但其所在单位 {world.org('contractor2').id} 不是该工程的施工单位（{world.org('contractor').id}）"]
     result = ctx.test_cli_runner().invoke(args=["check-invariants"])
     assert result.exit_code == 1 and problems[0] in result.output
+
+
+def test_a_project_pushed_with_another_contractor_must_name_its_people(api):
+    """The same rule from the project's side: the old contractor's project manager does not stay on."""
+    client, world, token = api
+    pm, project = locked_person(world, "张三")
+    payload = project_payload(world, project.supervision_no, contractor=org_ref(world.org("contractor2")))
+    resp = client.post("/api/v1/projects", json=payload, headers=auth(token))
+    assert resp.status_code == 409, resp.get_json()
+    assert resp.get_json()["errors"] == [{"field": "personnel.project_manager",
+                                          "message": "项目经理张三不属于本工程的施工单位，请同时推送新单位的项目经理"}]
+    db.session.rollback()
+    assert db.session.get(Project, project.id).contractor_id == world.org("contractor").id
+
+    new_pm = client.post("/api/v1/people", json=person_payload(world, "郑经理", "contractor2"), headers=auth(token))
+    payload["personnel"] = {"project_manager": new_pm.get_json()["key"]}
+    resp = client.post("/api/v1/projects", json=payload, headers=auth(token))
+    assert resp.status_code == 200, resp.get_json()
+    db.session.rollback()
+    assert db.session.get(Person, pm.id).status == NORMAL
+    assert check_invariants() == []
