@@ -67,7 +67,7 @@ def follow_regulators(project: Project, before: list[int], applications: list,
             return text
         for task, orgs in engine.reoffer(app.instance_id, PUSHED_BY, MOVED, opinion):
             moved += 1
-            notify("task_offered", orgs, f"待审核：{task.subject}",
+            notify("task_moved", orgs, f"待审核：{task.subject}",
                    f"工程“{project.name}”的监管单位已变更，{entry.title}“{task.subject}”改由贵单位办理，请签收。",
                    app=app, task_id=task.id)
     return moved

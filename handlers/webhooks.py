@@ -44,7 +44,8 @@ MAX_ATTEMPTS = 8
 TIMEOUT = 10
 _PENDING = "webhook_events"
 # notifications that are events too
-_BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "returned": ["application.returned"],
+_BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "task_moved": ["task.offered"],
+                    "returned": ["application.returned"],
                     "recheck_failed": ["application.returned"], "approved": ["application.approved"]}
 
 
