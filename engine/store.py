@@ -41,8 +41,13 @@ class StaleDefinition(Exception):
 
 # -- statements, built once with bind parameters ----------------------------------------------------
 def _gate_statement(condition, **values):
-    """The conditional UPDATE of an open task offered to the actor's organisation."""
-    offered = exists().where(_TC.c.task_id == _HT.c.id, _TC.c.org_id == bindparam("p_org_id"))
+    """The conditional UPDATE of an open task offered to the actor's organisation.
+
+    The candidate row must be of the task's present offer: a gate that waited for the row lock of a
+    task being offered anew (``reoffer_task``) re-checks the task row's new ``offer`` against the
+    candidate rows of its own, older snapshot, so the old candidates no longer open it."""
+    offered = exists().where(_TC.c.task_id == _HT.c.id, _TC.c.org_id == bindparam("p_org_id"),
+                             _TC.c.offer == _HT.c.offer)
     return (update(_HT).where(_HT.c.id == bindparam("p_task_id"), _HT.c.state == "open", offered, condition)
             .values(**values).returning(*_HT.c))
 
@@ -376,23 +381,23 @@ def candidate_orgs(conn, task_id: int) -> list[int]:
     return sorted(conn.execute(select(_TC.c.org_id).where(_TC.c.task_id == task_id)).scalars())
 
 
-_RELEASE_CLAIM = (update(_HT).where(_HT.c.id == bindparam("p_task_id"))
-                  .values(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
-                          claimed_by_org_name=None, claimed_at=None))
+_REOFFER = (update(_HT).where(_HT.c.id == bindparam("p_task_id"))
+            .values(offer=_HT.c.offer + 1, claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                    claimed_by_org_name=None, claimed_at=None).returning(_HT.c.offer))
 
 
 def reoffer_task(conn, task, org_ids: list[int]) -> None:
     """Offer an open task to ``org_ids`` instead of its present candidates, with nobody holding it:
     the candidate rows are replaced (an organisation no longer offered the task has no row left
     to reach it by), the claim is released. Its due time and its place in the inbox stay."""
+    offer = conn.execute(_REOFFER, {"p_task_id": task.id}).scalar_one()
     conn.execute(delete(_TC).where(_TC.c.task_id == task.id))
     values = {name: getattr(task, name) for name in ("id", "process_key", "created_at", "scope", "applicant_name",
                                                      "due_at")}
     if org_ids:
-        conn.execute(_CANDIDATE_INSERT, [_candidate(values, org) for org in org_ids])
-    conn.execute(_RELEASE_CLAIM, {"p_task_id": task.id})
-    released = dict(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None, claimed_by_org_name=None,
-                    claimed_at=None)
+        conn.execute(_CANDIDATE_INSERT, [dict(_candidate(values, org), offer=offer) for org in org_ids])
+    released = dict(offer=offer, claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                    claimed_by_org_name=None, claimed_at=None)
     for name, value in released.items():
         setattr(task, name, value)
     _keep_loaded_in_step(HumanTask, task.id, released)

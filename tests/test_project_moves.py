@@ -1,12 +1,18 @@
 """A project pushed again with other regulators while an application on it is in review: its open
 task goes with the project, on every page, task command and API endpoint (handlers/project_moves.py)."""
+import threading
+import time
+
 import pytest
 from sqlalchemy import select
 
 from engine.db import db
 from engine.models import TaskCandidate
+from handlers import intake, project_moves
+from handlers.errors import NotFound
 from handlers.models import APPROVED, NORMAL, Notification, Person, UnlockApplication
 
+from .conftest import is_postgres
 from .api_helpers import auth, machine_token, org_ref, personal_token, project_payload
 from .web_helpers import client_world, login, new_client, post  # noqa: F401 (fixture)
 from .world import locked_person, reported_unlock
@@ -111,3 +117,57 @@ def test_a_task_the_old_regulator_completed_before_the_move_is_closed_to_it(clie
     browser = new_client(client.application)
     login(browser, "agency_reviewer")
     assert browser.get(f"/review/task/{returned.id}").status_code == 404
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not is_postgres(), reason="a race needs concurrent writers: SQLite serialises them all")
+def test_a_claim_waiting_on_the_move_is_refused_once_it_commits(ctx, world, services, monkeypatch):
+    """The old agency claims while the push that moves the project is between its re-offer and its
+    commit: the claim waits for the task's row, then re-checks it against its older snapshot, where
+    the old candidate rows still exist. The task's offer count refuses them."""
+    person, project = locked_person(world, "王五")
+    app = reported_unlock(world, services, person)
+    task_id = services.unlock.open_task(app).id
+    moved, go = threading.Event(), threading.Event()
+    follow = project_moves.follow_regulators
+
+    def follow_then_wait(*args, **kwargs):
+        result = follow(*args, **kwargs)
+        moved.set()
+        assert go.wait(30)
+        return result
+    monkeypatch.setattr(project_moves, "follow_regulators", follow_then_wait)
+    payload = project_payload(world, project.supervision_no, authority=org_ref(world.org("authority2")),
+                              agency=org_ref(world.org("agency2")))
+    outcomes = {}
+
+    def push():
+        outcomes["push"] = intake.upsert_project(payload).outcome
+
+    def claim():
+        assert moved.wait(30)
+        try:
+            services.reviews.claim(world.who("agency_reviewer"), task_id)
+            outcomes["claim"] = "claimed"
+        except NotFound:
+            outcomes["claim"] = "not found"
+    threads = [threading.Thread(target=_in_context, args=(ctx, work)) for work in (push, claim)]
+    for t in threads:
+        t.start()
+    assert moved.wait(30)
+    time.sleep(0.5)   # the claim is waiting for the task's row by now
+    go.set()
+    for t in threads:
+        t.join(60)
+    assert outcomes == {"push": "updated", "claim": "not found"}
+    db.session.rollback()
+    task = services.reviews.claim(world.who("agency2_reviewer"), task_id)
+    assert task.claimed_by_name == "钱监督"
+
+
+def _in_context(app, work):
+    with app.app_context():
+        try:
+            work()
+        finally:
+            db.session.remove()
