@@ -12,6 +12,10 @@ certificates pushed by the personnel registry, upserted by their natural keys.
   person cannot take on a new project under construction): the whole push is refused with 409 and
   the person's open lock record, and nothing is stored (docs/api.md "Intake"). So is a person
   locked in another role, unless they already hold a role on this project (or its contract).
+- A key role belongs to the project's unit for it: a person holding one keeps their employer (a
+  people push moving them is refused with 409 naming the assignment), and a project given another
+  contractor or supervising firm must name the new unit's people for the roles held.
+- A project pushed with other regulators takes its open reviews with it (``project_moves``).
 """
 from dataclasses import dataclass, field
 from datetime import datetime
