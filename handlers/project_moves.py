@@ -50,11 +50,10 @@ def lock_open_reviews(project_id: int) -> list:
     return [a for a in apps if a.instance_id in waiting]
 
 
-def follow_regulators(project: Project, before: list[int], applications: list,
-                      engine: ProcessEngine | None = None) -> int:
+def follow_regulators(project: Project, before: list[int], applications: list) -> int:
     """Re-offer the open tasks of ``applications`` (``lock_open_reviews``) after the project's
     regulators changed from ``before``; returns how many tasks moved. Joins the caller's unit of work."""
-    engine = engine or _engine()
+    engine = _engine()
     names = _names({*before, *project.regulator_ids})
     moved = 0
     for app in applications:
