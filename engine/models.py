@@ -127,6 +127,9 @@ class HumanTask(db.Model):
     due_rule: Mapped[str | None] = mapped_column(String(20))
     # set when the task's overdue timer fired: it is on the competent authority's 督办 list
     overdue_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # how often the task was offered anew to other organisations (ProcessEngine.reoffer); its
+    # candidate rows carry the number they were written for, and the gates accept only those
+    offer: Mapped[int] = mapped_column(Integer, server_default=text("0"))   # no Python default: inserts leave it out
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
     candidates: Mapped[list["TaskCandidate"]] = relationship(
@@ -170,6 +173,7 @@ class TaskCandidate(db.Model):
     # copied from the task when it is completed, so that the regulators' 统计 read this table only
     outcome: Mapped[str | None] = mapped_column(String(50))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    offer: Mapped[int] = mapped_column(Integer, server_default=text("0"))   # the task's offer it was written for
 
     task: Mapped[HumanTask] = relationship(back_populates="candidates")
 

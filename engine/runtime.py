@@ -1,4 +1,4 @@
-"""The engine's commands: start, claim, release, complete, retry, record, update_subject.
+"""The engine's commands: start, claim, release, complete, retry, record, update_subject, reoffer.
 
 Every command runs in a unit of work (Camunda's command model): it joins the caller's
 (``ProcessEngine.command``), so domain tables, workflow state, inbox rows and the operation
@@ -263,6 +263,38 @@ class ProcessEngine:
         store.append_log(db.session.connection(), instance_id, [store.audit_entry(instance_id, actor, action, opinion)])
 
     @_command
+    def reoffer(self, instance_id: int, actor: Actor, action: str, opinion=None) -> list[tuple[TaskRecord, list[int]]]:
+        """Offer the instance's open tasks to whom their candidate rules name now (the project moved
+        to other regulators, say). A task whose candidates changed gets the new candidate rows and
+        nobody holds it any more; the log records it, ``opinion(task, before, after)`` saying what
+        moved. The workflow is neither loaded nor saved: its state does not change.
+
+        Returns the re-offered tasks with their new candidate organisations (empty: nothing moved).
+        """
+        conn = db.session.connection()
+        instance, content_hash = store.load_instance(conn, instance_id)
+        if instance is None:
+            raise TaskNotFound("流程实例不存在")
+        tasks = store.open_tasks_locked(conn, instance_id)
+        if not tasks:
+            return []
+        parsed = self.definitions.parsed_by_hash(content_hash)
+        moved, entries = [], []
+        for task in tasks:
+            rule = self.registry.candidate_rules[_user_task_properties(parsed, task.element_id)[CANDIDATES]]
+            after = sorted({org for org in rule(instance) if org is not None})
+            before = store.candidate_orgs(conn, task.id)
+            if after == before:
+                continue
+            text = opinion(task, before, after) if callable(opinion) else opinion
+            store.reoffer_task(conn, task, after)
+            entries.append(store.audit_entry(instance_id, actor, action, text, element_id=task.element_id))
+            moved.append((task, after))
+        if entries:
+            store.append_log(conn, instance_id, entries)
+        return moved
+
+    @_command
     def withdraw(self, instance_id: int, actor: Actor, *, message: str = WITHDRAW_MESSAGE,
                  action: str = "撤回", opinion: str | None = None) -> StepResult:
         """撤回 a case waiting on reviewers: the diagram decides where it goes.
@@ -477,6 +509,15 @@ def _waiting_timers(wf) -> dict[str, tuple[str, object]]:
             if task.state == TaskState.READY and not task.task_spec.manual and _is_timer(task):
                 waiting[str(task.id)] = (task.task_spec.bpmn_id, None)   # due now
     return waiting
+
+
+def _user_task_properties(parsed, element_id: str) -> dict:
+    """The extension properties of a user task of the definition (its subprocesses included)."""
+    for spec in (parsed.spec, *parsed.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            if getattr(task_spec, "bpmn_id", None) == element_id:
+                return (task_spec.extensions or {}).get("properties", {})
+    raise LookupError(f"user task {element_id} is not in the definition")
 
 
 def _waiting_message(wf, name: str):

@@ -8,8 +8,8 @@ records. Session objects already loaded for the same rows are kept in step.
 """
 from dataclasses import field, fields, make_dataclass
 
-from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, exists, func,
-                        insert, literal_column, or_, select, true, update)
+from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, delete, exists,
+                        func, insert, literal_column, or_, select, true, update)
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import UserDefinedType
 
@@ -41,8 +41,13 @@ class StaleDefinition(Exception):
 
 # -- statements, built once with bind parameters ----------------------------------------------------
 def _gate_statement(condition, **values):
-    """The conditional UPDATE of an open task offered to the actor's organisation."""
-    offered = exists().where(_TC.c.task_id == _HT.c.id, _TC.c.org_id == bindparam("p_org_id"))
+    """The conditional UPDATE of an open task offered to the actor's organisation.
+
+    The candidate row must be of the task's present offer: a gate that waited for the row lock of a
+    task being offered anew (``reoffer_task``) re-checks the task row's new ``offer`` against the
+    candidate rows of its own, older snapshot, so the old candidates no longer open it."""
+    offered = exists().where(_TC.c.task_id == _HT.c.id, _TC.c.org_id == bindparam("p_org_id"),
+                             _TC.c.offer == _HT.c.offer)
     return (update(_HT).where(_HT.c.id == bindparam("p_task_id"), _HT.c.state == "open", offered, condition)
             .values(**values).returning(*_HT.c))
 
@@ -362,6 +367,40 @@ def cancel_tasks(conn, guids) -> None:
     ids = select(_HT.c.id).where(_HT.c.task_guid.in_(guids)).scalar_subquery()
     conn.execute(update(_TC).where(_TC.c.task_id.in_(ids)).values(is_open=False))
     conn.execute(update(_HT).where(_HT.c.task_guid.in_(guids), _HT.c.state == "open").values(state="cancelled"))
+
+
+def open_tasks_locked(conn, instance_id: int) -> list:
+    """The instance's open inbox rows, locked (PostgreSQL: FOR UPDATE) until the command ends: a
+    claim or a completion of one of them waits for what the command decides about it."""
+    rows = conn.execute(select(*_HT.c).where(_HT.c.instance_id == instance_id, _HT.c.state == "open")
+                        .order_by(_HT.c.id).with_for_update()).all()
+    return [TaskRecord(**row._asdict()) for row in rows]
+
+
+def candidate_orgs(conn, task_id: int) -> list[int]:
+    return sorted(conn.execute(select(_TC.c.org_id).where(_TC.c.task_id == task_id)).scalars())
+
+
+_REOFFER = (update(_HT).where(_HT.c.id == bindparam("p_task_id"))
+            .values(offer=_HT.c.offer + 1, claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                    claimed_by_org_name=None, claimed_at=None).returning(_HT.c.offer))
+
+
+def reoffer_task(conn, task, org_ids: list[int]) -> None:
+    """Offer an open task to ``org_ids`` instead of its present candidates, with nobody holding it:
+    the candidate rows are replaced (an organisation no longer offered the task has no row left
+    to reach it by), the claim is released. Its due time and its place in the inbox stay."""
+    offer = conn.execute(_REOFFER, {"p_task_id": task.id}).scalar_one()
+    conn.execute(delete(_TC).where(_TC.c.task_id == task.id))
+    values = {name: getattr(task, name) for name in ("id", "process_key", "created_at", "scope", "applicant_name",
+                                                     "due_at")}
+    if org_ids:
+        conn.execute(_CANDIDATE_INSERT, [dict(_candidate(values, org), offer=offer) for org in org_ids])
+    released = dict(offer=offer, claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
+                    claimed_by_org_name=None, claimed_at=None)
+    for name, value in released.items():
+        setattr(task, name, value)
+    _keep_loaded_in_step(HumanTask, task.id, released)
 
 
 # what inbox rows show of their instance, and which of it the candidate rows copy for the filters

@@ -12,6 +12,10 @@ certificates pushed by the personnel registry, upserted by their natural keys.
   person cannot take on a new project under construction): the whole push is refused with 409 and
   the person's open lock record, and nothing is stored (docs/api.md "Intake"). So is a person
   locked in another role, unless they already hold a role on this project (or its contract).
+- A key role belongs to the project's unit for it: a person holding one keeps their employer (a
+  people push moving them is refused with 409 naming the assignment), and a project given another
+  contractor or supervising firm must name the new unit's people for the roles held.
+- A project pushed with other regulators takes its open reviews with it (``project_moves``).
 """
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.db import db, unit_of_work
 from engine.models import utcnow
 
-from . import lock_rule
+from . import lock_rule, project_moves
 from .codes import is_valid_credit_code, is_valid_id_card
 from .models import (
     AGENCY, AUTHORITY, CERTIFICATES, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS,
@@ -241,11 +245,19 @@ def _apply_project(clean: dict) -> Outcome:
     values = {"name": clean["name"], "contract_no": clean["contract_no"], "permit_no": clean["permit_no"],
               "address": clean["address"],
               **{f"{name}_id": org.id for name, org in orgs.items()}}
+    before = project.regulator_ids
+    # a move to other regulators locks the open tasks it re-offers before the project row, the
+    # order of an approval (its task, then its project): the two cannot deadlock
+    moving = not created and sorted(before) != sorted(orgs[r].id for r in ("authority", "agency"))
+    reviews = project_moves.lock_open_reviews(project.id) if moving else []
     changed = _set(project, values)
     db.session.flush()
+    if reviews:
+        project_moves.follow_regulators(project, before, reviews)   # they go to the new regulators
     # projects first, then people, in ascending id: the global lock order
     holders = lock_rule.serialize_project(project.id, [p.id for p in people.values()])
     report = _assign_personnel(project, people)
+    _holders_of_their_unit(project)
     changed |= any(r["outcome"] != "unchanged" for r in report)
     if clean["status"] == COMPLETED and project.status != COMPLETED:
         _complete(project, holders)
@@ -304,6 +316,22 @@ def _assign_personnel(project: Project, people: dict) -> list[dict]:
         raise IntakeRefused([{"field": f"personnel.{e['role']}", "message": e["message"]} for e in refused],
                             409, report)
     return report
+
+
+def _holders_of_their_unit(project: Project) -> None:
+    """A push that gives the project another contractor or supervising firm must name the new unit's
+    people for the roles the old unit's people hold (domain.md §4.10: the counted roles leave with
+    the old unit): otherwise the push is refused with 409 under each such role, nothing stored."""
+    db.session.flush()
+    units = {CONTRACTOR: project.contractor_id, SUPERVISING_FIRM: project.supervising_firm_id}
+    errors = [{"field": f"personnel.{a.role}",
+               "message": f"{ROLES[a.role]}{a.person.name}不属于本工程的{ORG_KINDS[ROLE_EMPLOYER[a.role]]}，"
+                          f"请同时推送新单位的{ROLES[a.role]}"}
+              for a in db.session.scalars(select(Assignment).where(
+                  Assignment.project_id == project.id, Assignment.ended_at.is_(None)).order_by(Assignment.id))
+              if a.role in ROLE_EMPLOYER and a.person.enterprise_id != units[ROLE_EMPLOYER[a.role]]]
+    if errors:
+        raise IntakeRefused(errors, 409)
 
 
 def _over_limit(person: Person, role: str, project: Project) -> bool:
@@ -381,6 +409,8 @@ def _apply_person(clean: dict) -> Outcome:
         raise IntakeRefused([{"field": "employer.credit_code", "message": "所在单位必须是企业（建设、施工或监理单位）"}])
     person = db.session.scalar(select(Person).where(Person.id_card == clean["id_card"]))
     created = person is None
+    if not created and person.enterprise_id != employer.id:
+        _may_change_employer(person)
     if created:
         person = Person(id_card=clean["id_card"], name=clean["name"], enterprise_id=employer.id, certificates=[])
         db.session.add(person)
@@ -397,6 +427,23 @@ def _apply_person(clean: dict) -> Outcome:
             person.certificates.append(Certificate(kind=kind, number=number))
     db.session.flush()
     return Outcome("created" if created else "updated" if changed else "unchanged", person.id_card, person.id)
+
+
+def _may_change_employer(person: Person) -> None:
+    """A person holding a counted role on a project under construction works for that project's
+    contractor or supervising firm: moving them to another employer would let the new one act for
+    the old one's project (its unlock, its manager change), so the push is refused with 409 naming
+    each assignment. The old unit ends the assignment first (项目主要管理人员变更, 人员解锁申请)."""
+    lock_rule.serialize_people([person.id])   # no assignment of theirs can begin while we decide
+    held = [a for a in lock_rule.current_projects([person.id])[person.id] if a.role in ROLE_EMPLOYER]
+    if not held:
+        return
+    errors = [{"field": "employer.credit_code",
+               "message": f"{person.name}现任工程“{a.project.name}”（报监登记号 {a.project.supervision_no}）的"
+                          f"{ROLES[a.role]}，不能变更所在单位；请先由原单位办理项目主要管理人员变更或人员解锁"}
+              for a in held]
+    people = [{**_person_report(person, a.role, "assigned"), "project": a.project.supervision_no} for a in held]
+    raise IntakeRefused(errors, 409, people)
 
 
 def _set(obj, values: dict) -> bool:

@@ -3,7 +3,7 @@
 Each check is a query over the whole database and yields one line per broken instance,
 naming the ids, so an operator can find the rows. The concurrency tests run them at the end.
 """
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance, TaskCandidate
@@ -11,8 +11,8 @@ from engine.models import HumanTask, ProcessInstance, TaskCandidate
 from . import catalog
 from .lock_rule import LIMITS, contract_key
 from .models import (
-    APPLICATION_STATUS, APPROVED, DECLINED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, PERSON_STATUS, REPORTED, RETURNED,
-    ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord, PermitSupplement, Person, Project,
+    APPLICATION_STATUS, APPROVED, CONTRACTOR, DECLINED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, ORG_KINDS, PERSON_STATUS,
+    REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord, PermitSupplement, Person, Project,
     UnlockApplication,
 )
 
@@ -64,6 +64,22 @@ def duplicate_open_locks():
             .where(LockRecord.closed_at.is_(None)).group_by(LockRecord.person_id, LockRecord.role)
             .having(func.count() > 1).order_by(LockRecord.person_id)):
         yield f"人员 {person_id} 有 {n} 条未解除的{ROLES[role]}锁定记录"
+
+
+def assignments_outside_their_unit():
+    """A key role belongs to the project's unit for it (项目经理 and 安全员 to its contractor, 项目总监 to
+    its supervising firm): an active assignment whose person works elsewhere lets another enterprise
+    act for the project."""
+    unit = case(*[(Assignment.role == role, Project.contractor_id if kind == CONTRACTOR else Project.supervising_firm_id)
+                  for role, kind in ROLE_EMPLOYER.items()])
+    for assignment_id, person_id, role, project_id, employer_id, unit_id in db.session.execute(
+            select(Assignment.id, Assignment.person_id, Assignment.role, Project.id, Person.enterprise_id, unit)
+            .join(Project, Project.id == Assignment.project_id).join(Person, Person.id == Assignment.person_id)
+            .where(Assignment.ended_at.is_(None), Assignment.role.in_(ROLE_EMPLOYER),
+                   or_(unit.is_(None), Person.enterprise_id != unit))
+            .order_by(Assignment.id)):
+        yield (f"人员 {person_id} 担任工程 {project_id} 的{ROLES[role]}（任职记录 {assignment_id}），"
+               f"但其所在单位 {employer_id} 不是该工程的{ORG_KINDS[ROLE_EMPLOYER[role]]}（{unit_id or '未填写'}）")
 
 
 def person_status_disagrees_with_locks():
@@ -134,9 +150,9 @@ def _title(model) -> str:
 
 
 CHECKS = (people_over_their_limit, people_at_their_limit_without_a_lock, open_locks_without_a_reason,
-          duplicate_open_locks, person_status_disagrees_with_locks, approved_unlocks_with_open_locks,
-          approved_permit_supplements_without_permit, open_tasks_of_finished_instances,
-          application_status_disagrees_with_instance)
+          duplicate_open_locks, assignments_outside_their_unit, person_status_disagrees_with_locks,
+          approved_unlocks_with_open_locks, approved_permit_supplements_without_permit,
+          open_tasks_of_finished_instances, application_status_disagrees_with_instance)
 
 
 def check_invariants() -> list[str]:

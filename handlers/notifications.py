@@ -25,6 +25,7 @@ KINDS = {
     "task_offered": ("新的待审核任务", "reviewer"),
     "task_released": ("任务被退回签收", "reviewer"),
     "task_transferred": ("任务转办给您", "reviewer"),
+    "task_moved": ("工程监管单位变更转来的任务", "reviewer"),
     "due_soon": ("超期预警", "reviewer"),
     "overdue": ("已超期", "reviewer"),
     "claimed": ("申请已被签收", "applicant"),

@@ -54,7 +54,13 @@ class ReviewService(ReviewDesk):
         if task is None or task.process_key not in self.services or \
                 principal.kind not in catalog.by_key(task.process_key).reviewers:
             raise NotFound("任务不存在或无权访问")
-        return task, application_for(task.process_key, task.instance_id)
+        app = application_for(task.process_key, task.instance_id)
+        project = getattr(app, "project", None)
+        if principal.is_regulator and project is not None and principal.org_id not in project.regulator_ids:
+            # a task completed before its project moved to other regulators: its application is
+            # theirs now, as its own pages say (ApplicationService.get)
+            raise NotFound("任务不存在或无权访问")
+        return task, app
 
     def approval_preview(self, principal: Principal, task_id: int, app=None) -> Preview:
         """What 审核通过 would do now, dry-run by the approval's own operators (handlers.preview);

@@ -54,7 +54,8 @@ TARGET_REFUSED = "目标地址不允许"
 UNDELIVERABLE = "无法投递（连接失败、超时或应答不是 HTTP）"
 _PENDING = "webhook_events"
 # notifications that are events too
-_BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "returned": ["application.returned"],
+_BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "task_moved": ["task.offered"],
+                    "returned": ["application.returned"],
                     "recheck_failed": ["application.returned"], "approved": ["application.approved"]}
 
 

@@ -92,6 +92,8 @@ class PersonOutcome(Schema):
     outcome = fields.String(metadata={"description": "assigned | locked | unchanged | over_limit"})
     lock = fields.Nested(LockOut, allow_none=True)
     message = fields.String()
+    project = fields.String(metadata={"description": "报监登记号 of the project the person holds the role on "
+                                                     "(a refused change of employer)"})
 
 
 class UpsertOut(Schema):
