@@ -23,11 +23,12 @@ from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
 from .deadlines import clock_of
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
-from .models import APPLICATION_STATUS, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
+from .models import APPLICATION_STATUS, DISCARDED, DRAFT, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
 TEXT_MAX, REASON_MAX = 2000, 500
+SAVE_ACTION = "暂存"   # the log's word for a save, on every process
 ATTACHMENTS = "attachments"   # the field uploads without a form slot are filed under
 
 
@@ -155,23 +156,22 @@ class ApplicationService:
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
 
     # -- commands -------------------------------------------------------------------
-    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
-             action: str | None = None):
-        action = action or self.entry.save_label   # 确定 / 暂存, as the page's button says
+    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = ()):
+        """暂存: keep the form's fields and files. The log says what was done (暂存), whatever the
+        page's button is labelled (the unlock page's 确定, as the manual names it)."""
         with self.engine.command():
             app = self._editable(principal, app_id)
             self._save_form(principal, app, fields, uploads, self._validate_saved)
-            self.engine.record(app.instance_id, principal.actor, action)
+            self.engine.record(app.instance_id, principal.actor, SAVE_ACTION)
         return app
 
-    def _save_form(self, principal, app, fields: dict, uploads, check) -> bool:
+    def _save_form(self, principal, app, fields: dict, uploads, check) -> None:
         """Apply the form's fields and files, then ``check`` the result. Every refusal is collected
         and raised together (FieldErrors), so that one submit names all of them; the command then
-        rolls back and nothing is kept. Returns whether the form changed the application."""
+        rolls back and nothing is kept."""
         problems = Problems()
         for name, value in fields.items():
             problems.check(self._apply_fields, principal, app, {name: value})
-        changed = bool(uploads) or db.session.is_modified(app)
         app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
         refused = len(problems.errors)
         problems.check(self.uploads.check_count, len(uploads))
@@ -181,7 +181,6 @@ class ApplicationService:
         problems.check(check, app)
         problems.raise_any()
         self.engine.update_subject(app.instance_id, subject=self.subject(app))
-        return changed
 
     def remove_attachment(self, principal: Principal, app_id: int, attachment_id: int):
         with self.engine.command():
@@ -197,13 +196,13 @@ class ApplicationService:
         """上报: send the application to the project's competent authority and supervision agency.
 
         It reports what the form shows: ``fields`` and ``uploads`` (the page's unsaved edits) are saved
-        first, in the same command, under the report's checks; any refusal keeps nothing.
+        first, in the same command, under the report's checks; any refusal keeps nothing. The user
+        did one thing, so the log gets one line: 上报.
         """
         with self.engine.command():
             app = self._editable(principal, app_id, "该申请已上报，请勿重复提交")
             if fields is not None or uploads:
-                if self._save_form(principal, app, fields or {}, uploads, self._validate_for_report):
-                    self.engine.record(app.instance_id, principal.actor, self.entry.save_label)
+                self._save_form(principal, app, fields or {}, uploads, self._validate_for_report)
             else:
                 problems = Problems()
                 problems.check(self._validate_for_report, app)
@@ -212,11 +211,14 @@ class ApplicationService:
         return app
 
     def withdraw(self, principal: Principal, app_id: int):
-        """撤回: a draft or a returned application ends through its edit step; a reported one, while
-        no reviewer has claimed it, through the diagram's withdraw event (ProcessEngine.withdraw:
-        refused, naming the holder, once a reviewer has claimed it)."""
+        """撤回: a returned application ends through its edit step; a reported one, while no
+        reviewer has claimed it, through the diagram's withdraw event (ProcessEngine.withdraw:
+        refused, naming the holder, once a reviewer has claimed it). A draft that was never
+        reported is not withdrawn from anyone: it is discarded (作废)."""
         with self.engine.command():
             app = self.get_own(principal, app_id)
+            if app.status == DRAFT:
+                return self._discard(principal, app)
             if app.status == REPORTED:
                 apply_status(app, self.engine.withdraw(app.instance_id, principal.actor))
                 return app
@@ -225,8 +227,26 @@ class ApplicationService:
             self._complete_edit(principal, app, "withdraw", "撤回")
         return app
 
+    def discard(self, principal: Principal, app_id: int):
+        """作废: a draft never reported ends through its edit step's withdraw path and is kept,
+        marked 已作废, with 作废 in its log (its case number is not reused); what it was about
+        can be picked again."""
+        with self.engine.command():
+            app = self.get_own(principal, app_id)
+            if app.status != DRAFT:
+                raise DomainError("只有尚未上报的草稿可以作废")
+            return self._discard(principal, app)
+
+    def _discard(self, principal, app):
+        self._complete_edit(principal, app, "withdraw", "作废")
+        app.status = DISCARDED   # the diagram's end is 已撤回; a draft nobody else saw is discarded
+        return app
+
     def can_withdraw(self, app) -> bool:
-        """Whether 撤回 is offered: editable, or reported and not yet claimed by a reviewer."""
+        """Whether 撤回 is offered: returned, or reported and not yet claimed by a reviewer (a
+        draft offers 作废 instead)."""
+        if app.status == DRAFT:
+            return False
         if app.is_editable:
             return True
         task = self.open_task(app) if app.status == REPORTED else None

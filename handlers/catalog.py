@@ -56,9 +56,9 @@ class ProcessEntry:
     columns: tuple[Column, ...]           # the applicant's list
     summary: tuple[Column, ...]           # what the reviewer (and the read-only detail) shows
     basics: tuple[Column, ...]            # the fixed facts above the edit form
-    save_label: str = "暂存"
+    save_label: str = "暂存"                # the save button's label (the manual's: 确定 or 暂存); saving
+                                          # is logged as 暂存 and returns to the list on every process
     crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
-    after_save: str = "list"              # "list" or "detail": where 保存 returns to
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
     # the operators on the approval path, when the diagram uses others too (a return's operator);
     # None: all of ``operators`` (the approval previews rehearse these)

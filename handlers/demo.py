@@ -391,7 +391,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
     for i, lock in enumerate(locks[:3]):
         app = services.unlock.create(sg1, lock.id)
         services.unlock.save(sg1, app.id, {"reason": reasons[i], "explanation": "附项目停工证明及建设单位意见。"},
-                             form, action="确定")
+                             form)
         created += 1
         if i == 2:
             continue
@@ -417,7 +417,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
             continue
         services.change.save(jl1, app.id, {"new_person_id": choice.id, "reason": "原项目总监调任公司技术负责人",
                                            "explanation": "变更后人员已取得相应执业资格。"},
-                             [Upload("attachment", "总监任命书.pdf", PDF)], action="暂存")
+                             [Upload("attachment", "总监任命书.pdf", PDF)])
         services.change.report(jl1, app.id)
         created += 1
         break
@@ -429,7 +429,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
         services.completion.save(js1, app.id, {
             "acceptance_date": date.today() - timedelta(days=12), "conclusion": ACCEPTANCE_CONCLUSION,
             "permit_no": project.permit_no or f"{project.supervision_no[2:8]}20230601{project.id % 100:02d}01"},
-            [Upload("attachment", "竣工验收报告.pdf", PDF)], action="暂存")
+            [Upload("attachment", "竣工验收报告.pdf", PDF)])
         services.completion.report(js1, app.id)
         reviewer = principal(project.authority_id)
         services.reviews.claim(reviewer, services.completion.open_task(app).id)

@@ -116,7 +116,7 @@ def test_a_site_check_step_added_by_a_diagram_and_a_form_file_runs_end_to_end(cl
     assert app.status == APPROVED and app.finished_at is not None
     assert db.session.get(LockRecord, lock_id).closed_at is not None
     actions = [(e.action, e.opinion) for e in services.unlock.operation_log(app)]
-    assert [a for a, _ in actions] == ["新建", "确定", "上报", "签收", "现场核查", "签收", "审核通过", "自动解锁"]
+    assert [a for a, _ in actions] == ["新建", "暂存", "上报", "签收", "现场核查", "签收", "审核通过", "自动解锁"]
     assert ("现场核查", "现场已停工，与申请一致") in actions
 
 

@@ -186,6 +186,6 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("说明", lambda a: a.explanation, "pre"),
     ),
-    after_save="detail", operators=("manager_change.apply",),
+    operators=("manager_change.apply",),
     counted_people=lambda a: [(a.new_person, a.role)] if a.new_person else [],
 ))

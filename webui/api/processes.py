@@ -290,6 +290,11 @@ def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw")
 
 
+@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/discard", "作废（尚未上报的草稿）", Application)
+def discard(kind, app_id):
+    return _command(kind, app_id, "discard")
+
+
 @endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/log", "操作记录", Log)
 def log(kind, app_id):
     svc = _service(kind, own=False)

@@ -1,4 +1,5 @@
-/* Applicant pages: the 添加 dialog, confirm prompts, one-click submit, the replacement check. */
+/* Applicant pages: the 添加 dialog, one-click submit, the replacement check. (data-confirm prompts are
+   nav.js's, on every page: asking here as well asked twice.) */
 (function () {
   "use strict";
 
@@ -14,12 +15,6 @@
         ev.preventDefault();
         dialog.close();
       });
-    });
-  });
-
-  document.querySelectorAll("[data-confirm]").forEach(function (btn) {
-    btn.addEventListener("click", function (ev) {
-      if (!window.confirm(btn.getAttribute("data-confirm"))) ev.preventDefault();
     });
   });
 
