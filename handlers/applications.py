@@ -13,7 +13,7 @@ from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
 from engine.db import db
-from engine.diagram import instance_svg
+from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, utcnow
@@ -126,15 +126,21 @@ class ApplicationService:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
 
-    def diagram(self, app) -> str:
-        """The process diagram (SVG) with the application's current step marked."""
-        return instance_svg(app_instance(app))
+    @staticmethod
+    def diagram_view(principal: Principal, app) -> str:
+        """The applicant sees the business path of its application (no deadline reminders or
+        督办); the reviewers and the administrators see every element."""
+        return BUSINESS if principal.org_id == app.applicant_org_id else FULL
 
-    def progress(self, app) -> tuple[str, list]:
+    def diagram(self, app, view: str = FULL) -> str:
+        """The process diagram (SVG) with the application's current step marked."""
+        return instance_svg(app_instance(app), view=view)
+
+    def progress(self, app, view: str = FULL) -> tuple[str, list]:
         """The diagram with the current step marked and the review clock, from one read of the
         instance's tasks."""
         tasks = instance_tasks(app.instance_id) if app.instance_id is not None else []
-        return instance_svg(app_instance(app), tasks), clock_of(app, tasks)
+        return instance_svg(app_instance(app), tasks, view), clock_of(app, tasks)
 
     def open_task(self, app) -> HumanTask | None:
         tasks = open_tasks(app.instance_id)

@@ -14,7 +14,7 @@ BPMN = Path(__file__).resolve().parent.parent / "bpmn"
 
 
 def _active(svg):
-    return re.findall(r'<g class="active">.*?<tspan[^>]*>([^<]+)</tspan>', svg)
+    return re.findall(r'<g class="active"[^>]*>.*?<tspan[^>]*>([^<]+)</tspan>', svg)
 
 
 def test_every_named_element_of_a_diagram_is_drawn():

@@ -307,7 +307,8 @@ def log(kind, app_id):
           content_type="image/svg+xml", description="SVG")
 def diagram(kind, app_id):
     svc = _service(kind, own=False)
-    return Response(svc.diagram(svc.get(g.principal, app_id)), mimetype="image/svg+xml")
+    app = svc.get(g.principal, app_id)
+    return Response(svc.diagram(app, svc.diagram_view(g.principal, app)), mimetype="image/svg+xml")
 
 
 # -- reviewers ---------------------------------------------------------------------------------------

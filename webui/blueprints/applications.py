@@ -178,7 +178,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     if editable and hasattr(svc, "widget_context"):
         widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
     log = svc.operation_log(app)
-    diagram, clock = svc.progress(app)
+    diagram, clock = svc.progress(app, svc.diagram_view(g.principal, app))
     return render_template(
         "apps/detail.html", kind=kind, entry=svc.entry, app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
