@@ -19,7 +19,7 @@ from engine.inbox import instance_tasks, open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, utcnow
 
 from . import catalog
-from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
+from .catalog import ALL_PICKS, LOCAL_OFFSET, Pick, PickFilter, ProcessEntry
 from .deadlines import clock_of
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
@@ -30,6 +30,18 @@ from .uploads import UploadStore
 TEXT_MAX, REASON_MAX = 2000, 500
 SAVE_ACTION = "暂存"   # the log's word for a save, on every process
 ATTACHMENTS = "attachments"   # the field uploads without a form slot are filed under
+
+
+@dataclass
+class PickPage:
+    """One page of the 添加 dialog: ``picks`` found for ``q``; ``has_next`` when more follow."""
+    picks: list[Pick]
+    q: str
+    page: int
+    has_next: bool
+
+
+PICKS_PER_PAGE = 24
 
 
 @dataclass
@@ -146,10 +158,21 @@ class ApplicationService:
         tasks = open_tasks(app.instance_id)
         return tasks[0] if tasks else None
 
+    def pick_page(self, principal: Principal, q: str = "", page: int = 1,
+                  per_page: int = PICKS_PER_PAGE) -> PickPage:
+        """One page of the 添加 dialog, searched (the entry's ``pick_search`` columns) and paged by
+        the database; one more row than the page is read to know whether another page follows."""
+        page = max(page, 1)
+        found = self.entry.picks(self, principal, PickFilter.search(q, per_page + 1, (page - 1) * per_page))
+        return PickPage(self._greyed(principal, found[:per_page]), q, page, len(found) > per_page)
+
     def picks(self, principal: Principal) -> list[Pick]:
-        """The 添加 dialog: the entry's records; one that already has an open application is greyed
-        with the reason (its case number and status), after the ones that can be picked."""
-        picks = self.entry.picks(self, principal)
+        """Every record the 添加 dialog offers (the API's choices), greyed as the dialog greys them."""
+        return self._greyed(principal, self.entry.picks(self, principal, ALL_PICKS))
+
+    def _greyed(self, principal: Principal, picks: list[Pick]) -> list[Pick]:
+        """A record that already has an open application is greyed with the reason (its case number
+        and status), after the ones that can be picked."""
         # the records are the organisation's own, and only it files for them: its open applications
         # (row tuples, one statement of constant text, however many records the dialog lists)
         busy = {row.open_key: row for row in db.session.execute(

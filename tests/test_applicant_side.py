@@ -83,7 +83,7 @@ def test_every_missing_field_is_named_at_once(world, services):
 def test_completion_report_names_every_missing_field(world, services):
     world.add_project("昆明市第一中学教学楼")
     owner = world.who("owner_user")
-    project_id = services.completion.entry.picks(services.completion, owner)[0].id
+    project_id = services.completion.picks(owner)[0].id
     app = services.completion.create(owner, project_id)
     with pytest.raises(FieldErrors) as refused:
         services.completion.report(owner, app.id, {"acceptance_date": "", "conclusion": "", "permit_no": ""}, [])

@@ -217,7 +217,7 @@ def task_dict(task) -> dict:
 
 def _choices(svc) -> list[dict]:
     return [{"id": p.id, "name": p.name, "detail": p.detail, "group": p.group, "reason": p.reason}
-            for p in svc.entry.picks(svc, g.principal)]
+            for p in svc.picks(g.principal)]
 
 
 # -- applicants --------------------------------------------------------------------------------------

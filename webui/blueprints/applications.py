@@ -104,7 +104,7 @@ def index(kind):
     return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
                            status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           picks=svc.picks(g.principal), pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.pick_page(g.principal), pick_form=PickForm(), action_form=ActionForm())
 
 
 @bp.get("/<kind>/export")
@@ -143,9 +143,13 @@ def _export_value(column, app):
 @principal_required()
 @domain_errors
 def new(kind):
+    """添加: the picker as a page (without script), or, with ``partial``, one page of its search
+    results for the dialog's search box."""
     svc = _service(kind)
-    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=svc.picks(g.principal),
-                           pick_form=PickForm())
+    picks = svc.pick_page(g.principal, text_arg("q", 30) or "", page_arg())
+    if request.args.get("partial"):
+        return render_template("apps/_pick_results.html", kind=kind, entry=svc.entry, picks=picks)
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks, pick_form=PickForm())
 
 
 @bp.post("/<kind>/new")
