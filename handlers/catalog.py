@@ -154,6 +154,12 @@ def local_dt(value) -> str:
     return str(value)
 
 
+def without_full_stop(text: str) -> str:
+    """A reviewer's or an operator's words without their closing punctuation, for a sentence that
+    goes on after them (no "。。")."""
+    return (text or "").strip().rstrip("。.！!；;，, ")
+
+
 def mask_id(value) -> str:
     """An ID-card number with the middle digits hidden."""
     value = value or ""

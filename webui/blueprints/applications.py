@@ -16,6 +16,7 @@ from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DISCARDED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 from handlers.applicant_preview import applicant_preview
+from handlers.catalog import without_full_stop
 from handlers.reviews import RETURN_ACTION
 
 from .. import services
@@ -61,7 +62,7 @@ def _edit_form(svc, posted=True):
 
 
 def _recheck_reason(message: str | None) -> str:
-    return (message or "").removeprefix(RECHECK_PREFIX).rstrip("。") or "无"
+    return without_full_stop((message or "").removeprefix(RECHECK_PREFIX)) or "无"
 
 
 def _next_step(svc, app, log) -> str:
@@ -80,7 +81,7 @@ def _next_step(svc, app, log) -> str:
         back = next((e for e in reversed(log) if e.action in (RETURN_ACTION, RECHECK_FAILED)), None)
         if back is not None and back.action == RECHECK_FAILED:
             return f"已退回，系统复核未通过：{_recheck_reason(back.opinion)}。请修改后重新上报，或撤回。"
-        opinion = back.opinion if back is not None else None
+        opinion = without_full_stop(back.opinion) if back is not None else ""
         return f"已退回，审核意见：{opinion or '无'}。请修改后重新上报，或撤回。"
     if app.status == APPROVED:
         return "已办结。"
