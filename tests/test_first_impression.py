@@ -93,3 +93,18 @@ def test_an_opinion_ending_in_a_full_stop_is_not_followed_by_another(client_worl
     page = client.get(f"/apply/unlock/{app.id}").get_data(as_text=True)
     assert "审核意见：解锁申请表未盖章，请补充后重新上报。请修改后重新上报，或撤回。" in page
     assert "。。" not in page
+
+
+def test_help_has_a_usage_guide_for_each_group_with_the_menu_paths(client_world):
+    from handlers import catalog
+    client, _world = client_world
+    page = client.get("/help").get_data(as_text=True)   # no login needed
+    for heading in ("使用指南", "申请单位（施工单位、监理单位、建设单位）", "审核人员（监督机构、主管部门）", "平台管理员"):
+        assert heading in page
+    for entry in catalog.entries():
+        if entry.filers:   # every process an enterprise files, by the path its menu shows
+            assert " › ".join((*entry.menu, entry.title)) in page, entry.title
+    for path in ("企业管理 › 企业基本信息", "人员管理 › 人员信息", "待办 › 待签收", "注册审核", "流程定义"):
+        assert path in page
+    login(client, "agency_reviewer")
+    assert "您的账号请先看“审核人员”部分" in client.get("/help").get_data(as_text=True)
