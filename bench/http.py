@@ -425,7 +425,7 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     location = applicant.post("save+upload", f"/apply/unlock/{app_id}", {"reason": "项目已停工", "explanation": ""},
                               files={"unlock_form": ("申请表.pdf", io.BytesIO(PDF), "application/pdf")},
                               to=r"/apply/unlock/$")
-    applicant.follow("list page after save", location, "已保存")
+    applicant.follow("list page after save", location, "已暂存")
     location = applicant.post("report", f"/apply/unlock/{app_id}/report", {"back": "list"}, to=r"/apply/unlock/$")
     applicant.follow("list page after report", location, "已上报")
 

@@ -59,7 +59,7 @@ def lifecycle(services, world, lock_id, timer, counter) -> int:
 
     app_id = step("create", lambda: services.unlock.create(applicant, lock_id).id)
     step("save", lambda: services.unlock.save(applicant, app_id, {"reason": "项目已停工"},
-                                              [Upload(UNLOCK_FORM, "申请表.pdf", PDF)], action="确定"))
+                                              [Upload(UNLOCK_FORM, "申请表.pdf", PDF)]))
     instance_id = step("report", lambda: services.unlock.report(applicant, app_id).instance_id)
     task_id = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
                                                            HumanTask.state == "open"))

@@ -13,22 +13,35 @@ from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
 from engine.db import db
-from engine.diagram import instance_svg
+from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, utcnow
 
 from . import catalog
-from .catalog import LOCAL_OFFSET, Pick, ProcessEntry
+from .catalog import ALL_PICKS, LOCAL_OFFSET, Pick, PickFilter, ProcessEntry
 from .deadlines import clock_of
 from .notifications import notify
 from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
-from .models import APPLICATION_STATUS, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
+from .models import APPLICATION_STATUS, DISCARDED, DRAFT, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
 
 TEXT_MAX, REASON_MAX = 2000, 500
+SAVE_ACTION = "暂存"   # the log's word for a save, on every process
 ATTACHMENTS = "attachments"   # the field uploads without a form slot are filed under
+
+
+@dataclass
+class PickPage:
+    """One page of the 添加 dialog: ``picks`` found for ``q``; ``has_next`` when more follow."""
+    picks: list[Pick]
+    q: str
+    page: int
+    has_next: bool
+
+
+PICKS_PER_PAGE = 24
 
 
 @dataclass
@@ -125,24 +138,41 @@ class ApplicationService:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
 
-    def diagram(self, app) -> str:
-        """The process diagram (SVG) with the application's current step marked."""
-        return instance_svg(app_instance(app))
+    @staticmethod
+    def diagram_view(principal: Principal, app) -> str:
+        """The applicant sees the business path of its application (no deadline reminders or
+        督办); the reviewers and the administrators see every element."""
+        return BUSINESS if principal.org_id == app.applicant_org_id else FULL
 
-    def progress(self, app) -> tuple[str, list]:
+    def diagram(self, app, view: str = FULL) -> str:
+        """The process diagram (SVG) with the application's current step marked."""
+        return instance_svg(app_instance(app), view=view)
+
+    def progress(self, app, view: str = FULL) -> tuple[str, list]:
         """The diagram with the current step marked and the review clock, from one read of the
         instance's tasks."""
         tasks = instance_tasks(app.instance_id) if app.instance_id is not None else []
-        return instance_svg(app_instance(app), tasks), clock_of(app, tasks)
+        return instance_svg(app_instance(app), tasks, view), clock_of(app, tasks)
 
     def open_task(self, app) -> HumanTask | None:
         tasks = open_tasks(app.instance_id)
         return tasks[0] if tasks else None
 
+    def pick_page(self, principal: Principal, q: str = "", page: int = 1,
+                  per_page: int = PICKS_PER_PAGE) -> PickPage:
+        """One page of the 添加 dialog, searched (the entry's ``pick_search`` columns) and paged by
+        the database; one more row than the page is read to know whether another page follows."""
+        page = max(page, 1)
+        found = self.entry.picks(self, principal, PickFilter.search(q, per_page + 1, (page - 1) * per_page))
+        return PickPage(self._greyed(principal, found[:per_page]), q, page, len(found) > per_page)
+
     def picks(self, principal: Principal) -> list[Pick]:
-        """The 添加 dialog: the entry's records; one that already has an open application is greyed
-        with the reason (its case number and status), after the ones that can be picked."""
-        picks = self.entry.picks(self, principal)
+        """Every record the 添加 dialog offers (the API's choices), greyed as the dialog greys them."""
+        return self._greyed(principal, self.entry.picks(self, principal, ALL_PICKS))
+
+    def _greyed(self, principal: Principal, picks: list[Pick]) -> list[Pick]:
+        """A record that already has an open application is greyed with the reason (its case number
+        and status), after the ones that can be picked."""
         # the records are the organisation's own, and only it files for them: its open applications
         # (row tuples, one statement of constant text, however many records the dialog lists)
         busy = {row.open_key: row for row in db.session.execute(
@@ -155,23 +185,22 @@ class ApplicationService:
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
 
     # -- commands -------------------------------------------------------------------
-    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
-             action: str | None = None):
-        action = action or self.entry.save_label   # 确定 / 暂存, as the page's button says
+    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = ()):
+        """暂存: keep the form's fields and files. The log says what was done (暂存), whatever the
+        page's button is labelled (the unlock page's 确定, as the manual names it)."""
         with self.engine.command():
             app = self._editable(principal, app_id)
             self._save_form(principal, app, fields, uploads, self._validate_saved)
-            self.engine.record(app.instance_id, principal.actor, action)
+            self.engine.record(app.instance_id, principal.actor, SAVE_ACTION)
         return app
 
-    def _save_form(self, principal, app, fields: dict, uploads, check) -> bool:
+    def _save_form(self, principal, app, fields: dict, uploads, check) -> None:
         """Apply the form's fields and files, then ``check`` the result. Every refusal is collected
         and raised together (FieldErrors), so that one submit names all of them; the command then
-        rolls back and nothing is kept. Returns whether the form changed the application."""
+        rolls back and nothing is kept."""
         problems = Problems()
         for name, value in fields.items():
             problems.check(self._apply_fields, principal, app, {name: value})
-        changed = bool(uploads) or db.session.is_modified(app)
         app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
         refused = len(problems.errors)
         problems.check(self.uploads.check_count, len(uploads))
@@ -181,7 +210,6 @@ class ApplicationService:
         problems.check(check, app)
         problems.raise_any()
         self.engine.update_subject(app.instance_id, subject=self.subject(app))
-        return changed
 
     def remove_attachment(self, principal: Principal, app_id: int, attachment_id: int):
         with self.engine.command():
@@ -197,13 +225,13 @@ class ApplicationService:
         """上报: send the application to the project's competent authority and supervision agency.
 
         It reports what the form shows: ``fields`` and ``uploads`` (the page's unsaved edits) are saved
-        first, in the same command, under the report's checks; any refusal keeps nothing.
+        first, in the same command, under the report's checks; any refusal keeps nothing. The user
+        did one thing, so the log gets one line: 上报.
         """
         with self.engine.command():
             app = self._editable(principal, app_id, "该申请已上报，请勿重复提交")
             if fields is not None or uploads:
-                if self._save_form(principal, app, fields or {}, uploads, self._validate_for_report):
-                    self.engine.record(app.instance_id, principal.actor, self.entry.save_label)
+                self._save_form(principal, app, fields or {}, uploads, self._validate_for_report)
             else:
                 problems = Problems()
                 problems.check(self._validate_for_report, app)
@@ -212,11 +240,14 @@ class ApplicationService:
         return app
 
     def withdraw(self, principal: Principal, app_id: int):
-        """撤回: a draft or a returned application ends through its edit step; a reported one, while
-        no reviewer has claimed it, through the diagram's withdraw event (ProcessEngine.withdraw:
-        refused, naming the holder, once a reviewer has claimed it)."""
+        """撤回: a returned application ends through its edit step; a reported one, while no
+        reviewer has claimed it, through the diagram's withdraw event (ProcessEngine.withdraw:
+        refused, naming the holder, once a reviewer has claimed it). A draft that was never
+        reported is not withdrawn from anyone: it is discarded (作废)."""
         with self.engine.command():
             app = self.get_own(principal, app_id)
+            if app.status == DRAFT:
+                return self._discard(principal, app)
             if app.status == REPORTED:
                 apply_status(app, self.engine.withdraw(app.instance_id, principal.actor))
                 return app
@@ -225,8 +256,26 @@ class ApplicationService:
             self._complete_edit(principal, app, "withdraw", "撤回")
         return app
 
+    def discard(self, principal: Principal, app_id: int):
+        """作废: a draft never reported ends through its edit step's withdraw path and is kept,
+        marked 已作废, with 作废 in its log (its case number is not reused); what it was about
+        can be picked again."""
+        with self.engine.command():
+            app = self.get_own(principal, app_id)
+            if app.status != DRAFT:
+                raise DomainError("只有尚未上报的草稿可以作废")
+            return self._discard(principal, app)
+
+    def _discard(self, principal, app):
+        self._complete_edit(principal, app, "withdraw", "作废")
+        app.status = DISCARDED   # the diagram's end is 已撤回; a draft nobody else saw is discarded
+        return app
+
     def can_withdraw(self, app) -> bool:
-        """Whether 撤回 is offered: editable, or reported and not yet claimed by a reviewer."""
+        """Whether 撤回 is offered: returned, or reported and not yet claimed by a reviewer (a
+        draft offers 作废 instead)."""
+        if app.status == DRAFT:
+            return False
         if app.is_editable:
             return True
         task = self.open_task(app) if app.status == REPORTED else None

@@ -5,9 +5,12 @@ A process is its diagram (``bpmn/<key>.bpmn``: steps, candidates, statuses), its
 ``ProcessEntry`` here together with its service (what the applicant files about and the
 domain checks) and its operators (the effects the diagram's service tasks apply).
 """
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
+
+from sqlalchemy import or_
 
 LOCAL_OFFSET = timedelta(hours=8)   # stored times are UTC; the province lives in China Standard Time
 
@@ -40,6 +43,30 @@ class Pick:
 
 
 @dataclass(frozen=True)
+class PickFilter:
+    """What the 添加 dialog asks the database for: records in which every word appears in one of
+    the searched columns, ``limit`` of them from ``offset`` (None: all). Filtering and paging in the
+    query keeps the dialog quick for an enterprise with hundreds of locked people."""
+    words: tuple[str, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+    @classmethod
+    def search(cls, q: str | None, limit: int | None = None, offset: int = 0) -> "PickFilter":
+        # an ID number's check letter is stored upper-case: "53…x" finds it as well
+        words = tuple(w.upper() if re.fullmatch(r"[0-9xX]+", w) else w for w in (q or "").split())
+        return cls(words, limit, offset)
+
+    def apply(self, stmt, *columns):
+        for word in self.words:
+            stmt = stmt.where(or_(*(column.contains(word, autoescape=True) for column in columns)))
+        return stmt if self.limit is None else stmt.limit(self.limit).offset(self.offset)
+
+
+ALL_PICKS = PickFilter()
+
+
+@dataclass(frozen=True)
 class ProcessEntry:
     key: str                              # the BPMN process id
     kind: str                             # URL slug and attachment owner tag
@@ -52,13 +79,14 @@ class ProcessEntry:
     edit_form: str | None                 # form file key of the application fields (None: filed elsewhere)
     picker_title: str                     # 添加 dialog heading
     picker_empty: str                     # shown when nothing can be picked
-    picks: Callable[[Any, Any], list[Pick]]   # (service, principal) -> the pickable records
+    picks: Callable[[Any, Any, PickFilter], list[Pick]]   # (service, principal, filter) -> the pickable records
     columns: tuple[Column, ...]           # the applicant's list
     summary: tuple[Column, ...]           # what the reviewer (and the read-only detail) shows
     basics: tuple[Column, ...]            # the fixed facts above the edit form
-    save_label: str = "暂存"
+    pick_search: str = "姓名或身份证号"      # what the 添加 dialog's search matches (its placeholder)
+    save_label: str = "暂存"                # the save button's label (the manual's: 确定 or 暂存); saving
+                                          # is logged as 暂存 and returns to the list on every process
     crumbs: tuple[str, ...] = ()          # breadcrumb before the title (default: the menu path)
-    after_save: str = "list"              # "list" or "detail": where 保存 returns to
     operators: tuple[str, ...] = field(default=())   # operator ids its diagram uses
     # the operators on the approval path, when the diagram uses others too (a return's operator);
     # None: all of ``operators`` (the approval previews rehearse these)
@@ -124,6 +152,12 @@ def local_dt(value) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def without_full_stop(text: str) -> str:
+    """A reviewer's or an operator's words without their closing punctuation, for a sentence that
+    goes on after them (no "。。")."""
+    return (text or "").strip().rstrip("。.！!；;，, ")
 
 
 def mask_id(value) -> str:

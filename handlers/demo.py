@@ -22,6 +22,7 @@ from . import lock_rule
 from .applications import Upload
 from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
+from .demo_files import ACCEPTANCE_REPORT_PDF, APPOINTMENT_PDF, UNLOCK_FORM_PDF
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,
     PENDING, PLATFORM, PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
@@ -31,7 +32,6 @@ from .models import (
 from .principal import Principal
 
 DEMO_PASSWORD = "demo1234"
-PDF = b"%PDF-1.4\n% demo form\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 # -- the province ---------------------------------------------------------------------
 # key, city, administrative code, districts (name, code), landline area code
@@ -91,6 +91,17 @@ REJECT_REASON = "上传的营业执照与填写的统一社会信用代码不一
 DEMO_USERNAMES = ([ADMIN_USERNAME] + [r[0] for r in REVIEWERS] + [c[0] for c in CONSTRUCTION_UNITS]
                   + [c[0] for c in CONTRACTORS] + [f[0] for f in SUPERVISING_FIRMS]
                   + [MULTI_ROLE_USERNAME, PENDING_USERNAME, REJECTED_USERNAME])
+
+# the logins to start with, as scripts/run prints them and the README's table lists them
+FIRST_LOGINS = (
+    ("sg1", "施工单位 (contractor): 人员解锁申请, 项目主要管理人员变更"),
+    ("jl1", "监理单位 (supervising firm): chief-supervisor changes and unlocks"),
+    ("js1", "建设单位 (construction unit): 工程报监, 竣工验收备案, 施工许可证补录 (one of its projects awaits "
+            "its permit number)"),
+    ("km_zjj / km_jdz", "昆明 主管部门 / 监督机构 reviewers: 待办, 签收, 审核"),
+    ("multi", "one person with two accounts: chooses the role at login"),
+    ("admin", "平台管理员: 注册审核 (in 待办: 签收, 审核通过 / 退回), 流程定义 and incidents"),
+)
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文斌志鹏云海波辉林春梅晓东宇浩然俊峰雪琳亮斌成龙飞凤"
@@ -274,6 +285,7 @@ def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
         if done is not None:
             for p in group:
                 p.status, p.completed_at, p.permit_no = COMPLETED, done.completed_at, p.permit_no or done.permit_no
+    _awaiting_permit(projects, enterprises[CONSTRUCTION_UNITS[0][0]])
     db.session.add_all(projects)
     db.session.flush()
 
@@ -358,6 +370,25 @@ def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
     return demo_counts() | {"applications": applications}
 
 
+def _awaiting_permit(projects, owner) -> None:
+    """js1 has a project under construction still without its permit number, so that the
+    施工许可证补录 the README offers it can be filed (the seed alone may give it none)."""
+    def building(of):
+        return sorted((p for p in projects if p.status != COMPLETED and of(p.construction_unit_id)),   # unset: 在建
+                      key=lambda p: p.supervision_no)
+    own = building(lambda unit: unit == owner.id)
+    # a small province may leave it fewer than two (one for its completion filing, one for this):
+    # it takes over others' projects under construction, the last ones, none sharing a contract
+    others = [p for p in building(lambda unit: unit != owner.id)
+              if sum(q.contract_no == p.contract_no for q in projects) == 1]
+    while len(own) < 2 and others:
+        taken = others.pop()
+        taken.construction_unit_id = owner.id
+        own.append(taken)
+    if len(own) >= 2 and all(p.permit_no for p in own):
+        own[-1].permit_no = None
+
+
 def demo_counts() -> dict:
     def n(model, *where):
         return db.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
@@ -381,7 +412,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
         return Principal.of(user.accounts[0])
 
     created = 0
-    form = [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF)]
+    form = [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", UNLOCK_FORM_PDF)]
 
     # sg1: one unlock reported (waiting in the regulators' inbox), one returned, one draft
     sg1 = principal("sg1")
@@ -391,7 +422,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
     for i, lock in enumerate(locks[:3]):
         app = services.unlock.create(sg1, lock.id)
         services.unlock.save(sg1, app.id, {"reason": reasons[i], "explanation": "附项目停工证明及建设单位意见。"},
-                             form, action="确定")
+                             form)
         created += 1
         if i == 2:
             continue
@@ -417,19 +448,19 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
             continue
         services.change.save(jl1, app.id, {"new_person_id": choice.id, "reason": "原项目总监调任公司技术负责人",
                                            "explanation": "变更后人员已取得相应执业资格。"},
-                             [Upload("attachment", "总监任命书.pdf", PDF)], action="暂存")
+                             [Upload("attachment", "总监任命书.pdf", APPOINTMENT_PDF)])
         services.change.report(jl1, app.id)
         created += 1
         break
 
     # js1: a completion filing, reported and claimed by the authority's reviewer
     js1 = principal("js1")
-    for project in services.completion.completable(js1)[:1]:
+    for project in [p for p in services.completion.completable(js1) if p.permit_no][:1]:
         app = services.completion.create(js1, project.id)
         services.completion.save(js1, app.id, {
             "acceptance_date": date.today() - timedelta(days=12), "conclusion": ACCEPTANCE_CONCLUSION,
             "permit_no": project.permit_no or f"{project.supervision_no[2:8]}20230601{project.id % 100:02d}01"},
-            [Upload("attachment", "竣工验收报告.pdf", PDF)], action="暂存")
+            [Upload("attachment", "竣工验收报告.pdf", ACCEPTANCE_REPORT_PDF)])
         services.completion.report(js1, app.id)
         reviewer = principal(project.authority_id)
         services.reviews.claim(reviewer, services.completion.open_task(app).id)
@@ -466,3 +497,14 @@ def demo_load(if_empty, scale, seed):
     counts = load_demo(scale=scale, seed=seed)
     click.echo("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     click.echo(f"password for every demo login: {DEMO_PASSWORD}")
+
+
+@demo_command.command("logins", help="Print where the application listens and the demo logins to start with.")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="The address the server listens on.")
+def demo_logins(url):
+    click.echo(f"\n  质量安全管理系统: open {url}/  (public progress lookup: {url}/progress)")
+    click.echo(f"  demo logins, password {DEMO_PASSWORD} (all of them: docs/demo-logins.md):")
+    width = max(len(username) for username, _ in FIRST_LOGINS)
+    for username, acts_as in FIRST_LOGINS:
+        click.echo(f"    {username.ljust(width)}  {acts_as}")
+    click.echo("")

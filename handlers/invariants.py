@@ -11,8 +11,9 @@ from engine.models import HumanTask, ProcessInstance, TaskCandidate
 from . import catalog
 from .lock_rule import LIMITS, contract_key
 from .models import (
-    APPLICATION_STATUS, APPROVED, CONTRACTOR, DECLINED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, ORG_KINDS, PERSON_STATUS,
-    REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord, PermitSupplement, Person, Project,
+    APPLICATION_STATUS, APPROVED, CONTRACTOR, DECLINED, DISCARDED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, ORG_KINDS,
+    PERSON_STATUS, REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord,
+    PermitSupplement, Person, Project,
     UnlockApplication,
 )
 
@@ -132,7 +133,7 @@ def application_status_disagrees_with_instance():
         finished = ProcessInstance.status == "completed"
         running = ProcessInstance.status == "running"   # an errored instance is an incident, not this
         disagree = case(
-            (model.status.in_((APPROVED, WITHDRAWN, DECLINED)) & ~finished, "流程实例尚未结束"),
+            (model.status.in_((APPROVED, WITHDRAWN, DECLINED, DISCARDED)) & ~finished, "流程实例尚未结束"),
             (model.status.in_(OPEN_STATUSES) & finished, "流程实例已结束"),
             (running & (model.status == REPORTED) & ~open_task(model, False), "流程实例没有待办的审核任务"),
             (running & model.status.in_((DRAFT, RETURNED)) & ~open_task(model, True),

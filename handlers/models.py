@@ -38,8 +38,9 @@ PROJECT_STATUS = {UNDER_CONSTRUCTION: "在建", COMPLETED: "竣工"}
 # application status
 DRAFT, REPORTED, RETURNED, APPROVED, WITHDRAWN = "draft", "reported", "returned", "approved", "withdrawn"
 DECLINED = "declined"   # ended without effect by the reviewer (a returned registration submission)
+DISCARDED = "discarded"   # a draft its applicant discarded (作废) before ever reporting it
 APPLICATION_STATUS = {DRAFT: "草稿", REPORTED: "待审核", RETURNED: "已退回", APPROVED: "已办结", WITHDRAWN: "已撤回",
-                      DECLINED: "未通过"}
+                      DECLINED: "未通过", DISCARDED: "已作废"}
 OPEN_STATUSES = (DRAFT, REPORTED, RETURNED)
 STATUS_BY_LABEL = {label: code for code, label in APPLICATION_STATUS.items()}   # diagrams declare labels
 

@@ -159,7 +159,8 @@ def _recheck_message(instance_id: int) -> str:
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.instance_id == instance_id,
                                                        AuditEntry.user_id.is_(None), AuditEntry.opinion.is_not(None))
                               .order_by(AuditEntry.id.desc()).limit(1))
-    return f"{entry.opinion}。申请已退回，请修改后重新上报。" if entry else "审核通过时复核未通过，申请已退回。"
+    return f"{catalog.without_full_stop(entry.opinion)}。申请已退回，请修改后重新上报。" if entry \
+        else "审核通过时复核未通过，申请已退回。"
 
 
 @contextmanager

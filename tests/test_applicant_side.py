@@ -44,7 +44,23 @@ def test_report_saves_the_edited_fields_in_the_same_command(world, services):
     db.session.expire_all()
     app = services.unlock.get_own(applicant, app.id)
     assert app.status == REPORTED and app.reason == "项目已停工，申请解锁"
-    assert _log(app)[-2:] == ["确定", "上报"]   # saved, then reported: one command
+    assert _log(app) == ["新建", "暂存", "上报"]   # the edits reported with it are not a second line
+
+
+def test_a_report_with_edits_is_one_line_in_the_log(world, services):
+    """The user did one thing (上报 from the page, with the form filled in): one log line."""
+    applicant, app = _draft(world, services)
+    services.unlock.report(applicant, app.id, {"reason": "项目已停工"}, [_form()])
+    assert app.status == REPORTED
+    assert _log(app) == ["新建", "上报"]
+
+
+def test_a_save_is_logged_as_what_it_did_not_as_the_button_label(world, services):
+    """The unlock page's button reads 确定 (the manual's word); the log says 暂存 on every process."""
+    applicant, app = _draft(world, services)
+    assert services.unlock.entry.save_label == "确定"
+    services.unlock.save(applicant, app.id, {"reason": "项目已停工"}, [_form()])
+    assert _log(app) == ["新建", "暂存"]
 
 
 def test_a_refused_report_changes_nothing(world, services):
@@ -67,7 +83,7 @@ def test_every_missing_field_is_named_at_once(world, services):
 def test_completion_report_names_every_missing_field(world, services):
     world.add_project("昆明市第一中学教学楼")
     owner = world.who("owner_user")
-    project_id = services.completion.entry.picks(services.completion, owner)[0].id
+    project_id = services.completion.picks(owner)[0].id
     app = services.completion.create(owner, project_id)
     with pytest.raises(FieldErrors) as refused:
         services.completion.report(owner, app.id, {"acceptance_date": "", "conclusion": "", "permit_no": ""}, [])
@@ -185,4 +201,4 @@ def test_report_with_an_unchanged_form_logs_no_extra_save(world, services):
     applicant, app = _draft(world, services)
     services.unlock.save(applicant, app.id, {"reason": "项目已停工"}, [_form()])
     services.unlock.report(applicant, app.id, {"reason": "项目已停工", "explanation": ""}, [])
-    assert _log(app) == ["新建", "确定", "上报"]
+    assert _log(app) == ["新建", "暂存", "上报"]

@@ -38,7 +38,7 @@ def test_approved_filing_completes_the_project_and_releases_its_people(world, se
     assert app.permit_no == project.permit_no               # prefilled from the project
     services.completion.save(owner, app.id, {"acceptance_date": date.today().isoformat(),
                                              "conclusion": "合格", "permit_no": "530100202201010101"},
-                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)], action="暂存")
+                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)])
     services.completion.report(owner, app.id)
     assert app.status == REPORTED
     reviewer = world.who("auth_reviewer")
@@ -152,7 +152,7 @@ def test_a_completed_project_is_not_offered_again_and_cannot_be_filed(world, ser
     owner = world.who("owner_user")
     app = services.completion.create(owner, project.id)
     services.completion.save(owner, app.id, {"acceptance_date": date.today(), "conclusion": "合格"},
-                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)], action="暂存")
+                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)])
     services.completion.report(owner, app.id)
     reviewer = world.who("auth_reviewer")
     [task] = services.reviews.inbox(reviewer).rows

@@ -128,7 +128,7 @@ def test_approved_change_swaps_the_people_and_applies_the_lock_rule(world, servi
     applicant, app = _draft(world, services, old, project)
     assert [e.action for e in services.change.operation_log(app)] == ["新建"]
     services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原经理调离"},
-                         [Upload("attachment", "任命文件.pdf", PDF_BYTES)], action="暂存")
+                         [Upload("attachment", "任命文件.pdf", PDF_BYTES)])
     assert app.new_person_id == new.id and app.status == DRAFT
     services.change.report(applicant, app.id)
     assert app.status == REPORTED
@@ -322,7 +322,7 @@ def test_a_replacement_that_became_ineligible_before_report_is_refused_at_report
     old, project = locked_person(world, "原安全员", role=SAFETY_OFFICER)
     new = world.add_person("新安全员", "contractor", SAFETY_C)
     applicant, app = _draft(world, services, old, project)
-    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原安全员调离"}, action="暂存")
+    services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原安全员调离"})
     world.assign(new, world.add_project("新安全员的其他工程"), SAFETY_OFFICER)
     before = row_counts(HumanTask, AuditEntry)
     with pytest.raises(DomainError) as exc:

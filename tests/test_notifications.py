@@ -188,7 +188,7 @@ def _report(world, services, app):
     from .world import PDF_BYTES
     applicant = world.who("contractor_user")
     services.unlock.save(applicant, app.id, {"reason": "项目已停工"},
-                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
+                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)])
     services.unlock.report(applicant, app.id)
     return app
 

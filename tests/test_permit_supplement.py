@@ -51,7 +51,7 @@ def test_a_project_with_a_permit_is_refused_and_shown_greyed(world, services):
     with pytest.raises(DomainError) as exc:
         services.permit.create(owner, project.id)
     assert exc.value.message == "该工程已有施工许可证号，无需补录"
-    picks = {p.id: p for p in services.permit.entry.picks(services.permit, owner)}
+    picks = {p.id: p for p in services.permit.picks(owner)}
     assert picks[project.id].reason == f"该工程已有施工许可证号，无需补录（{project.permit_no}）"
     bare = _project_without_permit(world)
     assert picks.get(bare.id) is None or picks[bare.id].reason is None

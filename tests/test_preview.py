@@ -72,7 +72,7 @@ def test_change_preview_names_the_new_manager_and_the_lock(world, services, monk
     [assignment] = db.session.scalars(select(Assignment).where(Assignment.person_id == old.id)).all()
     app = services.change.create(applicant, assignment.id)
     services.change.save(applicant, app.id, {"new_person_id": new.id, "reason": "原经理调离"},
-                         [Upload("attachment", "任命文件.pdf", PDF_BYTES)], action="暂存")
+                         [Upload("attachment", "任命文件.pdf", PDF_BYTES)])
     services.change.report(applicant, app.id)
     reviewer, task = _claimed(world, services)
     preview = _same_effect(services, reviewer, task, monkeypatch)
@@ -95,7 +95,7 @@ def test_completion_preview_lists_every_person_released(world, services, monkeyp
     app = services.completion.create(owner, project.id)
     services.completion.save(owner, app.id, {"acceptance_date": date.today().isoformat(), "conclusion": "合格",
                                              "permit_no": "530100202201010101"},
-                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)], action="暂存")
+                             [Upload("attachment", "竣工验收报告.pdf", PDF_BYTES)])
     services.completion.report(owner, app.id)
     reviewer, task = _claimed(world, services, "auth_reviewer")
     preview = _same_effect(services, reviewer, task, monkeypatch)

@@ -246,3 +246,18 @@ def client_world_api(client_world, services):
     from .api_helpers import personal_token
     client, world = client_world
     return client, world, services, personal_token("admin")
+
+
+def test_the_approval_preview_says_the_account_will_be_activated(world, services):
+    """The administrator's 审核通过 activates the account: the preview says so, not that nothing
+    changes; and it is a rehearsal (the account stays pending)."""
+    account = services.registration.register(GOOD)
+    admin = world.who("admin")
+    task = open_task(account)
+    services.reviews.claim(admin, task.id)
+    preview = services.reviews.approval_preview(admin, task.id)
+    assert preview.applied
+    assert preview.text == "云南省第三建设有限公司的账号 yn3jian（刘联系）将启用，可以登录本系统"
+    assert "不改变" not in preview.text
+    db.session.expire_all()
+    assert db.session.get(Account, account.id).status == PENDING

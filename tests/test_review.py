@@ -55,7 +55,7 @@ def test_non_holder_cannot_approve_or_return(world, services, reported):
     with pytest.raises(TaskAlreadyClaimed):
         services.reviews.release(authority, task.id)
     assert app.status == REPORTED and pm.status == LOCKED
-    assert [e.action for e in services.unlock.operation_log(app)] == ["新建", "确定", "上报", "签收"]
+    assert [e.action for e in services.unlock.operation_log(app)] == ["新建", "暂存", "上报", "签收"]
 
 
 def test_release_puts_the_task_back_for_both(world, services, reported):
@@ -73,7 +73,7 @@ def test_release_puts_the_task_back_for_both(world, services, reported):
     services.reviews.approve(authority, task.id)
     assert app.status == APPROVED and pm.status == NORMAL
     actions = [e.action for e in services.unlock.operation_log(app)]
-    assert actions == ["新建", "确定", "上报", "签收", "退回签收", "签收", "审核通过", "自动解锁"]
+    assert actions == ["新建", "暂存", "上报", "签收", "退回签收", "签收", "审核通过", "自动解锁"]
 
 
 def test_return_requires_an_opinion(world, services, reported):

@@ -5,7 +5,7 @@ import pytest
 
 from .web_helpers import FreshClient, client_world, csrf_token, login  # noqa: F401 (fixture)
 
-PUBLIC = {"static", "healthz", "main.help", "main.home", "auth.login", "auth.logout", "auth.register", "public.lookup",
+PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login", "auth.logout", "auth.register", "public.lookup",
           "auth.register_details", "auth.register_done"}
 SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,

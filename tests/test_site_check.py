@@ -96,7 +96,8 @@ def test_a_site_check_step_added_by_a_diagram_and_a_form_file_runs_end_to_end(cl
     resp = _post(client, f"/review/task/{task.id}/decide",
                  {"check_date": "2024-05-01", "conclusion": "符合", "opinion": "现场已停工，与申请一致",
                   "record": (io.BytesIO(PDF_BYTES), "现场核查记录.pdf")}, f"/review/task/{task.id}")
-    assert "已提交" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    flashed = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "现场核查已提交" in flashed and "符合，已为您" not in flashed   # the step's name, not a bare 符合
     db.session.rollback()
     review = _open_task(app.instance_id)
     assert review.element_id == "Task_Review" and db.session.get(UnlockApplication, app_id).status == REPORTED
@@ -116,7 +117,7 @@ def test_a_site_check_step_added_by_a_diagram_and_a_form_file_runs_end_to_end(cl
     assert app.status == APPROVED and app.finished_at is not None
     assert db.session.get(LockRecord, lock_id).closed_at is not None
     actions = [(e.action, e.opinion) for e in services.unlock.operation_log(app)]
-    assert [a for a, _ in actions] == ["新建", "确定", "上报", "签收", "现场核查", "签收", "审核通过", "自动解锁"]
+    assert [a for a, _ in actions] == ["新建", "暂存", "上报", "签收", "现场核查", "签收", "审核通过", "自动解锁"]
     assert ("现场核查", "现场已停工，与申请一致") in actions
 
 
@@ -190,3 +191,16 @@ def test_bpmn_check_refuses_an_unknown_or_missing_status(ctx, tmp_path):
     assert code == 1
     assert "Task_SiteCheck: 缺少状态属性（status）" in output
     assert "End_Done: 状态 “已完成” 未定义" in output
+
+
+def test_the_flash_after_a_designer_step_names_the_step_and_its_outcome():
+    from types import SimpleNamespace
+
+    from engine.forms import FieldSpec
+    from webui.blueprints.review import done_message
+    site_check = SimpleNamespace(name="现场核查")
+    conclusion = FieldSpec(name="conclusion", type="string", title="核查结论", enum=("符合", "不符合"))
+    assert done_message(site_check, conclusion, "符合") == "现场核查已提交（核查结论：符合）"
+    assert done_message(site_check, None, None) == "现场核查已提交"
+    assert done_message(SimpleNamespace(name="审核"), None, "approve") == "审核通过"
+    assert done_message(SimpleNamespace(name="审核"), None, "return") == "已退回"

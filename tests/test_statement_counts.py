@@ -155,7 +155,7 @@ def _lifecycle(applicant, reviewer, lock_id, project_name):
                               {"reason": "项目已停工", "explanation": "",
                                "unlock_form": (io.BytesIO(PDF), "申请表.pdf")},
                               content_type="multipart/form-data")
-    applicant.follow("list page after save", location, "已保存")
+    applicant.follow("list page after save", location, "已暂存")
     location = applicant.post("report", f"/apply/unlock/{app_id}/report", {"back": "list"})
     applicant.follow("list page after report", location, "已上报")
 

@@ -7,7 +7,10 @@ from engine.db import db
 from engine.models import ProcessDefinition, ProcessInstance
 from handlers.models import DRAFT, REPORTED, RETURNED, WITHDRAWN
 
-from .world import approve_into_an_incident, locked_person, reported_unlock
+from handlers.applications import Upload
+from handlers.processes.unlock import UNLOCK_FORM
+
+from .world import PDF_BYTES, approve_into_an_incident, locked_person, reported_unlock
 
 LEGACY = (Path(__file__).parent / "bpmn_legacy" / "personnel_unlock.bpmn").read_bytes()
 
@@ -46,6 +49,10 @@ def test_the_shipped_statuses_follow_the_diagram(world, services):
     [lock] = services.unlock.lockable(applicant)
     app = services.unlock.create(applicant, lock.id)
     assert app.status == DRAFT                       # Task_Edit: status 草稿
+    services.unlock.save(applicant, app.id, {"reason": "项目已停工"},
+                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)])
+    services.unlock.report(applicant, app.id)
+    assert app.status == REPORTED                    # Task_Review: status 待审核
     services.unlock.withdraw(applicant, app.id)
     assert app.status == WITHDRAWN                   # End_Withdrawn: status 已撤回
     parsed = services.engine.definitions.current("personnel_unlock").parsed

@@ -6,11 +6,12 @@ from engine.db import db
 from engine.inbox import open_tasks
 from engine.models import AuditEntry, HumanTask, ProcessInstance
 from handlers import lock_rule
+from handlers.invariants import check_invariants
 from handlers.applications import Upload
 from handlers.processes.unlock import UNLOCK_FORM
 from handlers.errors import DomainError, NotFound
 from handlers.models import (
-    APPROVED, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED, SAFETY_OFFICER, WITHDRAWN,
+    APPROVED, DISCARDED, DRAFT, LOCKED, NORMAL, PROJECT_MANAGER, REPORTED, RETURNED, SAFETY_OFFICER, WITHDRAWN,
     Assignment, LockRecord, UnlockApplication,
 )
 
@@ -42,8 +43,7 @@ def test_either_regulator_of_the_project_approves_and_the_lock_closes(world, ser
     app = services.unlock.create(applicant, lock.id)
     assert app.status == DRAFT
     assert services.unlock.lockable(applicant) == []          # already has an open application
-    services.unlock.save(applicant, app.id, {"reason": "项目已停工", "explanation": "停工证明见附件"}, [FORM],
-                         action="确定")
+    services.unlock.save(applicant, app.id, {"reason": "项目已停工", "explanation": "停工证明见附件"}, [FORM])
     assert app.status == DRAFT
     services.unlock.report(applicant, app.id)
     assert app.status == REPORTED
@@ -61,7 +61,7 @@ def test_either_regulator_of_the_project_approves_and_the_lock_closes(world, ser
     assert _active(pm.id, project.id) == []                   # the assignment no longer counts
     assert pm.status == NORMAL
     log = services.unlock.operation_log(app)
-    assert [e.action for e in log] == ["新建", "确定", "上报", "签收", "审核通过", "自动解锁"]
+    assert [e.action for e in log] == ["新建", "暂存", "上报", "签收", "审核通过", "自动解锁"]
     approved = log[4]
     assert approved.user_name == reviewer.user_name and approved.org_name == reviewer.org_name
     assert approved.opinion == "同意解锁" and approved.at is not None
@@ -95,10 +95,10 @@ def test_save_requires_reason_and_the_unlock_form(world, services):
     applicant = world.who("contractor_user")
     app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
     with pytest.raises(DomainError) as exc:
-        services.unlock.save(applicant, app.id, {"reason": ""}, [FORM], action="确定")
+        services.unlock.save(applicant, app.id, {"reason": ""}, [FORM])
     assert exc.value.message == "解锁原因：请填写解锁原因"
     with pytest.raises(DomainError) as exc:
-        services.unlock.save(applicant, app.id, {"reason": "项目停工"}, [], action="确定")
+        services.unlock.save(applicant, app.id, {"reason": "项目停工"}, [])
     assert exc.value.message == "请上传“建设工程项目人员解锁申请表”"
     # neither refused save left anything behind
     assert services.unlock.attachments(app) == []
@@ -125,7 +125,7 @@ def test_return_then_edit_and_report_again_then_approved(world, services):
     assert (returned.action, returned.opinion, returned.user_name) == ("退回", "请补充停工证明", "李审核")
     assert services.reviews.inbox(reviewer).rows == []
 
-    services.unlock.save(applicant, app.id, {"reason": "项目停工，已补充停工证明"}, action="确定")
+    services.unlock.save(applicant, app.id, {"reason": "项目停工，已补充停工证明"})
     services.unlock.report(applicant, app.id)
     assert app.status == REPORTED
     agency = world.who("agency_reviewer")
@@ -134,7 +134,7 @@ def test_return_then_edit_and_report_again_then_approved(world, services):
     services.reviews.approve(agency, task.id)
     assert app.status == APPROVED and pm.status == NORMAL
     assert [e.action for e in services.unlock.operation_log(app)] == [
-        "新建", "确定", "上报", "签收", "退回", "确定", "上报", "签收", "审核通过", "自动解锁"]
+        "新建", "暂存", "上报", "签收", "退回", "暂存", "上报", "签收", "审核通过", "自动解锁"]
 
 
 def test_withdraw_after_return_changes_nothing(world, services):
@@ -192,7 +192,7 @@ def test_lock_that_closes_after_the_draft_cannot_be_reported(world, services):
     pm, project = locked_person(world, "冯八")
     applicant = world.who("contractor_user")
     app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
-    services.unlock.save(applicant, app.id, {"reason": "停工"}, [FORM], action="确定")
+    services.unlock.save(applicant, app.id, {"reason": "停工"}, [FORM])
     lock_rule.end_assignment(pm.id, PROJECT_MANAGER, project.id, "离任")
     lock_rule.apply_lock_rule(pm)
     db.session.commit()   # the lock closed by an action of its own
@@ -298,15 +298,30 @@ def test_lock_closed_elsewhere_before_approval_goes_back_to_the_applicant(world,
     assert app.status == WITHDRAWN
 
 
-def test_a_draft_never_reported_can_be_withdrawn(world, services):
+def test_a_draft_never_reported_is_discarded_not_withdrawn(world, services):
+    """作废: the draft ends, is kept as 已作废 with 作废 in its log, and its lock can be added again."""
     pm, _ = locked_person(world, "杨十五")
     applicant = world.who("contractor_user")
     app = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id)
-    services.unlock.withdraw(applicant, app.id)
-    assert app.status == WITHDRAWN and app.open_key is None
+    assert not services.unlock.can_withdraw(app)   # the page offers 作废 instead
+    services.unlock.discard(applicant, app.id)
+    assert app.status == DISCARDED and app.status_label == "已作废" and app.open_key is None
+    assert [e.action for e in services.unlock.operation_log(app)] == ["新建", "作废"]
     assert pm.status == LOCKED
     again = services.unlock.create(applicant, app.lock_record_id)
     assert again.id != app.id and again.status == DRAFT
+    services.unlock.withdraw(applicant, again.id)   # the API's 撤回 of a draft discards it as well
+    assert again.status == DISCARDED
+    assert check_invariants() == []
+
+
+def test_only_a_draft_can_be_discarded(world, services):
+    pm, _ = locked_person(world, "杨十六")
+    app = reported_unlock(world, services, pm)
+    with pytest.raises(DomainError) as refused:
+        services.unlock.discard(world.who("contractor_user"), app.id)
+    assert refused.value.message == "只有尚未上报的草稿可以作废"
+    assert app.status == REPORTED
 
 
 def test_unlock_on_a_shared_contract_releases_the_contract(world, services):
@@ -369,8 +384,7 @@ def test_the_lock_record_and_its_project_are_read_only_on_the_detail(world, serv
     [lock] = lock_rule.open_locks(pm.id)
     app = services.unlock.create(applicant, lock.id)
     services.unlock.save(applicant, app.id, {"reason": "停工", "lock_record_id": lock_rule.open_locks(other.id)[0].id,
-                                              "person_id": other.id, "project_id": other_project.id}, [FORM],
-                         action="确定")
+                                              "person_id": other.id, "project_id": other_project.id}, [FORM])
     db.session.expire_all()
     app = services.unlock.get_own(applicant, app.id)
     assert (app.lock_record_id, app.person_id, app.project_id) == (lock.id, pm.id, project.id)

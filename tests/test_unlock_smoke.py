@@ -14,7 +14,7 @@ def test_unlock_walks_from_draft_to_automatic_unlock(world, services):
     [lock] = services.unlock.lockable(applicant)
     app = services.unlock.create(applicant, lock.id)
     services.unlock.save(applicant, app.id, {"reason": "项目已停工"},
-                         [Upload(UNLOCK_FORM, "申请表.pdf", PDF)], action="确定")
+                         [Upload(UNLOCK_FORM, "申请表.pdf", PDF)])
     services.unlock.report(applicant, app.id)
     assert app.status == REPORTED
     reviewer = world.who("agency_reviewer")
@@ -27,4 +27,4 @@ def test_unlock_walks_from_draft_to_automatic_unlock(world, services):
     assert app.status == APPROVED
     assert pm.status == NORMAL
     actions = [e.action for e in services.unlock.operation_log(app)]
-    assert actions == ["新建", "确定", "上报", "签收", "审核通过", "自动解锁"]
+    assert actions == ["新建", "暂存", "上报", "签收", "审核通过", "自动解锁"]

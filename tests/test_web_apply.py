@@ -266,7 +266,7 @@ def test_change_list_has_exactly_the_manual_columns(client, world, change_setup)
     assert re.findall(r"<th>(.*?)</th>", table) == [
         "序号", "办件编号", "工程名称", "变更类型", "变更前人员", "变更后人员", "变更原因", "申请单位", "上报时间", "状态",
         "操作"]
-    assert ">上报</button>" in page and ">撤回</button>" in page
+    assert ">上报</button>" in page and ">作废</button>" in page and ">撤回</button>" not in page   # a draft
 
 
 def test_unlock_and_completion_list_columns(client, world, locked):
@@ -324,13 +324,29 @@ def test_completion_filed_and_reported(client, world):
     assert db.session.get(CompletionFiling, app_id).status == REPORTED
 
 
-def test_withdraw(client, world, locked):
+def test_a_draft_is_discarded_from_its_page(client, world, locked):
     login(client, "contractor_user")
     app_id = new_unlock(client, world)
-    resp = submit(client, "/apply/unlock/", f"/apply/unlock/{app_id}/withdraw", {"back": "list"})
-    assert resp.status_code == 302
-    page = html(client.get("/apply/unlock/"))
-    assert "已撤回" in page
+    detail = html(client.get(f"/apply/unlock/{app_id}"))
+    assert ">作废</button>" in detail and ">撤回</button>" not in detail
+    resp = submit(client, f"/apply/unlock/{app_id}", f"/apply/unlock/{app_id}/discard", {})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/unlock/")
+    page = html(client.get(resp.headers["Location"]))
+    assert "草稿已作废" in page and '<span class="badge status-discarded">已作废</span>' in page
+    # a second 作废 (another tab) is refused with the reason, not a 500
+    resp = submit(client, "/apply/unlock/", f"/apply/unlock/{app_id}/discard", {})
+    assert "只有尚未上报的草稿可以作废" in html(client.get(resp.headers["Location"]))
+
+
+def test_the_change_saves_like_every_process_back_to_the_list(client, world, change_setup):
+    """One save rule: 暂存 keeps the draft and returns to the list with 已暂存, on every process."""
+    _old, _busy, free = change_setup
+    login(client, "contractor_user")
+    app_id = new_change(client)
+    resp = submit(client, f"/apply/change/{app_id}", f"/apply/change/{app_id}",
+                  {"new_person_id": str(free.id), "reason": "原项目经理调离"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/apply/change/")
+    assert "已暂存" in html(client.get(resp.headers["Location"]))
 
 
 def test_list_filters_by_status(client, world, services):

@@ -134,7 +134,7 @@ def reported_unlock(world, services, person, applicant_key="contractor_user", re
         [lock] = lock_rule.open_locks(person.id)
     app = services.unlock.create(applicant, lock.id)
     services.unlock.save(applicant, app.id, {"reason": reason},
-                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)], action="确定")
+                         [Upload(UNLOCK_FORM, "建设工程项目人员解锁申请表.pdf", PDF_BYTES)])
     services.unlock.report(applicant, app.id)
     return app
 

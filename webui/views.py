@@ -1,4 +1,6 @@
 """Blueprint registration: one blueprint per area."""
+from flask import send_from_directory
+
 from .blueprints import (
     admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk,
 )
@@ -16,6 +18,12 @@ def register(app):
     app.register_blueprint(messages.bp, url_prefix="/messages")
     app.register_blueprint(public.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for it on every site, whatever the page links: answer instead of a 404."""
+        return send_from_directory(app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=86400)
 
     @app.get("/healthz")
     def healthz():

@@ -9,7 +9,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
 from ..applications import TEXT_MAX, ApplicationService, _text
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import COMPLETED, CONSTRUCTION_UNIT, UNDER_CONSTRUCTION, Assignment, CompletionFiling, Project
 from ..principal import Principal
@@ -20,11 +20,11 @@ class CompletionService(ApplicationService):
     """竣工验收备案 (2.3.2)."""
     duplicate_message = "该工程已有未办结的竣工验收备案"
 
-    def completable(self, principal: Principal) -> list[Project]:
+    def completable(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
         self._require_kind(principal)
-        return list(db.session.scalars(select(Project).where(
+        return list(db.session.scalars(flt.apply(select(Project).where(
             Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name)))
+            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> CompletionFiling:
         with self.engine.command():
@@ -91,10 +91,10 @@ def apply_completion(call: ServiceCall) -> dict:
     return _approved(app, f"{project.name}已竣工，{len(people)} 名人员解除任职")
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}",
                  open_key=f"completion:{pr.id}")
-            for pr in service.completable(principal)]
+            for pr in service.completable(principal, flt)]
 
 
 ENTRY = catalog.register(ProcessEntry(
@@ -102,6 +102,7 @@ ENTRY = catalog.register(ProcessEntry(
     menu=("项目管理", "验收管理"), crumbs=("项目管理", "在建", "验收管理"), filers=(CONSTRUCTION_UNIT,),
     model=CompletionFiling, service=CompletionService, edit_form="completion_filing.edit",
     picker_title="选择竣工验收备案的工程", picker_empty="本单位暂无在建工程", picks=_picks,
+    pick_search="工程名称或报监登记号",
     columns=(
         Column("工程名称", lambda a: a.project.name),
         Column("竣工验收日期", lambda a: a.acceptance_date or ""),

@@ -9,7 +9,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, directory, lock_rule
 from ..applications import ApplicationService
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import (
     CONTRACTOR, LOCKED, ROLE_EMPLOYER, SUPERVISING_FIRM, UNDER_CONSTRUCTION, Assignment,
@@ -39,16 +39,16 @@ class ManagerChangeService(ApplicationService):
     """项目主要管理人员变更 (2.2.1.2)."""
     duplicate_message = "该人员在该工程已有未办结的变更申请"
 
-    def changeable(self, principal: Principal) -> list[Assignment]:
+    def changeable(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Assignment]:
         """Locked people of the enterprise on projects under construction (添加 dialog)."""
         self._require_kind(principal)
-        return list(db.session.scalars(
+        return list(db.session.scalars(flt.apply(
             select(Assignment).join(Person, Person.id == Assignment.person_id)
             .join(Project, Project.id == Assignment.project_id)
             .where(Person.enterprise_id == principal.org_id, Person.status == LOCKED,
                    Assignment.ended_at.is_(None), Assignment.role.in_(ROLES_BY_KIND[principal.kind]),
                    Project.status == UNDER_CONSTRUCTION)
-            .order_by(Assignment.role, Person.name)))
+            .order_by(Assignment.role, Person.name, Assignment.id), Person.name, Person.id_card, Project.name)))
 
     def create(self, principal: Principal, assignment_id: int) -> ManagerChangeApplication:
         with self.engine.command():
@@ -148,10 +148,10 @@ def manager_change_problem(app: ManagerChangeApplication) -> str | None:
     return lock_rule.replacement_problem(app.role, app.new_person, app.applicant_org_id, app.old_person_id)
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(a.id, a.person.name, f"{a.role_label} · {a.project.name}", group=a.role_label,
                  open_key=f"change:{a.project_id}:{a.role}:{a.person_id}")
-            for a in service.changeable(principal)]
+            for a in service.changeable(principal, flt)]
 
 
 ENTRY = catalog.register(ProcessEntry(
@@ -186,6 +186,6 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("说明", lambda a: a.explanation, "pre"),
     ),
-    after_save="detail", operators=("manager_change.apply",),
+    operators=("manager_change.apply",),
     counted_people=lambda a: [(a.new_person, a.role)] if a.new_person else [],
 ))

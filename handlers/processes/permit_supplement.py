@@ -11,7 +11,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService, _text
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import CONSTRUCTION_UNIT, UNDER_CONSTRUCTION, PermitSupplement, Project
 from ..principal import Principal
@@ -23,12 +23,12 @@ HAS_PERMIT = "该工程已有施工许可证号，无需补录"
 class PermitSupplementService(ApplicationService):
     duplicate_message = "该工程已有未办结的施工许可证补录"
 
-    def projects(self, principal: Principal) -> list[Project]:
+    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
         """The construction unit's projects under construction (those with a permit are shown greyed)."""
         self._require_kind(principal)
-        return list(db.session.scalars(db.select(Project).where(
+        return list(db.session.scalars(flt.apply(db.select(Project).where(
             Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name)))
+            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> PermitSupplement:
         with self.engine.command():
@@ -83,10 +83,10 @@ def apply_permit(call: ServiceCall) -> dict:
     return _approved(app, f"{project.name}施工许可证号已补录：{app.permit_no}")
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(p.id, p.name, f"报监登记号 {p.supervision_no}",
                  reason=f"{HAS_PERMIT}（{p.permit_no}）" if p.permit_no else None, open_key=f"permit:{p.id}")
-            for p in service.projects(principal)]
+            for p in service.projects(principal, flt)]
 
 
 ENTRY = catalog.register(ProcessEntry(
@@ -94,6 +94,7 @@ ENTRY = catalog.register(ProcessEntry(
     menu=("项目管理", "施工许可"), crumbs=("项目管理", "在建", "施工许可"), filers=(CONSTRUCTION_UNIT,),
     model=PermitSupplement, service=PermitSupplementService, edit_form="permit_supplement.edit",
     picker_title="选择需补录施工许可证的工程", picker_empty="本单位暂无在建工程", picks=_picks,
+    pick_search="工程名称或报监登记号",
     columns=(
         Column("工程名称", lambda a: a.project.name),
         Column("施工许可证号", lambda a: a.permit_no),

@@ -182,7 +182,7 @@ ENTRY = catalog.register(ProcessEntry(
     key=PROCESS_KEY, kind="registration", title="注册审核", prefix="ZC",
     menu=("平台管理", "注册审核"), filers=(), reviewers=(PLATFORM,), notifies_applicant=False,
     model=Registration, service=RegistrationService, edit_form=None,
-    picker_title="", picker_empty="", picks=lambda service, principal: [],
+    picker_title="", picker_empty="", picks=lambda service, principal, flt: [],
     columns=(), basics=(),
     summary=(
         Column("账号类型", lambda r: ORG_KINDS[r.kind]),

@@ -6,7 +6,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import (
     CONTRACTOR, OPEN_STATUSES, ROLES, SUPERVISING_FIRM, LockRecord, Person, Project, UnlockApplication,
@@ -31,16 +31,16 @@ class UnlockService(ApplicationService):
                    LockRecord.id.not_in(busy))
             .order_by(Person.name, LockRecord.id)))
 
-    def lock_rows(self, principal: Principal):
+    def lock_rows(self, principal: Principal, flt: PickFilter = ALL_PICKS):
         """Every open lock record of the enterprise's people, as the 添加 dialog shows it (row tuples:
         an enterprise may have hundreds, and the list page builds the dialog each time); the dialog
         greys those with an open application (ApplicationService.picks)."""
         self._require_kind(principal)
-        return db.session.execute(
+        return db.session.execute(flt.apply(
             select(LockRecord.id, LockRecord.role, Person.name, Person.id_card, Project.name.label("project"))
             .join(Person, Person.id == LockRecord.person_id).join(Project, Project.id == LockRecord.project_id)
             .where(Person.enterprise_id == principal.org_id, LockRecord.closed_at.is_(None))
-            .order_by(Person.name, LockRecord.id)).all()
+            .order_by(Person.name, LockRecord.id), Person.name, Person.id_card, Project.name)).all()
 
     def create(self, principal: Principal, lock_record_id: int) -> UnlockApplication:
         with self.engine.command():
@@ -85,10 +85,10 @@ def apply_unlock(call: ServiceCall) -> dict:
     return _approved(app, f"{app.person.name}已解锁，当前状态：{app.person.status_label}")
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(row.id, row.name, f"{row.id_card[:6]}…{row.id_card[-4:]} · {ROLES[row.role]} · {row.project}",
                  open_key=f"lock:{row.id}")
-            for row in service.lock_rows(principal)]
+            for row in service.lock_rows(principal, flt)]
 
 
 ENTRY = catalog.register(ProcessEntry(

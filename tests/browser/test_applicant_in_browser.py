@@ -40,7 +40,7 @@ def test_report_without_save_reaches_the_reviewer_with_the_new_reason(live, new_
     applicant.fill("#reason", "旧的原因")
     applicant.set_input_files("#unlock_form", str(form))
     applicant.locator("form button:has-text('确定')").click()
-    expect(applicant.locator("body")).to_contain_text("已保存")
+    expect(applicant.locator("body")).to_contain_text("已暂存")
     applicant.locator("tr", has_text="张三").locator("a", has_text="编辑").click()
     applicant.fill("#reason", "项目已停工，申请解锁（新）")          # typed, never saved with 确定
     applicant.locator("button:has-text('上报')").click()

@@ -46,10 +46,7 @@ def test_manager_change_returned_reported_again_and_approved(live, new_page):
     expect(problem).to_be_hidden()
     applicant.fill("#reason", "原项目经理调任其他岗位")
     applicant.locator("form button:has-text('暂存')").click()
-    expect(applicant.locator("body")).to_contain_text("已保存")
-    expect(applicant.locator("#new_person_id")).to_have_value(str(new.id))
-
-    applicant.goto(f"{live.url}/apply/change/")
+    expect(applicant.locator("body")).to_contain_text("已暂存")   # back on the list, as every process
     row = applicant.locator("tr", has_text="张三")
     expect(row).to_contain_text("王五")
     expect(row).to_contain_text("草稿")
@@ -78,7 +75,9 @@ def test_manager_change_returned_reported_again_and_approved(live, new_page):
     expect(applicant.locator("table", has_text="操作时间")).to_contain_text("请补充说明新项目经理的到岗时间")
     applicant.fill("#explanation", "王五将于下周一到岗")
     applicant.locator("form button:has-text('暂存')").click()
-    expect(applicant.locator("body")).to_contain_text("已保存")
+    expect(applicant.locator("body")).to_contain_text("已暂存")
+    applicant.locator("tr", has_text="张三").locator("a", has_text="编辑").click()
+    expect(applicant.locator("#explanation")).to_have_value("王五将于下周一到岗")
     applicant.locator("form button:has-text('上报')").click()
     expect(applicant.locator("h1")).to_contain_text("待审核")
 

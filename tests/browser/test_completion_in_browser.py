@@ -49,7 +49,7 @@ def test_completion_filed_approved_project_completed_and_personnel_released(live
     owner.fill("#permit_no", "530100202301150101")
     owner.set_input_files("#attachments", str(report))
     owner.locator("form button:has-text('暂存')").click()
-    expect(owner.locator("body")).to_contain_text("已保存")
+    expect(owner.locator("body")).to_contain_text("已暂存")
     row = owner.locator("tr", has_text=PROJECT)
     expect(row).to_contain_text("草稿")
     expect(row).to_contain_text(accepted_on)

@@ -35,7 +35,7 @@ def test_permit_returned_corrected_and_approved(live, new_page, tmp_path):
     owner.fill("#issue_date", "2024-05-20")
     owner.set_input_files("#permit_scan", str(scan))
     owner.locator("form button:has-text('暂存')").click()
-    expect(owner.locator("body")).to_contain_text("已保存")
+    expect(owner.locator("body")).to_contain_text("已暂存")
     owner.locator("tr", has_text=PROJECT).locator("button:has-text('上报')").click()
     expect(owner.locator("tr", has_text=PROJECT)).to_contain_text("待审核")
 

@@ -217,7 +217,7 @@ def task_dict(task) -> dict:
 
 def _choices(svc) -> list[dict]:
     return [{"id": p.id, "name": p.name, "detail": p.detail, "group": p.group, "reason": p.reason}
-            for p in svc.entry.picks(svc, g.principal)]
+            for p in svc.picks(g.principal)]
 
 
 # -- applicants --------------------------------------------------------------------------------------
@@ -290,6 +290,11 @@ def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw")
 
 
+@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/discard", "作废（尚未上报的草稿）", Application)
+def discard(kind, app_id):
+    return _command(kind, app_id, "discard")
+
+
 @endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/log", "操作记录", Log)
 def log(kind, app_id):
     svc = _service(kind, own=False)
@@ -302,7 +307,8 @@ def log(kind, app_id):
           content_type="image/svg+xml", description="SVG")
 def diagram(kind, app_id):
     svc = _service(kind, own=False)
-    return Response(svc.diagram(svc.get(g.principal, app_id)), mimetype="image/svg+xml")
+    app = svc.get(g.principal, app_id)
+    return Response(svc.diagram(app, svc.diagram_view(g.principal, app)), mimetype="image/svg+xml")
 
 
 # -- reviewers ---------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from engine.errors import EngineError
 from handlers.database import key_of
 from handlers.deadlines import late_filing_days
 from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
-from handlers.models import APPLICATION_STATUS, APPROVED, DRAFT, REPORTED, RETURNED, WITHDRAWN
+from handlers.models import APPLICATION_STATUS, APPROVED, DISCARDED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 from handlers.applicant_preview import applicant_preview
+from handlers.catalog import without_full_stop
 from handlers.reviews import RETURN_ACTION
 
 from .. import services
@@ -61,7 +62,7 @@ def _edit_form(svc, posted=True):
 
 
 def _recheck_reason(message: str | None) -> str:
-    return (message or "").removeprefix(RECHECK_PREFIX).rstrip("。") or "无"
+    return without_full_stop((message or "").removeprefix(RECHECK_PREFIX)) or "无"
 
 
 def _next_step(svc, app, log) -> str:
@@ -80,12 +81,14 @@ def _next_step(svc, app, log) -> str:
         back = next((e for e in reversed(log) if e.action in (RETURN_ACTION, RECHECK_FAILED)), None)
         if back is not None and back.action == RECHECK_FAILED:
             return f"已退回，系统复核未通过：{_recheck_reason(back.opinion)}。请修改后重新上报，或撤回。"
-        opinion = back.opinion if back is not None else None
+        opinion = without_full_stop(back.opinion) if back is not None else ""
         return f"已退回，审核意见：{opinion or '无'}。请修改后重新上报，或撤回。"
     if app.status == APPROVED:
         return "已办结。"
     if app.status == WITHDRAWN:
         return "已撤回。"
+    if app.status == DISCARDED:
+        return "草稿已作废。"
     return app.status_label
 
 
@@ -102,7 +105,7 @@ def index(kind):
     return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
                            status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           picks=svc.picks(g.principal), pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.pick_page(g.principal), pick_form=PickForm(), action_form=ActionForm())
 
 
 @bp.get("/<kind>/export")
@@ -141,9 +144,13 @@ def _export_value(column, app):
 @principal_required()
 @domain_errors
 def new(kind):
+    """添加: the picker as a page (without script), or, with ``partial``, one page of its search
+    results for the dialog's search box."""
     svc = _service(kind)
-    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=svc.picks(g.principal),
-                           pick_form=PickForm())
+    picks = svc.pick_page(g.principal, text_arg("q", 30) or "", page_arg())
+    if request.args.get("partial"):
+        return render_template("apps/_pick_results.html", kind=kind, entry=svc.entry, picks=picks)
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks, pick_form=PickForm())
 
 
 @bp.post("/<kind>/new")
@@ -176,13 +183,14 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     if editable and hasattr(svc, "widget_context"):
         widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
     log = svc.operation_log(app)
-    diagram, clock = svc.progress(app)
+    diagram, clock = svc.progress(app, svc.diagram_view(g.principal, app))
     return render_template(
         "apps/detail.html", kind=kind, entry=svc.entry, app=app, form=form, errors=errors or {},
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
         action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
+        can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
 
 
@@ -207,17 +215,19 @@ def save(kind, app_id):
             {name: msgs[0] for name, msgs in form.errors.items()}
         return _render_detail(kind, svc, app, form, errors, 400)
     try:
-        svc.save(g.principal, app_id, form.values(), form.uploads(), action=svc.entry.save_label)
+        svc.save(g.principal, app_id, form.values(), form.uploads())
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back
         return _render_detail(kind, svc, app, form, _page_errors(exc), 400)
     except EngineError as exc:
         flash(exc.message, "error")
         return redirect(url_for(".detail", kind=kind, app_id=app_id))
-    flash("已保存", "success")
-    if svc.entry.after_save == "detail":
-        return redirect(url_for(".detail", kind=kind, app_id=app_id))
+    # one rule for every process, as the manual describes it: saved, back to the list, where 上报 is
+    flash(SAVED_MESSAGE, "success")
     return redirect(url_for(".index", kind=kind))
+
+
+SAVED_MESSAGE = "已暂存。可点击操作中的“上报”提交审核，或点击“编辑”继续填写。"
 
 
 def _page_errors(exc: DomainError) -> dict:
@@ -229,11 +239,11 @@ def _page_errors(exc: DomainError) -> dict:
     return errors
 
 
-def _command(kind, app_id, command, done_message):
+def _command(kind, app_id, command, done_message, back=None):
     svc = _service(kind)
     form = ActionForm()
-    back = url_for(".index", kind=kind) if request.form.get("back") == "list" \
-        else url_for(".detail", kind=kind, app_id=app_id)
+    back = back or (url_for(".index", kind=kind) if request.form.get("back") == "list"
+                    else url_for(".detail", kind=kind, app_id=app_id))
     if not form.validate_on_submit():
         flash("页面已过期，请刷新后重试", "error")
         return redirect(back)
@@ -282,6 +292,14 @@ REPORTED_MESSAGE = "已上报，等待主管部门和监督机构审核"
 @domain_errors
 def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw", "已撤回")
+
+
+@bp.post("/<kind>/<id:app_id>/discard")
+@principal_required()
+@domain_errors
+def discard(kind, app_id):
+    """作废 a draft: the list is where the applicant goes on (the draft is no longer work to do)."""
+    return _command(kind, app_id, "discard", "草稿已作废", back=url_for(".index", kind=kind))
 
 
 @bp.get("/change/<id:app_id>/check")
@@ -338,6 +356,14 @@ def view_attachment(kind, app_id, att_id):
 
 # what the in-page viewer shows without downloading; SVG is not among them (it can carry script)
 INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
+DISCARD_QUESTION = "确定作废该草稿？作废后不能再编辑或上报，可重新添加。"
+
+
+@bp.context_processor
+def _questions():
+    return {"discard_question": DISCARD_QUESTION}
+
+
 @bp.app_context_processor
 def _inline_types():
     return {"inline_types": INLINE_TYPES}

@@ -130,9 +130,17 @@ def decide(task_id):
         return redirect(url_for("review.task", task_id=task_id))
     outcome = form.spec.field(form.spec.outcome) if form.spec.outcome else None
     value = form.values().get(outcome.name) if outcome else None
-    done = DONE_MESSAGES.get(value) or (outcome.label_of(value) if outcome else "已提交")
-    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()), done,
-                after_decision)
+    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()),
+                done_message(task, outcome, value), after_decision)
+
+
+def done_message(task, outcome, value) -> str:
+    """The flash after a step: 审核通过 / 已退回 for the review's own choices; for a designer's step
+    (a 现场核查) its name and its outcome, e.g. 现场核查已提交（结论：符合）."""
+    if value in OUTCOME_LABELS:
+        return DONE_MESSAGES.get(value) or OUTCOME_LABELS[value]
+    label = outcome.label_of(value) if outcome and value else ""
+    return f"{task.name}已提交" + (f"（{outcome.title}：{label}）" if label else "")
 
 
 def _csrf_fail():

@@ -1,4 +1,5 @@
-/* Applicant pages: the 添加 dialog, confirm prompts, one-click submit, the replacement check. */
+/* Applicant pages: the 添加 dialog, one-click submit, the replacement check. (data-confirm prompts are
+   nav.js's, on every page: asking here as well asked twice.) */
 (function () {
   "use strict";
 
@@ -17,14 +18,36 @@
     });
   });
 
-  document.querySelectorAll("[data-confirm]").forEach(function (btn) {
-    btn.addEventListener("click", function (ev) {
-      if (!window.confirm(btn.getAttribute("data-confirm"))) ev.preventDefault();
+  // the 添加 picker's search: the server filters and pages (an enterprise may have hundreds of
+  // locked people); the results replace the choice list as the user types or turns a page
+  document.querySelectorAll("form[data-pick-search]").forEach(function (search) {
+    var input = search.querySelector("input[name=q]");
+    var results = search.parentElement.querySelector("[data-pick-results]");
+    if (!input || !results || !window.fetch) return;
+    var timer = null, latest = 0;
+    var load = function (page) {
+      var url = new URL(search.action, window.location.href);
+      if (input.value.trim()) url.searchParams.set("q", input.value.trim());
+      url.searchParams.set("page", page || 1);
+      url.searchParams.set("partial", "1");
+      var mine = ++latest;   // an older answer arriving late does not replace a newer one
+      fetch(url, {headers: {"Accept": "text/html"}, credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null && mine === latest) results.innerHTML = html; })
+        .catch(function () {});
+    };
+    search.addEventListener("submit", function (ev) { ev.preventDefault(); clearTimeout(timer); load(1); });
+    input.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(load, 250); });
+    results.addEventListener("click", function (ev) {
+      var link = ev.target.closest("a[data-pick-page]");
+      if (!link) return;
+      ev.preventDefault();
+      load(link.getAttribute("data-pick-page"));
     });
   });
 
   // a second click while the first POST is on its way does nothing
-  document.querySelectorAll("form").forEach(function (form) {
+  document.querySelectorAll("form[method=post]").forEach(function (form) {
     form.addEventListener("submit", function (ev) {
       if (form.dataset.sent) { ev.preventDefault(); return; }
       form.dataset.sent = "1";
