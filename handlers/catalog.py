@@ -126,6 +126,14 @@ def local_dt(value) -> str:
     return str(value)
 
 
+def api_time(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the integration API and the webhooks send every time:
+    ISO 8601 / RFC 3339 in UTC, to the second, with ``Z`` (``2026-03-02T01:30:00Z``)."""
+    if value is None:
+        return None
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
 def mask_id(value) -> str:
     """An ID-card number with the middle digits hidden."""
     value = value or ""

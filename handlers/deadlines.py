@@ -40,12 +40,14 @@ class ClockStretch:
 
     @property
     def unit_label(self) -> str:
-        return "个工作日" if self.task.due_rule.startswith(deadlines.WORKING) else "日"
+        return deadlines.UNIT_WORDS[deadlines.unit_of(self.task.due_rule)]
 
     @property
     def ended(self) -> str:
         if self.task.state == "open":
             return ""
+        if self.task.state == "cancelled":   # the applicant withdrew it (撤回), or the diagram moved on
+            return "申请人撤回，计时结束" if self.task.outcome == "withdraw" else "计时结束"
         return {"return": "退回（计时暂停）", "approve": "审核通过"}.get(self.task.outcome or "", "结束")
 
 
