@@ -125,9 +125,14 @@ def last_day(due: datetime) -> date:
 def left_at(due: datetime, unit: str, when: datetime, calendar=None) -> int:
     """Periods left at ``when`` before ``due``: working days (or calendar days) after ``when``'s
     date up to the last day; zero on the last day, negative once overdue."""
-    cal = calendar or workcalendar.current()
-    a, b = local_date(when), last_day(due)
-    return cal.working_days_between(a, b) if unit == WORKING else (b - a).days
+    return between(local_date(when), last_day(due), unit, calendar)
+
+
+def between(a: date, b: date, unit: str, calendar=None) -> int:
+    """Periods of ``unit`` in (a, b]: working days, or calendar days; negative when b < a."""
+    if unit == CALENDAR:
+        return (b - a).days
+    return (calendar or workcalendar.current()).working_days_between(a, b)
 
 
 # -- the clock on the instance --------------------------------------------------------------------------
@@ -181,34 +186,49 @@ def recompute_provisional() -> int:
 
 
 # -- the state shown --------------------------------------------------------------------------------------
+UNIT_WORDS = {WORKING: "个工作日", CALENDAR: "日"}
+
+
 @dataclass(frozen=True)
 class DueState:
     kind: str          # "ok" | "soon" | "today" | "overdue"
-    days: int          # working days left (ok, soon) or overdue (overdue)
+    days: int          # periods left (ok, soon) or overdue (overdue), in ``unit``
     provisional: bool
     day: date
+    unit: str = WORKING   # the unit the deadline was declared in: a "15 日" period counts calendar days
 
     @property
     def label(self) -> str:
-        text = {"ok": f"剩余 {self.days} 个工作日", "soon": f"剩余 {self.days} 个工作日", "today": "今日到期",
-                "overdue": f"已超期 {self.days} 个工作日"}[self.kind]
+        word = UNIT_WORDS[self.unit]
+        text = {"ok": f"剩余 {self.days} {word}", "soon": f"剩余 {self.days} {word}", "today": "今日到期",
+                "overdue": f"已超期 {self.days} {word}"}[self.kind]
         return text + ("（待确认）" if self.provisional else "")
 
 
+def unit_of(rule: str | None) -> str:
+    """The unit of a stored period ("wd:5", "d:15"); working days when there is none."""
+    return Period.from_rule(rule).unit if rule else WORKING
+
+
 def state(due: datetime | None, provisional: bool = False, now: datetime | None = None,
-          calendar=None) -> DueState | None:
-    """How a task with deadline ``due`` stands at ``now``: 剩余 N 个工作日, 今日到期 or 已超期 N 个工作日."""
+          calendar=None, unit: str = WORKING) -> DueState | None:
+    """How a task with deadline ``due`` stands at ``now``: 剩余 N 个工作日 (N 日 for a calendar-day
+    period), 今日到期 or 已超期 N 个工作日 (N 日).
+
+    The kind (即将到期 or not) is decided in working days whatever the unit, as the inbox's
+    即将到期 filter decides it, so the badge and the filter agree.
+    """
     if due is None or due >= NO_DUE:
         return None
     cal = calendar or workcalendar.current()
     now = now or utcnow()
     today, day = local_date(now), last_day(due)
     if today > day:
-        return DueState("overdue", max(1, cal.working_days_between(day, today)), provisional, day)
+        return DueState("overdue", max(1, between(day, today, unit, cal)), provisional, day, unit)
     if today == day:
-        return DueState("today", 0, provisional, day)
-    left = cal.working_days_between(today, day)
-    return DueState("soon" if left <= DUE_SOON_WORKING_DAYS else "ok", left, provisional, day)
+        return DueState("today", 0, provisional, day, unit)
+    soon = cal.working_days_between(today, day) <= DUE_SOON_WORKING_DAYS
+    return DueState("soon" if soon else "ok", between(today, day, unit, cal), provisional, day, unit)
 
 
 def soon_bound(now: datetime | None = None, calendar=None) -> datetime:

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
 from sqlalchemy import and_, func, literal, select, true, tuple_, union_all
+from sqlalchemy.orm import undefer
 
 from . import audit, deadlines
 from .db import db
@@ -49,6 +50,7 @@ class ReviewInbox:
             raise ValueError(view)
         flt = flt or InboxFilter()
         stmt, sort_col, id_col = self._base(view, flt)
+        stmt = stmt.options(undefer(HumanTask.case_no))   # every list shows the 办件编号
         ascending = flt.sort == "due" and view != "done"
         if cursor:
             at, task_id = _decode(cursor)
@@ -173,6 +175,7 @@ def overdue_for(org_id: int, limit: int = 200) -> list[HumanTask]:
     """督办: every open task offered to ``org_id`` that is past due, whoever holds it, most overdue first."""
     return list(db.session.scalars(
         select(HumanTask).select_from(TaskCandidate).join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+        .options(undefer(HumanTask.case_no))
         .where(TaskCandidate.org_id == org_id, TaskCandidate.is_open.is_(True), TaskCandidate.due_at < utcnow())
         .order_by(TaskCandidate.due_at, TaskCandidate.task_id).limit(limit)))
 

@@ -339,6 +339,9 @@ def _candidate(task: dict, org_id: int) -> dict:
                 applicant_name=task["applicant_name"], due_at=task.get("due_at") or NO_DUE)
 
 
+WITHDRAWN = "withdraw"   # the outcome of a row a 撤回 closed
+
+
 def withdraw_gate(conn, instance_id: int):
     """撤回 after 上报: close every open inbox row of the instance, provided none is claimed.
 
@@ -352,7 +355,8 @@ def withdraw_gate(conn, instance_id: int):
     ids = [r.id for r in rows]
     closed = conn.execute(update(_HT).where(_HT.c.id.in_(ids), _HT.c.state == "open",
                                             _HT.c.claimed_by_user_id.is_(None))
-                          .values(state="cancelled").returning(_HT.c.task_guid)).all()
+                          .values(state="cancelled", outcome=WITHDRAWN, completed_at=utcnow())
+                          .returning(_HT.c.task_guid)).all()
     if len(closed) != len(ids):
         # claimed between the read and the gate: the caller's unit of work undoes the closed rows
         claimed = conn.execute(select(*_HT.c).where(_HT.c.id.in_(ids), _HT.c.claimed_by_user_id.is_not(None))).first()
@@ -366,7 +370,9 @@ def cancel_tasks(conn, guids) -> None:
     """Close the inbox rows of user tasks the workflow no longer waits on."""
     ids = select(_HT.c.id).where(_HT.c.task_guid.in_(guids)).scalar_subquery()
     conn.execute(update(_TC).where(_TC.c.task_id.in_(ids)).values(is_open=False))
-    conn.execute(update(_HT).where(_HT.c.task_guid.in_(guids), _HT.c.state == "open").values(state="cancelled"))
+    # closed at a time like a completed row, so that its clock (办理时限) shows where it ended
+    conn.execute(update(_HT).where(_HT.c.task_guid.in_(guids), _HT.c.state == "open")
+                 .values(state="cancelled", completed_at=utcnow()))
 
 
 def open_tasks_locked(conn, instance_id: int) -> list:

@@ -16,7 +16,7 @@ from engine.db import db
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
-from engine.models import HumanTask, ProcessInstance, utcnow
+from engine.models import HumanTask, ProcessInstance, TaskCandidate, utcnow
 
 from . import catalog
 from .catalog import ALL_PICKS, LOCAL_OFFSET, Pick, PickFilter, ProcessEntry
@@ -26,6 +26,7 @@ from .errors import DomainError, FieldErrors, Forbidden, NotFound, Problems
 from .models import APPLICATION_STATUS, DISCARDED, DRAFT, REPORTED, STATUS_BY_LABEL, Attachment, Organization, Project
 from .principal import Principal
 from .uploads import UploadStore
+from .webhooks import application_event
 
 TEXT_MAX, REASON_MAX = 2000, 500
 SAVE_ACTION = "暂存"   # the log's word for a save, on every process
@@ -134,6 +135,17 @@ class ApplicationService:
                 joinedload(Project.authority), joinedload(Project.agency))).all()
         return project.authority, project.agency
 
+    def offered_to(self, app, task: HumanTask) -> list[Organization]:
+        """The organisations a step is offered to (its candidate rows): the project's competent
+        authority first, then its supervision agency, as the pages name them, then any other."""
+        ids = set(db.session.scalars(select(TaskCandidate.org_id).where(TaskCandidate.task_id == task.id)))
+        known = [org for org in self.regulators(app) if org is not None and org.id in ids]
+        others = ids - {org.id for org in known}
+        if others:
+            known += db.session.scalars(select(Organization).where(Organization.id.in_(others))
+                                        .order_by(Organization.name)).all()
+        return known
+
     def attachments(self, app) -> list[Attachment]:
         return list(db.session.scalars(select(Attachment).where(
             Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
@@ -237,6 +249,7 @@ class ApplicationService:
                 problems.check(self._validate_for_report, app)
                 problems.raise_any()
             self._complete_edit(principal, app, "report", "上报", reported_at=utcnow())
+            application_event("application.reported", app)
         return app
 
     def withdraw(self, principal: Principal, app_id: int):
@@ -320,11 +333,8 @@ class ApplicationService:
         apply_status(app, result)
         for name, value in changes.items():
             setattr(app, name, value)
-        for opened in result.opened:
-            if app.applicant_org_id not in result.offered_to.get(opened.id, ()):
-                notify("task_offered", app.project.regulator_ids, f"待审核：{opened.subject}",
-                       f"{principal.org_name}上报了{self.entry.title}“{opened.subject}”（{opened.scope}），请签收办理。",
-                       app=app, task_id=opened.id)
+        tell_offered(app, result, lambda opened: f"{principal.org_name}上报了{self.entry.title}"
+                                                  f"“{opened.subject}”（{opened.scope}），请签收办理。")
 
     def _editable(self, principal, app_id, message="该申请已上报，当前不可编辑"):
         app = self.get_own(principal, app_id)
@@ -383,6 +393,16 @@ class ApplicationService:
 
     def _validate_for_report(self, app):
         pass
+
+
+def tell_offered(app, result: StepResult, body) -> None:
+    """新的待审核任务: each step the command opened is told to exactly the organisations it is
+    offered to (its candidate rows), not the applicant's own step; ``body(opened)`` says why."""
+    for opened in result.opened:
+        orgs = [org for org in result.offered_to.get(opened.id, ()) if org != app.applicant_org_id]
+        if orgs:
+            notify("task_offered", orgs, f"待{opened.name}：{opened.subject}", body(opened), app=app,
+                   task_id=opened.id)
 
 
 def application_for(process_key: str, instance_id: int):

@@ -158,6 +158,12 @@ def without_full_stop(text: str) -> str:
     """A reviewer's or an operator's words without their closing punctuation, for a sentence that
     goes on after them (no "。。")."""
     return (text or "").strip().rstrip("。.！!；;，, ")
+def api_time(value: datetime | None) -> str | None:
+    """A stored (naive UTC) time as the integration API and the webhooks send every time:
+    ISO 8601 / RFC 3339 in UTC, to the second, with ``Z`` (``2026-03-02T01:30:00Z``)."""
+    if value is None:
+        return None
+    return value.replace(microsecond=0).isoformat() + "Z"
 
 
 def mask_id(value) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import deadlines
 from engine.db import db
 from engine.models import AuditEntry, HumanTask
+from engine.store import WITHDRAWN
 from engine.workcalendar import local_date, local_midnight_utc
 
 from .models import CompletionFiling
@@ -40,12 +41,14 @@ class ClockStretch:
 
     @property
     def unit_label(self) -> str:
-        return "个工作日" if self.task.due_rule.startswith(deadlines.WORKING) else "日"
+        return deadlines.UNIT_WORDS[deadlines.unit_of(self.task.due_rule)]
 
     @property
     def ended(self) -> str:
         if self.task.state == "open":
             return ""
+        if self.task.state == "cancelled":   # the applicant withdrew it (撤回), or the diagram moved on
+            return "申请人撤回，计时结束" if self.task.outcome == WITHDRAWN else "计时结束"
         return {"return": "退回（计时暂停）", "approve": "审核通过"}.get(self.task.outcome or "", "结束")
 
 

@@ -18,7 +18,6 @@ certificates pushed by the personnel registry, upserted by their natural keys.
 - A project pushed with other regulators takes its open reviews with it (``project_moves``).
 """
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +26,7 @@ from engine.db import db, unit_of_work
 from engine.models import utcnow
 
 from . import lock_rule, project_moves
+from .catalog import api_time
 from .codes import is_valid_credit_code, is_valid_id_card
 from .models import (
     AGENCY, AUTHORITY, CERTIFICATES, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS,
@@ -393,7 +393,7 @@ def _person_report(person: Person, role: str, outcome: str, lock: LockRecord | N
 
 def lock_dict(lock: LockRecord) -> dict:
     return {"id": lock.id, "role": lock.role, "project_id": lock.project_id,
-            "locked_at": _iso(lock.locked_at), "reason": lock.reason}
+            "locked_at": api_time(lock.locked_at), "reason": lock.reason}
 
 
 def _apply_person(clean: dict) -> Outcome:
@@ -453,10 +453,6 @@ def _set(obj, values: dict) -> bool:
             setattr(obj, name, value)
             changed = True
     return changed
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.isoformat() + "Z" if at else None
 
 
 # -- reads ---------------------------------------------------------------------------------------

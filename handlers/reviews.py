@@ -14,7 +14,7 @@ from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate, utcnow
 
 from . import catalog
-from .applications import ApplicationService, Upload, application_for, apply_status
+from .applications import ApplicationService, Upload, application_for, apply_status, tell_offered
 from .errors import Forbidden, NotFound
 from .models import APPROVED, AUTHORITY, RETURNED
 from .notifications import notify
@@ -129,6 +129,9 @@ class ReviewService(ReviewDesk):
                                           opinion=cleaned.opinion, outcome=cleaned.outcome)
             apply_status(app, result)
             self._tell_applicant(app, cleaned.outcome, cleaned.opinion, principal)
+            title = catalog.entry_of(app).title
+            tell_offered(app, result, lambda opened: f"{principal.org_name}已完成“{task.name}”，{title}"
+                                                     f"“{opened.subject}”（{opened.scope}）待{opened.name}，请签收办理。")
             return app
 
     @staticmethod

@@ -54,7 +54,9 @@ TARGET_REFUSED = "目标地址不允许"
 UNDELIVERABLE = "无法投递（连接失败、超时或应答不是 HTTP）"
 _PENDING = "webhook_events"
 # notifications that are events too
-_BY_NOTIFICATION = {"task_offered": ["task.offered", "application.reported"], "task_moved": ["task.offered"],
+# (application.reported is raised by 上报 itself: a step opened after a review step is offered,
+# not reported)
+_BY_NOTIFICATION = {"task_offered": ["task.offered"], "task_moved": ["task.offered"],
                     "returned": ["application.returned"],
                     "recheck_failed": ["application.returned"], "approved": ["application.approved"]}
 
@@ -156,13 +158,23 @@ def emit(event: str, data: dict, session=None) -> None:
 def on_notification(kind: str, app=None, task_id: int | None = None) -> None:
     """The notification hooks name the application events (handlers/notifications.py calls this)."""
     for event in _BY_NOTIFICATION.get(kind, ()):
-        entry = catalog.entry_of(app) if app is not None else None
-        data = {"application": {"kind": entry.kind if entry else None, "process": entry.key if entry else None,
-                                "id": app.id, "status": app.status,
-                                "project": app.project.supervision_no}} if app is not None else {}
+        data = _application(app)
         if event == "task.offered":
             data["task_id"] = task_id
         emit(event, data)
+
+
+def application_event(event: str, app) -> None:
+    """An application event no notification stands for (application.reported)."""
+    emit(event, _application(app))
+
+
+def _application(app) -> dict:
+    if app is None:
+        return {}
+    entry = catalog.entry_of(app)
+    return {"application": {"kind": entry.kind if entry else None, "process": entry.key if entry else None,
+                            "id": app.id, "status": app.status, "project": app.project.supervision_no}}
 
 
 @sa_event.listens_for(Session, "after_flush")
@@ -269,7 +281,7 @@ def _one_at_a_time(subscription_id: int):
 
 def _post(delivery: WebhookDelivery, sub: WebhookSubscription) -> Outcome:
     url, secret, event, delivery_id = sub.url, sub.secret, delivery.event, delivery.id
-    body = json.dumps({"id": delivery.id, "event": delivery.event, "created_at": delivery.created_at.isoformat() + "Z",
+    body = json.dumps({"id": delivery.id, "event": delivery.event, "created_at": catalog.api_time(delivery.created_at),
                        "data": delivery.payload}, ensure_ascii=False).encode()
     end_reading()   # no transaction stays open while the receiver takes its time
     timestamp = str(int(time.time()))

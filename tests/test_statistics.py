@@ -1,5 +1,6 @@
 """统计 and Excel exports for regulators (issue 12, feature 8)."""
 import io
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -86,9 +87,11 @@ def test_inbox_export_is_the_filtered_view_as_excel(client_world, services):
     assert resp.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''")
     sheet = load_workbook(io.BytesIO(resp.get_data())).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("序号", "业务类型", "事项", "工程名称")
-    assert [r[3] for r in rows[1:]] == ["乙的工程"]
-    assert rows[1][1] == "人员解锁申请" and rows[1][7] == "待签收"
+    assert rows[0][:6] == ("序号", "办件编号", "业务类型", "环节", "事项", "工程名称")
+    [row] = _by_header(rows)
+    assert row["工程名称"] == "乙的工程" and row["业务类型"] == "人员解锁申请" and row["状态"] == "待签收"
+    # the case number (办件编号) and the step (环节) of every row, as the inbox shows them
+    assert row["办件编号"] == tasks[1].case_no and row["办件编号"].startswith("RJ-") and row["环节"] == "审核"
     everything = load_workbook(io.BytesIO(client.get("/review/export?view=open").get_data())).active
     assert everything.max_row == 1 + len(tasks)
     # the done list: what I decided
@@ -97,7 +100,12 @@ def test_inbox_export_is_the_filtered_view_as_excel(client_world, services):
     services.reviews.approve(reviewer, tasks[0].id, "同意")
     done = list(load_workbook(io.BytesIO(client.get("/review/export?view=done").get_data())).active
                 .iter_rows(values_only=True))
-    assert len(done) == 2 and done[1][7] == "审核通过" and done[1][8] == "李审核"
+    [row] = _by_header(done)
+    assert row["状态"] == "审核通过" and row["签收/办理人"] == "李审核" and row["办件编号"] == tasks[0].case_no
+
+
+def _by_header(rows) -> list[dict]:
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
 
 
 def test_export_pages_through_every_row(world, services, monkeypatch):
@@ -123,12 +131,13 @@ def test_application_list_export_follows_the_catalog_columns_and_the_status_tab(
                 .iter_rows(values_only=True))
     from handlers import catalog
     entry = catalog.by_kind("unlock")
-    assert rows[0] == ("序号", *[c.label for c in entry.columns], "上报时间", "状态")
+    assert rows[0] == ("序号", "办件编号", *[c.label for c in entry.columns], "上报时间", "状态")
+    assert all(re.fullmatch(r"RJ-\d{4}-\d{6}", r[1]) for r in rows[1:])   # every list names its case numbers
     assert len(rows) == 4 and sorted(r[-1] for r in rows[1:]) == ["待审核", "待审核", "草稿"]
     reported = list(load_workbook(io.BytesIO(client.get("/apply/unlock/export?status=reported").get_data()))
                     .active.iter_rows(values_only=True))
     assert len(reported) == 3 and all(r[-1] == "待审核" for r in reported[1:])
-    id_card = 1 + [c.label for c in entry.columns].index("身份证号")
+    id_card = 2 + [c.label for c in entry.columns].index("身份证号")
     assert all("********" in r[id_card] for r in reported[1:])   # masked as on the page
     # another kind's list is refused to this enterprise kind
     assert client.get("/apply/completion/export").status_code == 403

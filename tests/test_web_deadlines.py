@@ -91,8 +91,12 @@ def test_reviewer_sees_a_late_completion_filing(client_world, services, ctx):
         client = _client(ctx, "agency_reviewer")
         [task] = services.reviews.inbox(world.who("agency_reviewer")).rows
         html = client.get(f"/review/task/{task.id}").get_data(as_text=True)
-        # 03-20 + 15 days = 04-04, the Qingming holiday (04-04..04-06): due Monday 04-07
-        assert "逾期备案 3 天" in html and "剩余 11 个工作日" in html and "2025-04-07" in html
+        # 03-20 + 15 days = 04-04, the Qingming holiday (04-04..04-06): due Monday 04-07; a period
+        # declared in calendar days ("15 days") is counted and said in calendar days, not working days
+        assert "逾期备案 3 天" in html and "剩余 18 日" in html and "2025-04-07" in html
+        assert "剩余 11 个工作日" not in html
+        inbox = client.get("/review/").get_data(as_text=True)
+        assert "剩余 18 日" in inbox and "剩余 11 个工作日" not in inbox
 
 
 # -- the administrators' calendar ------------------------------------------------------------------------

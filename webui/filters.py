@@ -12,11 +12,12 @@ def file_size(value) -> str:
 
 
 def due_state(task):
-    """The due state of an inbox row (剩余 N 个工作日 / 今日到期 / 已超期 N 个工作日), or None."""
+    """The due state of an inbox row (剩余 N 个工作日 / 今日到期 / 已超期 N 个工作日, or N 日 for a
+    period declared in calendar days), or None."""
     from engine import deadlines
     if task is None or getattr(task, "due_at", None) is None or getattr(task, "state", "open") != "open":
         return None
-    return deadlines.state(task.due_at, task.due_provisional)
+    return deadlines.state(task.due_at, task.due_provisional, unit=deadlines.unit_of(getattr(task, "due_rule", None)))
 
 
 def local_day(value) -> str:

@@ -12,17 +12,20 @@ from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, fields, validate
 
+from engine.deadlines import Period
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
 from handlers import catalog
 from handlers.applications import Upload
+from handlers.catalog import api_time
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS
 
 from .. import services
+from ..filters import due_state, local_day
 from ..inputs import _CURSOR
 from .problems import problem, problem_responses
-from .schemas import Strict
+from .schemas import Day, Strict, Time
 from .security import protect, user_required
 
 blp = Blueprint("api_processes", __name__, description="业务办理：申请人与审核人（个人令牌）")
@@ -86,7 +89,7 @@ class ListArgs(Strict):
 
 
 class LogEntry(Strict):
-    at = fields.String()
+    at = Time()
     user_name = fields.String()
     org_name = fields.String()
     action = fields.String()
@@ -100,12 +103,19 @@ class Log(Strict):
 class Task(Strict):
     id = fields.Integer()
     process_key = fields.String()
-    name = fields.String()
+    case_no = fields.String(allow_none=True, metadata={"description": "办件编号"})
+    name = fields.String(metadata={"description": "环节名称（同 step）"})
+    step = fields.String(metadata={"description": "环节：流程图中该用户任务的名称，如 审核、现场核查"})
     subject = fields.String()
     scope = fields.String()
     applicant_name = fields.String()
-    created_at = fields.String()
-    due_at = fields.String(allow_none=True)
+    created_at = Time()
+    due_at = Time(allow_none=True)
+    due_day = Day("到期日：办理期限的最后一天（北京时间），与页面所示相同；due_at 为其次日 0 时", allow_none=True)
+    due_provisional = fields.Boolean(metadata={"description": "待确认：到期日所在年度的节假日安排尚未录入，按周末推算"})
+    due_period = fields.String(allow_none=True, metadata={"description": "流程图声明的办理时限，如 5 个工作日、15 日"})
+    due_state = fields.String(allow_none=True, metadata={
+        "description": "时限状态，按声明的单位计算：剩余 N 个工作日 / 剩余 N 日 / 今日到期 / 已超期 …（待确认）；已办结的任务为 null"})
     claimed_by_name = fields.String(allow_none=True)
     claimed_by_org_name = fields.String(allow_none=True)
     state = fields.String()
@@ -190,7 +200,11 @@ def _service(kind, own=True):
 
 
 def _value(value):
-    return value.isoformat() if isinstance(value, (date, datetime)) else value
+    """A field's value as the API sends it: times in the one documented form (api_time), days as
+    ISO dates (days in China, no zone)."""
+    if isinstance(value, datetime):
+        return api_time(value)
+    return value.isoformat() if isinstance(value, date) else value
 
 
 INTERNAL = {"id", "status", "open_key", "instance_id", "applicant_org_id", "created_by_user_id", "project_id"}
@@ -208,10 +222,16 @@ def application_dict(kind, svc, app) -> dict:
     }
 
 
-def task_dict(task) -> dict:
-    return {"id": task.id, "process_key": task.process_key, "name": task.name, "subject": task.subject,
-            "scope": task.scope, "applicant_name": task.applicant_name, "created_at": _value(task.created_at),
-            "due_at": _value(getattr(task, "due_at", None)), "claimed_by_name": task.claimed_by_name,
+def task_dict(task, case_no: str | None) -> dict:
+    """A task as the inbox and the task page show it: its step, its case number and its due day,
+    flagged 待确认 as the pages flag it."""
+    due = due_state(task)
+    return {"id": task.id, "process_key": task.process_key, "case_no": case_no, "name": task.name, "step": task.name,
+            "subject": task.subject, "scope": task.scope, "applicant_name": task.applicant_name,
+            "created_at": _value(task.created_at), "due_at": _value(task.due_at),
+            "due_day": local_day(task.due_at) or None, "due_provisional": bool(task.due_provisional),
+            "due_period": Period.from_rule(task.due_rule).label if task.due_rule else None,
+            "due_state": due.label if due else None, "claimed_by_name": task.claimed_by_name,
             "claimed_by_org_name": task.claimed_by_org_name, "state": task.state}
 
 
@@ -319,7 +339,7 @@ def inbox(args):
                       date_from=args.get("date_from"), date_to=args.get("date_to"), due=args.get("due"),
                       sort=args["sort"])
     page = services().reviews.inbox(g.principal, args["view"], flt, args.get("cursor"), args["limit"])
-    return {"items": [task_dict(t) for t in page.rows], "next_cursor": page.next_cursor,
+    return {"items": [task_dict(t, t.case_no) for t in page.rows], "next_cursor": page.next_cursor,
             "counts": page.counts, "due_counts": page.due_counts}
 
 
@@ -331,7 +351,7 @@ def task(task_id):
 def _task_detail(task_id) -> dict:
     task, app = services().reviews.task(g.principal, task_id)
     svc = services().for_process(task.process_key)
-    return {"task": task_dict(task),
+    return {"task": task_dict(task, getattr(app, "case_no", None)),
             "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
 
 

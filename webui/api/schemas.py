@@ -10,6 +10,18 @@ class Strict(Schema):
         ordered = True
 
 
+def Time(**kw) -> fields.String:
+    """A time the API sends: handlers.catalog.api_time's one form (UTC, to the second, ``Z``)."""
+    return fields.String(**kw, metadata={
+        "format": "date-time", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$", "example": "2026-03-02T01:30:00Z",
+        "description": "UTC 时间（ISO 8601，精确到秒，以 Z 结尾）；北京时间为其加 8 小时"})
+
+
+def Day(description: str, **kw) -> fields.String:
+    """A calendar day in China (日期，无时区), as the pages show it."""
+    return fields.String(**kw, metadata={"format": "date", "example": "2026-12-22", "description": description})
+
+
 class FieldError(Schema):
     field = fields.String(required=True, metadata={"description": "出错的字段（点号路径）"})
     message = fields.String(required=True)
@@ -81,7 +93,7 @@ class LockOut(Schema):
     id = fields.Integer()
     role = fields.String(validate=validate.OneOf(list(ROLES)))
     project_id = fields.Integer()
-    locked_at = fields.String()
+    locked_at = Time()
     reason = fields.String()
 
 

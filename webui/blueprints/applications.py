@@ -71,10 +71,14 @@ def _next_step(svc, app, log) -> str:
     if app.status == DRAFT:
         return f"草稿：填写完成后点击“上报”，将上报至 {regulators} 审核。"
     if app.status == REPORTED:
-        text = f"已上报至 {regulators}，等待审核"
         task = svc.open_task(app)
-        if task is not None and task.claimed_by_name:
-            text += f"（{task.claimed_by_org_name} {task.claimed_by_name} 已签收，正在审核）"
+        if task is None:
+            return f"已上报至 {regulators}，等待审核。"
+        # whom the step is really offered to, and which step it is (审核, 现场核查, …)
+        offered = " 和 ".join(org.name for org in svc.offered_to(app, task))
+        text = f"已上报至 {offered}，等待{task.name}"
+        if task.claimed_by_name:
+            text += f"（{task.claimed_by_org_name} {task.claimed_by_name} 已签收，正在{task.name}）"
         return text + "。"
     if app.status == RETURNED:
         # why it came back last: a reviewer's 退回 with their opinion, or the system's failed re-check
@@ -116,7 +120,7 @@ def export(kind):
     svc = _service(kind)
     status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
     columns = svc.entry.columns
-    headers = ["序号", *[c.label for c in columns], "上报时间", "状态"]
+    headers = ["序号", "办件编号", *[c.label for c in columns], "上报时间", "状态"]
 
     def lines():
         n, page = 0, 1
@@ -124,7 +128,7 @@ def export(kind):
             rows, _total = svc.list_own(g.principal, page=page, per_page=EXPORT_PAGE, status=status)
             for app in rows:
                 n += 1
-                yield [n, *[_export_value(c, app) for c in columns], app.reported_at, app.status_label]
+                yield [n, app.case_no or "", *[_export_value(c, app) for c in columns], app.reported_at, app.status_label]
             if len(rows) < EXPORT_PAGE:
                 return
             page += 1

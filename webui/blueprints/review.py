@@ -23,7 +23,7 @@ from .review_desk import after_decision, task_extras
 bp = Blueprint("review", __name__)
 
 VIEW_LABELS = {"open": "待签收", "mine": "我的待办", "held": "他人已签收", "done": "已办"}
-OUTCOME_LABELS = {"approve": "审核通过", "return": "退回"}
+OUTCOME_LABELS = {"approve": "审核通过", "return": "退回", "withdraw": "申请人已撤回"}
 DONE_MESSAGES = {"return": "已退回"}   # the flash after an outcome, when not its label
 PAGE_SIZE = 20
 TASK_TARGETS = ("workflow", "log")   # what a reviewer's form submits (not the application's columns)

@@ -16,6 +16,7 @@ from .. import services
 from ..access import principal_required
 from ..forms.review_desk import DeskForm, PhraseForm
 from ..charts import COLORS, horizontal_bars, stacked_bars
+from ..filters import due_state, local_day
 from ..inputs import parse_id, year_arg
 from ..xlsx import xlsx_response
 
@@ -111,7 +112,8 @@ def delete_phrase(phrase_id):
 
 
 # -- 导出 and 统计 ---------------------------------------------------------------------------------
-INBOX_COLUMNS = ["序号", "业务类型", "事项", "工程名称", "申请单位", "上报时间", "到期时间", "状态", "签收/办理人", "办结时间"]
+INBOX_COLUMNS = ["序号", "办件编号", "业务类型", "环节", "事项", "工程名称", "申请单位", "上报时间", "到期日", "时限", "待确认",
+                 "状态", "签收/办理人", "办结时间"]
 
 
 @bp.get("/export")
@@ -131,8 +133,12 @@ def export_inbox():
                 state = "待签收" if not t.claimed_by_user_id else "已签收"
             else:
                 state = OUTCOME_LABELS.get(t.outcome, "已处理")
-            yield [n, labels.get(t.process_key, t.process_key), t.subject, t.scope, t.applicant_name, t.created_at,
-                   t.due_at, state, t.completed_by_name or t.claimed_by_name or "", t.completed_at]
+            due = due_state(t)
+            # the due day the page shows (the last day), not the stored instant after it
+            yield [n, t.case_no or "", labels.get(t.process_key, t.process_key), t.name, t.subject, t.scope,
+                   t.applicant_name, t.created_at, local_day(t.due_at), due.label if due else "",
+                   "是" if t.due_at and t.due_provisional else "", state,
+                   t.completed_by_name or t.claimed_by_name or "", t.completed_at]
     stamp = local_now().strftime("%Y%m%d%H%M")
     return xlsx_response(f"{VIEW_LABELS[view]}-{stamp}.xlsx", VIEW_LABELS[view], INBOX_COLUMNS, lines())
 
