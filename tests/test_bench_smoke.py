@@ -2,7 +2,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -10,10 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_bench_smoke(tmp_path):
     out, raw = tmp_path / "performance.md", tmp_path / "results.json"
-    t0 = time.monotonic()
+    # the smoke run proves the benchmark works; how fast it runs is the benchmark's business, and a
+    # wall-clock limit here failed whenever the machine was busy (the timeout only stops a hang)
     subprocess.run([sys.executable, "-m", "bench", "--smoke", "--output", str(out), "--json", str(raw)],
-                   cwd=ROOT, check=True, timeout=120, capture_output=True)
-    assert time.monotonic() - t0 < 30
+                   cwd=ROOT, check=True, timeout=300, capture_output=True)
     r = json.loads(raw.read_text(encoding="utf-8"))
 
     # the in-memory lifecycle and the service-layer lifecycles completed (the bench raises otherwise)
