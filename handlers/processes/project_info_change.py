@@ -17,7 +17,7 @@ from ..catalog import Column, Pick, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import CONSTRUCTION_UNIT, PROJECT_FACTS, UNDER_CONSTRUCTION, Project, ProjectInfoChange
 from ..principal import Principal
-from . import _approved, _recheck_failed, application_of, record_project_change, registry
+from . import RECHECK_PREFIX, _approved, _recheck_failed, application_of, record_project_change, registry
 
 NOTHING_CHANGED = "工程信息未作任何变更"
 NOT_UNDER_CONSTRUCTION = "该工程已不在建"
@@ -113,7 +113,7 @@ def apply_info_change(call: ServiceCall) -> dict:
     lock_rule.serialize_project(app.project_id)   # a completion or a second change reads after us
     project = app.project
     if project.status != UNDER_CONSTRUCTION:
-        return _recheck_failed(NOT_UNDER_CONSTRUCTION)
+        return _recheck_failed(RECHECK_PREFIX + NOT_UNDER_CONSTRUCTION)
     changes = changed_facts(app)
     for name, (_before, after) in changes.items():
         setattr(project, name, after)
