@@ -9,6 +9,7 @@ operator will do, its preview says, and a re-check that would fail is shown as i
 ``record_changes`` is the same recorder the tests wrap around a real approval, so that
 "the preview agrees with the effect" is one comparison.
 """
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -140,7 +141,7 @@ def describe(changes: list[Change]) -> list[str]:
     """Chinese sentences for the recorded changes, in the order they happened; rows no describer
     knows (the application's own status, timestamps) say nothing."""
     sentences: list[str] = []
-    for change in changes:
+    for change in sorted(changes, key=lambda c: isinstance(c.obj, ProjectChange)):   # the history row last
         describer = DESCRIBERS.get(type(change.obj))
         for sentence in (describer(change) if describer else ()):
             if sentence not in sentences:
@@ -239,7 +240,8 @@ def comparable(changes: list[Change]) -> set[tuple]:
         for name, (_old, new) in sorted(change.fields.items()):
             if name == "id":
                 continue
-            value = "set" if isinstance(new, (datetime, date)) else new
+            value = "set" if isinstance(new, (datetime, date)) else \
+                json.dumps(new, ensure_ascii=False, sort_keys=True) if isinstance(new, (list, dict)) else new
             out.add((type(change.obj).__name__, change.kind, change.key, name, value))
     return out
 
