@@ -378,3 +378,52 @@ def test_a_new_unit_must_be_an_active_registered_enterprise(world, services):
         == "变更后单位统一社会信用代码：该单位尚未通过注册审核，不能作为变更后单位"
     account.status = ACTIVE
     db.session.commit()
+
+
+# -- the pages ----------------------------------------------------------------------------------
+from .web_helpers import client_world, csrf_token, login, logout  # noqa: E402,F401 (fixture)
+
+
+def test_the_construction_unit_files_a_unit_change_through_its_pages(client_world, services):
+    client, world = client_world
+    p, _p2, _m, _s, _q, new_manager, new_safety = _unit_world(world)
+    login(client, "owner_user")
+    nav = client.get("/apply/unit/").get_data(as_text=True)
+    for label in ("工程变更", "变更工程信息", "变更工程人员", "变更参建单位", "项目管理 › 在建 › 工程变更"):
+        assert label in nav
+    resp = client.post("/apply/unit/new", data={"target_id": str(p.id), "csrf_token": csrf_token(client, "/apply/unit/new")})
+    detail_url = resp.headers["Location"]
+    page = client.get(detail_url).get_data(as_text=True)
+    assert "变更后单位统一社会信用代码" in page and 'name="manager_id"' not in page   # no unit named yet
+    token = csrf_token(client, detail_url)
+    resp = client.post(detail_url, data={"csrf_token": token, "unit_kind": "contractor", "reason": "解除合同",
+                                         "new_credit_code": world.orgs["contractor"].credit_code})
+    assert resp.status_code == 400 and "变更后单位不能与原单位相同" in resp.get_data(as_text=True)
+    client.post(detail_url, data={"csrf_token": token, "unit_kind": "contractor", "reason": "解除合同",
+                                  "new_credit_code": world.orgs["contractor2"].credit_code})
+    page = client.get(detail_url).get_data(as_text=True)
+    assert 'name="manager_id"' in page and "丁经理" in page and 'name="chief_id"' not in page
+    from io import BytesIO
+    resp = client.post(detail_url.rstrip("/") + "/report", data={
+        "csrf_token": token, "edit": "1", "unit_kind": "contractor", "reason": "解除合同",
+        "new_credit_code": world.orgs["contractor2"].credit_code, "manager_id": str(new_manager.id),
+        "safety_id": str(new_safety.id), "termination": (BytesIO(PDF_BYTES), "解除合同协议.pdf"),
+        "new_contract": (BytesIO(PDF_BYTES), "新合同.pdf")}, content_type="multipart/form-data")
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    assert "已上报" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    logout(client)
+    login(client, "agency_reviewer")
+    db.session.rollback()   # end this session's read snapshot: the page's request wrote the report
+    [task] = services.reviews.inbox(world.who("agency_reviewer")).rows
+    services.reviews.claim(world.who("agency_reviewer"), task.id)
+    review = client.get(f"/review/task/{task.id}").get_data(as_text=True)
+    assert "丁经理 将成为 滇池路综合体一期 项目经理" in review and "云南工程建设总承包有限公司 将收到通知" in review
+    services.reviews.approve(world.who("agency_reviewer"), task.id, "同意")
+    logout(client)
+    login(client, "owner_user")
+    project_page = client.get(f"/enterprise/projects/{p.id}").get_data(as_text=True)
+    assert "变更记录" in project_page and "施工单位：云南建投第一建设有限公司 → 云南工程建设总承包有限公司" in project_page
+    assert client.get(f"/enterprise/projects/{p.id}").status_code == 200
+    logout(client)
+    login(client, "contractor_user")
+    assert client.get(f"/enterprise/projects/{p.id}").status_code == 403
