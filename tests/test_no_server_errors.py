@@ -78,6 +78,7 @@ def _objects(world, services):
             "job_id": db.session.scalar(select(func.min(Job.id))),
             "notification_id": db.session.scalar(select(func.min(Notification.id))),
             "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
+            "project_id": reported.project_id,
             "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
             "subscription_id": webhooks.subscribe("扫描", "http://127.0.0.1:9/hook", ["lock.opened"])[0].id,
             "delivery_id": 1}

@@ -427,3 +427,13 @@ def test_the_construction_unit_files_a_unit_change_through_its_pages(client_worl
     logout(client)
     login(client, "contractor_user")
     assert client.get(f"/enterprise/projects/{p.id}").status_code == 403
+
+
+def test_a_roster_entry_left_behind_by_its_unit_is_an_invariant_break(world, services):
+    """The check that proves the unit change's roster step: without it the old unit's entry would stay."""
+    p, *_rest = _unit_world(world)
+    assert check_invariants() == []
+    p.contractor_id = world.orgs["contractor2"].id   # moved without the process
+    db.session.commit()
+    [line] = check_invariants()
+    assert "名册记录" in line and "已不是该工程的参建单位" in line
