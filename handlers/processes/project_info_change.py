@@ -143,8 +143,7 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需变更信息的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     columns=(
         Column("工程名称", lambda a: a.project.name),
-        Column("变更内容", lambda a: "、".join(PROJECT_FACTS[k] for k in changed_facts(a)) if a.status != "approved"
-               else "已生效", "clip"),
+        Column("变更后工程名称", lambda a: a.name),
         Column("变更原因", lambda a: a.reason, "clip"),
     ),
     basics=(
@@ -157,6 +156,8 @@ ENTRY = catalog.register(ProcessEntry(
         Column("建设单位", lambda a: a.applicant_org.name),
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),
         Column("变更内容（变更前 → 变更后）", _changes_text, "pre", when=lambda a: a.status != "approved"),
+        Column("变更后工程信息", lambda a: "\n".join(f"{label}：{_shown(getattr(a, k)) or '（空）'}"
+                                                 for k, label in PROJECT_FACTS.items()), "pre"),
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("变更说明", lambda a: a.explanation, "pre"),
     ),
