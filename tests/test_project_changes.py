@@ -44,6 +44,10 @@ def _refused(call, *args) -> str:
     return exc.value.message
 
 
+def code_of(world, key) -> str:
+    return world.orgs[key].credit_code
+
+
 def _last(app):
     entry = operation_log(app.instance_id)[-1]
     return entry.action, entry.opinion
@@ -239,29 +243,14 @@ def _unit_app(world, services, project, fields, files=UNIT_FILES):
     return owner, app
 
 
-def _contractor2_fields(new_manager, new_safety):
-    return {"new_credit_code": world_code("contractor2"), "manager_id": str(new_manager.id),
+def _contractor2_fields(world, new_manager, new_safety):
+    return {"new_credit_code": world.orgs["contractor2"].credit_code, "manager_id": str(new_manager.id),
             "safety_id": str(new_safety.id)}
-
-
-_WORLD = {}
-
-
-def world_code(key):
-    return _WORLD["world"].orgs[key].credit_code
-
-
-@pytest.fixture(autouse=True)
-def _remember(request):
-    if "world" in request.fixturenames:
-        _WORLD["world"] = request.getfixturevalue("world")
-    yield
-    _WORLD.clear()
 
 
 def test_unit_change_moves_the_project_people_locks_roster_and_notifies_both(world, services):
     p, p2, manager, safety, quality, new_manager, new_safety = _unit_world(world)
-    owner, app = _unit_app(world, services, p, _contractor2_fields(new_manager, new_safety))
+    owner, app = _unit_app(world, services, p, _contractor2_fields(world, new_manager, new_safety))
     assert services.unit.subject(app) == "滇池路综合体一期施工单位变更：云南建投第一建设有限公司 → 云南工程建设总承包有限公司"
     services.unit.report(owner, app.id)
     app = _decide(world, services, services.unit, app)
@@ -293,7 +282,7 @@ def test_unit_change_moves_the_project_people_locks_roster_and_notifies_both(wor
 
 def test_unit_change_people_get_the_key_manager_change_messages(world, services):
     p, _p2, _m, _s, _q, new_manager, new_safety = _unit_world(world)
-    owner, app = _unit_app(world, services, p, {"new_credit_code": world_code("contractor2")})
+    owner, app = _unit_app(world, services, p, {"new_credit_code": code_of(world, "contractor2")})
     busy = world.add_person("忙经理", "contractor2", CONSTRUCTOR, SAFETY_B)
     world.assign(busy, world.add_project("别处工程"), PROJECT_MANAGER)
     no_b = world.add_person("无B证", "contractor2", CONSTRUCTOR)
@@ -303,8 +292,8 @@ def test_unit_change_people_get_the_key_manager_change_messages(world, services)
              ({"manager_id": no_b.id}, "变更后项目经理：该项目经理未取得安全生产考核合格证书（B证），请重新选择"),
              ({"safety_id": no_c.id}, "变更后安全员：该安全员未取得安全生产考核合格证书（C证），请重新选择"),
              ({"manager_id": stranger.id}, "变更后项目经理：该人员不属于变更后的施工单位，请重新选择"),
-             ({"new_credit_code": world_code("contractor")}, "变更后单位统一社会信用代码：变更后单位不能与原单位相同"),
-             ({"new_credit_code": world_code("firm")},
+             ({"new_credit_code": code_of(world, "contractor")}, "变更后单位统一社会信用代码：变更后单位不能与原单位相同"),
+             ({"new_credit_code": code_of(world, "firm")},
               "变更后单位统一社会信用代码：未找到该统一社会信用代码对应的施工单位"),
              ({"new_credit_code": "91530100000000000X"},
               "变更后单位统一社会信用代码：统一社会信用代码格式不正确（18 位，含校验位）")]
@@ -347,7 +336,7 @@ def test_unit_change_of_the_supervising_firm(world, services):
 
 def test_unit_change_returned_reported_again_and_rechecked(world, services):
     p, _p2, manager, safety, _q, new_manager, new_safety = _unit_world(world)
-    owner, app = _unit_app(world, services, p, _contractor2_fields(new_manager, new_safety), files=UNIT_FILES[:1])
+    owner, app = _unit_app(world, services, p, _contractor2_fields(world, new_manager, new_safety), files=UNIT_FILES[:1])
     with pytest.raises(DomainError) as exc:
         services.unit.report(owner, app.id)
     assert exc.value.message == "请上传“新合同”"
@@ -374,7 +363,7 @@ def test_a_new_unit_must_be_an_active_registered_enterprise(world, services):
     account = db.session.scalar(select(Account).where(Account.org_id == world.orgs["contractor2"].id))
     account.status = "pending"
     db.session.commit()
-    assert _refused(services.unit.save, owner, app.id, {"new_credit_code": world_code("contractor2")}) \
+    assert _refused(services.unit.save, owner, app.id, {"new_credit_code": code_of(world, "contractor2")}) \
         == "变更后单位统一社会信用代码：该单位尚未通过注册审核，不能作为变更后单位"
     account.status = ACTIVE
     db.session.commit()
