@@ -177,10 +177,11 @@ class Project(db.Model):
     status: Mapped[str] = mapped_column(String(30), default=UNDER_CONSTRUCTION)
     registered_at: Mapped[date | None] = mapped_column(Date)
     completed_at: Mapped[date | None] = mapped_column(Date)
-    # descriptive facts the construction unit may change (变更工程信息, §4.8)
-    scale: Mapped[str] = mapped_column(String(100), default="", server_default="")   # 建设规模（面积/长度）
+    # descriptive facts the construction unit may change (变更工程信息, §4.8); the defaults are the
+    # database's, so that an insert naming only the older columns still works
+    scale: Mapped[str] = mapped_column(String(100), server_default="")            # 建设规模（面积/长度）
     cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))                     # 工程造价（万元）
-    structure_type: Mapped[str] = mapped_column(String(50), default="", server_default="")   # 结构类型
+    structure_type: Mapped[str] = mapped_column(String(50), server_default="")    # 结构类型
     planned_start: Mapped[date | None] = mapped_column(Date)                          # 计划开工日期
     planned_end: Mapped[date | None] = mapped_column(Date)                            # 计划竣工日期
 
