@@ -15,7 +15,7 @@ from engine.registry import ServiceCall
 
 from . import catalog, lock_rule
 from .models import ROLES
-from .preview import describe, record_changes
+from .preview import describe, operator_notes, record_changes
 
 
 @dataclass
@@ -41,13 +41,15 @@ class ApplicantPreview:
     message: str
     sentences: list[str]
     counted: list[Counted] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
         if not self.applied:
             reason = self.message.removeprefix("审核通过时复核未通过：")
             return f"按当前填写的内容，审核通过时将不能生效：{reason}"
-        return "；".join(self.sentences) if self.sentences else "审核通过后业务办结，不改变人员和工程信息"
+        said = self.sentences + self.notes
+        return "；".join(said) if said else "审核通过后业务办结，不改变人员和工程信息"
 
 
 def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
@@ -65,7 +67,8 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return ApplicantPreview(False, failed.get("message") or "", [], [])
-    return ApplicantPreview(True, "；".join(r.get("message", "") for r in results if r), sentences, counted)
+    return ApplicantPreview(True, "；".join(r.get("message", "") for r in results if r), sentences, counted,
+                            operator_notes(results))
 
 
 def engine_key(app) -> str | None:

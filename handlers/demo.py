@@ -7,6 +7,7 @@ The logins are listed in docs/demo-logins.md; all share the password ``demo1234`
 """
 import random
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import click
 from flask import current_app
@@ -25,9 +26,9 @@ from .codes import credit_code_check_char, id_card_check_char
 from .demo_files import ACCEPTANCE_REPORT_PDF, APPOINTMENT_PDF, UNLOCK_FORM_PDF
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,
-    PENDING, PLATFORM, PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
-    SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Account, Assignment, Certificate, LockRecord,
-    Organization, Person, Project, User,
+    PENDING, PLATFORM, POST_BUILDER, POST_QUALITY, PROJECT_MANAGER, QUALITY_OFFICER, SAFETY_B, SAFETY_C,
+    SAFETY_OFFICER, SUPERVISING_FIRM, SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Account, Assignment,
+    Certificate, LockRecord, Organization, Person, Project, RosterEntry, User,
 )
 from .principal import Principal
 
@@ -169,6 +170,8 @@ class _Gen:
             SAFETY_C: lambda: f"云建安C（{year}）{r.randrange(10 ** 7):07d}",
             SUPERVISION_ENGINEER: lambda: f"53{year % 100:02d}{r.randrange(10 ** 6):06d}",
             SUPERVISOR: lambda: f"云监员{year}{r.randrange(10 ** 5):05d}",
+            POST_QUALITY: lambda: f"云岗质{year}{r.randrange(10 ** 6):06d}",
+            POST_BUILDER: lambda: f"云岗施{year}{r.randrange(10 ** 6):06d}",
         }
         return Certificate(kind=kind, number=self.unique(formats[kind]))
 
@@ -364,6 +367,7 @@ def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
             person(rng.choice(contractors), *rng.choice(staff_certs))
         else:
             person(rng.choice(firms), *rng.choice([(SUPERVISOR,), (SUPERVISION_ENGINEER,), ()]))
+    _project_facts_and_rosters(random.Random(seed + 1), gen, projects, contractors, people)
     db.session.commit()
 
     applications = _applications_in_flight(enterprises, regulator_accounts)
@@ -387,6 +391,38 @@ def _awaiting_permit(projects, owner) -> None:
         own.append(taken)
     if len(own) >= 2 and all(p.permit_no for p in own):
         own[-1].permit_no = None
+
+
+STRUCTURES = ("框架结构", "框架-剪力墙结构", "剪力墙结构", "钢结构", "砖混结构")
+
+
+def _project_facts_and_rosters(rng, gen, projects, contractors, people) -> None:
+    """The projects' descriptive facts (变更工程信息 changes them), each contractor's 质量员 and 施工员
+    with their 岗位证书, and a roster for each project under construction (变更工程人员 edits it).
+    A random generator of its own, so that everything before it stays as it was."""
+    for p in projects:
+        area = rng.randrange(30, 900) * 100
+        p.scale = f"建筑面积 {area} 平方米"
+        p.cost = Decimal(area) * rng.randrange(25, 60) / 100   # 万元
+        p.structure_type = rng.choice(STRUCTURES)
+        p.planned_start = p.registered_at + timedelta(days=rng.randrange(10, 60))
+        p.planned_end = p.planned_start + timedelta(days=rng.randrange(360, 1000))
+    posts = {}
+    for o in contractors:
+        posts[o.id] = []
+        for kind in (POST_QUALITY, POST_QUALITY, POST_BUILDER, POST_BUILDER):
+            p = Person(name=gen.name(), id_card=gen.id_card("530102"), enterprise_id=o.id)
+            p.certificates = [gen.certificate(kind)]
+            db.session.add(p)
+            people.append(p)
+            posts[o.id].append((kind, p))
+    db.session.flush()
+    for project in projects:
+        if project.status != UNDER_CONSTRUCTION:
+            continue
+        quality = next(p for kind, p in posts[project.contractor_id] if kind == POST_QUALITY)
+        db.session.add(RosterEntry(project_id=project.id, person_id=quality.id, role=QUALITY_OFFICER,
+                                   org_id=project.contractor_id, started_at=datetime.combine(project.registered_at, time(9))))
 
 
 def demo_counts() -> dict:

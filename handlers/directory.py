@@ -12,7 +12,7 @@ from engine.db import db
 from .errors import NotFound
 from .models import (
     CERTIFICATES, CHIEF_SUPERVISOR, PROJECT_MANAGER, SAFETY_OFFICER, UNDER_CONSTRUCTION, Assignment, LockRecord,
-    Organization, Person, Project,
+    Organization, Person, Project, ProjectChange, RosterEntry,
 )
 
 PER_PAGE = 20
@@ -106,6 +106,31 @@ def projects(construction_unit_id: int, q: str = "", page: int = 1, per_page: in
                                     .order_by(Assignment.id)):
             staff[a.project_id].setdefault(a.role, []).append(a.person.name)
     return Page([ProjectRow(p, staff[p.id]) for p in rows], total, page, per_page)
+
+
+@dataclass
+class ProjectDetail:
+    project: Project
+    assignments: list   # current key personnel
+    roster: list        # current 项目人员名册
+    history: list       # the change history, newest first
+
+
+def project(construction_unit_id: int, project_id: int) -> ProjectDetail:
+    """One of the construction unit's projects: facts, units, people and change history; another
+    unit's project is NotFound."""
+    p = db.session.scalar(select(Project).where(Project.id == project_id).options(
+        joinedload(Project.contractor), joinedload(Project.supervising_firm),
+        joinedload(Project.authority), joinedload(Project.agency)))
+    if p is None or p.construction_unit_id != construction_unit_id:
+        raise NotFound()
+    assignments = db.session.scalars(select(Assignment).where(
+        Assignment.project_id == p.id, Assignment.ended_at.is_(None)).order_by(Assignment.role, Assignment.id))
+    roster = db.session.scalars(select(RosterEntry).where(
+        RosterEntry.project_id == p.id, RosterEntry.ended_at.is_(None)).order_by(RosterEntry.role, RosterEntry.id))
+    history = db.session.scalars(select(ProjectChange).where(ProjectChange.project_id == p.id)
+                                 .order_by(ProjectChange.id.desc()).limit(200))
+    return ProjectDetail(p, list(assignments), list(roster), list(history))
 
 
 def certificates_text(person: Person | None) -> str:

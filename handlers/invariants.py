@@ -12,9 +12,8 @@ from . import catalog
 from .lock_rule import LIMITS, contract_key
 from .models import (
     APPLICATION_STATUS, APPROVED, CONTRACTOR, DECLINED, DISCARDED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, ORG_KINDS,
-    PERSON_STATUS, REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment, LockRecord,
-    PermitSupplement, Person, Project,
-    UnlockApplication,
+    PERSON_STATUS, REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, ROSTER_ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment,
+    LockRecord, PermitSupplement, Person, Project, RosterEntry, UnlockApplication,
 )
 
 def _counts():
@@ -110,6 +109,17 @@ def approved_permit_supplements_without_permit():
         yield f"{_title(PermitSupplement)} {app_id} 已办结，但工程 {project_id} 没有施工许可证号"
 
 
+def roster_entries_of_units_off_the_project():
+    """A unit replaced by 变更参建单位 leaves the roster with its people."""
+    on_project = RosterEntry.org_id.in_([Project.construction_unit_id, Project.contractor_id,
+                                         Project.supervising_firm_id])
+    for entry_id, project_id, org_id, role in db.session.execute(
+            select(RosterEntry.id, RosterEntry.project_id, RosterEntry.org_id, RosterEntry.role)
+            .join(Project, Project.id == RosterEntry.project_id)
+            .where(RosterEntry.ended_at.is_(None), ~on_project).order_by(RosterEntry.id)):
+        yield f"名册记录 {entry_id}（{ROSTER_ROLES.get(role, role)}）仍在工程 {project_id}，但单位 {org_id} 已不是该工程的参建单位"
+
+
 def open_tasks_of_finished_instances():
     for task_id, name, instance_id in db.session.execute(
             select(HumanTask.id, HumanTask.name, HumanTask.instance_id)
@@ -153,7 +163,8 @@ def _title(model) -> str:
 CHECKS = (people_over_their_limit, people_at_their_limit_without_a_lock, open_locks_without_a_reason,
           duplicate_open_locks, assignments_outside_their_unit, person_status_disagrees_with_locks,
           approved_unlocks_with_open_locks, approved_permit_supplements_without_permit,
-          open_tasks_of_finished_instances, application_status_disagrees_with_instance)
+          roster_entries_of_units_off_the_project, open_tasks_of_finished_instances,
+          application_status_disagrees_with_instance)
 
 
 def check_invariants() -> list[str]:

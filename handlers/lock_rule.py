@@ -10,9 +10,9 @@ from engine.db import db
 from engine.models import utcnow
 
 from .models import (
-    CHIEF_SUPERVISOR, CONSTRUCTOR, LOCKED, NORMAL, PROJECT_MANAGER, ROLES, SAFETY_B, SAFETY_C,
-    SAFETY_OFFICER, SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Assignment, LockRecord,
-    Person, Project,
+    BUILDER, CHIEF_SUPERVISOR, CONSTRUCTOR, LOCKED, NORMAL, POST_BUILDER, POST_QUALITY, PROJECT_MANAGER,
+    QUALITY_OFFICER, ROLES, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SPECIALIST_SUPERVISOR, SUPERVISION_ENGINEER,
+    SUPERVISOR, UNDER_CONSTRUCTION, Assignment, LockRecord, Person, Project,
 )
 
 LIMITS = {PROJECT_MANAGER: 1, SAFETY_OFFICER: 1, CHIEF_SUPERVISOR: 3}
@@ -28,6 +28,13 @@ REQUIRED_CERTIFICATES = {
                       ((SAFETY_B,), "该项目经理未取得安全生产考核合格证书（B证），请重新选择")],
     SAFETY_OFFICER: [((SAFETY_C,), "该安全员未取得安全生产考核合格证书（C证），请重新选择")],
     CHIEF_SUPERVISOR: [((SUPERVISION_ENGINEER, SUPERVISOR), "该项目总监未取得注册监理工程师或监理员证书，请重新选择")],
+}
+# the roster roles (§4.9) that need a certificate, in the same form; the others need none
+ROSTER_CERTIFICATES = {
+    QUALITY_OFFICER: [((POST_QUALITY,), "该质量员未取得岗位证书（质量员），请重新选择")],
+    BUILDER: [((POST_BUILDER,), "该施工员未取得岗位证书（施工员），请重新选择")],
+    SPECIALIST_SUPERVISOR: [((SUPERVISION_ENGINEER, SUPERVISOR),
+                             "该专业监理工程师未取得注册监理工程师或监理员证书，请重新选择")],
 }
 LOCKED_MESSAGE = "该人员已被锁定，请重新选择"
 NOT_OWN_MESSAGE = "该人员不属于本单位，请重新选择"
@@ -177,11 +184,20 @@ def _problem(role, candidate, applicant_org_id, old_person_id, count, has_open_l
         return SAME_PERSON_MESSAGE
     if count() >= LIMITS[role]:
         return TOO_MANY[role]
-    for kinds, message in REQUIRED_CERTIFICATES[role]:
-        if not any(candidate.holds(kind) for kind in kinds):
-            return message
+    missing = missing_certificate(candidate, REQUIRED_CERTIFICATES[role])
+    if missing:
+        return missing
     if candidate.status == LOCKED or has_open_lock():
         return LOCKED_MESSAGE
+    return None
+
+
+def missing_certificate(person: Person, requirement) -> str | None:
+    """The message of the first certificate group (of REQUIRED_CERTIFICATES or ROSTER_CERTIFICATES)
+    the person holds none of, or None."""
+    for kinds, message in requirement:
+        if not any(person.holds(kind) for kind in kinds):
+            return message
     return None
 
 

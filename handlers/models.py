@@ -1,7 +1,11 @@
 """Domain tables. Business data lives here, not in workflow task data."""
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, text
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, select, text,
+)
 from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column, relationship
 
 from engine.db import db
@@ -25,10 +29,24 @@ ROLE_EMPLOYER = {PROJECT_MANAGER: CONTRACTOR, SAFETY_OFFICER: CONTRACTOR, CHIEF_
 # certificates
 CONSTRUCTOR, SAFETY_B, SAFETY_C = "constructor", "safety_b", "safety_c"
 SUPERVISION_ENGINEER, SUPERVISOR = "supervision_engineer", "supervisor"
+POST_QUALITY, POST_BUILDER = "post_quality", "post_builder"   # 岗位证书: the record names the post
 CERTIFICATES = {
     CONSTRUCTOR: "注册建造师", SAFETY_B: "安全生产考核合格证书（B证）", SAFETY_C: "安全生产考核合格证书（C证）",
     SUPERVISION_ENGINEER: "注册监理工程师", SUPERVISOR: "监理员",
+    POST_QUALITY: "岗位证书（质量员）", POST_BUILDER: "岗位证书（施工员）",
 }
+
+# the project personnel roster (项目人员名册, §4.9): roles the lock rule does not count
+OWNER_LEAD, TECHNICAL_LEAD, QUALITY_OFFICER, BUILDER = "owner_lead", "technical_lead", "quality_officer", "builder"
+SPECIALIST_SUPERVISOR = "specialist_supervisor"
+ROSTER_ROLES = {OWNER_LEAD: "建设单位项目负责人", TECHNICAL_LEAD: "项目技术负责人", QUALITY_OFFICER: "质量员",
+                BUILDER: "施工员", SPECIALIST_SUPERVISOR: "专业监理工程师"}
+ROSTER_EMPLOYER = {OWNER_LEAD: CONSTRUCTION_UNIT, TECHNICAL_LEAD: CONTRACTOR, QUALITY_OFFICER: CONTRACTOR,
+                   BUILDER: CONTRACTOR, SPECIALIST_SUPERVISOR: SUPERVISING_FIRM}
+
+# a project's descriptive facts (变更工程信息, §4.8), in the form's order; the rest come from the 工改系统
+PROJECT_FACTS = {"name": "工程名称", "address": "工程地址", "scale": "建设规模", "cost": "工程造价（万元）",
+                 "structure_type": "结构类型", "planned_start": "计划开工日期", "planned_end": "计划竣工日期"}
 
 NORMAL, LOCKED = "normal", "locked"
 PERSON_STATUS = {NORMAL: "正常", LOCKED: "锁定"}
@@ -160,6 +178,13 @@ class Project(db.Model):
     status: Mapped[str] = mapped_column(String(30), default=UNDER_CONSTRUCTION)
     registered_at: Mapped[date | None] = mapped_column(Date)
     completed_at: Mapped[date | None] = mapped_column(Date)
+    # descriptive facts the construction unit may change (变更工程信息, §4.8); the defaults are the
+    # database's, so that an insert naming only the older columns still works
+    scale: Mapped[str] = mapped_column(String(100), server_default="")            # 建设规模（面积/长度）
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))                     # 工程造价（万元）
+    structure_type: Mapped[str] = mapped_column(String(50), server_default="")    # 结构类型
+    planned_start: Mapped[date | None] = mapped_column(Date)                          # 计划开工日期
+    planned_end: Mapped[date | None] = mapped_column(Date)                            # 计划竣工日期
 
     construction_unit: Mapped[Organization] = relationship(foreign_keys=[construction_unit_id])
     contractor: Mapped[Organization | None] = relationship(foreign_keys=[contractor_id])
@@ -222,6 +247,41 @@ class LockRecord(db.Model):
     @property
     def is_open(self) -> bool:
         return self.closed_at is None
+
+
+class RosterEntry(db.Model):
+    """A person on the project's personnel roster (项目人员名册) in a role the lock rule does not count;
+    ended_at set when they leave it (the ended rows are the roster's history)."""
+    __tablename__ = "project_roster"
+    __table_args__ = (Index("ix_project_roster_project", "project_id", "ended_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))   # the unit the role belongs to
+    role: Mapped[str] = mapped_column(String(30))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    person: Mapped[Person] = relationship(lazy="joined")
+
+    @property
+    def role_label(self) -> str:
+        return ROSTER_ROLES[self.role]
+
+
+class ProjectChange(db.Model):
+    """The project's change history: one approved change, what it changed (before → after), by
+    which application, who filed it and who approved it."""
+    __tablename__ = "project_change"
+    __table_args__ = (Index("ix_project_change_project", "project_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    process: Mapped[str] = mapped_column(String(50))          # the process title (变更工程信息 …)
+    case_no: Mapped[str | None] = mapped_column(String(40))   # the application's 办件编号
+    applicant: Mapped[str] = mapped_column(String(200))       # the filing organisation
+    approved_by: Mapped[str] = mapped_column(String(300))     # reviewer and organisation
+    changes: Mapped[list] = mapped_column(JSON)               # [[label, before, after], …]
 
 
 class Attachment(db.Model):
@@ -330,6 +390,50 @@ class PermitSupplement(ApplicationMixin, db.Model):
     __tablename__ = "permit_supplement"
     permit_no: Mapped[str] = mapped_column(String(50), default="")  # 施工许可证号
     issue_date: Mapped[date | None] = mapped_column(Date)          # 发证日期
+
+
+class ProjectInfoChange(ApplicationMixin, db.Model):
+    """变更工程信息 (§4.8): the project's descriptive facts as they are to become."""
+    __tablename__ = "project_info_change"
+    name: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    scale: Mapped[str] = mapped_column(String(100), default="")
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    structure_type: Mapped[str] = mapped_column(String(50), default="")
+    planned_start: Mapped[date | None] = mapped_column(Date)
+    planned_end: Mapped[date | None] = mapped_column(Date)
+
+
+class RosterChange(ApplicationMixin, db.Model):
+    """变更工程人员 (§4.9): add a person to the roster, replace an entry, or remove one."""
+    __tablename__ = "roster_change"
+    operation: Mapped[str] = mapped_column(String(20), default="add")   # add | replace | remove
+    role: Mapped[str | None] = mapped_column(String(30))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("project_roster.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    entry: Mapped[RosterEntry | None] = relationship(lazy="joined")
+    person: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class UnitChange(ApplicationMixin, db.Model):
+    """变更参建单位 (§4.10): a new contractor or supervising firm, with its people for the counted roles."""
+    __tablename__ = "unit_change"
+    unit_kind: Mapped[str] = mapped_column(String(30), default=CONTRACTOR)   # contractor | supervising_firm
+    old_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    new_credit_code: Mapped[str] = mapped_column(String(18), default="")
+    new_unit_id: Mapped[int | None] = mapped_column(ForeignKey("organization.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))   # 项目经理
+    safety_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))    # 安全员
+    chief_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))     # 项目总监
+    old_unit: Mapped[Organization | None] = relationship(foreign_keys=[old_unit_id], lazy="joined")
+    new_unit: Mapped[Organization | None] = relationship(foreign_keys=[new_unit_id], lazy="joined")
+    manager: Mapped[Person | None] = relationship(foreign_keys=[manager_id], lazy="joined")
+    safety: Mapped[Person | None] = relationship(foreign_keys=[safety_id], lazy="joined")
+    chief: Mapped[Person | None] = relationship(foreign_keys=[chief_id], lazy="joined")
+
+    @property
+    def unit_label(self) -> str:
+        return ORG_KINDS[self.unit_kind]
 
 
 class Registration(db.Model):

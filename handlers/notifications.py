@@ -32,6 +32,7 @@ KINDS = {
     "returned": ("申请被退回", "applicant"),
     "approved": ("申请已办结", "applicant"),
     "recheck_failed": ("复核未通过", "applicant"),
+    "unit_changed": ("参建单位变更", "applicant"),
     "incident": ("系统异常", "admin"),
     "registration": ("新的注册申请", "admin"),
 }

@@ -9,6 +9,7 @@ operator will do, its preview says, and a re-check that would fail is shown as i
 ``record_changes`` is the same recorder the tests wrap around a real approval, so that
 "the preview agrees with the effect" is one comparison.
 """
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,7 +22,8 @@ from engine.registry import ServiceCall
 
 from . import catalog
 from .models import (
-    ACTIVE, PERSON_STATUS, PROJECT_STATUS, ROLES, Account, Assignment, LockRecord, Person, Project,
+    ACTIVE, ORG_KINDS, PERSON_STATUS, PROJECT_FACTS, PROJECT_STATUS, ROLES, ROSTER_ROLES, Account, Assignment,
+    LockRecord, Organization, Person, Project, ProjectChange, RosterEntry,
 )
 
 
@@ -43,12 +45,14 @@ class Preview:
     applied: bool                   # False: the approval's re-check would fail and nothing would change
     message: str                    # the operator's own words (its log message)
     sentences: list[str]            # what will change, one sentence each, in the order it happens
+    notes: list[str] = field(default_factory=list)   # what the operators say besides rows (who is notified)
 
     @property
     def text(self) -> str:
         if not self.applied:
             return f"审核通过时复核将不通过：{self.message.removeprefix('审核通过时复核未通过：')}；申请将退回申请单位，不做任何更改"
-        return "；".join(self.sentences) if self.sentences else "审核通过后业务办结，不改变人员和工程信息"
+        said = self.sentences + self.notes
+        return "；".join(said) if said else "审核通过后业务办结，不改变人员和工程信息"
 
 
 def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
@@ -69,7 +73,12 @@ def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return Preview(False, failed.get("message") or "", [])
-    return Preview(True, "；".join(r.get("message", "") for r in results if r), sentences)
+    return Preview(True, "；".join(r.get("message", "") for r in results if r), sentences, operator_notes(results))
+
+
+def operator_notes(results) -> list[str]:
+    """What the operators say will happen besides the rows they change (a lock kept, a notification)."""
+    return [note for r in results if r for note in r.get("notes", ())]
 
 
 # -- recording -----------------------------------------------------------------------------------
@@ -132,7 +141,7 @@ def describe(changes: list[Change]) -> list[str]:
     """Chinese sentences for the recorded changes, in the order they happened; rows no describer
     knows (the application's own status, timestamps) say nothing."""
     sentences: list[str] = []
-    for change in changes:
+    for change in sorted(changes, key=lambda c: isinstance(c.obj, ProjectChange)):   # the history row last
         describer = DESCRIBERS.get(type(change.obj))
         for sentence in (describer(change) if describer else ()):
             if sentence not in sentences:
@@ -184,6 +193,15 @@ def _project_row(change: Change):
         yield f"{project.name} 状态变为{PROJECT_STATUS.get(project.status, project.status)}"
     if "permit_no" in change.fields and project.permit_no:
         yield f"{project.name} 施工许可证号登记为 {project.permit_no}"
+    known_as = change.fields["name"][0] if "name" in change.fields else project.name   # the name before
+    for name, label in PROJECT_FACTS.items():
+        if name in change.fields:
+            before, after = _fact(change.fields[name][0]), _fact(getattr(project, name))
+            yield f"{known_as} 的{label}由“{before or '（空）'}”变更为“{after or '（空）'}”"
+    for name, kind in (("contractor_id", "contractor"), ("supervising_firm_id", "supervising_firm")):
+        if name in change.fields:
+            before, after = change.fields[name][0], getattr(project, name)
+            yield f"{project.name} 的{ORG_KINDS[kind]}由 {_org(before)} 变更为 {_org(after)}"
 
 
 def _account(change: Change):
@@ -194,8 +212,33 @@ def _account(change: Change):
         yield f"{account.org.name}的账号 {who}将启用，可以登录本系统"
 
 
+def _fact(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
+def _org(org_id) -> str:
+    org = db.session.get(Organization, org_id) if org_id else None
+    return org.name if org else "（无）"
+
+
+def _roster_entry(change: Change):
+    entry = change.obj
+    who, where, role = _person(entry.person_id), _project(entry.project_id), ROSTER_ROLES.get(entry.role, entry.role)
+    if change.kind == "new":
+        yield f"{who} 将列入 {where} 项目人员名册（{role}）"
+    elif "ended_at" in change.fields and entry.ended_at is not None:
+        yield f"{who} 将退出 {where} 项目人员名册（{role}）"
+
+
+def _project_change(change: Change):
+    if change.kind == "new":
+        yield f"变更前后的内容将记入 {_project(change.obj.project_id)} 的变更记录"
+
+
 DESCRIBERS = {LockRecord: _lock_record, Assignment: _assignment, Person: _person_row, Project: _project_row,
-              Account: _account}
+              Account: _account, RosterEntry: _roster_entry, ProjectChange: _project_change}
 
 
 def comparable(changes: list[Change]) -> set[tuple]:
@@ -205,7 +248,8 @@ def comparable(changes: list[Change]) -> set[tuple]:
         for name, (_old, new) in sorted(change.fields.items()):
             if name == "id":
                 continue
-            value = "set" if isinstance(new, (datetime, date)) else new
+            value = "set" if isinstance(new, (datetime, date)) else \
+                json.dumps(new, ensure_ascii=False, sort_keys=True) if isinstance(new, (list, dict)) else new
             out.add((type(change.obj).__name__, change.kind, change.key, name, value))
     return out
 

@@ -3,6 +3,7 @@
 - ``emit(event, data)`` records an event in the session; the session's commit writes one
   ``webhook_delivery`` row and one ``webhook.deliver`` job per matching subscription, in the same
   transaction as the event. A rolled-back transaction (or savepoint) drops its events: no delivery.
+- ``project.changed`` is emitted by the approval of 变更工程信息 with the changed facts (before, after).
 - Lock records opened or closed and projects completed are seen at flush time, whatever code path
   changed them (approvals, intake); applications reported, returned or approved and tasks offered
   come from the notification hooks (``on_notification``).
@@ -45,7 +46,7 @@ _IN_FLIGHT_LOCK = threading.Lock()
 EVENTS = {
     "task.offered": "任务待签收", "application.reported": "申请已上报", "application.returned": "申请被退回",
     "application.approved": "申请已办结", "lock.opened": "人员锁定", "lock.closed": "锁定解除",
-    "project.completed": "工程竣工",
+    "project.completed": "工程竣工", "project.changed": "工程信息变更",
 }
 DELIVER_JOB = "webhook.deliver"
 MAX_ATTEMPTS = 8

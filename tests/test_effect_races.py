@@ -179,6 +179,45 @@ def test_completion_racing_a_change_on_the_same_project(ctx, world, services):
     _assert_all_rounds(verdicts, {"A", "change, then completion"})
 
 
+def test_unit_change_racing_a_change_naming_the_same_person(ctx, world, services):
+    """变更参建单位 names X as the new contractor's project manager while X's own enterprise files a
+    key-manager change naming X on another project: exactly one takes effect."""
+    from handlers.models import SAFETY_C, UnitChange
+    verdicts = []
+    for r in range(ROUNDS):
+        project = world.add_project(f"换单位工程{r}")
+        for name, role, certs in ((f"旧经理{r}", "project_manager", (CONSTRUCTOR, SAFETY_B)),
+                                  (f"旧安全员{r}", "safety_officer", (SAFETY_C,))):
+            world.assign(world.add_person(name, "contractor", *certs), project, role)
+        x = world.add_person(f"争夺经理{r}", "contractor2", CONSTRUCTOR, SAFETY_B)
+        safety = world.add_person(f"新安全员{r}", "contractor2", SAFETY_C)
+        old_q, q = locked_person(world, f"乙方原经理{r}", org_key="contractor2", contractor="contractor2")
+        owner = world.who("owner_user")
+        unit = services.unit.create(owner, project.id)
+        services.unit.save(owner, unit.id, {
+            "unit_kind": "contractor", "new_credit_code": world.orgs["contractor2"].credit_code, "reason": "解除合同",
+            "manager_id": str(x.id), "safety_id": str(safety.id)},
+            [Upload("termination", "解除合同协议.pdf", PDF_BYTES), Upload("new_contract", "新合同.pdf", PDF_BYTES)])
+        services.unit.report(owner, unit.id)
+        applicant = world.who("contractor2_user")
+        assignment = db.session.scalar(select(Assignment).where(Assignment.person_id == old_q.id))
+        change = services.change.create(applicant, assignment.id)
+        services.change.save(applicant, change.id, {"new_person_id": x.id, "reason": "原经理调离"})
+        services.change.report(applicant, change.id)
+        results = _race(ctx, services, _claimed(world, services, services.unit, unit, "auth_reviewer"),
+                        _claimed(world, services, services.change, change, "agency_reviewer"))
+        unit, change = _fresh(UnitChange, unit.id), _fresh(ManagerChangeApplication, change.id)
+        verdict = _verdict(results, unit, change, TOO_MANY, TOO_MANY)
+        x_projects = db.session.scalars(select(Assignment.project_id).where(
+            Assignment.person_id == x.id, Assignment.ended_at.is_(None))).all()
+        if len(x_projects) != 1:
+            verdict += f" (X on {len(x_projects)} projects)"
+        if verdict == "B" and db.session.get(Project, project.id).contractor_id != world.orgs["contractor"].id:
+            verdict += " (the project moved although the unit change lost)"
+        verdicts.append(verdict)
+    _assert_all_rounds(verdicts, {"A", "B"})
+
+
 # -- the locks themselves -------------------------------------------------------------------
 def _hold_then(ctx, take, then):
     """In another session: take the locks, signal, wait ~0.5 s, do ``then`` and commit."""

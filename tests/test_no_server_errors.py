@@ -79,6 +79,7 @@ def _objects(world, services):
             "job_id": db.session.scalar(select(func.min(Job.id))),
             "notification_id": db.session.scalar(select(func.min(Notification.id))),
             "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
+            "project_id": reported.project_id,
             "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
             "subscription_id": _subscription_id(),
             "delivery_id": 1}

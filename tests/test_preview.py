@@ -113,10 +113,71 @@ def test_permit_supplement_preview_names_the_permit_number(world, services, monk
     assert preview.sentences == ["呈贡新区安置房 施工许可证号登记为 530114202405200101"]
 
 
+def test_info_change_preview_says_each_fact_before_and_after(world, services, monkeypatch):
+    project = world.add_project("呈贡新区安置房")
+    owner = world.who("owner_user")
+    app = services.info.create(owner, project.id)
+    services.info.save(owner, app.id, {"name": "呈贡新区安置房（二期）", "cost": "8650.5", "reason": "规划调整",
+                                       "explanation": "规划调整"}, [Upload("proof", "证明.pdf", PDF_BYTES)])
+    services.info.report(owner, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.sentences == ["呈贡新区安置房 的工程名称由“呈贡新区安置房”变更为“呈贡新区安置房（二期）”",
+                                 "呈贡新区安置房 的工程造价（万元）由“（空）”变更为“8650.50”",
+                                 "变更前后的内容将记入 呈贡新区安置房（二期） 的变更记录"]
+
+
+def test_roster_change_preview_names_who_joins_the_roster(world, services, monkeypatch):
+    from handlers.models import POST_QUALITY, QUALITY_OFFICER
+    project = world.add_project("官渡区学校")
+    person = world.add_person("钱质量", "contractor", POST_QUALITY)
+    owner = world.who("owner_user")
+    app = services.roster.create(owner, project.id)
+    services.roster.save(owner, app.id, {"operation": "add", "role": QUALITY_OFFICER, "person_id": str(person.id),
+                                         "reason": "新增质量员"})
+    services.roster.report(owner, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    assert preview.sentences == ["钱质量 将列入 官渡区学校 项目人员名册（质量员）",
+                                 "变更前后的内容将记入 官渡区学校 的变更记录"]
+
+
+def test_unit_change_preview_says_who_leaves_who_comes_and_who_hears(world, services, monkeypatch):
+    from handlers.models import CONTRACTOR
+    project = world.add_project("滇池路综合体一期", contract_no="HT-1")
+    sibling = world.add_project("滇池路综合体二期", contract_no="HT-1")
+    manager = world.add_person("甲经理", "contractor", CONSTRUCTOR, SAFETY_B)
+    safety = world.add_person("乙安全", "contractor", SAFETY_C)
+    for p in (project, sibling):
+        world.assign(manager, p, "project_manager")
+    world.assign(safety, project, SAFETY_OFFICER)
+    new_manager = world.add_person("丁经理", "contractor2", CONSTRUCTOR, SAFETY_B)
+    new_safety = world.add_person("戊安全", "contractor2", SAFETY_C)
+    owner = world.who("owner_user")
+    app = services.unit.create(owner, project.id)
+    services.unit.save(owner, app.id, {
+        "unit_kind": CONTRACTOR, "new_credit_code": world.orgs["contractor2"].credit_code, "reason": "解除合同",
+        "manager_id": str(new_manager.id), "safety_id": str(new_safety.id)},
+        [Upload("termination", "解除合同协议.pdf", PDF_BYTES), Upload("new_contract", "新合同.pdf", PDF_BYTES)])
+    services.unit.report(owner, app.id)
+    reviewer, task = _claimed(world, services)
+    preview = _same_effect(services, reviewer, task, monkeypatch)
+    for sentence in ("甲经理 在 滇池路综合体一期 的项目经理任职结束", "乙安全 在 滇池路综合体一期 的安全员任职结束",
+                     "将关闭 乙安全 在 滇池路综合体一期 的锁定记录（安全员）", "乙安全 状态变为正常",
+                     "滇池路综合体一期 的施工单位由 云南建投第一建设有限公司 变更为 云南工程建设总承包有限公司",
+                     "丁经理 将成为 滇池路综合体一期 项目经理", "丁经理 将因担任项目经理被锁定（添加锁定的工程：滇池路综合体一期）",
+                     "戊安全 将成为 滇池路综合体一期 安全员", "戊安全 状态变为锁定"):
+        assert sentence in preview.sentences
+    assert preview.notes == ["甲经理 仍在 滇池路综合体二期 担任项目经理，锁定保持",
+                             "云南建投第一建设有限公司 将不再看到该工程，并收到通知", "云南工程建设总承包有限公司 将收到通知"]
+    assert preview.text.endswith("；".join(preview.notes))
+
+
 def test_every_catalogued_process_has_a_preview_test():
     """A process added to the catalog needs its own agreement test here."""
     from handlers import catalog
-    tested = {"personnel_unlock", "manager_change", "completion_filing", "permit_supplement"}
+    tested = {"personnel_unlock", "manager_change", "completion_filing", "permit_supplement",
+              "project_info_change", "roster_change", "unit_change"}
     not_yet = {"registration_review"}   # merged last: its preview (account activation) is not described yet
     assert {e.key for e in catalog.entries()} == tested | not_yet
 

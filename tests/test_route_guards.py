@@ -9,7 +9,8 @@ PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login"
           "auth.register_details", "auth.register_done"}
 SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
-               "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1"}
+               "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1",
+               "project_id": 1}
 API_PUBLIC = {"api-docs.openapi_json", "api_docs.docs"}   # the API's document and its page
 
 USERS = {"contractor_user": "contractor", "firm_user": "firm", "owner_user": "owner",
@@ -21,6 +22,9 @@ PAGES = {
     "/apply/completion/": {"owner"},
     "/apply/unlock/new": {"contractor", "firm"},
     "/apply/completion/new": {"owner"},
+    "/apply/info/": {"owner"},
+    "/apply/roster/": {"owner"},
+    "/apply/unit/": {"owner"},
     "/enterprise/info": {"contractor", "firm", "owner"},
     "/enterprise/people": {"contractor", "firm"},
     "/enterprise/projects": {"owner"},

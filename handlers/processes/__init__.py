@@ -15,7 +15,7 @@ from engine.models import utcnow
 
 from .. import catalog
 from ..applications import application_for
-from ..models import APPROVED, Project
+from ..models import APPROVED, Project, ProjectChange
 from ..registry import registry  # noqa: F401 — the process modules register with it
 
 
@@ -58,6 +58,16 @@ def _recheck_failed(message: str) -> dict:
     return {"applied": False, "message": message, "log_action": RECHECK_FAILED}
 
 
+def record_project_change(app, actor, changes: list[list]) -> ProjectChange:
+    """Keep an approved change in the project's change history: [[label, before, after], …]."""
+    entry = catalog.entry_of(app)
+    row = ProjectChange(project_id=app.project_id, process=entry.title, case_no=app.case_no,
+                        applicant=app.applicant_org.name, approved_by=f"{actor.org_name} {actor.user_name}".strip(),
+                        changes=changes, at=utcnow())
+    db.session.add(row)
+    return row
+
+
 def build_engine() -> ProcessEngine:
     return ProcessEngine(registry)
 
@@ -67,4 +77,7 @@ from . import unlock  # noqa: E402,F401,I001
 from . import manager_change  # noqa: E402,F401
 from . import completion_filing  # noqa: E402,F401
 from . import permit_supplement  # noqa: E402,F401
+from . import project_info_change  # noqa: E402,F401
+from . import roster_change  # noqa: E402,F401
+from . import unit_change  # noqa: E402,F401
 from . import registration  # noqa: E402,F401

@@ -5,7 +5,7 @@ from handlers import directory
 from handlers.accounts import EDITABLE_FIELDS, enterprise_history, update_enterprise
 from handlers.errors import DomainError, NotFound
 from handlers.models import (
-    CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS, ORG_KINDS, ROLES, SUPERVISING_FIRM,
+    CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS, ORG_KINDS, PROJECT_FACTS, ROLES, SUPERVISING_FIRM,
 )
 
 from ..access import principal_required
@@ -67,3 +67,13 @@ def projects():
     q = request.args.get("q", "").strip()[:100]
     page = directory.projects(g.principal.org_id, q, page_arg())
     return render_template("enterprise/projects.html", page=page, q=q)
+
+
+@bp.get("/projects/<id:project_id>")
+@principal_required(CONSTRUCTION_UNIT)
+def project(project_id):
+    try:
+        detail = directory.project(g.principal.org_id, project_id)
+    except NotFound:
+        abort(404)
+    return render_template("enterprise/project.html", d=detail, facts=PROJECT_FACTS)
