@@ -13,7 +13,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule, webhooks
 from ..applications import ApplicationService, _text
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import CONSTRUCTION_UNIT, PROJECT_FACTS, UNDER_CONSTRUCTION, Project, ProjectInfoChange
 from ..principal import Principal
@@ -28,11 +28,11 @@ MAX_COST = Decimal("999999999999.99")
 class ProjectInfoChangeService(ApplicationService):
     duplicate_message = "该工程已有未办结的工程信息变更"
 
-    def projects(self, principal: Principal) -> list[Project]:
+    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
         self._require_kind(principal)
-        return list(db.session.scalars(db.select(Project).where(
+        return list(db.session.scalars(flt.apply(db.select(Project).where(
             Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name)))
+            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> ProjectInfoChange:
         with self.engine.command():
@@ -126,9 +126,9 @@ def apply_info_change(call: ServiceCall) -> dict:
     return _approved(app, "、".join(PROJECT_FACTS[k] for k in changes) + "已变更" if changes else "工程信息未变更")
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(p.id, p.name, f"报监登记号 {p.supervision_no}", open_key=f"info:{p.id}")
-            for p in service.projects(principal)]
+            for p in service.projects(principal, flt)]
 
 
 def _changes_text(app) -> str:
@@ -141,6 +141,7 @@ ENTRY = catalog.register(ProcessEntry(
     menu=("项目管理", "工程变更"), crumbs=("项目管理", "在建", "工程变更"), filers=(CONSTRUCTION_UNIT,),
     model=ProjectInfoChange, service=ProjectInfoChangeService, edit_form="project_info_change.edit",
     picker_title="选择需变更信息的工程", picker_empty="本单位暂无在建工程", picks=_picks,
+    pick_search="工程名称或报监登记号",
     columns=(
         Column("工程名称", lambda a: a.project.name),
         Column("变更后工程名称", lambda a: a.name),
@@ -161,5 +162,5 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("变更说明", lambda a: a.explanation, "pre"),
     ),
-    after_save="detail", operators=("project_info_change.apply",),
+    operators=("project_info_change.apply",),
 ))

@@ -14,7 +14,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..errors import DomainError, NotFound
 from ..models import (
     CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, ROLES, ROSTER_EMPLOYER, ROSTER_ROLES, SUPERVISING_FIRM,
@@ -68,11 +68,11 @@ def person_problem(project: Project, role: str, person: Person, replacing: Roste
 class RosterChangeService(ApplicationService):
     duplicate_message = "该工程已有未办结的工程人员变更"
 
-    def projects(self, principal: Principal) -> list[Project]:
+    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
         self._require_kind(principal)
-        return list(db.session.scalars(select(Project).where(
+        return list(db.session.scalars(flt.apply(select(Project).where(
             Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name)))
+            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> RosterChange:
         with self.engine.command():
@@ -186,9 +186,9 @@ def apply_roster_change(call: ServiceCall) -> dict:
     return _approved(app, f"{role}：{before or '（无）'} → {after or '（无）'}")
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(p.id, p.name, f"报监登记号 {p.supervision_no}", open_key=f"roster:{p.id}")
-            for p in service.projects(principal)]
+            for p in service.projects(principal, flt)]
 
 
 def _change_text(a) -> str:
@@ -202,6 +202,7 @@ ENTRY = catalog.register(ProcessEntry(
     menu=("项目管理", "工程变更"), crumbs=("项目管理", "在建", "工程变更"), filers=(CONSTRUCTION_UNIT,),
     model=RosterChange, service=RosterChangeService, edit_form="roster_change.edit",
     picker_title="选择需变更人员的工程", picker_empty="本单位暂无在建工程", picks=_picks,
+    pick_search="工程名称或报监登记号",
     columns=(
         Column("工程名称", lambda a: a.project.name),
         Column("变更方式", lambda a: OPERATIONS.get(a.operation, "")),
@@ -226,5 +227,5 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("说明", lambda a: a.explanation, "pre"),
     ),
-    after_save="detail", operators=("roster_change.apply",),
+    operators=("roster_change.apply",),
 ))

@@ -18,7 +18,7 @@ from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService
-from ..catalog import Column, Pick, ProcessEntry
+from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
 from ..codes import is_valid_credit_code
 from ..errors import DomainError, FieldErrors, NotFound
 from ..models import (
@@ -102,11 +102,11 @@ def unit_change_problems(app: UnitChange, require_all: bool = True) -> dict[str,
 class UnitChangeService(ApplicationService):
     duplicate_message = "该工程已有未办结的参建单位变更"
 
-    def projects(self, principal: Principal) -> list[Project]:
+    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
         self._require_kind(principal)
-        return list(db.session.scalars(select(Project).where(
+        return list(db.session.scalars(flt.apply(select(Project).where(
             Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name)))
+            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> UnitChange:
         with self.engine.command():
@@ -257,11 +257,11 @@ def _notify_units(app, project, old_unit, new_unit) -> list[str]:
     return notes
 
 
-def _picks(service, principal) -> list[Pick]:
+def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(p.id, p.name, f"施工单位 {p.contractor.name if p.contractor else '—'} · "
                                f"监理单位 {p.supervising_firm.name if p.supervising_firm else '—'}",
                  open_key=f"unit:{p.id}")
-            for p in service.projects(principal)]
+            for p in service.projects(principal, flt)]
 
 
 def _people_text(app) -> str:
@@ -273,6 +273,7 @@ ENTRY = catalog.register(ProcessEntry(
     menu=("项目管理", "工程变更"), crumbs=("项目管理", "在建", "工程变更"), filers=(CONSTRUCTION_UNIT,),
     model=UnitChange, service=UnitChangeService, edit_form="unit_change.edit",
     picker_title="选择需变更参建单位的工程", picker_empty="本单位暂无在建工程", picks=_picks,
+    pick_search="工程名称或报监登记号",
     columns=(
         Column("工程名称", lambda a: a.project.name),
         Column("变更类型", lambda a: a.unit_label),
@@ -295,6 +296,6 @@ ENTRY = catalog.register(ProcessEntry(
         Column("变更原因", lambda a: a.reason, "pre"),
         Column("说明", lambda a: a.explanation, "pre"),
     ),
-    after_save="detail", operators=("unit_change.apply",),
+    operators=("unit_change.apply",),
     counted_people=lambda a: [(p, role) for _n, role, p in named_people(a) if p is not None],
 ))
