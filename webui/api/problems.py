@@ -50,6 +50,8 @@ def problem_responses(blp, *codes):
 
 
 def translate(message: str) -> str:
+    if _chinese(message):   # the project's own validators speak Chinese already
+        return message
     for pattern, chinese in _MESSAGES:
         if re.search(pattern, message):
             return re.sub(r".*?" + pattern + r".*", chinese, message, flags=re.S)

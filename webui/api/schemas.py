@@ -1,13 +1,41 @@
 """The API's request and response shapes (marshmallow), from which the OpenAPI document is built."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from handlers.models import API_SCOPES, CERTIFICATES, PERSON_STATUS, PROJECT_STATUS, ROLES
+from handlers.text import bad_character
 
 
 class Strict(Schema):
     class Meta:
         unknown = EXCLUDE   # fields from a newer sender are ignored, not refused
         ordered = True
+
+    @pre_load
+    def refuse_bad_characters(self, data, **_kw):
+        """NUL, control characters and lone surrogates anywhere in the body: 400 naming each field,
+        before anything can reach the database (PostgreSQL refuses NUL; a surrogate cannot be encoded)."""
+        errors = dict(_bad_strings(data))
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def _bad_strings(value, path=""):
+    """(dotted path, [message]) of every string in ``value`` that cannot be stored."""
+    if isinstance(value, str):
+        reason = bad_character(value)
+        if reason:
+            yield path, [reason]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and bad_character(key):
+                yield name, [bad_character(key)]
+            else:
+                yield from _bad_strings(item, name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _bad_strings(item, f"{path}[{i}]")
 
 
 class FieldError(Schema):

@@ -1,6 +1,8 @@
 """Webhook subscriptions of machine clients (scope ``webhooks:manage``); delivery in handlers.webhooks."""
+from urllib.parse import urlsplit
+
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from handlers import webhooks
 from handlers.errors import DomainError, NotFound
@@ -13,8 +15,20 @@ blp = Blueprint("api_webhooks", __name__, description="事件推送（Webhook）
 protect(blp)
 
 
+def _well_formed_url(value: str) -> None:
+    """A URL that splits into scheme, host and port ("http://[::1" does not: urlsplit raises)."""
+    try:
+        parts = urlsplit(value)
+        parts.port   # noqa: B018 (raises on a port that is not a number in 0..65535)
+    except ValueError:
+        raise ValidationError("回调地址格式不正确") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("回调地址必须是 http(s) 网址")
+
+
 class SubscriptionIn(Strict):
-    url = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"description": "回调地址"})
+    url = fields.String(required=True, validate=[validate.Length(min=1, max=500), _well_formed_url],
+                        metadata={"description": "回调地址"})
     events = fields.List(fields.String(validate=validate.OneOf(list(webhooks.EVENTS))), required=True,
                          validate=validate.Length(min=1, max=len(webhooks.EVENTS)))
 
