@@ -114,6 +114,48 @@ def test_calls_are_rate_limited_per_token(api, ctx):
         ctx.config.pop("API_RATE_LIMIT")
 
 
+def test_wrong_secrets_under_a_tokens_prefix_do_not_use_up_its_limit(api, ctx):
+    client, _, token = api
+    victim_prefix = token.split("_")[1]
+    ctx.config["API_RATE_LIMIT"] = "5 per minute"
+    try:
+        forged = [client.get("/api/v1/projects", headers=auth(f"ynqs_{victim_prefix}_garbage")).status_code
+                  for _ in range(20)]
+        assert forged == [401] * 20
+        assert client.get("/api/v1/projects", headers=auth(token)).status_code == 200
+    finally:
+        ctx.config.pop("API_RATE_LIMIT")
+
+
+def test_failed_authentications_from_one_address_are_eventually_refused_with_429(api):
+    client, _, token = api
+    statuses = [client.get("/api/v1/projects", headers=auth("ynqs_00000000_guess"),
+                           environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code for _ in range(40)]
+    assert statuses[:30] == [401] * 30 and statuses[30:] == [429] * 10
+    other = client.get("/api/v1/projects", headers=auth("ynqs_00000000_guess"),
+                       environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    assert other.status_code == 401   # another address has its own count
+    served = client.get("/api/v1/projects", headers=auth(token), environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert served.status_code == 200   # a valid token is served from the refused address
+
+
+@pytest.mark.parametrize("hops, counted", [(0, "the proxy"), (1, "each client")])
+def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(client_world, ctx, hops, counted):
+    from webui import trust_proxies
+    client, _ = client_world
+    wsgi_app = ctx.wsgi_app
+    ctx.config.update(TRUSTED_PROXIES=hops, API_AUTH_FAILURE_LIMIT="3 per minute")
+    trust_proxies(ctx)
+    try:
+        statuses = [client.get("/api/v1/projects", headers={"X-Forwarded-For": f"198.51.100.{i % 2}"},
+                               environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code for i in range(6)]
+    finally:
+        ctx.wsgi_app = wsgi_app
+        ctx.config.update(TRUSTED_PROXIES=0)
+        ctx.config.pop("API_AUTH_FAILURE_LIMIT")
+    assert statuses == {"the proxy": [401] * 3 + [429] * 3, "each client": [401] * 6}[counted]
+
+
 # -- people ----------------------------------------------------------------------------------------
 def test_a_person_is_upserted_by_id_card(api):
     client, world, token = api
