@@ -84,6 +84,17 @@ def test_a_token_without_the_scope_is_refused_with_403(client_world):
     assert row_counts(Project)["project"] == 0
 
 
+@pytest.mark.parametrize("method, url", [("POST", "/api/v1/projects"), ("POST", "/api/v1/people/bulk"),
+                                         ("GET", "/api/v1/projects?limit=0"), ("POST", "/api/v1/webhooks"),
+                                         ("PATCH", "/api/v1/applications/unlock/1"), ("POST", "/api/v1/tasks/1/return")])
+def test_the_scope_is_checked_before_the_body(client_world, method, url):
+    client, _ = client_world
+    token = machine_token("people:read", client="人员库")
+    resp = client.open(url, method=method, json={"rows": "x", "url": 5, "opinion": 5, "reason": 5},
+                       headers=auth(token))
+    assert resp.status_code == 403, resp.get_json()
+
+
 def test_a_personal_token_cannot_push(client_world):
     client, world = client_world
     token = personal_token("contractor_user")

@@ -169,12 +169,13 @@ def endpoint(method, path, summary, schema=None, *, args=None, location="json", 
     """A personal-token endpoint: ``method path`` answering ``status`` with ``schema`` (or ``content_type``),
     taking ``args`` from ``location``; the refusals as problems, each error documented."""
     def decorate(view):
-        view = problem_responses(blp, *ERRORS)(user_required(refusals(view)))
+        view = problem_responses(blp, *ERRORS)(refusals(view))
         view = blp.response(status, schema, content_type=content_type, description=description)(view)
         view = blp.doc(summary=summary, **doc)(view)
         if args is not None:
             view = blp.arguments(args, location=location)(view)
-        return blp.route(path, methods=[method])(view)
+        # outermost: a machine token is refused (403) before its request body is read (400)
+        return blp.route(path, methods=[method])(user_required(view))
     return decorate
 
 

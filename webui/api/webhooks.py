@@ -53,20 +53,20 @@ def _dict(sub, secret=None) -> dict:
 
 
 @blp.route("/webhooks", methods=["GET"])
+@scope_required("webhooks:manage")
 @blp.doc(summary="本客户端的订阅")
 @blp.response(200, Subscriptions)
 @problem_responses(blp, 401, 403, 429)
-@scope_required("webhooks:manage")
 def list_subscriptions():
     return {"items": [_dict(s) for s in webhooks.subscriptions(caller().client)]}
 
 
 @blp.route("/webhooks", methods=["POST"])
+@scope_required("webhooks:manage")
 @blp.arguments(SubscriptionIn)
 @blp.doc(summary="订阅事件：推送带 X-Ynqs-Signature（HMAC-SHA256）签名头")
 @blp.response(201, Subscription)
 @problem_responses(blp, 400, 401, 403, 429)
-@scope_required("webhooks:manage")
 def subscribe(data):
     try:
         sub, secret = webhooks.subscribe(caller().client, data["url"], data["events"])
@@ -76,10 +76,10 @@ def subscribe(data):
 
 
 @blp.route("/webhooks/<id:subscription_id>", methods=["DELETE"])
+@scope_required("webhooks:manage")
 @blp.doc(summary="取消订阅")
 @blp.response(204)
 @problem_responses(blp, 401, 403, 404, 429)
-@scope_required("webhooks:manage")
 def unsubscribe(subscription_id):
     try:
         webhooks.unsubscribe(caller().client, subscription_id)
