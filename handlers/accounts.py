@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
+from engine.text import natural_key
 
 from . import api_tokens
 from .codes import is_valid_credit_code
@@ -149,7 +150,7 @@ def _check_organisation(reg: Registration, problems: Problems) -> str | None:
         problems.add("kind", "账号类型：请选择有效的账号类型")
     if not reg.org_name.strip():
         problems.add("org_name", "单位名称：请填写单位名称")
-    code = reg.credit_code.strip().upper()
+    code = natural_key(reg.credit_code)
     if not is_valid_credit_code(code):
         problems.add("credit_code", "统一社会信用代码：格式或校验位不正确（应为 18 位）")
         code = None

@@ -2,7 +2,7 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from handlers.models import API_SCOPES, CERTIFICATES, PERSON_STATUS, PROJECT_STATUS, ROLES
-from handlers.text import bad_character
+from engine.text import bad_character
 
 
 class Strict(Schema):
