@@ -1,11 +1,5 @@
-"""Check characters of the national identifiers the platform accepts.
-
-The checks read the identifier in its natural-key spelling (engine.text.natural_key); callers
-store and look up that same spelling, so that a valid code is never kept in another one.
-"""
+"""Check characters of the national identifiers the platform accepts."""
 import re
-
-from engine.text import natural_key
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -20,7 +14,7 @@ def credit_code_check_char(first17: str) -> str:
 
 def is_valid_credit_code(code: str) -> bool:
     """Unified social credit code, GB 32100-2015: 18 characters, last one a check character."""
-    code = natural_key(code)
+    code = (code or "").strip().upper()
     if len(code) != 18 or any(c not in _CREDIT_CHARS for c in code):
         return False
     return credit_code_check_char(code[:17]) == code[17]
@@ -32,7 +26,7 @@ def id_card_check_char(first17: str) -> str:
 
 def is_valid_id_card(number: str) -> bool:
     """Resident ID number, GB 11643: 17 digits and an ISO 7064 MOD 11-2 check character."""
-    number = natural_key(number)
+    number = (number or "").strip().upper()
     if not re.fullmatch(r"\d{17}[\dX]", number):
         return False
     return id_card_check_char(number[:17]) == number[17]

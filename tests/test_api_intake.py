@@ -504,6 +504,7 @@ def test_a_lower_case_credit_code_names_the_organisation_already_kept(api):
         payload = person_payload(world, name)
         payload["employer"] = {"credit_code": code, "name": "云南省第三建设有限公司", "kind": "contractor"}
         _push_person(client, token, payload)
+    db.session.rollback()   # read what the requests committed
     assert db.session.scalars(select(Organization.credit_code).where(Organization.name == "云南省第三建设有限公司")
                               ).all() == ["91350100M000100Y43"]
     assert len(set(db.session.scalars(select(Person.enterprise_id)))) == 1
@@ -519,6 +520,7 @@ def test_supervision_numbers_differing_in_case_width_or_invisible_characters_are
     outcomes = [client.post("/api/v1/projects", json=project_payload(world, no, name="一号楼"), headers=auth(token))
                 .get_json()["outcome"] for no in spellings]
     assert outcomes == ["created"] + ["unchanged"] * 4
+    db.session.rollback()
     assert db.session.scalars(select(Project.supervision_no)).all() == ["BJ-2026-001"]
     for no in spellings[1:3]:
         assert client.get(f"/api/v1/projects/{no}", headers=auth(token)).get_json()["supervision_no"] == "BJ-2026-001"
@@ -552,9 +554,11 @@ def test_line_breaks_in_intake_text_become_a_space_and_control_characters_are_re
     client, world, token = api
     payload = person_payload(world, "王\r\n五")
     _push_person(client, token, payload)
+    db.session.rollback()
     assert db.session.scalar(select(Person.name)) == "王 五"
     project = project_payload(world, "BJ-CR", name="一号\r\nBcc: x@evil.example 楼", address="昆明\t呈贡")
     assert client.post("/api/v1/projects", json=project, headers=auth(token)).status_code == 200
+    db.session.rollback()
     assert db.session.execute(select(Project.name, Project.address)).one() == (
         "一号 Bcc: x@evil.example 楼", "昆明 呈贡")
     before = row_counts(*TABLES)
