@@ -32,15 +32,17 @@ def bearer() -> str:
 
 
 def authenticate():
-    """before_request of the API blueprints: 401 unless a valid token is sent."""
+    """before_request of the API blueprints: 401 unless a valid token is sent; 429 past a limit."""
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in OPEN_ENDPOINTS:
         return None
+    config = current_app.config
     caller = api_tokens.authenticate(bearer())
     if caller is None:
-        if not _hit(current_app.config.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT), "auth-failure", request.remote_addr or "-"):
+        address = request.remote_addr or "-"
+        if not _hit(config.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT), "auth-failure", address):
             return _too_many()
         return problem(401, "缺少有效的访问令牌（Authorization: Bearer …），或令牌已过期、已吊销")
-    if not _hit(current_app.config.get("API_RATE_LIMIT", RATE_LIMIT), "token", str(caller.token_id)):
+    if not _hit(config.get("API_RATE_LIMIT", RATE_LIMIT), "token", str(caller.token_id)):
         return _too_many()
     g.api_caller = caller
     if caller.principal is not None:
