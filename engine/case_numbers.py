@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db
 from .models import CaseCounter, ProcessInstance
+from .text import natural_key
 
 PATTERN = re.compile(r"^[A-Z]{1,10}-\d{4}-\d{6,}$")
 
@@ -34,8 +35,9 @@ def next_case_no(prefix: str, year: int) -> str:
 
 
 def normalise(text: str | None) -> str:
-    """What a user typed as a case number, in the stored spelling (upper case, no spaces)."""
-    return re.sub(r"\s+", "", text or "").upper()
+    """What a user typed as a case number, in the stored spelling: the natural-key spelling
+    (engine.text: NFKC, upper case, no invisible characters), and no spaces inside either."""
+    return re.sub(r"\s+", "", natural_key(text))
 
 
 def instance_by_case_no(case_no: str) -> ProcessInstance | None:

@@ -9,7 +9,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
+from engine.text import natural_key
 
+from . import api_tokens
 from .codes import is_valid_credit_code
 from .common_passwords import COMMON_PASSWORDS
 from .errors import DomainError, Forbidden, NotFound, Problems
@@ -148,7 +150,7 @@ def _check_organisation(reg: Registration, problems: Problems) -> str | None:
         problems.add("kind", "账号类型：请选择有效的账号类型")
     if not reg.org_name.strip():
         problems.add("org_name", "单位名称：请填写单位名称")
-    code = reg.credit_code.strip().upper()
+    code = natural_key(reg.credit_code)
     if not is_valid_credit_code(code):
         problems.add("credit_code", "统一社会信用代码：格式或校验位不正确（应为 18 位）")
         code = None
@@ -251,7 +253,8 @@ def session_is_current(user: User, epoch) -> bool:
 
 def change_password(user: User, old: str, new: str) -> int:
     """修改密码: the current password is required; the new one follows the registration rule.
-    Every session of the login ends; returns the new session epoch for the session that asked."""
+    Every session of the login ends and every personal API token of the login is revoked; returns
+    the new session epoch for the session that asked."""
     if not check_password_hash(user.password_hash, old or ""):
         raise DomainError("原密码：原密码不正确", "old_password")
     _check_password_strength(new, user.username, "new_password", "新密码")
@@ -261,6 +264,7 @@ def change_password(user: User, old: str, new: str) -> int:
         db.session.execute(update(User).where(User.id == user.id)
                            .values(password_hash=generate_password_hash(new)), execution_options=_NO_SYNC)
         epoch = end_sessions(user.id)
+        api_tokens.revoke_personal(user.id)
     db.session.expire(user, ["password_hash"])
     return epoch
 

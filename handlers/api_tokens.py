@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.db import db, unit_of_work
@@ -120,6 +120,15 @@ def revoke(token_id: int) -> ApiToken:
         if row.revoked_at is None:
             row.revoked_at = utcnow()
     return row
+
+
+def revoke_personal(user_id: int) -> int:
+    """Revoke every personal token acting as one of the user's accounts, in the caller's unit of work
+    (a password change: whoever knew the old password may have made one). Returns how many."""
+    mine = select(Account.id).where(Account.user_id == user_id)
+    return db.session.execute(
+        update(ApiToken).where(ApiToken.account_id.in_(mine), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()), execution_options={"synchronize_session": False}).rowcount
 
 
 def find(prefix_or_id: str) -> ApiToken:

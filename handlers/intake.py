@@ -24,13 +24,14 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.db import db, unit_of_work
 from engine.models import utcnow
+from engine.text import bad_character, natural_key, single_line
 
 from . import lock_rule, project_moves
 from .catalog import api_time
 from .codes import is_valid_credit_code, is_valid_id_card
 from .models import (
     AGENCY, AUTHORITY, CERTIFICATES, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONTRACTOR, ENTERPRISE_KINDS,
-    ORG_KINDS, PROJECT_MANAGER, PROJECT_STATUS, ROLE_EMPLOYER, ROLES, SAFETY_OFFICER, SUPERVISING_FIRM,
+    ORG_KINDS, PROJECT_MANAGER, PROJECT_STATUS, REGULATOR_KINDS, ROLE_EMPLOYER, ROLES, SAFETY_OFFICER, SUPERVISING_FIRM,
     UNDER_CONSTRUCTION, Assignment, Certificate, LockRecord, Organization, Person, Project,
 )
 
@@ -69,7 +70,11 @@ class _Errors(list):
         self.append({"field": field_name, "message": message})
 
 
-def _text(data: dict, name: str, label: str, errors: _Errors, limit: int, required=True, prefix="") -> str | None:
+def _text(data: dict, name: str, label: str, errors: _Errors, limit: int, required=True, prefix="",
+          key=False) -> str | None:
+    """A text field of the push: a natural key in its one spelling (``key``), any other text on one
+    line (a CR/LF in a name would reach the notification e-mails' headers); control characters and
+    lone surrogates are refused, naming the field."""
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -78,12 +83,17 @@ def _text(data: dict, name: str, label: str, errors: _Errors, limit: int, requir
     if not isinstance(value, str):
         errors.add(prefix + name, f"{label}必须是文本")
         return None
-    value = value.strip()
+    reason = bad_character(value)
+    if reason:
+        errors.add(prefix + name, f"{label}{reason}")
+        return None
+    value = natural_key(value) if key else single_line(value)
+    if not value:
+        if required:
+            errors.add(prefix + name, f"请填写{label}")
+        return None
     if len(value) > limit:
         errors.add(prefix + name, f"{label}不能超过 {limit} 个字符")
-        return None
-    if "\x00" in value:
-        errors.add(prefix + name, f"{label}不能包含空字符")
         return None
     return value
 
@@ -94,7 +104,7 @@ def _org_ref(data, name: str, errors: _Errors) -> dict | None:
     if not isinstance(ref, dict):
         errors.add(name, f"请填写{label}（统一社会信用代码与名称）")
         return None
-    code = _text(ref, "credit_code", f"{label}统一社会信用代码", errors, 18, prefix=f"{name}.")
+    code = _text(ref, "credit_code", f"{label}统一社会信用代码", errors, 18, prefix=f"{name}.", key=True)
     if code and not is_valid_credit_code(code):
         errors.add(f"{name}.credit_code", f"{label}统一社会信用代码格式不正确")
         code = None
@@ -108,10 +118,10 @@ def validate_project(data) -> dict:
     if not isinstance(data, dict):
         raise IntakeRefused([{"field": "", "message": "请求内容必须是 JSON 对象"}])
     clean = {
-        "supervision_no": _text(data, "supervision_no", "报监登记号", errors, 50),
+        "supervision_no": _text(data, "supervision_no", "报监登记号", errors, 50, key=True),
         "name": _text(data, "name", "工程名称", errors, 200),
-        "contract_no": _text(data, "contract_no", "合同登记编号", errors, 50, required=False),
-        "permit_no": _text(data, "permit_no", "施工许可证号", errors, 50, required=False),
+        "contract_no": _text(data, "contract_no", "合同登记编号", errors, 50, required=False, key=True),
+        "permit_no": _text(data, "permit_no", "施工许可证号", errors, 50, required=False, key=True),
         "address": _text(data, "address", "工程地址", errors, 300, required=False) or "",
     }
     status = data.get("status", UNDER_CONSTRUCTION)
@@ -131,14 +141,14 @@ def validate_project(data) -> dict:
             errors.add(path, "未知的岗位（可选：project_manager、safety_officer、chief_supervisor）")
         elif id_card is None or id_card == "":
             continue
-        elif not isinstance(id_card, str) or not is_valid_id_card(id_card.strip().upper()):
+        elif not isinstance(id_card, str) or not is_valid_id_card(id_card):
             errors.add(path, f"{ROLES[role]}身份证号格式不正确")
         elif ROLE_EMPLOYER[role] == CONTRACTOR and clean["orgs"].get("contractor") is None:
             errors.add(path, f"填写{ROLES[role]}时须同时填写施工单位")
         elif ROLE_EMPLOYER[role] == SUPERVISING_FIRM and clean["orgs"].get("supervising_firm") is None:
             errors.add(path, f"填写{ROLES[role]}时须同时填写监理单位")
         else:
-            clean["personnel"][role] = id_card.strip().upper()
+            clean["personnel"][role] = natural_key(id_card)
     if errors:
         raise IntakeRefused(errors)
     return clean
@@ -148,16 +158,16 @@ def validate_person(data) -> dict:
     errors = _Errors()
     if not isinstance(data, dict):
         raise IntakeRefused([{"field": "", "message": "请求内容必须是 JSON 对象"}])
-    id_card = _text(data, "id_card", "身份证号", errors, 18)
-    if id_card and not is_valid_id_card(id_card.upper()):
+    id_card = _text(data, "id_card", "身份证号", errors, 18, key=True)
+    if id_card and not is_valid_id_card(id_card):
         errors.add("id_card", "身份证号格式不正确")
-    clean = {"id_card": (id_card or "").upper(), "name": _text(data, "name", "姓名", errors, 50)}
+    clean = {"id_card": id_card or "", "name": _text(data, "name", "姓名", errors, 50)}
     employer = data.get("employer")
     clean["employer"] = None
     if not isinstance(employer, dict):
         errors.add("employer", "请填写所在单位（统一社会信用代码与名称）")
     else:
-        code = _text(employer, "credit_code", "所在单位统一社会信用代码", errors, 18, prefix="employer.")
+        code = _text(employer, "credit_code", "所在单位统一社会信用代码", errors, 18, prefix="employer.", key=True)
         if code and not is_valid_credit_code(code):
             errors.add("employer.credit_code", "所在单位统一社会信用代码格式不正确")
         kind = employer.get("kind")
@@ -176,7 +186,7 @@ def validate_person(data) -> dict:
         if not isinstance(cert, dict) or cert.get("kind") not in CERT_BY_LABEL:
             errors.add(f"{path}.kind", "未知的证书类型（可选：" + "、".join(CERTIFICATES) + "）")
             continue
-        number = _text(cert, "number", "证书编号", errors, 50, prefix=f"{path}.")
+        number = _text(cert, "number", "证书编号", errors, 50, prefix=f"{path}.", key=True)
         if number:
             clean["certificates"].append((CERT_BY_LABEL[cert["kind"]], number))
     if errors:
@@ -220,6 +230,10 @@ def bulk(kind: str, rows: list, on_row=None) -> list[dict]:
 
 def _organisation(ref: dict, kind: str, field_name: str) -> Organization:
     org = db.session.scalar(select(Organization).where(Organization.credit_code == ref["credit_code"]))
+    if org is None and kind in REGULATOR_KINDS:   # regulators are set up by the platform, never by a push
+        raise IntakeRefused([{"field": f"{field_name}.credit_code",
+                              "message": f"系统中没有该{ORG_KINDS[kind]}（统一社会信用代码 {ref['credit_code']}），"
+                                         f"{ORG_KINDS[kind]}须先由平台登记"}])
     if org is None:
         if not ref.get("name"):
             raise IntakeRefused([{"field": f"{field_name}.name",
@@ -482,11 +496,11 @@ def person_dict(person: Person) -> dict:
 
 
 def get_project(supervision_no: str) -> Project | None:
-    return db.session.scalar(select(Project).where(Project.supervision_no == supervision_no))
+    return db.session.scalar(select(Project).where(Project.supervision_no == natural_key(supervision_no)))
 
 
 def get_person(id_card: str) -> Person | None:
-    return db.session.scalar(select(Person).where(Person.id_card == id_card))
+    return db.session.scalar(select(Person).where(Person.id_card == natural_key(id_card)))
 
 
 def list_projects(after_id: int | None, limit: int) -> list[Project]:

@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, func, select, update
 from engine import jobs
 from engine.db import db
 from engine.models import utcnow
+from engine.text import single_line
 
 from .models import ACTIVE, PLATFORM, Account, Notification, NotificationSetting, Organization, User
 from . import catalog
@@ -66,7 +67,8 @@ class EmailChannel:
     def send(self, to: str, subject: str, body: str) -> None:
         s = self.settings
         msg = EmailMessage()
-        msg["From"], msg["To"], msg["Subject"] = s.sender, to, subject
+        # a header is one line: a line break kept in an older name would make the message unsendable
+        msg["From"], msg["To"], msg["Subject"] = s.sender, single_line(to), single_line(subject)
         msg.set_content(body)
         with smtplib.SMTP(s.host, s.port, timeout=30) as smtp:
             if s.starttls:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from engine.case_numbers import instance_by_case_no
 from engine.db import db
 from engine.inbox import open_tasks, operation_log
+from engine.text import natural_key
 
 from . import catalog
 from .models import APPLICATION_STATUS, Organization
@@ -37,7 +38,7 @@ def lookup(case_no: str, credit_code: str) -> Progress | None:
     """The case's progress, or None when the pair does not name one case of that applicant."""
     with db.session.no_autoflush:
         instance = instance_by_case_no(case_no)
-        code = (credit_code or "").strip().upper()
+        code = natural_key(credit_code)
         if instance is None or not code or instance.applicant_org_id is None:
             return None
         org_code = db.session.scalar(select(Organization.credit_code).where(

@@ -6,6 +6,7 @@ command per task, so a batch is all or nothing per task, never half a task.
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from engine import Actor
 from engine.db import db, unit_of_work
@@ -20,6 +21,7 @@ from .principal import Principal
 
 TRANSFER_REASON_MAX = 200
 PHRASE_MAX, PHRASES_PER_USER = 200, 30
+PHRASE_SAVED = "常用意见：该意见已保存"
 BATCH_MAX = 100
 EXPORT_PAGE, EXPORT_MAX = 1000, 200_000
 
@@ -120,23 +122,30 @@ class ReviewDesk:
                                        .order_by(OpinionPhrase.id)))
 
     def add_phrase(self, principal: Principal, text: str) -> OpinionPhrase:
+        """Save one more 常用意见. The user's row is locked first, so that saves at the same moment
+        are counted one after the other and the limit holds; the same text saved twice at once is
+        refused by the unique constraint, as a repeat is."""
         self._require_reviewer(principal)
         text = " ".join((text or "").split())
         if not text:
             raise DomainError("常用意见：请填写意见内容", "text")
         if len(text) > PHRASE_MAX:
             raise DomainError(f"常用意见：不能超过 {PHRASE_MAX} 个字", "text")
-        with unit_of_work():
-            mine = select(func.count()).select_from(OpinionPhrase).where(OpinionPhrase.user_id == principal.user_id)
-            if db.session.scalar(mine) >= PHRASES_PER_USER:
-                raise DomainError(f"常用意见：最多保存 {PHRASES_PER_USER} 条，请先删除不用的", "text")
-            if db.session.scalar(select(OpinionPhrase.id).where(OpinionPhrase.user_id == principal.user_id,
-                                                                OpinionPhrase.text == text)):
-                raise DomainError("常用意见：该意见已保存", "text")
-            phrase = OpinionPhrase(user_id=principal.user_id, text=text)
-            db.session.add(phrase)
-            db.session.flush()
-            return phrase
+        try:
+            with unit_of_work():
+                db.session.execute(select(User.id).where(User.id == principal.user_id).with_for_update())
+                mine = select(func.count()).select_from(OpinionPhrase).where(OpinionPhrase.user_id == principal.user_id)
+                if db.session.scalar(mine) >= PHRASES_PER_USER:
+                    raise DomainError(f"常用意见：最多保存 {PHRASES_PER_USER} 条，请先删除不用的", "text")
+                if db.session.scalar(select(OpinionPhrase.id).where(OpinionPhrase.user_id == principal.user_id,
+                                                                    OpinionPhrase.text == text)):
+                    raise DomainError(PHRASE_SAVED, "text")
+                phrase = OpinionPhrase(user_id=principal.user_id, text=text)
+                db.session.add(phrase)
+                db.session.flush()
+                return phrase
+        except IntegrityError:   # the same text saved by another request a moment earlier (rolled back)
+            raise DomainError(PHRASE_SAVED, "text") from None
 
     def delete_phrase(self, principal: Principal, phrase_id: int) -> None:
         self._require_reviewer(principal)

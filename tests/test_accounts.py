@@ -39,6 +39,14 @@ def test_registration_is_validated(services, change, message):
     assert row_counts(User, Account, Organization) == before
 
 
+def test_a_full_width_lower_case_credit_code_is_kept_in_its_one_spelling(services):
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in GOOD.credit_code.lower())
+    account = services.registration.register(replace(GOOD, credit_code=" \u200b" + wide))
+    assert account.org.credit_code == GOOD.credit_code
+    second = services.registration.register(replace(GOOD, credit_code=GOOD.credit_code.lower(), username="other1"))
+    assert second.org_id == account.org_id
+
+
 def test_pending_then_approved_account_logs_in(world, services):
     account = services.registration.register(GOOD)
     assert account.status == PENDING

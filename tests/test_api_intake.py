@@ -84,6 +84,17 @@ def test_a_token_without_the_scope_is_refused_with_403(client_world):
     assert row_counts(Project)["project"] == 0
 
 
+@pytest.mark.parametrize("method, url", [("POST", "/api/v1/projects"), ("POST", "/api/v1/people/bulk"),
+                                         ("GET", "/api/v1/projects?limit=0"), ("POST", "/api/v1/webhooks"),
+                                         ("PATCH", "/api/v1/applications/unlock/1"), ("POST", "/api/v1/tasks/1/return")])
+def test_the_scope_is_checked_before_the_body(client_world, method, url):
+    client, _ = client_world
+    token = machine_token("people:read", client="人员库")
+    resp = client.open(url, method=method, json={"rows": "x", "url": 5, "opinion": 5, "reason": 5},
+                       headers=auth(token))
+    assert resp.status_code == 403, resp.get_json()
+
+
 def test_a_personal_token_cannot_push(client_world):
     client, world = client_world
     token = personal_token("contractor_user")
@@ -112,6 +123,48 @@ def test_calls_are_rate_limited_per_token(api, ctx):
         assert client.get("/api/v1/projects", headers=auth(other)).status_code == 200
     finally:
         ctx.config.pop("API_RATE_LIMIT")
+
+
+def test_wrong_secrets_under_a_tokens_prefix_do_not_use_up_its_limit(api, ctx):
+    client, _, token = api
+    victim_prefix = token.split("_")[1]
+    ctx.config["API_RATE_LIMIT"] = "5 per minute"
+    try:
+        forged = [client.get("/api/v1/projects", headers=auth(f"ynqs_{victim_prefix}_garbage")).status_code
+                  for _ in range(20)]
+        assert forged == [401] * 20
+        assert client.get("/api/v1/projects", headers=auth(token)).status_code == 200
+    finally:
+        ctx.config.pop("API_RATE_LIMIT")
+
+
+def test_failed_authentications_from_one_address_are_eventually_refused_with_429(api):
+    client, _, token = api
+    statuses = [client.get("/api/v1/projects", headers=auth("ynqs_00000000_guess"),
+                           environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code for _ in range(40)]
+    assert statuses[:30] == [401] * 30 and statuses[30:] == [429] * 10
+    other = client.get("/api/v1/projects", headers=auth("ynqs_00000000_guess"),
+                       environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    assert other.status_code == 401   # another address has its own count
+    served = client.get("/api/v1/projects", headers=auth(token), environ_base={"REMOTE_ADDR": "203.0.113.7"})
+    assert served.status_code == 200   # a valid token is served from the refused address
+
+
+@pytest.mark.parametrize("hops, counted", [(0, "the proxy"), (1, "each client")])
+def test_behind_a_trusted_proxy_failures_count_per_forwarded_address(client_world, ctx, hops, counted):
+    from webui import trust_proxies
+    client, _ = client_world
+    wsgi_app = ctx.wsgi_app
+    ctx.config.update(TRUSTED_PROXIES=hops, API_AUTH_FAILURE_LIMIT="3 per minute")
+    trust_proxies(ctx)
+    try:
+        statuses = [client.get("/api/v1/projects", headers={"X-Forwarded-For": f"198.51.100.{i % 2}"},
+                               environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code for i in range(6)]
+    finally:
+        ctx.wsgi_app = wsgi_app
+        ctx.config.update(TRUSTED_PROXIES=0)
+        ctx.config.pop("API_AUTH_FAILURE_LIMIT")
+    assert statuses == {"the proxy": [401] * 3 + [429] * 3, "each client": [401] * 6}[counted]
 
 
 # -- people ----------------------------------------------------------------------------------------
@@ -442,3 +495,74 @@ def test_only_administrators_reach_the_token_page(client_world):
     client, _ = client_world
     login(client, "contractor_user")
     assert client.get("/admin/api-tokens/").status_code == 403
+
+
+# -- natural keys and text ----------------------------------------------------------------------------
+def test_a_lower_case_credit_code_names_the_organisation_already_kept(api):
+    client, world, token = api
+    for name, code in (("张三", "91350100M000100Y43"), ("李四", "91350100m000100y43")):
+        payload = person_payload(world, name)
+        payload["employer"] = {"credit_code": code, "name": "云南省第三建设有限公司", "kind": "contractor"}
+        _push_person(client, token, payload)
+    db.session.rollback()   # read what the requests committed
+    assert db.session.scalars(select(Organization.credit_code).where(Organization.name == "云南省第三建设有限公司")
+                              ).all() == ["91350100M000100Y43"]
+    assert len(set(db.session.scalars(select(Person.enterprise_id)))) == 1
+
+
+def _fullwidth(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def test_supervision_numbers_differing_in_case_width_or_invisible_characters_are_one_project(api):
+    client, world, token = api
+    spellings = ("BJ-2026-001", "bj-2026-001", _fullwidth("BJ-2026-001"), "BJ-2026\u200b-001", "\ufeffBJ-2026-001 ")
+    outcomes = [client.post("/api/v1/projects", json=project_payload(world, no, name="一号楼"), headers=auth(token))
+                .get_json()["outcome"] for no in spellings]
+    assert outcomes == ["created"] + ["unchanged"] * 4
+    db.session.rollback()
+    assert db.session.scalars(select(Project.supervision_no)).all() == ["BJ-2026-001"]
+    for no in spellings[1:3]:
+        assert client.get(f"/api/v1/projects/{no}", headers=auth(token)).get_json()["supervision_no"] == "BJ-2026-001"
+
+
+def test_id_card_and_certificate_numbers_are_kept_in_one_spelling(api):
+    client, world, token = api
+    payload = person_payload(world, "李四")
+    id_card = payload["id_card"]
+    payload["id_card"] = _fullwidth(id_card.lower()) + "\u200b"
+    payload["certificates"] = [{"kind": "注册建造师", "number": " ｚ0001\u00ad"}]
+    _push_person(client, token, payload)
+    person = client.get(f"/api/v1/people/{id_card.lower()}", headers=auth(token)).get_json()
+    assert person["id_card"] == id_card and person["certificates"] == [{"kind": "constructor", "number": "Z0001"}]
+
+
+def test_a_push_cannot_create_a_regulator(api):
+    client, world, token = api
+    before = row_counts(*TABLES)
+    for field in ("authority", "agency"):
+        payload = project_payload(world, "BJ-REG")
+        payload[field] = {"credit_code": new_credit_code(), "name": "不存在的监管部门"}
+        resp = client.post("/api/v1/projects", json=payload, headers=auth(token))
+        assert resp.status_code == 400
+        [error] = resp.get_json()["errors"]
+        assert error["field"] == f"{field}.credit_code" and "须先由平台登记" in error["message"]
+    assert row_counts(*TABLES) == before
+
+
+def test_line_breaks_in_intake_text_become_a_space_and_control_characters_are_refused(api):
+    client, world, token = api
+    payload = person_payload(world, "王\r\n五")
+    _push_person(client, token, payload)
+    db.session.rollback()
+    assert db.session.scalar(select(Person.name)) == "王 五"
+    project = project_payload(world, "BJ-CR", name="一号\r\nBcc: x@evil.example 楼", address="昆明\t呈贡")
+    assert client.post("/api/v1/projects", json=project, headers=auth(token)).status_code == 200
+    db.session.rollback()
+    assert db.session.execute(select(Project.name, Project.address)).one() == (
+        "一号 Bcc: x@evil.example 楼", "昆明 呈贡")
+    before = row_counts(*TABLES)
+    for bad in ("赵\x07六", "赵\x1b[31m六", "赵\x7f六"):
+        resp = client.post("/api/v1/people", json={**person_payload(world, bad)}, headers=auth(token))
+        assert resp.status_code == 400 and resp.get_json()["errors"][0]["field"] == "name", resp.get_json()
+    assert row_counts(*TABLES) == before

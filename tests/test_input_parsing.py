@@ -10,7 +10,7 @@ from engine.db import db
 from engine.models import AuditEntry
 from handlers.models import Attachment, Organization, UnlockApplication
 from handlers.uploads import UploadStore, safe_filename
-from webui.inputs import IdConverter, parse_id
+from webui.inputs import MAX_BIG_ID, IdConverter, parse_id
 
 from .test_no_server_errors import no_propagation  # noqa: F401 (fixture)
 from .test_web_apply import PDF, change_setup, html, locked, new_change, new_unlock, submit  # noqa: F401
@@ -22,12 +22,19 @@ MB = 1024 * 1024
 
 
 @pytest.mark.parametrize("value, expected", [
-    ("1", 1), ("42", 42), (" 7 ", 7), ("9223372036854775807", 2**63 - 1),
+    ("1", 1), ("42", 42), (" 7 ", 7), ("2147483647", 2**31 - 1), ("2147483648", None),
     ("9223372036854775808", None), ("99999999999999999999", None), ("0", None), ("-1", None), ("+5", None),
     ("²", None), ("١٢", None), ("1e3", None), ("", None), (None, None), ("12abc", None),
 ])
-def test_parse_id_accepts_only_positive_64_bit_ascii_integers(value, expected):
+def test_parse_id_accepts_only_positive_32_bit_ascii_integers(value, expected):
+    """The INTEGER id of most tables, unless a larger range is named."""
     assert parse_id(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2147483648", 2**31), ("9223372036854775807", 2**63 - 1), ("9223372036854775808", None)])
+def test_a_bigint_id_may_reach_64_bits(value, expected):
+    assert parse_id(value, MAX_BIG_ID) == expected
 
 
 def test_every_path_id_uses_the_bounded_converter(ctx):

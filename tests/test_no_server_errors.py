@@ -5,23 +5,30 @@ A table-driven sweep sends families of malformed input to every route of the app
 stores nothing. Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
 """
 import io
+import json
 
 import pytest
 from sqlalchemy import func, select
 
 from engine.db import db
 from engine.models import Job
-from handlers import api_tokens, lock_rule
-from handlers.models import Assignment, Notification
+from handlers import api_tokens, lock_rule, webhooks
+from handlers.models import (
+    Assignment, Notification, Organization, Person, Registration, UnlockApplication, WebhookSubscription,
+)
+from webui.inputs import IdConverter
 
+from .conftest import is_postgres
+from .race_helpers import run_at_once
 from .receivers import subscription, webhook_settings
 from .web_helpers import client_world, login, token_from  # noqa: F401 (fixture)
-from .world import PDF_BYTES, locked_person, reported_unlock
+from .world import PDF_BYTES, locked_person, reported_unlock, row_counts
 
 BIG = "99999999999999999999"          # beyond 64 bits
 OVER = "9223372036854775808"          # 2**63, one past the largest BIGINT
+INT32_OVER = "2147483648"             # 2**31, one past the largest INTEGER (the id of most tables)
 NUL = "a\x00b"
-BAD_PATH_IDS = (BIG, OVER, "²", "١٢", "0")
+BAD_PATH_IDS = (BIG, OVER, INT32_OVER, "²", "١٢", "0")
 INT_FIELDS = ("target_id", "new_person_id", "account_id", "person_id")
 TEXT_FIELDS = ("reason", "explanation", "conclusion", "permit_no", "acceptance_date", "opinion", "decision",
                "name", "contact_person", "contact_phone", "legal_representative", "address", "region",
@@ -31,6 +38,8 @@ FILE_FIELDS = ("unlock_form", "attachments")
 
 QUERY_FAMILIES = {
     "beyond 64 bits": {"page": BIG, "n": BIG, "person_id": BIG, "cursor": f"2026-01-01T00:00:00_{BIG}"},
+    "beyond 32 bits": {"page": INT32_OVER, "n": INT32_OVER, "person_id": INT32_OVER,
+                       "cursor": f"2026-01-01T00:00:00_{INT32_OVER}"},
     "unicode digits": {"page": "²", "n": "²", "person_id": "²", "cursor": "2026-01-01T00:00:00_²"},
     "negative": {"page": "-5", "n": "-1", "person_id": "-1", "cursor": "2026-01-01T00:00:00_-1"},
     "malformed cursor": {"cursor": "garbage"},
@@ -49,6 +58,7 @@ def _post_families(token):
     return {
         "beyond 64 bits": {**fields(INT_FIELDS, BIG), "csrf_token": token},
         "2**63": {**fields(INT_FIELDS, OVER), "csrf_token": token},
+        "2**31": {**fields(INT_FIELDS, INT32_OVER), "csrf_token": token},
         "unicode digits": {**fields(INT_FIELDS, "²"), "csrf_token": token},
         "text in a file field": {**fields(FILE_FIELDS, "not a file"), "csrf_token": token},
         "NUL in every text field": {**fields(TEXT_FIELDS + INT_FIELDS, NUL), "csrf_token": token},
@@ -200,3 +210,132 @@ def test_a_host_label_over_63_characters_is_a_bad_request(client_world, no_propa
     print(f"hosts: {sweep.tried} bad inputs tried, {len(sweep.failures)} failures")
     assert sweep.failures == []
     assert set(statuses) == {(400, True)}
+
+
+# -- families found by probing from outside -----------------------------------------------------------
+
+def _registration(services):
+    from handlers.accounts import Registration
+    return services.registration.register(Registration(
+        kind="contractor", org_name="云南省第三建设有限公司", credit_code="91350100M000100Y43",
+        contact_person="刘联系", mobile="13888001234", username="yn3jian", password="ynqs2026x"))
+
+
+@pytest.mark.parametrize("role", ("agency_reviewer", "auth_reviewer", "contractor_user"))
+def test_a_registration_opened_by_anyone_but_its_registrant_and_the_admins_is_a_404(
+        client_world, services, no_propagation, role):
+    client, world = client_world
+    reg = db.session.scalar(select(Registration).where(Registration.account_id == _registration(services).id))
+    token = api_tokens.create_personal_token(role)[1]
+    db.session.commit()
+    login(client, role)
+    statuses = [client.get(f"/apply/registration/{reg.id}/files/1{view}").status_code for view in ("", "/view")]
+    statuses += [client.get(f"/api/v1/applications/registration/{reg.id}{part}",
+                            headers={"Authorization": f"Bearer {token}"}).status_code
+                 for part in ("", "/log", "/diagram")]
+    assert statuses == [404] * 5
+
+
+def _int_routes(app):
+    """Every GET and POST rule with an ``<id:…>`` argument."""
+    for rule in app.url_map.iter_rules():
+        ids = [name for name, conv in rule._converters.items() if isinstance(conv, IdConverter)]
+        if ids:
+            yield rule, ids
+
+
+@pytest.mark.parametrize("role", ("contractor_user", "agency_reviewer", "admin"))
+def test_ids_beyond_the_integer_columns_are_a_404_on_every_route(client_world, services, no_propagation, ctx, role):
+    client, world = client_world
+    good = _objects(world, services)
+    login(client, role)
+    token = api_tokens.create_personal_token(role)[1]
+    db.session.commit()
+    sweep = Sweep(client)
+    html = client.get("/help").get_data(as_text=True)
+    csrf = token_from(html)
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = set()
+    for rule, ids in _int_routes(ctx):
+        for name in ids:
+            values = {n: (good[n] if n in good else 1) for n in rule.arguments}
+            values[name] = 7_700_001
+            url = rule.build(values)[1].replace("7700001", INT32_OVER)
+            for method in {"GET", "POST", "PATCH", "DELETE"} & rule.methods:
+                kw = {"headers": headers} if url.startswith("/api/") else \
+                    {"data": {"csrf_token": csrf}} if method == "POST" else {}
+                resp = sweep.send(f"{role} {name}=2**31", method, url, check_rows=False, **kw)
+                if resp is not None:
+                    statuses.add((resp.status_code, url))
+    print(f"{role}: {sweep.tried} ids tried, {len(sweep.failures)} failures", *sweep.failures, sep="\n  ")
+    assert sweep.tried > 40
+    assert sweep.failures == []
+    # the replacement check answers its JSON "please choose a person" before it looks the application up
+    answered = {status for status, url in statuses if not url.endswith("/check")}
+    assert answered <= {302, 400, 403, 404, 405}, sorted(statuses)
+
+
+BAD_TEXT = {"NUL": "意见\x00", "lone surrogate": "意见\ud800"}
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT)
+def test_nul_and_lone_surrogates_in_api_json_bodies_are_a_400_naming_the_field(
+        client_world, services, no_propagation, bad):
+    client, world = client_world
+    good = _objects(world, services)
+    applicant = api_tokens.create_personal_token("contractor_user")[1]
+    reviewer = api_tokens.create_personal_token("agency_reviewer")[1]
+    hooks = api_tokens.create_client_token("工改系统", "webhooks:manage,projects:write,people:write")[1]
+    services.reviews.claim(world.who("agency_reviewer"), good["task_id"])   # so that the return is read
+    db.session.commit()
+    value = BAD_TEXT[bad]
+    calls = [
+        ("PATCH", f"/api/v1/applications/unlock/{good['app_id']}", applicant, {"reason": value}),
+        ("POST", f"/api/v1/tasks/{good['task_id']}/return", reviewer, {"opinion": value}),
+        ("POST", "/api/v1/webhooks", hooks, {"url": "http://127.0.0.1:9/" + value, "events": ["lock.opened"]}),
+        ("POST", "/api/v1/people", hooks, {"id_card": "x", "name": value, "employer": {"credit_code": value}}),
+    ]
+    sweep, before = Sweep(client), row_counts(WebhookSubscription, Person, Organization, UnlockApplication)
+    for method, url, token, body in calls:
+        # every call with a token writes its audit row: the tables it could have changed are compared
+        resp = sweep.send(f"{bad} {method} {url}", method, url, data=json.dumps(body), check_rows=False,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        if resp is not None and resp.status_code < 500:
+            problem = resp.get_json()
+            assert resp.status_code == 400, (url, problem)
+            assert "字符" in problem["detail"] and problem["errors"][0]["field"], (url, problem)
+    assert sweep.failures == []
+    assert row_counts(WebhookSubscription, Person, Organization, UnlockApplication) == before
+    assert db.session.get(UnlockApplication, good["app_id"]).reason != value
+
+
+def test_the_webhook_url_http_bracket_is_a_400(client_world, no_propagation):
+    client, _ = client_world
+    token = api_tokens.create_client_token("工改系统", "webhooks:manage")[1]
+    db.session.commit()
+    for url in ("http://[::1", "http://[::1]:99999/", "http://:80/", "http:///x"):
+        resp = client.post("/api/v1/webhooks", json={"url": url, "events": ["lock.opened"]},
+                           headers={"Authorization": f"Bearer {token}"})
+        assert resp.status_code == 400, (url, resp.get_data(as_text=True))
+        assert resp.get_json()["errors"][0]["field"] == "url"
+
+
+RACE = pytest.mark.skipif(not is_postgres(), reason="a race needs concurrent writers: SQLite serialises them all")
+
+
+@RACE
+def test_the_same_phrase_saved_twice_at_once_is_stored_once_and_refused_once(ctx, world, services):
+    reviewer = world.who("agency_reviewer")
+    results = run_at_once(ctx, 2, lambda _i: services.reviews.add_phrase(reviewer, "材料齐全，同意。").id)
+    outcomes = sorted((kind, getattr(value, "message", None)) for kind, value in results)
+    assert outcomes == [("error", "常用意见：该意见已保存"), ("ok", None)]
+    assert len(services.reviews.phrases(reviewer)) == 1
+
+
+@RACE
+def test_phrases_saved_at_once_never_pass_the_limit(ctx, world, services):
+    reviewer = world.who("agency_reviewer")
+    results = run_at_once(ctx, 36, lambda i: services.reviews.add_phrase(reviewer, f"意见第 {i} 条").id)
+    refused = [value.message for kind, value in results if kind == "error"]
+    assert len(services.reviews.phrases(reviewer)) == 30
+    assert refused == ["常用意见：最多保存 30 条，请先删除不用的"] * 6

@@ -134,6 +134,15 @@ def test_email_is_a_job_delivered_over_smtp(world, services, smtp):
     assert services.worker().run_due() == 0
 
 
+def test_a_line_break_kept_in_an_older_name_does_not_stop_the_email(smtp):
+    notifications.CHANNELS["email"].send("wu@contractor.example", "待审核：张\r\nBcc: x@evil.example三的解锁申请", "请签收")
+    deadline = time.monotonic() + 5
+    while not smtp.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [(to, content)] = smtp.messages
+    assert to == ["wu@contractor.example"] and "\nBcc:" not in content
+
+
 def test_message_centre_shows_the_unread_count_and_opens_the_application(client_world):
     client, world = client_world
     services = client.application.extensions["services"]

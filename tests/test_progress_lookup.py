@@ -32,6 +32,15 @@ def test_the_pair_shows_status_step_and_dates_and_nothing_personal(client_world,
         assert personal not in html, personal
 
 
+def test_full_width_and_invisible_characters_in_the_pair_are_read_as_typed_on_paper(client_world, services):
+    client, world = client_world
+    pm, _ = locked_person(world, "张三")
+    app = reported_unlock(world, services, pm)
+    wide = lambda text: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)  # noqa: E731
+    resp = _lookup(client, "\u200b" + wide(app.case_no.lower()), wide(world.org("contractor").credit_code) + "\ufeff")
+    assert resp.status_code == 200 and "当前环节" in resp.get_data(as_text=True)
+
+
 def test_a_wrong_credit_code_gets_the_same_answer_as_an_unknown_case(client_world, services):
     client, world = client_world
     pm, _ = locked_person(world, "张三")

@@ -128,3 +128,26 @@ def test_rejecting_the_only_role_of_a_login_moves_its_epoch_on(world, ctx):
     services.registration.submit(account)
     review_registration(services, world.who("admin"), account, "return", "资料不全")
     assert db.session.scalar(select(User.session_epoch).where(User.username == "only_pending")) == 1
+
+
+def test_a_password_change_revokes_the_logins_personal_api_tokens(client_world, ctx):
+    from handlers import api_tokens
+    client, _world = client_world
+    mine = api_tokens.create_personal_token("contractor_user")[1]
+    others = api_tokens.create_personal_token("firm_user")[1]
+    machine = api_tokens.create_client_token("工改系统", "projects:read")[1]
+    tokens = {"mine": mine, "others": others, "machine": machine}
+    url = {"mine": "/api/v1/inbox", "others": "/api/v1/inbox", "machine": "/api/v1/projects"}
+
+    def working():
+        return {name: client.get(url[name], headers={"Authorization": f"Bearer {t}"}).status_code != 401
+                for name, t in tokens.items()}
+    assert working() == {"mine": True, "others": True, "machine": True}
+    login(client, "contractor_user")
+    resp = post(client, "/auth/password", {"old_password": "demo1234", "new_password": "ynqs2026x",
+                                           "confirm": "ynqs2026x"}, follow_redirects=True)
+    assert "您的个人接口令牌已全部吊销" in resp.get_data(as_text=True)
+    assert working() == {"mine": False, "others": True, "machine": True}
+    logout(client)
+    login(client, "admin")
+    assert "用户修改密码时，其个人令牌全部自动吊销" in client.get("/admin/api-tokens/").get_data(as_text=True)

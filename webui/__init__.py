@@ -21,6 +21,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     load_config(app)
     if overrides:
         app.config.update(overrides)
+    trust_proxies(app)
     database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -42,6 +43,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import profiling
     profiling.init_app(app)   # last: it wraps the views; installs nothing unless REQUEST_PROFILE is set
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, the client's address and scheme are the ones the
+    nearest of them forwarded (ProxyFix): rate limits, the audit and the progress lookup count the
+    client, not the proxy. With 0 (the default) the headers are ignored: a client could forge them."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _configure_email(app: Flask) -> None:

@@ -14,6 +14,9 @@ def load_config(app) -> None:
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
+        # reverse proxies in front of the application whose X-Forwarded-For / X-Forwarded-Proto are
+        # trusted (docs/operators.md "Behind a reverse proxy"); 0: none, the peer address is the client's
+        TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", 0)),
         # the public progress lookup (/progress): lookups per client address per minute
         PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
         # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes

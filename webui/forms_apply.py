@@ -15,7 +15,7 @@ from .inputs import parse_id
 
 
 def coerce_id(value) -> int:
-    """A choice's id for RadioField/SelectField: refused unless a positive 64-bit ASCII integer."""
+    """A choice's id for RadioField/SelectField: refused unless a positive 32-bit ASCII integer (an INTEGER id)."""
     number = parse_id(value)
     if number is None:
         raise ValueError("请重新选择")
@@ -23,7 +23,7 @@ def coerce_id(value) -> int:
 
 
 def valid_id(message: str):
-    """An id kept as text (the select compares strings): empty, or a positive 64-bit ASCII integer."""
+    """An id kept as text (the select compares strings): empty, or a positive 32-bit ASCII integer (an INTEGER id)."""
     def check(_form, field):
         if field.data and parse_id(field.data) is None:
             raise ValidationError(message)

@@ -1,7 +1,10 @@
 """Route, query and form input parsed in one place, so that no malformed value reaches a query.
 
-- Path ids use the ``<id:…>`` converter: ASCII digits only, 1 .. 2**63-1 (PostgreSQL BIGINT), else
-  the route does not match (404). Python's ``int()`` accepts "²"-like Unicode digits and any size.
+- Path ids use the ``<id:…>`` converter: ASCII digits only, 1 .. 2**31-1 (PostgreSQL INTEGER, the
+  id of most tables), else the route does not match (404); ids of the BIGINT tables (applications,
+  tasks, instances, notifications, jobs, deliveries) use ``<bigid:…>``, 1 .. 2**63-1. A value beyond
+  the column's range would reach PostgreSQL and fail there ("integer out of range"). Python's
+  ``int()`` accepts "²"-like Unicode digits and any size.
 - Query parameters are read through ``page_arg``, ``count_arg``, ``id_arg`` and ``cursor_arg``: a bad
   value is ignored as a bad filter (the default is used), never passed on.
 - NUL characters, which PostgreSQL refuses in text, are refused for the whole request (400 with a
@@ -14,7 +17,8 @@ from datetime import date, datetime
 from flask import abort, request
 from werkzeug.routing import BaseConverter, ValidationError
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1            # PostgreSQL INTEGER: the id columns of most tables
+MAX_BIG_ID = 2**63 - 1        # PostgreSQL BIGINT: the id columns of the growing tables
 MAX_PAGE = 100_000            # far beyond any list; keeps LIMIT/OFFSET inside BIGINT
 _DIGITS = re.compile(r"[0-9]{1,19}")
 _CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2}T[0-9:.]{8,15})_([0-9]{1,19})")
@@ -23,29 +27,35 @@ MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
 NUL_MESSAGE = "请求内容不能包含空字符（\\0），请检查后重新提交"
 
 
-def parse_id(value) -> int | None:
-    """A database id from text: ASCII digits within 1 .. 2**63-1, else None."""
+def parse_id(value, maximum: int = MAX_ID) -> int | None:
+    """A database id from text: ASCII digits within 1 .. ``maximum`` (an INTEGER id unless told), else None."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if 0 < value <= MAX_ID else None
+        return value if 0 < value <= maximum else None
     value = (value or "").strip() if isinstance(value, str) else ""
     if not _DIGITS.fullmatch(value):
         return None
     number = int(value)
-    return number if 0 < number <= MAX_ID else None
+    return number if 0 < number <= maximum else None
 
 
 class IdConverter(BaseConverter):
-    """``<id:name>``: a positive signed 64-bit id in ASCII digits."""
+    """``<id:name>``: the id of an INTEGER-keyed table, a positive signed 32-bit number in ASCII digits."""
     regex = r"[0-9]{1,19}"
+    maximum = MAX_ID
 
     def to_python(self, value: str) -> int:
-        number = parse_id(value)
+        number = parse_id(value, self.maximum)
         if number is None:
             raise ValidationError()
         return number
 
     def to_url(self, value) -> str:
         return str(int(value))
+
+
+class BigIdConverter(IdConverter):
+    """``<bigid:name>``: the id of a BIGINT-keyed table, a positive signed 64-bit number."""
+    maximum = MAX_BIG_ID
 
 
 def page_arg(name: str = "page") -> int:
@@ -77,7 +87,7 @@ def cursor_arg(name: str = "cursor") -> str | None:
     """An inbox cursor ``<ISO time>_<id>`` that the engine can decode, else None (the first page)."""
     value = request.args.get(name) or ""
     match = _CURSOR.fullmatch(value)
-    if not match or parse_id(match.group(2)) is None:
+    if not match or parse_id(match.group(2), MAX_BIG_ID) is None:   # a task id
         return None
     try:
         at = datetime.fromisoformat(match.group(1))
@@ -122,4 +132,5 @@ def _has_nul(value) -> bool:
 
 def init_app(app) -> None:
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     app.before_request(refuse_nul)

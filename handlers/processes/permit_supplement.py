@@ -8,6 +8,7 @@ from datetime import date
 
 from engine.db import db
 from engine.registry import ServiceCall
+from engine.text import natural_key
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService, _text
@@ -50,7 +51,7 @@ class PermitSupplementService(ApplicationService):
     def _apply_fields(self, principal, app, fields):
         self._common_text(app, fields)
         if "permit_no" in fields:
-            app.permit_no = _text(fields["permit_no"], 50, "施工许可证号", "permit_no")
+            app.permit_no = natural_key(_text(fields["permit_no"], 50, "施工许可证号", "permit_no"))
         if "issue_date" in fields:
             app.issue_date = _issue_date(fields["issue_date"])
 

@@ -79,6 +79,14 @@ class RegistrationService(ApplicationService):
     """Registrations are filed from the registration pages, not the applicant's pages (no filers);
     the review pages read the rest of ApplicationService (log, diagram, attachments: none)."""
 
+    def get(self, principal: Principal, app_id: int) -> Registration:
+        """A registration has no project and so no regulators: only its registrant's organisation and
+        the platform administrators see it; anyone else gets NotFound."""
+        reg = db.session.get(Registration, app_id)
+        if reg is None or not (principal.is_admin or reg.applicant_org_id == principal.org_id):
+            raise NotFound()
+        return reg
+
     def register(self, reg: accounts.Registration) -> Account:
         """注册: a pending account (and its organisation if new) under review, in one unit of work."""
         with self.engine.command():

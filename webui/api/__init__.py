@@ -41,12 +41,16 @@ def init_app(app, csrf) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    # per-token rate limit; the count lives in memory (per process) unless a shared store is named
-    app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT", "600 per minute"))
+    # per-token rate limit, and per-address limit of calls without a valid token; the counts live in
+    # memory (per process) unless a shared store is named
+    from .security import AUTH_FAILURE_LIMIT, RATE_LIMIT
+    app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT", RATE_LIMIT))
+    app.config.setdefault("API_AUTH_FAILURE_LIMIT", os.environ.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT))
     app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("RATELIMIT_STORAGE_URI", "memory://"))
     api = ProblemApi(app, spec_kwargs={"info": {"description": "工改系统、人员库与其他系统对接的 JSON 接口。"}})
-    from ..inputs import MAX_ID, IdConverter
+    from ..inputs import MAX_BIG_ID, MAX_ID, BigIdConverter, IdConverter
     api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+    api.register_converter(BigIdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_BIG_ID})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                    "description": "flask api token create 生成的访问令牌"})
     api.spec.options["security"] = [{"bearer": []}]

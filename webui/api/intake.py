@@ -55,29 +55,29 @@ def _serve(one, many, key, *, shapes, upsert, find, listing, as_dict, summaries,
     push_summary, bulk_summary, list_summary, get_summary = summaries
 
     @blp.route(f"/{many}", methods=["POST"], endpoint=f"push_{one}")
+    @scope_required(f"{many}:write")
     @blp.arguments(shape_in)
     @blp.doc(parameters=[IDEMPOTENCY], summary=push_summary)
     @blp.response(200, UpsertOut)
     @problem_responses(blp, *ERRORS, 422)
-    @scope_required(f"{many}:write")
     def push(data):
         return _upsert(upsert, data)
 
     @blp.route(f"/{many}/bulk", methods=["POST"], endpoint=f"push_{many}")
+    @scope_required(f"{many}:write")
     @blp.arguments(BulkIn)
     @blp.doc(summary=bulk_summary)
     @blp.response(200, BulkOut)
     @problem_responses(blp, 400, 401, 403, 429)
-    @scope_required(f"{many}:write")
     def push_bulk(data):
         return _bulk(many, data["rows"])
 
     @blp.route(f"/{many}", methods=["GET"], endpoint=f"list_{many}")
+    @scope_required(f"{many}:read")
     @blp.arguments(PageArgs, location="query")
     @blp.doc(summary=list_summary)
     @blp.response(200, page)
     @problem_responses(blp, 400, 401, 403, 429)
-    @scope_required(f"{many}:read")
     def list_(args):
         rows = listing(args.get("cursor"), args["limit"] + 1)
         more = len(rows) > args["limit"]
@@ -85,10 +85,10 @@ def _serve(one, many, key, *, shapes, upsert, find, listing, as_dict, summaries,
         return {"items": [as_dict(r) for r in rows], "next_cursor": rows[-1].id if more else None}
 
     @blp.route(f"/{many}/<string:{key}>", methods=["GET"], endpoint=f"get_{one}")
+    @scope_required(f"{many}:read")
     @blp.doc(summary=get_summary)
     @blp.response(200, shape_out)
     @problem_responses(blp, 401, 403, 404, 429)
-    @scope_required(f"{many}:read")
     def get(**path):
         record = find(path[key])
         if record is None:

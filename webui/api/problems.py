@@ -53,7 +53,7 @@ def translate(message: str) -> str:
     for pattern, chinese in _MESSAGES:
         if re.search(pattern, message):
             return re.sub(r".*?" + pattern + r".*", chinese, message, flags=re.S)
-    return "格式不正确"
+    return message if _chinese(message) else "格式不正确"   # the project's own validators speak Chinese
 
 
 def flatten(messages, prefix: str = "") -> list[dict]:

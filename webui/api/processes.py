@@ -73,7 +73,7 @@ class Choices(Strict):
 
 
 class CreateIn(Strict):
-    target_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1),
+    target_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1),
                                metadata={"description": "添加的对象：锁定记录（解锁）、任职记录（变更）或工程（竣工备案）"})
 
 
@@ -179,12 +179,13 @@ def endpoint(method, path, summary, schema=None, *, args=None, location="json", 
     """A personal-token endpoint: ``method path`` answering ``status`` with ``schema`` (or ``content_type``),
     taking ``args`` from ``location``; the refusals as problems, each error documented."""
     def decorate(view):
-        view = problem_responses(blp, *ERRORS)(user_required(refusals(view)))
+        view = problem_responses(blp, *ERRORS)(refusals(view))
         view = blp.response(status, schema, content_type=content_type, description=description)(view)
         view = blp.doc(summary=summary, **doc)(view)
         if args is not None:
             view = blp.arguments(args, location=location)(view)
-        return blp.route(path, methods=[method])(view)
+        # outermost: a machine token is refused (403) before its request body is read (400)
+        return blp.route(path, methods=[method])(user_required(view))
     return decorate
 
 
@@ -260,13 +261,13 @@ def create(data, kind):
     return application_dict(kind, svc, app)
 
 
-@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>", "申请详情", Application)
+@endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>", "申请详情", Application)
 def detail(kind, app_id):
     svc = _service(kind, own=False)
     return application_dict(kind, svc, svc.get(g.principal, app_id))
 
 
-@endpoint("PATCH", f"/applications/{KIND_PATH}/<id:app_id>", "保存（确定 / 暂存）", Application, args=SaveIn)
+@endpoint("PATCH", f"/applications/{KIND_PATH}/<bigid:app_id>", "保存（确定 / 暂存）", Application, args=SaveIn)
 def save(data, kind, app_id):
     svc = _service(kind)
     values = {k: v if isinstance(v, str) or v is None else str(v) for k, v in data.items()}
@@ -274,7 +275,7 @@ def save(data, kind, app_id):
     return application_dict(kind, svc, app)
 
 
-@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/attachments",
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/attachments",
           "上传附件并保存（multipart/form-data：文件字段 file，可同时提交表单字段）", Application,
           args=AttachIn, location="query", requestBody={"content": {"multipart/form-data": {"schema": {
               "type": "object", "required": ["file"], "additionalProperties": {"type": "string", "maxLength": 2000},
@@ -300,22 +301,22 @@ def _command(kind, app_id, name):
     return application_dict(kind, svc, svc.get(g.principal, app_id))
 
 
-@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/report", "上报", Application)
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/report", "上报", Application)
 def report(kind, app_id):
     return _command(kind, app_id, "report")
 
 
-@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/withdraw", "撤回", Application)
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/withdraw", "撤回", Application)
 def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw")
 
 
-@endpoint("POST", f"/applications/{KIND_PATH}/<id:app_id>/discard", "作废（尚未上报的草稿）", Application)
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/discard", "作废（尚未上报的草稿）", Application)
 def discard(kind, app_id):
     return _command(kind, app_id, "discard")
 
 
-@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/log", "操作记录", Log)
+@endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>/log", "操作记录", Log)
 def log(kind, app_id):
     svc = _service(kind, own=False)
     app = svc.get(g.principal, app_id)
@@ -323,7 +324,7 @@ def log(kind, app_id):
                        "opinion": e.opinion} for e in svc.operation_log(app)]}
 
 
-@endpoint("GET", f"/applications/{KIND_PATH}/<id:app_id>/diagram", "流程图（SVG，标出当前步骤）",
+@endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>/diagram", "流程图（SVG，标出当前步骤）",
           content_type="image/svg+xml", description="SVG")
 def diagram(kind, app_id):
     svc = _service(kind, own=False)
@@ -343,7 +344,7 @@ def inbox(args):
             "counts": page.counts, "due_counts": page.due_counts}
 
 
-@endpoint("GET", "/tasks/<id:task_id>", "审核任务及其申请", TaskDetail)
+@endpoint("GET", "/tasks/<bigid:task_id>", "审核任务及其申请", TaskDetail)
 def task(task_id):
     return _task_detail(task_id)
 
@@ -355,24 +356,24 @@ def _task_detail(task_id) -> dict:
             "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
 
 
-@endpoint("POST", "/tasks/<id:task_id>/claim", "签收", TaskDetail)
+@endpoint("POST", "/tasks/<bigid:task_id>/claim", "签收", TaskDetail)
 def claim(task_id):
     services().reviews.claim(g.principal, task_id)
     return _task_detail(task_id)
 
 
-@endpoint("POST", "/tasks/<id:task_id>/release", "退回签收", TaskDetail)
+@endpoint("POST", "/tasks/<bigid:task_id>/release", "退回签收", TaskDetail)
 def release(task_id):
     services().reviews.release(g.principal, task_id)
     return _task_detail(task_id)
 
 
-@endpoint("POST", "/tasks/<id:task_id>/approve", "审核通过", Application, args=OpinionIn)
+@endpoint("POST", "/tasks/<bigid:task_id>/approve", "审核通过", Application, args=OpinionIn)
 def approve(data, task_id):
     return _decided(services().reviews.approve(g.principal, task_id, data["opinion"]))
 
 
-@endpoint("POST", "/tasks/<id:task_id>/return", "退回（须填写意见）", Application, args=OpinionIn)
+@endpoint("POST", "/tasks/<bigid:task_id>/return", "退回（须填写意见）", Application, args=OpinionIn)
 def return_(data, task_id):
     return _decided(services().reviews.return_(g.principal, task_id, data["opinion"]))
 

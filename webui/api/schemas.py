@@ -1,13 +1,48 @@
 """The API's request and response shapes (marshmallow), from which the OpenAPI document is built."""
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from handlers.models import API_SCOPES, CERTIFICATES, PERSON_STATUS, PROJECT_STATUS, ROLES
+from engine.text import bad_character, natural_key
 
 
 class Strict(Schema):
     class Meta:
         unknown = EXCLUDE   # fields from a newer sender are ignored, not refused
         ordered = True
+
+    @pre_load
+    def refuse_bad_characters(self, data, **_kw):
+        """NUL, control characters and lone surrogates anywhere in the body: 400 naming each field,
+        before anything can reach the database (PostgreSQL refuses NUL; a surrogate cannot be encoded)."""
+        errors = dict(_bad_strings(data))
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def _bad_strings(value, path=""):
+    """(dotted path, [message]) of every string in ``value`` that cannot be stored."""
+    if isinstance(value, str):
+        reason = bad_character(value)
+        if reason:
+            yield path, [reason]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and bad_character(key):
+                yield name, [bad_character(key)]
+            else:
+                yield from _bad_strings(item, name)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _bad_strings(item, f"{path}[{i}]")
+
+
+class NaturalKey(fields.String):
+    """A natural key, read in its one spelling (engine/text.py) before its length is checked."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return natural_key(super()._deserialize(value, attr, data, **kwargs))
 
 
 def Time(**kw) -> fields.String:
@@ -39,7 +74,7 @@ class Problem(Schema):
 
 
 class OrgRef(Strict):
-    credit_code = fields.String(required=True, validate=validate.Length(min=18, max=18),
+    credit_code = NaturalKey(required=True, validate=validate.Length(min=18, max=18),
                                 metadata={"description": "统一社会信用代码"})
     name = fields.String(validate=validate.Length(max=200), allow_none=True)
 
@@ -50,17 +85,17 @@ class EmployerRef(OrgRef):
 
 
 class Personnel(Strict):
-    project_manager = fields.String(allow_none=True, metadata={"description": "项目经理身份证号"})
-    safety_officer = fields.String(allow_none=True, metadata={"description": "安全员身份证号"})
-    chief_supervisor = fields.String(allow_none=True, metadata={"description": "项目总监身份证号"})
+    project_manager = NaturalKey(allow_none=True, metadata={"description": "项目经理身份证号"})
+    safety_officer = NaturalKey(allow_none=True, metadata={"description": "安全员身份证号"})
+    chief_supervisor = NaturalKey(allow_none=True, metadata={"description": "项目总监身份证号"})
 
 
 class ProjectIn(Strict):
-    supervision_no = fields.String(required=True, validate=validate.Length(min=1, max=50),
+    supervision_no = NaturalKey(required=True, validate=validate.Length(min=1, max=50),
                                    metadata={"description": "报监登记号（自然键）"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    contract_no = fields.String(allow_none=True, validate=validate.Length(max=50))
-    permit_no = fields.String(allow_none=True, validate=validate.Length(max=50))
+    contract_no = NaturalKey(allow_none=True, validate=validate.Length(max=50))
+    permit_no = NaturalKey(allow_none=True, validate=validate.Length(max=50))
     address = fields.String(allow_none=True, validate=validate.Length(max=300))
     status = fields.String(validate=validate.OneOf([*PROJECT_STATUS, *PROJECT_STATUS.values()]))
     construction_unit = fields.Nested(OrgRef, required=True)
@@ -73,11 +108,11 @@ class ProjectIn(Strict):
 
 class CertificateIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf([*CERTIFICATES, *CERTIFICATES.values()]))
-    number = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    number = NaturalKey(required=True, validate=validate.Length(min=1, max=50))
 
 
 class PersonIn(Strict):
-    id_card = fields.String(required=True, validate=validate.Length(min=18, max=18),
+    id_card = NaturalKey(required=True, validate=validate.Length(min=18, max=18),
                             metadata={"description": "身份证号（自然键）"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     employer = fields.Nested(EmployerRef, required=True)

@@ -1,12 +1,20 @@
-"""Bearer tokens on every /api/v1 call: who calls, what they may do, the rate limit and the audit row.
+"""Bearer tokens on every /api/v1 call: who calls, what they may do, the rate limits and the audit row.
 
 No cookie is ever read here: the API is exempt from CSRF because a browser cannot attach a bearer
 token to a forged cross-site request (docs/api.md).
+
+Rate limits are counted after the token is checked (docs/operators.md "Rate limits"):
+- a call with a valid token counts against that token's id (``API_RATE_LIMIT``), so nobody can use
+  up another client's allowance by sending its visible prefix with a wrong secret;
+- a call with a missing or wrong token counts against the client's address
+  (``API_AUTH_FAILURE_LIMIT``): past it, the address gets 429 instead of 401. A valid token from
+  that address is still served: the address only loses its guesses.
 """
 from functools import wraps
 
 from flask import current_app, g, request
 from flask_limiter import Limiter
+from limits import parse
 
 from handlers import api_tokens
 from handlers.api_tokens import Caller
@@ -14,6 +22,7 @@ from handlers.api_tokens import Caller
 from .problems import problem
 
 OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
+RATE_LIMIT, AUTH_FAILURE_LIMIT = "600 per minute", "30 per minute"   # the defaults (docs/operators.md)
 
 
 def bearer() -> str:
@@ -23,16 +32,31 @@ def bearer() -> str:
 
 
 def authenticate():
-    """before_request of the API blueprints: 401 unless a valid token is sent."""
+    """before_request of the API blueprints: 401 unless a valid token is sent; 429 past a limit."""
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in OPEN_ENDPOINTS:
         return None
+    config = current_app.config
     caller = api_tokens.authenticate(bearer())
     if caller is None:
+        address = request.remote_addr or "-"
+        if not _hit(config.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT), "auth-failure", address):
+            return _too_many()
         return problem(401, "缺少有效的访问令牌（Authorization: Bearer …），或令牌已过期、已吊销")
+    if not _hit(config.get("API_RATE_LIMIT", RATE_LIMIT), "token", str(caller.token_id)):
+        return _too_many()
     g.api_caller = caller
     if caller.principal is not None:
         g.principal = caller.principal
     return None
+
+
+def _hit(limit: str, *key: str) -> bool:
+    """Count one call against ``key``; False when it is over ``limit`` (e.g. "600 per minute")."""
+    return limiter.limiter.hit(parse(limit), "api", *key)
+
+
+def _too_many():
+    return problem(429, "请求过于频繁，请稍后再试")
 
 
 def audit(response):
@@ -52,7 +76,10 @@ def caller() -> Caller:
 
 
 def scope_required(scope: str):
-    """A machine client's token carrying ``scope``; personal tokens act on the pages' rules instead."""
+    """A machine client's token carrying ``scope``; personal tokens act on the pages' rules instead.
+
+    Put it right under ``@blp.route``, above ``@blp.arguments``: a token without the scope is told so
+    (403) before its request body is validated (400), and learns nothing about the schema."""
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -73,29 +100,16 @@ def user_required(view):
     return wrapper
 
 
-def _limit_key() -> str:
-    token = bearer()
-    return "token:" + token[:13] if token.startswith(api_tokens.TOKEN_PREFIX + "_") else \
-        "addr:" + (request.remote_addr or "")
-
-
-def _on_breach(_limit):
-    return problem(429, "请求过于频繁，请稍后再试")
-
-
-limiter = Limiter(key_func=_limit_key, default_limits=[], on_breach=_on_breach)
-
-
-def rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
+# the counters' store (RATELIMIT_STORAGE_URI: memory by default, e.g. Redis to share them between
+# workers); the limits themselves are applied in ``authenticate``, once the caller is known
+limiter = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[])
 
 
 def protect(blp) -> None:
-    """Token check, audit, rate limit and problem+json errors on an API blueprint (at import, once)."""
+    """Token check, rate limits, audit and problem+json errors on an API blueprint (at import, once)."""
     from werkzeug.exceptions import HTTPException
 
     from .problems import from_http_exception
     blp.before_request(authenticate)
     blp.after_request(audit)
     blp.register_error_handler(HTTPException, from_http_exception)
-    limiter.limit(rate_limit)(blp)

@@ -90,7 +90,7 @@ def definition(definition_id):
                            diagram=detail.diagram)
 
 
-@bp.post("/instances/<id:instance_id>/retry")
+@bp.post("/instances/<bigid:instance_id>/retry")
 @principal_required(PLATFORM)
 def retry(instance_id):
     form = RetryForm()
@@ -107,7 +107,7 @@ def retry(instance_id):
     return redirect(url_for("admin.definitions"))
 
 
-@bp.post("/jobs/<id:job_id>/retry")
+@bp.post("/jobs/<bigid:job_id>/retry")
 @principal_required(PLATFORM)
 def retry_job(job_id):
     """A failed job (an incident) runs again at the worker's next round, with its attempts reset."""

@@ -90,7 +90,7 @@ def webhooks_page():
                            events=webhooks.EVENTS, action_form=TokenActionForm())
 
 
-@bp.post("/webhooks/deliveries/<id:delivery_id>/redeliver")
+@bp.post("/webhooks/deliveries/<bigid:delivery_id>/redeliver")
 @principal_required(PLATFORM)
 def redeliver(delivery_id):
     from handlers import webhooks

@@ -198,7 +198,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
 
 
-@bp.get("/<kind>/<id:app_id>")
+@bp.get("/<kind>/<bigid:app_id>")
 @principal_required()
 @domain_errors
 def detail(kind, app_id):
@@ -207,7 +207,7 @@ def detail(kind, app_id):
     return _render_detail(kind, svc, app)
 
 
-@bp.post("/<kind>/<id:app_id>")
+@bp.post("/<kind>/<bigid:app_id>")
 @principal_required()
 @domain_errors
 def save(kind, app_id):
@@ -260,7 +260,7 @@ def _command(kind, app_id, command, done_message, back=None):
     return redirect(back)
 
 
-@bp.post("/<kind>/<id:app_id>/report")
+@bp.post("/<kind>/<bigid:app_id>/report")
 @principal_required()
 @domain_errors
 def report(kind, app_id):
@@ -291,14 +291,14 @@ def report(kind, app_id):
 REPORTED_MESSAGE = "已上报，等待主管部门和监督机构审核"
 
 
-@bp.post("/<kind>/<id:app_id>/withdraw")
+@bp.post("/<kind>/<bigid:app_id>/withdraw")
 @principal_required()
 @domain_errors
 def withdraw(kind, app_id):
     return _command(kind, app_id, "withdraw", "已撤回")
 
 
-@bp.post("/<kind>/<id:app_id>/discard")
+@bp.post("/<kind>/<bigid:app_id>/discard")
 @principal_required()
 @domain_errors
 def discard(kind, app_id):
@@ -306,7 +306,7 @@ def discard(kind, app_id):
     return _command(kind, app_id, "discard", "草稿已作废", back=url_for(".index", kind=kind))
 
 
-@bp.get("/change/<id:app_id>/check")
+@bp.get("/change/<bigid:app_id>/check")
 @principal_required()
 @domain_errors
 def check_replacement(app_id):
@@ -319,7 +319,7 @@ def check_replacement(app_id):
 
 
 # -- attachments ------------------------------------------------------------------------------
-@bp.get("/<kind>/<id:app_id>/files/<id:att_id>")
+@bp.get("/<kind>/<bigid:app_id>/files/<id:att_id>")
 @principal_required()
 @domain_errors
 def download(kind, app_id, att_id):
@@ -338,7 +338,7 @@ def download(kind, app_id, att_id):
     return resp
 
 
-@bp.get("/<kind>/<id:app_id>/files/<id:att_id>/view")
+@bp.get("/<kind>/<bigid:app_id>/files/<id:att_id>/view")
 @principal_required()
 @domain_errors
 def view_attachment(kind, app_id, att_id):
@@ -383,7 +383,7 @@ INLINE_HEADERS = {
 }
 
 
-@bp.post("/<kind>/<id:app_id>/files/<id:att_id>/delete")
+@bp.post("/<kind>/<bigid:app_id>/files/<id:att_id>/delete")
 @principal_required()
 @domain_errors
 def delete_attachment(kind, app_id, att_id):

@@ -166,7 +166,7 @@ def password():
             show_error(form, e)
         else:
             remember_epoch(epoch)   # this session goes on; every other one has ended
-            flash("密码已修改", "success")
+            flash("密码已修改；其他设备上的登录已退出，您的个人接口令牌已全部吊销", "success")
             return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)
 

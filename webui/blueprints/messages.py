@@ -24,7 +24,7 @@ def index():
                            form=PlainForm())
 
 
-@bp.post("/<id:notification_id>/open")
+@bp.post("/<bigid:notification_id>/open")
 @principal_required()
 def open_message(notification_id):
     """Mark the message read and go to what it is about (the review task, or the application)."""

@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from engine.text import natural_key
 from handlers import progress
 
 from .. import ratelimit
@@ -12,8 +13,10 @@ bp = Blueprint("public", __name__)
 
 
 class ProgressForm(FlaskForm):
-    case_no = StringField("办件编号", validators=[DataRequired("办件编号：请填写办件编号"), Length(max=30)])
-    credit_code = StringField("统一社会信用代码", validators=[
+    # both read in their one spelling (engine/text.py) before their lengths are checked
+    case_no = StringField("办件编号", filters=[natural_key],
+                          validators=[DataRequired("办件编号：请填写办件编号"), Length(max=30)])
+    credit_code = StringField("统一社会信用代码", filters=[natural_key], validators=[
         DataRequired("统一社会信用代码：请填写申请单位的统一社会信用代码"), Length(max=18)])
 
 

@@ -69,7 +69,7 @@ def supervision():
     return render_template("review/supervision.html", tasks=tasks, process_labels=catalog.titles())
 
 
-@bp.get("/task/<id:task_id>")
+@bp.get("/task/<bigid:task_id>")
 @principal_required(AGENCY, AUTHORITY, PLATFORM)
 def task(task_id):
     reviews = services().reviews
@@ -102,21 +102,21 @@ def _act(task_id, do, success, then=None):
     return redirect(url_for("review.task", task_id=task_id))
 
 
-@bp.post("/task/<id:task_id>/claim")
+@bp.post("/task/<bigid:task_id>/claim")
 @principal_required(AGENCY, AUTHORITY, PLATFORM)
 def claim(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.claim(g.principal, task_id), "签收成功")
 
 
-@bp.post("/task/<id:task_id>/release")
+@bp.post("/task/<bigid:task_id>/release")
 @principal_required(AGENCY, AUTHORITY, PLATFORM)
 def release(task_id):
     ActionForm().validate_on_submit() or _csrf_fail()
     return _act(task_id, lambda: services().reviews.release(g.principal, task_id), "已退回签收，其他审核人员可以签收")
 
 
-@bp.post("/task/<id:task_id>/decide")
+@bp.post("/task/<bigid:task_id>/decide")
 @principal_required(AGENCY, AUTHORITY, PLATFORM)
 def decide(task_id):
     """Submit the task's form: its file says the fields, the outcome and what goes to the log."""

@@ -17,7 +17,7 @@ from ..access import principal_required
 from ..forms.review_desk import DeskForm, PhraseForm
 from ..charts import COLORS, horizontal_bars, stacked_bars
 from ..filters import due_state, local_day
-from ..inputs import parse_id, year_arg
+from ..inputs import MAX_BIG_ID, parse_id, year_arg
 from ..xlsx import xlsx_response
 
 bp = Blueprint("desk", __name__)
@@ -47,7 +47,7 @@ def after_decision(message: str):
     return redirect(url_for("review.task", task_id=next_id))
 
 
-@bp.post("/task/<id:task_id>/transfer")
+@bp.post("/task/<bigid:task_id>/transfer")
 @principal_required(AGENCY, AUTHORITY)
 def transfer(task_id):
     DeskForm().validate_on_submit() or abort(400)
@@ -67,7 +67,7 @@ def transfer(task_id):
 @principal_required(AGENCY, AUTHORITY)
 def claim_batch():
     DeskForm().validate_on_submit() or abort(400)
-    ids = [i for i in (parse_id(v) for v in request.form.getlist("task_id")) if i is not None]
+    ids = [i for i in (parse_id(v, MAX_BIG_ID) for v in request.form.getlist("task_id")) if i is not None]
     if not ids:
         flash("请勾选要签收的任务", "error")
         return redirect(url_for("review.index", view="open"))

@@ -3,6 +3,7 @@ from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringF
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
 
+from engine.text import natural_key
 from handlers.models import AGENCY, AUTHORITY, CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, SUPERVISING_FIRM
 
 REGISTRABLE_KINDS = [(k, ORG_KINDS[k]) for k in (CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM, AGENCY, AUTHORITY)]
@@ -34,7 +35,8 @@ _KEPT_PASSWORD = PasswordInput(hide_value=False)
 class RegisterForm(FlaskForm):
     kind = HiddenField()
     org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(max=200)])
-    credit_code = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
+    credit_code = StringField("统一社会信用代码", filters=[natural_key],   # its one spelling, before the length
+                              validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
     contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
     mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
     username = StringField("用户名", validators=[DataRequired("请填写用户名"), Length(max=50)])
@@ -54,7 +56,8 @@ class AddRoleForm(FlaskForm):
     kind = SelectField("账号类型", choices=[("", "请选择")] + REGISTRABLE_KINDS,
                        validators=[DataRequired("请选择账号类型")])
     org_name = StringField("单位名称", validators=[DataRequired("请填写单位名称"), Length(max=200)])
-    credit_code = StringField("统一社会信用代码", validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
+    credit_code = StringField("统一社会信用代码", filters=[natural_key],   # its one spelling, before the length
+                              validators=[DataRequired("请填写统一社会信用代码"), Length(max=18)])
     contact_person = StringField("联系人", validators=[DataRequired("请填写联系人"), Length(max=50)])
     mobile = StringField("手机号码", validators=[DataRequired("请填写手机号码"), Length(max=11)])
 
