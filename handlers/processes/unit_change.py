@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from engine.db import db
 from engine.models import utcnow
 from engine.registry import ServiceCall
+from engine.text import natural_key
 
 from .. import catalog, lock_rule
 from ..applications import ApplicationService
@@ -153,7 +154,7 @@ class UnitChangeService(ApplicationService):
                 app.new_unit_id = app.new_unit = None
                 app.manager_id = app.safety_id = app.chief_id = None
         if "new_credit_code" in fields:
-            code = (fields["new_credit_code"] or "").strip().upper()
+            code = natural_key(fields["new_credit_code"])
             app.new_credit_code = code
             unit = None
             if code:
