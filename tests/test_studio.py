@@ -16,6 +16,7 @@ from handlers.errors import DomainError, FieldErrors, Forbidden
 from handlers.models import UnlockApplication
 from handlers.services import BPMN_DIR
 
+from .web_helpers import client_world  # noqa: F401 (fixture)
 from .world import locked_person, reported_unlock
 
 UNLOCK_XML = (BPMN_DIR / "personnel_unlock.bpmn").read_text(encoding="utf-8")
@@ -246,3 +247,12 @@ def test_live_counts_per_element_and_the_applications_behind_them(world, service
     assert db.session.scalar(select(ProcessInstance.status).where(ProcessInstance.id == apps[2].instance_id)) \
         == "errored"
     assert db.session.scalar(select(ProcessDefinition.version)) == 1
+
+
+def test_the_designer_logs_in_without_platform_rights(client_world):
+    from .web_helpers import login
+    client, _world = client_world
+    assert login(client, "designer").status_code == 302
+    home = client.get("/", follow_redirects=True)
+    assert home.status_code == 200 and "李设计" in home.get_data(as_text=True)
+    assert client.get("/admin/registrations").status_code == 403   # administration stays the administrators'
