@@ -256,3 +256,16 @@ def test_the_designer_logs_in_without_platform_rights(client_world):
     home = client.get("/", follow_redirects=True)
     assert home.status_code == 200 and "李设计" in home.get_data(as_text=True)
     assert client.get("/admin/registrations").status_code == 403   # administration stays the administrators'
+
+
+def test_an_uploaded_diagram_replaces_the_drafts_and_is_checked_the_same_way(services, designer):
+    from pathlib import Path
+    example = (Path(__file__).parent / "bpmn_site_check" / "personnel_unlock.bpmn").read_text(encoding="utf-8")
+    stale = example.replace('<di:waypoint x="485" y="310" />', '<di:waypoint x="485" y="510" />\n'
+                            '        <di:waypoint x="560" y="510" />')
+    studio = _studio(services)
+    with pytest.raises(DomainError, match="请上传 .bpmn 文件"):
+        studio.upload_diagram(designer, "personnel_unlock", "diagram.xml", stale.encode("utf-8"))
+    draft, problems = studio.upload_diagram(designer, "personnel_unlock", "unlock.bpmn", stale.encode("utf-8"))
+    assert draft.xml == stale and "forms/review.json" in draft.files
+    assert ("Flow_Report" in [p.element_id for p in problems]) and ("Task_SiteCheck" in [p.element_id for p in problems])
