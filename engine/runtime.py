@@ -27,6 +27,7 @@ from . import deadlines, jobs, store, timers
 from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
+from .drafts import DraftStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, NotWithdrawable, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
@@ -115,6 +116,7 @@ class ProcessEngine:
     def __init__(self, registry: EngineRegistry, definitions: DefinitionStore | None = None):
         self.registry = registry
         self.definitions = definitions or DefinitionStore(registry)
+        self.drafts = DraftStore(self.definitions)   # the studio's working copies (engine.drafts)
 
     # -- unit of work ---------------------------------------------------------------
     @contextmanager
@@ -211,7 +213,7 @@ class ProcessEngine:
             if task.claimed_by_user_id not in (None, actor.user_id):
                 raise self._held_by_other(task)
             raise TaskNotClaimed("请先签收该任务再办理")
-        validator = self.registry.forms.get(task.form_key)
+        validator = self.definitions.form(content_hash, task.form_key)   # from the instance's own bundle
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command

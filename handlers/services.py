@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import Actor, ProcessEngine, StepResult
+from engine.definitions import FOLDER_NOTE, Deployment
 from engine.jobs import IOJob, JobExecutor
 
 from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
@@ -10,6 +11,7 @@ from .applications import ApplicationService
 from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
+from .studio import StudioService
 from .uploads import MAX_BYTES, MAX_FILES, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
@@ -22,6 +24,7 @@ class Services:
     by_kind: dict[str, ApplicationService]   # one service per catalog entry, by its URL kind
     reviews: ReviewService
     operations: OperationsService
+    studio: StudioService   # the designer's studio (handlers.studio)
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
@@ -30,7 +33,7 @@ class Services:
         uploads = UploadStore(upload_dir, max_upload, max_files)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
-                   OperationsService(engine))
+                   OperationsService(engine), StudioService(engine))
 
     def __getattr__(self, kind: str) -> ApplicationService:
         """``services.unlock`` and friends: the service of a catalogued process."""
@@ -64,6 +67,12 @@ class Services:
               for _ in range(delivery_threads if io_kinds else 0)]
         return [main, *io]
 
-    def deploy_definitions(self, directory: Path = BPMN_DIR):
+    def deploy_definitions(self, directory: Path = BPMN_DIR, note: str | None = None, deployed_by: str | None = None):
+        """Deploy a folder laid out as bpmn/ (``flask bpmn deploy``, ``flask init-db``)."""
+        deployment = Deployment(note or FOLDER_NOTE, deployed_by or "flask bpmn deploy")
         with self.engine.command():
-            return self.engine.definitions.deploy_directory(directory)
+            return self.engine.definitions.deploy_directory(directory, deployment)
+
+    def refresh(self) -> None:
+        """At the start of every request: serve what another process deployed (one statement)."""
+        self.engine.definitions.refresh()

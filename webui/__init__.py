@@ -36,6 +36,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
+    _refresh_per_request(app)
     _register_blueprints(app)
     from . import api
     api.init_app(app, csrf)
@@ -53,6 +54,17 @@ def trust_proxies(app: Flask) -> None:
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def _refresh_per_request(app: Flask) -> None:
+    """Every request first serves what any process of any host deployed since this one last
+    looked (one small row read: engine.generations); static files skip it."""
+    from flask import request
+
+    @app.before_request
+    def _refresh_caches():
+        if request.endpoint != "static":
+            app.extensions["services"].refresh()
 
 
 def _configure_email(app: Flask) -> None:
