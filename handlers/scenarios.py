@@ -365,8 +365,10 @@ class _Run:
         if not (isinstance(value, dict) and "choose" in value):
             return value
         context = self.service.widget_context(principal, self.app) if hasattr(self.service, "widget_context") else {}
-        eligible = [c for rows in context.values() if isinstance(rows, list) for c in rows
-                    if getattr(c, "problem", None) is None]
+        # the field's own picker when the widget names one per field (变更工程人员: entry_id, person_id)
+        lists = [context[name]] if isinstance(context.get(name), list) else \
+            [rows for rows in context.values() if isinstance(rows, list)]
+        eligible = [c for rows in lists for c in rows if getattr(c, "problem", None) is None]
         n = int(value["choose"])
         if not 1 <= n <= len(eligible):
             raise ScenarioFileError(f"{name}：choose {n}，可选的只有 {len(eligible)} 个")
