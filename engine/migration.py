@@ -530,7 +530,9 @@ def _refusals(wf, diff, spec_diff, target, targets) -> list[str]:
         if task.state != TaskState.COMPLETED:
             continue
         aligned = spec_diff.alignment.get(spec)
-        bpmn_id = getattr(spec, "bpmn_id", None) or spec.name.rpartition(".")[0] or spec.name
+        bpmn_id = getattr(spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue   # the parser's own specs (a step's boundary split) go with their element's verdict
         if aligned is None:
             what = "已办理的步骤" if _is_activity(spec) else "已经过的元素"
             reasons.append(f"{what}「{getattr(spec, 'bpmn_name', None) or bpmn_id}」（{bpmn_id}）在目标版本中已删除")
