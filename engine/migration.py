@@ -27,6 +27,7 @@ rows and then the instance (PostgreSQL; the claim and completion gates take them
 so a concurrent 签收 or decision either commits first and is seen, or waits and meets the result.
 """
 import json
+from uuid import uuid4
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -279,8 +280,9 @@ class Migrator:
         ready_before = {g: t.task_spec.bpmn_id for g, t in _ready(wf).items()}
         timers_before = _timers(wf)
         _drop_unaligned(wf, diff)
-        openings = {out.rows[g]["element_id"]: out.rows[g]["created_at"] for g in ready_before if g in out.rows}
-        openings.update({targets.get(e) or e: at for e, at in list(openings.items())})
+        # a step that stays the same element keeps its opening; a step moved elsewhere opens now
+        openings = {out.rows[g]["element_id"]: out.rows[g]["created_at"] for g in ready_before
+                    if g in out.rows and targets.get(out.rows[g]["element_id"]) == out.rows[g]["element_id"]}
         wf.script_engine = _MigrationScriptEngine(instance.clock, openings)
         migrate_workflow(diff, wf, target.spec)
         _sync_boundary_events(wf)
@@ -292,7 +294,6 @@ class Migrator:
 
     def _inbox(self, out: _Outcome, target, ready_before: dict) -> None:
         ready_after = _ready(out.workflow)
-        now = utcnow()
         for guid, element in ready_before.items():
             row = out.rows.get(guid)
             if row is None:
@@ -301,52 +302,72 @@ class Migrator:
                 out.closed.append(guid)
                 out.plan.tasks.append(_closed(row, out.orgs))
                 continue
-            out.plan.tasks.append(self._moved(out, row, ready_after[guid]))
+            out.plan.tasks.append(self._follow(out, row, ready_after[guid]))
         for guid, task in ready_after.items():
             if guid not in ready_before:
-                values, orgs = self._row_of(out.instance, task, now)
-                out.opened.append(task)
+                values, orgs = self._row_of(out.instance, task)
+                out.opened.append((task, None, None))
                 out.plan.tasks.append(TaskChange(None, None, None, values["element_id"], values["name"], OPENED,
                                                  NONE, None, "none" if values["due_at"] is None else RECOMPUTED,
                                                  None, values["due_at"], [], orgs))
 
-    def _moved(self, out: _Outcome, row: dict, task) -> TaskChange:
+    def _follow(self, out: _Outcome, row: dict, task) -> TaskChange:
+        """An open inbox row whose step the target still waits at (maybe as another element).
+
+        Same element, same candidate organisations: the row stays (its claim too); a changed
+        ``due`` is recomputed from the row's opening. Otherwise the row is closed and a new one
+        opened (the claim carried over when the holder's organisation is still offered the step):
+        a 签收 or decision that waited for this transaction then meets a closed row and is told,
+        instead of landing on a step its organisation is no longer offered."""
         spec = task.task_spec
         props = (spec.extensions or {}).get("properties", {})
         orgs_before = sorted(org for org, _ in out.orgs.get(row["id"], []))
         orgs_after = self._candidates(out.instance, props)
-        values = dict(element_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id,
-                      form_key=props.get(FORM_KEY, ""), claim_required=props.get(CLAIM) == "required")
+        keeps_claim = row["claimed_by_user_id"] is not None and row["claimed_by_org_id"] in orgs_after
+        claim = NONE if row["claimed_by_user_id"] is None else KEPT if keeps_claim else RELEASED
+        if row["element_id"] != spec.bpmn_id or orgs_after != orgs_before:
+            _renew_id(out.workflow, task)
+            out.closed.append(row["task_guid"])
+            same_step = row["element_id"] == spec.bpmn_id
+            opened_at = row["created_at"] if same_step else None
+            out.opened.append((task, opened_at, row if keeps_claim else None))
+            values, _orgs = self._row_of(out.instance, task, opened_at)
+            due_kind = "none" if values["due_rule"] is None else \
+                KEPT if same_step and values["due_at"] == row["due_at"] else RECOMPUTED
+            return TaskChange(row["id"], row["element_id"], row["name"], spec.bpmn_id, values["name"], MOVED,
+                              claim, row["claimed_by_name"], due_kind, row["due_at"], values["due_at"],
+                              orgs_before, orgs_after)
+        values = dict(name=spec.bpmn_name or spec.bpmn_id, form_key=props.get(FORM_KEY, ""),
+                      claim_required=props.get(CLAIM) == "required")
         due = deadlines.opening(props, out.instance.clock, spec.bpmn_id, row["created_at"])
         due_kind = "none" if due["due_rule"] is None and row["due_rule"] is None else KEPT
         if due["due_rule"] != row["due_rule"] or (row["due_rule"] and due["due_at"] != row["due_at"]):
             values.update(due)
             due_kind = RECOMPUTED
-        claim = NONE if row["claimed_by_user_id"] is None else KEPT
-        if claim == KEPT and row["claimed_by_org_id"] not in orgs_after:
-            claim = RELEASED
-            values.update(claimed_by_user_id=None, claimed_by_name=None, claimed_by_org_id=None,
-                          claimed_by_org_name=None, claimed_at=None)
         changed = {k: v for k, v in values.items() if row.get(k) != v}
-        if changed or orgs_after != orgs_before:
-            out.updates.append((row["id"], changed, orgs_after if orgs_after != orgs_before else None,
-                                values.get("claimed_by_user_id", row["claimed_by_user_id"]),
-                                values.get("due_at", row["due_at"])))
-        moved = row["element_id"] != spec.bpmn_id or bool(changed) or orgs_after != orgs_before
-        return TaskChange(row["id"], row["element_id"], row["name"], spec.bpmn_id, values["name"],
-                          MOVED if moved else KEPT, claim, row["claimed_by_name"], due_kind, row["due_at"],
-                          values.get("due_at", row["due_at"]), orgs_before, orgs_after)
+        if changed:
+            out.updates.append((row["id"], changed))
+        return TaskChange(row["id"], row["element_id"], row["name"], spec.bpmn_id, values["name"], KEPT, claim,
+                          row["claimed_by_name"], due_kind, row["due_at"], values.get("due_at", row["due_at"]),
+                          orgs_before, orgs_after)
 
     def _candidates(self, instance, props) -> list[int]:
         rule = self.engine.registry.candidate_rules.get(props.get(CANDIDATES))
         return sorted({org for org in rule(instance) if org is not None}) if rule else []
 
-    def _row_of(self, instance, task, now):
+    def _row_of(self, instance, task, opened_at=None):
+        """The inbox row the runtime would open for ``task`` (and its candidate organisations);
+        with ``opened_at`` it keeps that opening and its deadline counts from it."""
         class _StepView:   # what ProcessEngine._human_task reads of its step
             pass
         step = _StepView()
         step.instance = instance
-        return self.engine._human_task(step, task)
+        values, orgs = self.engine._human_task(step, task)
+        if opened_at is not None:
+            props = (task.task_spec.extensions or {}).get("properties", {})
+            values.update(created_at=opened_at,
+                          **deadlines.opening(props, instance.clock, task.task_spec.bpmn_id, opened_at))
+        return values, orgs
 
     # -- the command ---------------------------------------------------------------------------------------
     def migrate(self, instance_id: int, to_version: int, actor: Actor, manual: dict | None = None,
@@ -382,22 +403,26 @@ class Migrator:
         where = next((t.element_after for t in plan.tasks if t.inbox != CLOSED), None)
         entry = store.audit_entry(instance.id, actor, MIGRATE_ACTION, f"v{plan.from_version}→v{plan.to_version}"
                                   + _moves_text(plan), element_id=where)
-        new_tasks = [self._row_of(instance, task, utcnow()) for task in out.opened]
-        if store.save(conn, instance, None, new_tasks, [entry]) is None:
+        new_tasks = [self._row_of(instance, task, opened_at) for task, opened_at, _claim in out.opened]
+        opened = store.save(conn, instance, None, new_tasks, [entry])
+        if opened is None:
             from .errors import ConcurrentModification
             raise ConcurrentModification("该业务已被他人处理，请刷新后重试")
         conn.execute(update(_PI).where(_PI.c.id == instance.id).values(definition_id=target_def.id))
         instance.definition_id = target_def.id
         if out.closed:
             store.cancel_tasks(conn, out.closed)
-        for task_id, values, orgs, claimed_by, due_at in out.updates:
-            if values:
-                conn.execute(update(_HT).where(_HT.c.id == task_id).values(**values))
-            if orgs is not None:
-                _replace_candidates(conn, task_id, instance, orgs, claimed_by, due_at)
-            else:
-                conn.execute(update(_TC).where(_TC.c.task_id == task_id)
-                             .values(claimed_by_user_id=claimed_by, due_at=due_at or NO_DUE))
+        for record, (_task, _at, holder) in zip(opened, out.opened):
+            if holder is not None:   # the holder's organisation is still offered the step: the claim follows
+                conn.execute(update(_HT).where(_HT.c.id == record.id).values(
+                    **{k: holder[k] for k in ("claimed_by_user_id", "claimed_by_name", "claimed_by_org_id",
+                                              "claimed_by_org_name", "claimed_at")}))
+                conn.execute(update(_TC).where(_TC.c.task_id == record.id)
+                             .values(claimed_by_user_id=holder["claimed_by_user_id"]))
+        for task_id, values in out.updates:
+            conn.execute(update(_HT).where(_HT.c.id == task_id).values(**values))
+            if "due_at" in values:
+                conn.execute(update(_TC).where(_TC.c.task_id == task_id).values(due_at=values["due_at"] or NO_DUE))
         _reschedule(conn, instance.id, plan.timers)
         db.session.expire_all()
 
@@ -657,16 +682,17 @@ def _closed(row, orgs) -> TaskChange:
                       "none", row["due_at"], None, sorted(o for o, _ in orgs.get(row["id"], [])), [])
 
 
-def _replace_candidates(conn, task_id, instance, orgs, claimed_by, due_at) -> None:
-    first = conn.execute(select(_TC.c.process_key, _TC.c.created_at).where(_TC.c.task_id == task_id)).first()
-    conn.execute(delete(_TC).where(_TC.c.task_id == task_id))
-    if orgs:
-        conn.execute(insert(_TC), [dict(task_id=task_id, org_id=org, is_open=True,
-                                        process_key=first.process_key if first else instance.process_key,
-                                        created_at=first.created_at if first else utcnow(),
-                                        claimed_by_user_id=claimed_by, scope=instance.scope,
-                                        applicant_name=instance.applicant_name, due_at=due_at or NO_DUE)
-                                   for org in orgs])
+def _renew_id(wf, task) -> None:
+    """Give a ready task a new id: its step is offered anew, in a new inbox row (task_guid is unique)."""
+    old, new = task.id, uuid4()
+    wf.tasks[new] = wf.tasks.pop(old)
+    task.id = new
+    parent = task.parent
+    if parent is not None:
+        parent._children = [new if c == old else c for c in parent._children]
+    for child in wf.tasks.values():
+        if child._parent == old:
+            child._parent = new
 
 
 def _timer_jobs(guids):

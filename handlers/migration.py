@@ -294,7 +294,8 @@ def _inbox(t, names) -> str:
         why.append(f"步骤由「{t.name_before}」改为「{t.name_after}」")
     if t.candidates_before != t.candidates_after:
         why.append(f"候选单位由 {_orgs(t.candidates_before, names)} 改为 {_orgs(t.candidates_after, names)}")
-    return f"待办移至「{t.name_after}」（{'，'.join(why) or '步骤属性已修改'}）"
+    return (f"待办移至「{t.name_after}」：原待办关闭，新待办推送给 {_orgs(t.candidates_after, names)}"
+            f"（{'，'.join(why)}）")
 
 
 def _claim(t, names) -> str:
@@ -306,8 +307,8 @@ def _claim(t, names) -> str:
 
 
 def _deadline(t) -> str:
-    if t.due == RECOMPUTED and t.due_before is None:
-        return f"「{t.name_after}」期限 {_day(t.due_after)}（新开步骤，从现在起算）"
+    if t.due == RECOMPUTED and (t.due_before is None or t.element_before != t.element_after):
+        return f"「{t.name_after}」期限 {_day(t.due_after)}（新步骤，从迁移时起算）"
     if t.due == RECOMPUTED:
         return (f"重新计算：{_day(t.due_before)} → {_day(t.due_after)}"
                 "（时限已修改，从该步骤打开时起算）")

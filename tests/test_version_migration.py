@@ -264,17 +264,26 @@ def test_a_migration_racing_a_claim_leaves_one_consistent_outcome(app, world, se
     results = run_at_once(app, 2 * len(instance_ids), work)
 
     db.session.expire_all()
-    from engine import NotCandidate
+    from engine import TaskClosed
+    claims_first = 0
     for k, instance_id in enumerate(instance_ids):
         migrated, claimed = results[2 * k], results[2 * k + 1]
-        task = db.session.get(HumanTask, tasks[instance_id])
         assert migrated[0] == "ok", migrated
-        # either the claim went first (the migration saw it and released it: the authority is not
-        # offered 现场核查), or the migration did (the claim met a task no longer offered to it)
-        assert claimed[0] == "ok" or isinstance(claimed[1], NotCandidate), claimed
+        # either the claim went first (the migration saw it: 审核 closed, 现场核查 opened without the
+        # claim, since the authority is not offered it), or the migration did (the claim met a closed row)
+        assert claimed[0] == "ok" or isinstance(claimed[1], TaskClosed), claimed
+        claims_first += claimed[0] == "ok"
+        old = db.session.get(HumanTask, tasks[instance_id])
+        assert old.state == "cancelled" and old.element_id == "Task_Review"
+        [new] = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                           HumanTask.state == "open")).all()
         assert db.session.get(ProcessInstance, instance_id).definition.version == v2
-        assert (task.state, task.element_id, task.claimed_by_user_id) == ("open", "Task_SiteCheck", None)
-        assert [(c.org_id, c.claimed_by_user_id) for c in task.candidates] == [(world.org("agency").id, None)]
+        assert (new.element_id, new.claimed_by_user_id) == ("Task_SiteCheck", None)
+        assert [(c.org_id, c.claimed_by_user_id, c.is_open) for c in new.candidates] == \
+            [(world.org("agency").id, None, True)]
+        actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.instance_id == instance_id)
+                                     .order_by(AuditEntry.seq)).all()
+        assert actions[-1] == "流程版本迁移" and actions[-2:].count("签收") == (claimed[0] == "ok")
     assert check_invariants() == []
     assert db.session.scalar(select(func.count()).select_from(InstanceMigration)
                              .where(InstanceMigration.outcome == "migrated")) == len(instance_ids)
