@@ -406,7 +406,7 @@ class _Run:
         if "waiting_at" in expect:
             want = _as_list(expect["waiting_at"])
             if sorted(want) != sorted(outcome.waiting_at):
-                failures.append(f"应停在 {want or '（无）'}，实际停在 {outcome.waiting_at or '（无）'}")
+                failures.append(f"应停在 {_listed(want)}，实际停在 {_listed(outcome.waiting_at)}")
         if "offered_to" in expect:
             failures.extend(self._check_offered(_as_list(expect["offered_to"]), tasks))
         if "due" in expect:
@@ -416,11 +416,11 @@ class _Run:
             actions = list(db.session.scalars(select(AuditEntry.action).where(
                 AuditEntry.instance_id == self.app.instance_id).order_by(AuditEntry.id))) if instance else []
             if actions[-len(want):] != want if want else False:
-                failures.append(f"办理记录最后应为 {want}，实际为 {actions[-max(len(want), 1):]}")
+                failures.append(f"办理记录最后应为 {_listed(want)}，实际为 {_listed(actions[-max(len(want), 1):])}")
         if "end" in expect:
             reached = instance.end_element_id if instance else None
             if reached != expect["end"]:
-                failures.append(f"应到达结束事件 {expect['end']}，实际为 {reached or '（未结束）'}")
+                failures.append(f"应到达结束事件 {expect['end']}，实际" + (f"为 {reached}" if reached else "未结束"))
         if "incident" in expect:
             message = instance.incident_message if instance else None
             want = expect["incident"]
@@ -432,13 +432,13 @@ class _Run:
 
     def _check_offered(self, want: list[str], tasks: list[HumanTask]) -> list[str]:
         if not tasks:
-            return [f"应分派给 {want}，但没有待办步骤"]
+            return [f"应分派给 {_listed(want)}，但没有待办步骤"]
         orgs = db.session.execute(select(Organization.name, Organization.kind).join(
             TaskCandidate, TaskCandidate.org_id == Organization.id).where(TaskCandidate.task_id == tasks[0].id)).all()
         names = {n for n, _ in orgs} | {k for _, k in orgs} | {ORG_KINDS.get(k, k) for _, k in orgs}
         missing = [w for w in want if w not in names]
         if missing or len(orgs) != len(want):
-            return [f"应分派给 {want}，实际分派给 {sorted(n for n, _ in orgs)}"]
+            return [f"应分派给 {_listed(want)}，实际分派给 {_listed(sorted(n for n, _ in orgs))}"]
         return []
 
     def _path(self) -> list[str]:
@@ -497,6 +497,10 @@ def _check_due(text: str, tasks: list[HumanTask]) -> list[str]:
     if expected.at != task.due_at:
         return [f"期限应为 {expected.day}（{text}），实际为 {last_day(task.due_at)}"]
     return []
+
+
+def _listed(values) -> str:
+    return "、".join(values) if values else "（无）"
 
 
 def _as_list(value) -> list[str]:
