@@ -11,7 +11,7 @@ The engine checks form files on deploy (``check_form``) and validates a user tas
 data on the server (``FormSpec.clean``); the web layer renders the same spec with WTForms.
 """
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -80,6 +80,8 @@ class FormSpec:
     fields: tuple[FieldSpec, ...]
     outcome: str | None = None
     source: str = ""
+    raw: str = field(default="", compare=False, repr=False)   # the file's text: a bundle stores it as it was
+
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -141,12 +143,20 @@ class FormSpec:
 def load_form(path: Path) -> tuple[FormSpec | None, list[str]]:
     """Read one form file: the spec, or the problems found (each a Chinese sentence)."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [f"无法读取：{exc}"]
+    return load_form_text(text, path.name)
+
+
+def load_form_text(text: str, filename: str) -> tuple[FormSpec | None, list[str]]:
+    """One form file's text (``<formKey>.json``): the spec, or the problems found."""
+    try:
+        raw = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, [f"JSON 格式错误（第 {exc.lineno} 行）：{exc.msg}"]
-    return parse_form(raw, path.name[:-len(".json")], path.name)
+    spec, problems = parse_form(raw, filename[:-len(".json")], filename)
+    return (replace(spec, raw=text) if spec else None), problems
 
 
 def parse_form(raw, key: str, source: str = "") -> tuple[FormSpec | None, list[str]]:

@@ -36,6 +36,45 @@ class ProcessDefinition(db.Model):
     # loaded on access only: the instance load joins the definition, and the spec is cached
     xml: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the bundle (engine.bundles): content_hash covers the diagram and its form files; the
+    # diagram's own sha256, who deployed it and the change note (NULL on versions older than bundles)
+    diagram_hash: Mapped[str | None] = mapped_column(String(64))
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+    deployed_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DefinitionFile(db.Model):
+    """A file of a deployed version's bundle besides its diagram (forms/<key>.json, tests/<name>)."""
+    __tablename__ = "definition_file"
+    __table_args__ = (UniqueConstraint("definition_id", "name", name="uq_definition_file_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+
+
+class ProcessDraft(db.Model):
+    """The designer's working copy of one process (engine.drafts): a bundle not yet deployed."""
+    __tablename__ = "process_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), unique=True)
+    diagram_name: Mapped[str] = mapped_column(String(255))
+    xml: Mapped[str] = mapped_column(Text)
+    files: Mapped[str] = mapped_column(Text, default="{}")   # JSON {bundle path: text}
+    base_version: Mapped[int | None] = mapped_column(Integer)   # the version it was opened from
+    revision: Mapped[int] = mapped_column(Integer, default=1)   # each save adds one (a stale save is refused)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CacheGeneration(db.Model):
+    """A counter per shared cache (engine.generations): a change adds one, in its own transaction,
+    and every process compares it with the value it last saw at its next request."""
+    __tablename__ = "cache_generation"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProcessInstance(db.Model):

@@ -211,7 +211,7 @@ class ProcessEngine:
             if task.claimed_by_user_id not in (None, actor.user_id):
                 raise self._held_by_other(task)
             raise TaskNotClaimed("请先签收该任务再办理")
-        validator = self.registry.forms.get(task.form_key)
+        validator = self.definitions.form(content_hash, task.form_key)   # from the instance's own bundle
         if validator is None:
             raise InvalidFormData(f"表单 “{task.form_key}” 未注册")
         cleaned = validator(dict(data))   # raising rolls the gate back with the command

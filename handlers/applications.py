@@ -68,8 +68,11 @@ class ApplicationService:
 
     @property
     def form(self) -> FormSpec | None:
-        """The application fields (the entry's edit form file); None for a process filed elsewhere."""
-        return self.engine.registry.forms[self.entry.edit_form] if self.entry.edit_form else None
+        """The application fields (the entry's edit form file, from the current version's bundle);
+        None for a process filed elsewhere."""
+        if not self.entry.edit_form:
+            return None
+        return self.engine.definitions.current_form(self.entry.key, self.entry.edit_form)
 
     def attachment_labels(self) -> dict[str, str]:
         return {f.kind: f.title for f in self.form.file_fields} if self.form else {}

@@ -68,7 +68,10 @@ class ReviewService(ReviewDesk):
 
     def form_of(self, task: HumanTask) -> FormSpec:
         """The task's form, as its diagram names it (``formKey``) and its form file declares it."""
-        spec = self.engine.registry.forms.get(task.form_key)
+        spec = task.__dict__.get("_bundle_form")   # a page asks twice: one read of the instance's version
+        if spec is None:
+            spec = self.engine.definitions.form_of_instance(task.instance_id, task.form_key)   # its version's bundle
+            task.__dict__["_bundle_form"] = spec
         if not isinstance(spec, FormSpec):
             raise NotFound("该任务的表单不存在")
         return spec

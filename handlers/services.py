@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine import Actor, ProcessEngine, StepResult
+from engine.definitions import FOLDER_NOTE, Deployment
 from engine.jobs import JobExecutor
 
 from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
@@ -51,6 +52,12 @@ class Services:
         """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""
         return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, **options)
 
-    def deploy_definitions(self, directory: Path = BPMN_DIR):
+    def deploy_definitions(self, directory: Path = BPMN_DIR, note: str | None = None, deployed_by: str | None = None):
+        """Deploy a folder laid out as bpmn/ (``flask bpmn deploy``, ``flask init-db``)."""
+        deployment = Deployment(note or FOLDER_NOTE, deployed_by or "flask bpmn deploy")
         with self.engine.command():
-            return self.engine.definitions.deploy_directory(directory)
+            return self.engine.definitions.deploy_directory(directory, deployment)
+
+    def refresh(self) -> None:
+        """At the start of every request: serve what another process deployed (one statement)."""
+        self.engine.definitions.refresh()

@@ -34,6 +34,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     security.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
+    _refresh_per_request(app)
     _register_blueprints(app)
     from . import api
     api.init_app(app, csrf)
@@ -41,6 +42,17 @@ def create_app(overrides: dict | None = None) -> Flask:
     from . import profiling
     profiling.init_app(app)   # last: it wraps the views; installs nothing unless REQUEST_PROFILE is set
     return app
+
+
+def _refresh_per_request(app: Flask) -> None:
+    """Every request first serves what any process of any host deployed since this one last
+    looked (one small row read: engine.generations); static files skip it."""
+    from flask import request
+
+    @app.before_request
+    def _refresh_caches():
+        if request.endpoint != "static":
+            app.extensions["services"].refresh()
 
 
 def _configure_email(app: Flask) -> None:

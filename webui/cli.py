@@ -15,6 +15,14 @@ def _services():
     return current_app.extensions["services"]
 
 
+def _os_user() -> str:
+    import getpass
+    try:
+        return f"{getpass.getuser()} (flask bpmn)"
+    except Exception:   # noqa: BLE001 - no user name in a bare container: the command still deploys
+        return "flask bpmn"
+
+
 @click.group("bpmn", help="Process definitions.")
 def bpmn():
     pass
@@ -37,10 +45,16 @@ def bpmn_check(files):
     sys.exit(1 if failed else 0)
 
 
-@bpmn.command("deploy", help="Deploy the diagrams in bpmn/ (new versions only).")
+@bpmn.command("deploy", help="Deploy the diagrams in bpmn/ with their forms as bundles (new versions only).")
+@click.option("--note", default=None, help="The change note recorded on each new version (default: 从 bpmn/ 目录部署).")
+@click.option("--by", "deployed_by", default=None, help="Who deploys (default: the operating-system user).")
+@click.option("--dir", "directory", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder laid out as bpmn/ (default: bpmn/).")
 @with_appcontext
-def bpmn_deploy():
-    report = _services().deploy_definitions()
+def bpmn_deploy(note, deployed_by, directory):
+    if note is not None and not note.strip():
+        raise click.BadParameter("变更说明不能为空", param_hint="--note")
+    report = _services().deploy_definitions(directory or BPMN_DIR, note, deployed_by or _os_user())
     for d in report.deployed:
         click.echo(f"deployed {d.process_key} v{d.version} ({d.content_hash[:12]}) from {d.source_file}")
     for name in report.unchanged:

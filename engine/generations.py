@@ -1,0 +1,48 @@
+"""Cache generations: how every process and host notices a change made by another one.
+
+Each shared cache has a row in ``cache_generation``. A change (a deployment) adds one to its
+row in the change's own transaction (``bump``). Each process reads the whole (tiny) table once
+per request (``GenerationWatch.check``, one statement) and calls the listeners of every counter
+that moved since it last looked: they drop what they cached. No restart, no message bus, and
+the bound is "the next request" on every worker of every host sharing the database.
+"""
+from typing import Callable
+
+from sqlalchemy import bindparam, insert, select, update
+
+from .db import db
+from .models import CacheGeneration
+
+DEFINITIONS = "definitions"   # deployments: current versions, their forms
+
+_CG = CacheGeneration.__table__
+_READ = select(_CG.c.name, _CG.c.generation)
+_BUMP = update(_CG).where(_CG.c.name == bindparam("p_name")).values(generation=_CG.c.generation + 1)
+
+
+def bump(name: str) -> None:
+    """Tell every process that ``name`` changed (inside the caller's transaction)."""
+    conn = db.session.connection()
+    if conn.execute(_BUMP, {"p_name": name}).rowcount == 0:
+        conn.execute(insert(_CG).values(name=name, generation=1))
+
+
+class GenerationWatch:
+    """The generations this process has seen, and who to tell when one moves."""
+
+    def __init__(self):
+        self._seen: dict[str, int] = {}
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+
+    def on_change(self, name: str, listener: Callable[[], None]) -> None:
+        self._listeners.setdefault(name, []).append(listener)
+
+    def check(self) -> list[str]:
+        """One read of every counter; the listeners of the moved ones run. Returns the moved names."""
+        rows = dict(db.session.connection().execute(_READ).all())
+        moved = [name for name in self._listeners if rows.get(name, 0) != self._seen.get(name, 0)]
+        for name in moved:
+            for listener in self._listeners[name]:
+                listener()
+            self._seen[name] = rows.get(name, 0)
+        return moved
