@@ -17,7 +17,8 @@ import translateModule from './translate';
 export function createModeler(container, panel, choices) {
   return new BpmnModeler({
     container,
-    propertiesPanel: { parent: panel },
+    // the 审批属性 group open at once: it is what a designer of this project edits most
+    propertiesPanel: { parent: panel, layout: { groups: { project: { open: true } } } },
     additionalModules: [
       BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, ProjectPropertiesModule, translateModule,
       { studioChoices: ['value', choices] },
