@@ -9,7 +9,7 @@ from .db import db
 from .errors import (
     EngineError, DefinitionError, DefinitionNotFound, TaskNotFound, NotCandidate,
     TaskAlreadyClaimed, TaskNotClaimed, TaskClosed, InvalidFormData,
-    ConcurrentModification, InstanceErrored, UnknownOperator, RollbackOnly, PendingWork,
+    ConcurrentModification, InstanceErrored, UnknownOperator, RollbackOnly, PendingWork, DraftRefused,
 )
 from .registry import EngineRegistry
 from .definitions import DefinitionStore
@@ -18,6 +18,6 @@ from .runtime import ProcessEngine, StepResult
 __all__ = [
     "Actor", "db", "EngineError", "DefinitionError", "DefinitionNotFound", "TaskNotFound",
     "NotCandidate", "TaskAlreadyClaimed", "TaskNotClaimed", "TaskClosed", "InvalidFormData",
-    "ConcurrentModification", "InstanceErrored", "UnknownOperator", "RollbackOnly", "PendingWork", "EngineRegistry",
+    "ConcurrentModification", "InstanceErrored", "UnknownOperator", "RollbackOnly", "PendingWork", "DraftRefused", "EngineRegistry",
     "DefinitionStore", "ProcessEngine", "StepResult",
 ]

@@ -81,3 +81,13 @@ class RollbackOnly(EngineError):
 class PendingWork(RuntimeError):
     """A programming error: a unit of work began while the session held changes made outside any
     unit of work. They are neither committed nor silently dropped."""
+
+
+class DraftRefused(EngineError):
+    """A draft was not saved or not deployed: every problem, each naming its element or file
+    (``problems``: DefinitionError, or scenario failures from handlers.scenarios)."""
+
+    def __init__(self, message: str, problems: list | None = None, field: str | None = None):
+        super().__init__(message, field=field)
+        self.problems = problems or []
+        self.field = field

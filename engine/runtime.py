@@ -27,6 +27,7 @@ from . import deadlines, jobs, store, timers
 from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
+from .drafts import DraftStore
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, NotWithdrawable, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
@@ -115,6 +116,7 @@ class ProcessEngine:
     def __init__(self, registry: EngineRegistry, definitions: DefinitionStore | None = None):
         self.registry = registry
         self.definitions = definitions or DefinitionStore(registry)
+        self.drafts = DraftStore(self.definitions)   # the studio's working copies (engine.drafts)
 
     # -- unit of work ---------------------------------------------------------------
     @contextmanager

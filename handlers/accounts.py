@@ -14,7 +14,7 @@ from .codes import is_valid_credit_code
 from .common_passwords import COMMON_PASSWORDS
 from .errors import DomainError, Forbidden, NotFound, Problems
 from .models import (
-    ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, Account, Organization, OrgInfoChange, User,
+    ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, STAFF_KINDS, Account, Organization, OrgInfoChange, User,
 )
 from .principal import Principal
 
@@ -144,7 +144,7 @@ def correct_account(account: Account, reg: Registration) -> None:
 def _check_organisation(reg: Registration, problems: Problems) -> str | None:
     """Check the organisation part of a registration into ``problems``; the normalised credit code
     when it is valid."""
-    if reg.kind not in ORG_KINDS or reg.kind == PLATFORM:
+    if reg.kind not in ORG_KINDS or reg.kind in STAFF_KINDS:
         problems.add("kind", "账号类型：请选择有效的账号类型")
     if not reg.org_name.strip():
         problems.add("org_name", "单位名称：请填写单位名称")

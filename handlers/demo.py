@@ -24,7 +24,7 @@ from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,
-    PENDING, PLATFORM, PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
+    DESIGNER, PENDING, PLATFORM, PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM,
     SUPERVISION_ENGINEER, SUPERVISOR, UNDER_CONSTRUCTION, Account, Assignment, Certificate, LockRecord,
     Organization, Person, Project, User,
 )
@@ -83,12 +83,13 @@ REVIEWERS = [
     ("yx_zjj", "yx", AUTHORITY, "周文斌"), ("yx_jdz", "yx", AGENCY, "钱玉琴"),
 ]
 ADMIN_USERNAME = "admin"
+DESIGNER_USERNAME = "designer"                  # 流程设计: the studio
 MULTI_ROLE_USERNAME = "multi"                   # one person, a contractor and a supervising firm account
 MULTI_ROLE_ORGS = ("sg1", "jl1")
 PENDING_USERNAME, REJECTED_USERNAME = "pending_sg", "rejected_js"
 REJECT_REASON = "上传的营业执照与填写的统一社会信用代码不一致，请核实后重新注册"
 
-DEMO_USERNAMES = ([ADMIN_USERNAME] + [r[0] for r in REVIEWERS] + [c[0] for c in CONSTRUCTION_UNITS]
+DEMO_USERNAMES = ([ADMIN_USERNAME, DESIGNER_USERNAME] + [r[0] for r in REVIEWERS] + [c[0] for c in CONSTRUCTION_UNITS]
                   + [c[0] for c in CONTRACTORS] + [f[0] for f in SUPERVISING_FIRMS]
                   + [MULTI_ROLE_USERNAME, PENDING_USERNAME, REJECTED_USERNAME])
 
@@ -166,6 +167,18 @@ def _city(key):
     return next(c for c in CITIES if c[0] == key)
 
 
+def _designer(rng: random.Random, password_hash: str) -> User:
+    """The process designers' group of the department (流程设计) and its login."""
+    gen = _Gen(rng)
+    group = Organization(kind=DESIGNER, name="云南省住房和城乡建设厅信息中心（流程设计）",
+                         credit_code=gen.credit_code("12", "530000"), contact_person="李设计",
+                         contact_phone="0871-64195730", legal_representative=gen.name(),
+                         address="云南省昆明市西山区西园路 390 号", region="云南省昆明市西山区")
+    user = User(username=DESIGNER_USERNAME, password_hash=password_hash, name="李设计", mobile=gen.mobile())
+    db.session.add_all([group, user, Account(user=user, org=group, status=ACTIVE, reviewed_at=utcnow())])
+    return user
+
+
 def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
     """Load the demo province into the (empty) database; returns what it created."""
     rng = random.Random(seed)
@@ -226,6 +239,7 @@ def load_demo(scale: float = 1.0, seed: int = 7) -> dict:
     login(PENDING_USERNAME, newcomer.contact_person, [newcomer], status=PENDING)
     refused = org(CONSTRUCTION_UNIT, "昆明鑫盛房地产开发有限公司", "km", 3)
     login(REJECTED_USERNAME, refused.contact_person, [refused], status=PENDING)   # returned below, on the engine
+    _designer(random.Random(seed + 1), password_hash)   # its own generator: the province stays as before
     db.session.flush()
 
     # -- projects -----------------------------------------------------------------------

@@ -10,10 +10,12 @@ from engine.models import BigId, ProcessInstance, utcnow
 # organisation kinds
 CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM = "construction_unit", "contractor", "supervising_firm"
 AGENCY, AUTHORITY, PLATFORM = "agency", "authority", "platform"
+DESIGNER = "designer"   # 流程设计: models, checks, tests and deploys processes (the studio); not an administrator
 ORG_KINDS = {
     CONSTRUCTION_UNIT: "建设单位", CONTRACTOR: "施工单位", SUPERVISING_FIRM: "监理单位",
-    AGENCY: "监督机构", AUTHORITY: "主管部门", PLATFORM: "平台管理员",
+    AGENCY: "监督机构", AUTHORITY: "主管部门", PLATFORM: "平台管理员", DESIGNER: "流程设计",
 }
+STAFF_KINDS = (PLATFORM, DESIGNER)   # granted by the platform, never by self-registration
 ENTERPRISE_KINDS = (CONSTRUCTION_UNIT, CONTRACTOR, SUPERVISING_FIRM)
 REGULATOR_KINDS = (AGENCY, AUTHORITY)
 

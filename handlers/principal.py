@@ -6,7 +6,7 @@ from sqlalchemy.orm import aliased
 
 from engine.db import db
 
-from .models import ACTIVE, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, Notification, User
+from .models import ACTIVE, DESIGNER, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, Notification, User
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.kind == PLATFORM
+
+    @property
+    def is_designer(self) -> bool:
+        """流程设计: the studio's drafts, checks, process tests, deploys and versions (handlers.studio)."""
+        return self.kind == DESIGNER
 
 
 def login_user_by_id(user_id: int):

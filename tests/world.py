@@ -8,7 +8,7 @@ from engine.db import db
 from handlers import lock_rule
 from handlers.codes import credit_code_check_char, id_card_check_char
 from handlers.models import (
-    ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR, PLATFORM,
+    ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR, DESIGNER, PLATFORM,
     PROJECT_MANAGER, SAFETY_B, SAFETY_C, SAFETY_OFFICER, SUPERVISING_FIRM, SUPERVISION_ENGINEER, Account,
     Certificate, Organization, Person, Project, User,
 )
@@ -94,11 +94,13 @@ class World:
         w.add_org("contractor2", CONTRACTOR, "云南工程建设总承包有限公司")
         w.add_org("firm", SUPERVISING_FIRM, "云南建设监理咨询有限公司")
         w.add_org("platform", PLATFORM, "云南省住房和城乡建设厅")
+        w.add_org("design", DESIGNER, "云南省住房和城乡建设厅信息中心（流程设计）")
         for key, org, name in [("auth_reviewer", "authority", "李审核"), ("auth_reviewer2", "authority", "王审核"),
                                ("agency_reviewer", "agency", "赵监督"), ("agency2_reviewer", "agency2", "钱监督"),
                                ("auth2_reviewer", "authority2", "孙审核"), ("owner_user", "owner", "周建设"),
                                ("contractor_user", "contractor", "吴施工"), ("contractor2_user", "contractor2", "郑施工"),
-                               ("firm_user", "firm", "冯监理"), ("admin", "platform", "陈管理")]:
+                               ("firm_user", "firm", "冯监理"), ("admin", "platform", "陈管理"),
+                               ("designer", "design", "李设计")]:
             w.add_account(key, org, name)
         db.session.commit()
         return w
