@@ -16,18 +16,18 @@ from sqlalchemy import func, select
 from engine import deadlines
 from engine.db import db
 from engine.forms import FormSpec, parse_form
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from engine.models import HumanTask, ProcessDefinition, ProcessDraft, ProcessInstance
 from engine.bundles import FORM_PREFIX, Bundle, process_id
 from engine.definitions import Deployment
 from engine.errors import DefinitionError, DefinitionNotFound
 from engine.validation import FormFiles
 
 from .errors import DomainError, Forbidden, NotFound
-from .models import APPLICATION_STATUS
+from .models import APPLICATION_STATUS, DESIGNER  # noqa: F401 — the pages' guard names the kind
+from .studio import StudioService
 from .principal import Principal
 from .registry import registry
 
-DESIGNER = "designer"            # the organisation kind of 流程设计 accounts
 MAX_DIAGRAM_BYTES = 1024 * 1024  # a diagram is tens of KB; a megabyte is not a diagram
 MAX_FORMS = 50
 FORM_KEY_RE = re.compile(r"[a-z][a-z0-9_.]{0,59}")
@@ -66,7 +66,7 @@ class StudioRefusal(DomainError):
 
 
 def require_designer(principal: Principal) -> None:
-    if principal.kind != DESIGNER:
+    if not principal.is_designer:
         raise Forbidden("仅流程设计人员可以使用流程设计器")
 
 
@@ -118,11 +118,12 @@ def processes(principal: Principal) -> list[ProcessRow]:
     for d in db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.process_key,
                                                                    ProcessDefinition.version.desc())):
         by_key.setdefault(d.process_key, []).append(d)
+    drafted = set(db.session.scalars(select(ProcessDraft.process_key)))
     rows = []
     for key, versions in by_key.items():
         rows.append(ProcessRow(key, versions[0].name, [
-            VersionRow(d.id, d.version, i == 0, d.deployed_at, getattr(d, "deployed_by", None) or "",
-                       getattr(d, "note", None) or "") for i, d in enumerate(versions)], key in _DRAFTS))
+            VersionRow(d.id, d.version, i == 0, d.deployed_at, d.deployed_by or "", d.note or "")
+            for i, d in enumerate(versions)], key in drafted))
     return rows
 
 
@@ -140,11 +141,11 @@ def bundle(principal: Principal, engine, process_key: str, version: int | None =
     """The diagram and its forms as the studio edits them: the draft when there is one (unless a
     version is asked for), otherwise the version (default: the current one)."""
     require_designer(principal)
-    if draft and version is None and process_key in _DRAFTS:
-        saved = _DRAFTS[process_key]
-        return {"xml": saved["xml"], "forms": saved["forms"], "label": "草稿", "draft": True}
-    stored = _stored(engine, process_key, version)
+    saved = StudioService(engine).draft(principal, process_key) if draft and version is None else None
+    stored = saved.bundle if saved else _stored(engine, process_key, version)
     forms = {name[len(FORM_PREFIX):-len(".json")]: json.loads(content) for name, content in stored.forms.items()}
+    if saved:
+        return {"xml": saved.xml, "forms": forms, "draft": True, "revision": saved.revision}
     return {"xml": stored.xml.decode("utf-8"), "forms": forms, "draft": False, "version": version}
 
 
@@ -156,7 +157,6 @@ def _stored(engine, process_key: str, version: int | None) -> Bundle:
 
 
 # -- drafts ------------------------------------------------------------------------------------
-_DRAFTS: dict[str, dict] = {}
 
 
 @dataclass(frozen=True)
@@ -204,11 +204,15 @@ def draft_from(process_key: str, payload) -> Draft:
     return Draft(process_key, data, forms)
 
 
-def save_draft(principal: Principal, draft: Draft) -> str:
-    require_designer(principal)
-    _version(draft.process_key, None)   # a draft belongs to a deployed process
-    _DRAFTS[draft.process_key] = {"xml": draft.xml.decode("utf-8"), "forms": draft.forms,
-                                  "saved_by": principal.user_name}
+def save_draft(principal: Principal, engine, draft: Draft) -> str:
+    """The page's diagram and forms become the process's draft (engine.drafts, one command);
+    the draft's scenario files are kept."""
+    service = StudioService(engine)
+    _stored(engine, draft.process_key, None)   # a draft belongs to a deployed process
+    current = service.draft(principal, draft.process_key) or service.open_draft(principal, draft.process_key)
+    files = {name: text for name, text in current.files.items() if not name.startswith(FORM_PREFIX)}
+    files.update({name: content.decode("utf-8") for name, content in draft.as_bundle(engine).forms.items()})
+    service.save_draft(principal, draft.process_key, draft.xml.decode("utf-8"), files)
     return "草稿已保存"
 
 
@@ -232,9 +236,11 @@ def _unique(problems: list[dict]) -> list[dict]:
 
 
 def run_tests(principal: Principal, engine, draft: Draft) -> list[dict]:
-    """The designer's scenarios run on the draft: name, passed, message, the path taken."""
-    require_designer(principal)
-    return []
+    """The designer's scenarios run on the draft (saved first): name, passed, what failed, the path."""
+    save_draft(principal, engine, draft)
+    results = StudioService(engine).test_draft(principal, draft.process_key)
+    return [{"name": r.name or r.file, "passed": r.passed, "message": "\n".join(r.failures), "path": r.path,
+             "element": r.path[-1] if r.path and not r.passed else None} for r in results]
 
 
 def deploy(principal: Principal, engine, draft: Draft, note: str) -> str:
@@ -251,14 +257,9 @@ def deploy(principal: Principal, engine, draft: Draft, note: str) -> str:
     failed = [s for s in run_tests(principal, engine, draft) if not s["passed"]]
     if failed:
         raise StudioRefusal(f"{len(failed)} 个测试场景未通过，不能部署：{failed[0]['name']}", [])
-    deployment = Deployment(note, f"{principal.user_name}（{principal.org_name}）", principal.user_id)
-    try:
-        with engine.command():
-            definition, created = engine.definitions.deploy_bundle(draft.as_bundle(engine), deployment)
-    except DefinitionError as e:
-        raise StudioRefusal(e.message, [{"element": e.element_id, "message": e.reason}]) from None
-    _DRAFTS.pop(draft.process_key, None)
-    return f"已部署为版本 {definition.version}" if created else f"与版本 {definition.version} 相同，未产生新版本"
+    before = _stored(engine, draft.process_key, None).hash
+    version = StudioService(engine).deploy_draft(principal, draft.process_key, note)
+    return f"已部署为版本 {version.version}" if version.content_hash != before else f"与版本 {version.version} 相同，未产生新版本"
 
 
 # -- downloads, uploads ------------------------------------------------------------------------

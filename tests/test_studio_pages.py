@@ -19,8 +19,8 @@ UNLOCK = Path(__file__).resolve().parent.parent / "bpmn" / "personnel_unlock.bpm
 @pytest.fixture()
 def designer(client_world):
     client, world = client_world
-    world.add_org("design", studio_pages.DESIGNER, "流程设计组")
-    world.add_account("designer_user", "design", "林设计")
+    world.add_org("design2", studio_pages.DESIGNER, "流程设计组")
+    world.add_account("designer_user", "design2", "林设计")
     login(client, "designer_user")
     return client, world
 
@@ -92,12 +92,15 @@ def test_deploy_needs_a_note_and_a_valid_draft(designer, services):
     assert refused.status_code == 409
     assert any(p["element"] == "Service_Apply" for p in refused.get_json()["problems"])
     assert services.engine.definitions.latest("personnel_unlock").version == 1
-    changed = bundle["xml"].replace("5 working days", "3 working days")
-    deployed = _api(client, "deploy", {"xml": changed, "forms": bundle["forms"], "note": "审核期限改为 3 个工作日"})
-    assert deployed.get_json()["message"] == "已部署为版本 2"
+    shorter = bundle["xml"].replace("5 working days", "3 working days")   # the shipped scenario expects 5
+    failing = _api(client, "deploy", {"xml": shorter, "forms": bundle["forms"], "note": "审核期限改为 3 个工作日"})
+    assert failing.status_code == 409 and "测试场景未通过" in failing.get_json()["error"]
+    changed = bundle["xml"].replace('name="系统"', 'name="系统（自动处理）"')
+    deployed = _api(client, "deploy", {"xml": changed, "forms": bundle["forms"], "note": "泳道改名"})
+    assert deployed.get_json().get("message") == "已部署为版本 2", deployed.get_json()
     db.session.rollback()   # the test's own transaction read version 1 before the request deployed
     latest = services.engine.definitions.latest("personnel_unlock")
-    assert (latest.version, latest.note, latest.deployed_by) == (2, "审核期限改为 3 个工作日", "林设计（流程设计组）")
+    assert (latest.version, latest.note, latest.deployed_by) == (2, "泳道改名", "林设计（流程设计组）")
 
 
 def test_a_version_downloads_as_its_files(designer):

@@ -4,7 +4,6 @@ form with the server's preview, run the process tests and deploy with a note."""
 from playwright.sync_api import expect
 
 from engine.db import db
-from handlers import studio_pages
 
 from .test_unlock_in_browser import login
 
@@ -12,12 +11,10 @@ SITE_CHECK = "site_check"
 
 
 def _designer(live, new_page):
-    live.world.add_org("design", studio_pages.DESIGNER, "流程设计组")
-    live.world.add_account("designer_user", "design", "林设计")
     page = new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    login(page, live.url, "designer_user")
+    login(page, live.url, "designer")
     return page, errors
 
 

@@ -122,7 +122,7 @@ def bundle(process_key):
 @designer
 def save_draft(process_key):
     try:
-        return jsonify(message=studio.save_draft(g.principal, _draft(_key(process_key))))
+        return jsonify(message=studio.save_draft(g.principal, services().engine, _draft(_key(process_key))))
     except DomainError as e:
         return _refused(e)
 
