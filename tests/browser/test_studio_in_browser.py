@@ -1,6 +1,6 @@
 """The studio in Chromium: open the unlock process, add a user task, pick its form and candidate
 rule in the panel, see the missing property marked on the diagram and fix it, design the step's
-form with the server's preview, run the process tests and deploy with a note."""
+form with the server's preview, run the process tests (the shipped scenario catches the new step) and see the deploy refused."""
 from playwright.sync_api import expect
 
 from engine.db import db
@@ -98,16 +98,17 @@ def test_design_check_test_and_deploy_a_new_step(live, new_page):
 
     page.click("#studio-save")
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")
+    # the shipped scenario expects 自动解锁 right after 审核通过: the new step breaks it, and says so
     page.click("#studio-test")
-    expect(page.locator("#studio-status")).to_contain_text("测试场景")
+    expect(page.locator("#studio-status")).to_contain_text("1 个测试场景未通过", timeout=60000)   # a throwaway database per scenario
+    page.locator("#studio-scenarios .studio-scenario-failed button").click()
+    expect(page.locator(".djs-element.studio-path").first).to_be_attached()
 
     page.click("#studio-deploy")
     expect(page.locator("#studio-status")).to_contain_text("请填写本次修改的说明")
     page.fill("#studio-note", "审核后增加现场核查")
     page.click("#studio-deploy")
-    expect(page.locator("#studio-status")).to_have_text("已部署为版本 2")
+    expect(page.locator("#studio-status")).to_contain_text("测试场景未通过，不能部署", timeout=60000)
     db.session.rollback()
-    latest = live.app.extensions["services"].engine.definitions.latest("personnel_unlock")
-    assert (latest.version, latest.note) == (2, "审核后增加现场核查")
-    assert SITE_CHECK in live.app.extensions["services"].engine.definitions.bundle("personnel_unlock").xml.decode()
+    assert live.app.extensions["services"].engine.definitions.latest("personnel_unlock").version == 1
     assert errors == []
