@@ -1,6 +1,6 @@
 """Blueprint registration: one blueprint per area."""
 from .blueprints import (
-    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk,
+    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk, studio,
 )
 
 
@@ -16,6 +16,7 @@ def register(app):
     app.register_blueprint(messages.bp, url_prefix="/messages")
     app.register_blueprint(public.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")
+    app.register_blueprint(studio.bp, url_prefix="/studio")
 
     @app.get("/healthz")
     def healthz():
