@@ -1,4 +1,5 @@
 """Engine tables: definitions, instances, human tasks and their candidates, the audit log."""
+import json
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
@@ -297,6 +298,14 @@ class MigrationPlan(db.Model):
     actor: Mapped[str] = mapped_column(Text, default="{}")   # JSON engine.Actor: whose name the log entries carry
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)   # set when its jobs were enqueued
+
+    @property
+    def manual(self) -> dict:
+        return json.loads(self.mapping or "{}")
+
+    @property
+    def chosen(self) -> int:
+        return len(json.loads(self.instance_ids or "[]"))
 
 
 class InstanceMigration(db.Model):

@@ -80,7 +80,7 @@ def _objects(world, services):
             "supervision_no": reported.project.supervision_no, "id_card": pm.id_card,
             "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
             "subscription_id": webhooks.subscribe("扫描", "http://127.0.0.1:9/hook", ["lock.opened"])[0].id,
-            "delivery_id": 1, "process_key": "personnel_unlock", "version": 1}
+            "delivery_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv"}
 
 
 def _total_rows() -> tuple:

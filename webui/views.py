@@ -1,6 +1,7 @@
 """Blueprint registration: one blueprint per area."""
 from .blueprints import (
     admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk, studio,
+    studio_migration,
 )
 
 
@@ -17,6 +18,7 @@ def register(app):
     app.register_blueprint(public.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")
     app.register_blueprint(studio.bp, url_prefix="/studio")
+    app.register_blueprint(studio_migration.bp, url_prefix="/studio/migrations")
 
     @app.get("/healthz")
     def healthz():
