@@ -287,3 +287,32 @@ def test_a_migration_racing_a_claim_leaves_one_consistent_outcome(app, world, se
     assert check_invariants() == []
     assert db.session.scalar(select(func.count()).select_from(InstanceMigration)
                              .where(InstanceMigration.outcome == "migrated")) == len(instance_ids)
+
+
+def test_the_command_line_dry_runs_migrates_and_rolls_back(ctx, world, services, tmp_path):
+    apps = [reported_unlock(world, services, locked_person(world, name)[0]) for name in ("张三", "李四")]
+    case_nos = [db.session.get(ProcessInstance, a.instance_id).case_no for a in apps]
+    v2 = deploy_site_check(services)
+    db.session.commit()
+    runner = ctx.test_cli_runner()
+    before = engine_rows()
+    report = tmp_path / "report.csv"
+    out = runner.invoke(args=["bpmn", "migrate", UNLOCK, "--from", "1", "--to", str(v2), "--map",
+                              "Task_Review=Task_SiteCheck", "--case", case_nos[0], "--dry-run", "--csv", str(report)])
+    assert out.exit_code == 0, out.output
+    assert case_nos[0] in out.output and case_nos[1] not in out.output
+    assert "1 of 1 can migrate (dry run: nothing changed)" in out.output
+    assert report.read_text(encoding="utf-8-sig").startswith("办件编号,申请人")
+    assert engine_rows() == before
+    bad = runner.invoke(args=["bpmn", "migrate", UNLOCK, "--from", "1", "--to", str(v2), "--map", "Task_Review"])
+    assert bad.exit_code != 0 and "源元素=目标元素" in bad.output
+
+    out = runner.invoke(args=["bpmn", "migrate", UNLOCK, "--from", "1", "--to", str(v2), "--map",
+                              "Task_Review=Task_SiteCheck", "--by", "运维"])
+    assert out.exit_code == 0 and "2 migrated, 0 refused" in out.output, out.output
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == apps[1].instance_id,
+                                                     HumanTask.state == "open"))
+    services.reviews.claim(world.who("agency_reviewer"), task.id)
+    out = runner.invoke(args=["bpmn", "rollback", "--case", case_nos[0], "--case", case_nos[1]])
+    assert out.exit_code == 1
+    assert f"{case_nos[0]}: rolled back" in out.output and "迁移后该申请已有新的办理（赵监督：签收）" in out.output
