@@ -602,7 +602,9 @@ def _sync_boundary_events(wf) -> None:
         for spec in outputs:
             if spec not in present:
                 child = split._add_child(spec, TaskState.FUTURE)
-                child.task_spec._update(child)
+                # as Task.reset_branch does: its path predicted (the join that interrupts the step), then updated
+                spec._predict(child, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE)
+                spec._update(child)
 
 
 def _timer_changes(wf, before: dict, source, target) -> list[TimerChange]:

@@ -323,7 +323,7 @@ def _timer(t) -> str:
     if t.outcome == RESTARTED:
         return f"「{t.name}」重新计时：{_day(t.before)} → {_day(t.after)}（从该步骤打开时起算）"
     if t.outcome == CANCELLED:
-        return f"「{t.name}」取消（目标版本的该步骤没有此定时器）"
+        return f"「{t.name}」取消（迁移后所在的步骤没有此定时器）"
     if t.outcome == STARTED:
         return f"「{t.name}」新增，{_day(t.after)} 触发"
     return t.name

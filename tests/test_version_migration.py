@@ -13,7 +13,7 @@ from engine.models import AuditEntry, HumanTask, InstanceMigration, Job, Process
 from handlers.errors import DomainError, Forbidden
 from handlers.invariants import check_invariants
 from handlers.migration import Filters
-from handlers.models import APPROVED, REPORTED, UnlockApplication
+from handlers.models import APPROVED, WITHDRAWN, UnlockApplication
 
 from .conftest import is_postgres
 from .race_helpers import run_at_once
@@ -201,6 +201,9 @@ def test_two_hundred_applications_migrate_as_jobs_one_refused_and_the_database_s
     services.reviews.claim(agency, review.id)
     services.reviews.approve(agency, review.id, "同意")
     assert db.session.get(UnlockApplication, app.id).status == APPROVED
+    # the new step's own withdraw event came with it: an unclaimed migrated application can be withdrawn
+    services.unlock.withdraw(world.who("contractor_user"), apps[1].id)
+    assert db.session.get(UnlockApplication, apps[1].id).status == WITHDRAWN
 
 
 def test_rollback_returns_an_application_and_is_refused_after_a_later_action(world, services):
