@@ -58,10 +58,10 @@ def test_running_applications_migrated_to_a_new_step_and_one_approved_through_it
     expect(agency.locator("body")).to_contain_text("现场核查")
     agency.click("button:has-text('签收')")
     expect(agency.locator("body")).to_contain_text("签收成功")
-    agency.fill("input[name=check_date]", "2026-12-01")
-    agency.keyboard.press("Escape")   # the date picker's calendar would cover the choices below
     agency.locator("label", has_text="符合").first.click()
     agency.set_input_files("input[name=record]", str(record))
+    agency.fill("input[name=check_date]", "2026-12-01")
+    agency.locator("h1").click()   # closes the date picker's calendar, which covers the form below it
     agency.click("button:has-text('提交')")
     expect(agency.locator("body")).to_contain_text("已提交")
 
