@@ -774,6 +774,3 @@ def _add(record) -> None:
     db.session.add(record)
     db.session.flush()
 
-
-def plan_dict(plan: InstancePlan) -> dict:
-    return asdict(plan)

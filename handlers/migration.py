@@ -17,10 +17,10 @@ from datetime import date
 
 from sqlalchemy import exists, or_, select
 
-from engine import Actor, ProcessEngine  # noqa: F401 — Actor in annotations
+from engine import Actor, ProcessEngine
 from engine.db import db
-from engine.migration import (CANCELLED, CLOSED, KEPT, MIGRATED, MOVED, OPENED, RECOMPUTED, REFUSED, RELEASED,
-                              RESTARTED, ROLLED_BACK, STARTED, ElementMap, InstancePlan, MigrationRefused)
+from engine.migration import (CANCELLED, CLOSED, KEPT, MIGRATED, OPENED, RECOMPUTED, REFUSED, RELEASED, RESTARTED,
+                              ROLLED_BACK, STARTED, ElementMap, InstancePlan, MigrationRefused)
 from engine.models import HumanTask, InstanceMigration, MigrationPlan, ProcessDefinition, ProcessInstance
 from engine.workcalendar import local_date, local_midnight_utc
 
@@ -372,6 +372,3 @@ def _refused_as_domain(call):
     except MigrationRefused as exc:
         raise DomainError(exc.message, exc.field) from None
 
-
-__all__ = ["Filters", "MigrationService", "ReportRow", "PlanResult", "REPORT_HEADERS", "report_cells", "describe",
-           "choose", "RESTARTED", "MOVED"]
