@@ -67,7 +67,7 @@ def create():
     return redirect(url_for(".plan", plan_id=plan.id))
 
 
-@bp.get("/<int:plan_id>")
+@bp.get("/<id:plan_id>")
 @designer
 def plan(plan_id):
     svc = services().migration
@@ -80,7 +80,7 @@ def plan(plan_id):
         progress=svc.progress(g.principal, plan_id), results=svc.results(g.principal, plan_id) if started else [])
 
 
-@bp.get("/<int:plan_id>/report.<fmt>")
+@bp.get("/<id:plan_id>/report.<fmt>")
 @designer
 def report(plan_id, fmt):
     if fmt not in ("csv", "xlsx"):
@@ -98,7 +98,7 @@ def report(plan_id, fmt):
     return resp
 
 
-@bp.post("/<int:plan_id>/start")
+@bp.post("/<id:plan_id>/start")
 @designer
 def start(plan_id):
     try:
@@ -109,7 +109,7 @@ def start(plan_id):
     return redirect(url_for(".plan", plan_id=plan_id))
 
 
-@bp.post("/<int:plan_id>/rollback")
+@bp.post("/<id:plan_id>/rollback")
 @designer
 def rollback(plan_id):
     results = services().migration.rollback_plan(g.principal, plan_id)
@@ -120,7 +120,7 @@ def rollback(plan_id):
     return redirect(url_for(".plan", plan_id=plan_id))
 
 
-@bp.post("/<int:plan_id>/rollback/<int:instance_id>")
+@bp.post("/<id:plan_id>/rollback/<id:instance_id>")
 @designer
 def rollback_one(plan_id, instance_id):
     try:
