@@ -1,4 +1,5 @@
 """Engine tables: definitions, instances, human tasks and their candidates, the audit log."""
+import json
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
@@ -291,3 +292,51 @@ class Job(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class MigrationPlan(db.Model):
+    """A plan to move running instances of one process from one version to another (engine.migration):
+    the designer's manual element mapping and the chosen applications, run as one job per instance."""
+    __tablename__ = "migration_plan"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    mapping: Mapped[str] = mapped_column(Text, default="{}")     # JSON {source element id: target element id}
+    filters: Mapped[str] = mapped_column(Text, default="{}")     # JSON: how the applications were chosen
+    instance_ids: Mapped[str] = mapped_column(Text, default="[]")   # JSON: the instances chosen
+    created_by: Mapped[str] = mapped_column(String(100), default="")
+    actor: Mapped[str] = mapped_column(Text, default="{}")   # JSON engine.Actor: whose name the log entries carry
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)   # set when its jobs were enqueued
+
+    @property
+    def manual(self) -> dict:
+        return json.loads(self.mapping or "{}")
+
+    @property
+    def chosen(self) -> int:
+        return len(json.loads(self.instance_ids or "[]"))
+
+
+class InstanceMigration(db.Model):
+    """One instance's migration under a plan: migrated (with what it takes to roll it back),
+    refused (with the reason), or rolled back."""
+    __tablename__ = "instance_migration"
+    __table_args__ = (Index("ix_instance_migration_instance", "instance_id", "id"),
+                      Index("ix_instance_migration_plan", "plan_id", "outcome"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("migration_plan.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    from_definition_id: Mapped[int] = mapped_column(Integer)
+    to_definition_id: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(20))   # migrated|refused|rolled_back
+    reason: Mapped[str | None] = mapped_column(Text)
+    # what the rollback restores: state, clock, inbox rows and candidates, jobs (JSON)
+    before: Mapped[str | None] = mapped_column(Text)
+    # the instance right after the migration: a rollback requires that nothing moved it since
+    version_after: Mapped[int | None] = mapped_column(Integer)
+    audit_seq_after: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    by: Mapped[str] = mapped_column(String(100), default="")
+    rolled_back_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -19,6 +19,8 @@ CandidateRule = Callable[[Any], list[int]]      # InstanceRecord -> organisation
 FormValidator = Callable[[dict], dict]           # raw data -> cleaned data (raises InvalidFormData)
 JobHandler = Callable[[Any], None]               # engine.jobs.JobContext -> None (raises to retry)
 IncidentListener = Callable[[str, int, str], None]   # ("instance"|"job", its id, message), in the transaction
+# (instance id, the status the diagram declares where it now waits): after a migration or a rollback
+MigrationListener = Callable[[int, str | None], None]
 
 
 @dataclass
@@ -28,6 +30,7 @@ class EngineRegistry:
     forms: dict[str, FormValidator] = field(default_factory=dict)   # FormSpec files register here on deploy
     job_handlers: dict[str, JobHandler] = field(default_factory=dict)
     incident_listeners: list[IncidentListener] = field(default_factory=list)
+    migration_listeners: list[MigrationListener] = field(default_factory=list)
     # the statuses user tasks and end events may declare (``status`` property); empty: not checked
     statuses: set[str] = field(default_factory=set)
     # element id -> (status, status on return) for stored versions that predate status properties
@@ -60,4 +63,8 @@ class EngineRegistry:
 
     def incident_listener(self, fn: IncidentListener) -> IncidentListener:
         self.incident_listeners.append(fn)
+        return fn
+
+    def migration_listener(self, fn: MigrationListener) -> MigrationListener:
+        self.migration_listeners.append(fn)
         return fn

@@ -28,6 +28,7 @@ from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .drafts import DraftStore
+from .migration import MIGRATE_JOB, Migrator
 from .errors import (
     ConcurrentModification, InstanceErrored, InvalidFormData, NotCandidate, NotWithdrawable, TaskAlreadyClaimed,
     TaskClosed, TaskNotClaimed, TaskNotFound, UnknownOperator,
@@ -117,6 +118,7 @@ class ProcessEngine:
         self.registry = registry
         self.definitions = definitions or DefinitionStore(registry)
         self.drafts = DraftStore(self.definitions)   # the studio's working copies (engine.drafts)
+        self.migration = Migrator(self)   # moving running instances to another version (engine.migration)
 
     # -- unit of work ---------------------------------------------------------------
     @contextmanager
@@ -428,7 +430,7 @@ class ProcessEngine:
 
     def job_handlers(self) -> dict:
         """The handlers a worker runs: the engine's timers and the registry's kinds."""
-        return {TIMER_JOB: self.fire_timer, **self.registry.job_handlers}
+        return {TIMER_JOB: self.fire_timer, MIGRATE_JOB: self.migration.run_job, **self.registry.job_handlers}
 
     def job_incident(self, job, error: str) -> None:
         for listener in self.registry.incident_listeners:

@@ -8,6 +8,7 @@ from engine.jobs import IOJob, JobExecutor
 
 from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
+from .migration import MigrationService
 from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
@@ -25,6 +26,7 @@ class Services:
     reviews: ReviewService
     operations: OperationsService
     studio: StudioService   # the designer's studio (handlers.studio)
+    migration: MigrationService   # running applications to another version (handlers.migration)
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
@@ -33,7 +35,7 @@ class Services:
         uploads = UploadStore(upload_dir, max_upload, max_files)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
-                   OperationsService(engine), StudioService(engine))
+                   OperationsService(engine), StudioService(engine), MigrationService(engine))
 
     def __getattr__(self, kind: str) -> ApplicationService:
         """``services.unlock`` and friends: the service of a catalogued process."""

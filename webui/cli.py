@@ -1,4 +1,4 @@
-"""Admin commands: ``flask bpmn check|deploy|versions|export|draft …|validate-draft|deploy-draft|test|diff``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
+"""Admin commands: ``flask bpmn check|deploy|versions|export|draft …|validate-draft|deploy-draft|test|diff|migrate|rollback``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
 ``flask calendar …``, ``flask check-invariants``, ``flask uploads prune``, ``flask audit verify``."""
 import sys
 from pathlib import Path
@@ -257,6 +257,90 @@ def bpmn_diff(process, old, new, as_json):
         for c in changes:
             click.echo(c.describe())
         click.echo(f"{len(changes)} change(s)")
+
+
+def _mapping_option(values) -> dict:
+    found = {}
+    for value in values:
+        source, sep, target = value.partition("=")
+        if not sep or not source.strip():
+            raise click.BadParameter(f"映射应写作 源元素=目标元素：{value}", param_hint="--map")
+        found[source.strip()] = target.strip()
+    return found
+
+
+@bpmn.command("migrate", help="Move running applications of a process from version N to M (each in its own "
+                              "transaction); --dry-run prints the report and changes nothing.")
+@click.argument("process")
+@click.option("--from", "from_version", type=int, required=True, help="The source version.")
+@click.option("--to", "to_version", type=int, required=True, help="The target version.")
+@click.option("--map", "maps", multiple=True, help="A manual mapping SOURCE=TARGET (repeatable).")
+@click.option("--step", default=None, help="Only applications waiting at this element id.")
+@click.option("--region", default=None, help="Only projects whose competent authority's region or name contains this.")
+@click.option("--reported-before", default=None, help="Only applications reported before this day (YYYY-MM-DD).")
+@click.option("--case", "cases", multiple=True, help="Only these case numbers (repeatable or comma-separated).")
+@click.option("--dry-run", is_flag=True, help="Print what would happen to each application; change nothing.")
+@click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="With --dry-run: also write the report as CSV.")
+@click.option("--background", is_flag=True, help="Enqueue one job per application for `flask engine worker`.")
+@click.option("--by", "by", default=None, help="Whose name the log entries carry (default: the operating-system user).")
+@with_appcontext
+def bpmn_migrate(process, from_version, to_version, maps, step, region, reported_before, cases, dry_run, csv_path,
+                 background, by):
+    from engine import Actor
+    from handlers.errors import DomainError
+    from handlers.migration import REPORT_HEADERS, Filters, report_cells
+    service = _services().migration
+    try:
+        filters = Filters.parse(step, region, reported_before, ",".join(cases))
+        plan = service.plan_as(Actor(None, by or _os_user(), None, "流程设计"), process, from_version, to_version,
+                               _mapping_option(maps), filters, keep=not dry_run)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    if dry_run:
+        rows = service.report(plan)
+        for row in rows:
+            click.echo(" | ".join(report_cells(row)))
+        if csv_path:
+            import csv
+            with csv_path.open("w", newline="", encoding="utf-8-sig") as f:
+                writer = csv.writer(f)
+                writer.writerow(REPORT_HEADERS)
+                writer.writerows(report_cells(r) for r in rows)
+        click.echo(f"{sum(r.can_migrate for r in rows)} of {len(rows)} can migrate (dry run: nothing changed)")
+        return
+    if background:
+        count = service.migration.start_plan(plan.id)
+        click.echo(f"plan {plan.id}: {count} job(s) enqueued; `flask engine worker` runs them")
+        return
+    counts = service.run_now(plan.id)
+    for result in service.results_of(plan.id):
+        if result.outcome != "已迁移":
+            click.echo(f"{result.case_no}: {result.outcome}：{result.reason}", err=True)
+    click.echo(f"plan {plan.id}: {counts['migrated']} migrated, {counts['refused']} refused")
+
+
+@bpmn.command("rollback", help="Return applications to the version they had before their last migration.")
+@click.option("--plan", "plan_id", type=int, default=None, help="Every application the plan migrated.")
+@click.option("--case", "cases", multiple=True, help="A case number (repeatable).")
+@click.option("--by", "by", default=None, help="Whose name the log entries carry.")
+@with_appcontext
+def bpmn_rollback(plan_id, cases, by):
+    from engine import Actor
+    from engine.migration import MigrationRefused
+    from handlers.migration import instances_to_roll_back
+    if not plan_id and not cases:
+        raise click.UsageError("请指定 --plan 或 --case")
+    actor = Actor(None, by or _os_user(), None, "流程设计")
+    refused = 0
+    for instance_id, case_no in instances_to_roll_back(plan_id, cases):
+        try:
+            _services().engine.migration.rollback(instance_id, actor)
+            click.echo(f"{case_no}: rolled back")
+        except MigrationRefused as exc:
+            refused += 1
+            click.echo(f"{case_no}: refused: {exc.message}", err=True)
+    sys.exit(1 if refused else 0)
 
 
 @click.command("init-db", help="Create or upgrade the schema and deploy the diagrams.")

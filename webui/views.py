@@ -2,7 +2,8 @@
 from flask import send_from_directory
 
 from .blueprints import (
-    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk,
+    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk, studio,
+    studio_migration,
 )
 
 
@@ -18,6 +19,8 @@ def register(app):
     app.register_blueprint(messages.bp, url_prefix="/messages")
     app.register_blueprint(public.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")
+    app.register_blueprint(studio.bp, url_prefix="/studio")
+    app.register_blueprint(studio_migration.bp, url_prefix="/studio/migrations")
 
     @app.get("/favicon.ico")
     def favicon():

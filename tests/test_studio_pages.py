@@ -1,0 +1,144 @@
+"""The studio's server side as its pages use it: the role on every route, CSRF on every POST,
+drafts, the check with element ids, deploy with a note, downloads, the form preview."""
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from engine.db import db
+
+from handlers import studio_pages
+
+from .web_helpers import client_world, csrf_token, login  # noqa: F401 — client_world is a fixture
+
+UNLOCK = Path(__file__).resolve().parent.parent / "bpmn" / "personnel_unlock.bpmn"
+
+
+@pytest.fixture()
+def designer(client_world):
+    client, world = client_world
+    world.add_org("design2", studio_pages.DESIGNER, "流程设计组")
+    world.add_account("designer_user", "design2", "林设计")
+    login(client, "designer_user")
+    return client, world
+
+
+def _api(client, path, data, token=None):
+    token = token or csrf_token(client, "/studio/")
+    return client.post(f"/studio/api/personnel_unlock/{path}", json=data, headers={"X-CSRFToken": token})
+
+
+def _current(client):
+    return client.get("/studio/api/personnel_unlock/bundle").get_json()
+
+
+def test_every_studio_route_needs_the_designer_role(client_world):
+    client, world = client_world
+    login(client, "admin")
+    for url in ("/studio/", "/studio/personnel_unlock/", "/studio/api/personnel_unlock/bundle",
+                "/studio/api/personnel_unlock/choices", "/studio/personnel_unlock/versions/1.zip"):
+        assert client.get(url).status_code == 403, url
+    token = csrf_token(client, "/help")
+    refused = client.post("/studio/api/personnel_unlock/draft", json={"xml": "<x/>", "forms": {}},
+                          headers={"X-CSRFToken": token})
+    assert refused.status_code == 403
+
+
+def test_a_post_without_the_csrf_token_is_refused(designer):
+    client, _ = designer
+    bundle = _current(client)
+    response = client.post("/studio/api/personnel_unlock/draft", json=bundle)
+    assert response.status_code == 400
+    assert client.get("/studio/api/personnel_unlock/bundle").get_json()["draft"] is False
+
+
+def test_the_version_list_marks_the_current_version(designer):
+    client, _ = designer
+    html = client.get("/studio/").get_data(as_text=True)
+    assert "人员解锁申请" in html and "当前版本" in html
+
+
+def test_a_saved_draft_is_what_the_editor_opens_next(designer):
+    client, _ = designer
+    bundle = _current(client)
+    xml = bundle["xml"].replace('name="填写解锁申请"', 'name="填写解锁申请（草稿）"')
+    saved = _api(client, "draft", {"xml": xml, "forms": bundle["forms"]})
+    assert saved.status_code == 200, saved.get_json()
+    reopened = _current(client)
+    assert reopened["draft"] and "填写解锁申请（草稿）" in reopened["xml"]
+
+
+def test_the_check_names_the_element_missing_a_property(designer):
+    client, _ = designer
+    bundle = _current(client)
+    review = bundle["xml"].index('id="Task_Review"')
+    xml = bundle["xml"][:review] + bundle["xml"][review:].replace(
+        '<spiffworkflow:property name="candidates" value="project_regulators" />', "", 1)
+    problems = _api(client, "check", {"xml": xml, "forms": bundle["forms"]}).get_json()["problems"]
+    assert {"element": "Task_Review", "message": "用户任务缺少候选规则（candidates）"} in problems
+    assert _api(client, "check", bundle).get_json()["problems"] == []
+
+
+def test_deploy_needs_a_note_and_a_valid_draft(designer, services):
+    client, _ = designer
+    bundle = _current(client)
+    no_note = _api(client, "deploy", {**bundle, "note": " "})
+    assert no_note.status_code == 400 and "部署说明" in no_note.get_json()["error"]
+    broken = bundle["xml"].replace('value="unlock.apply"', 'value="unlock.nothing"').replace(
+        'id="unlock.apply"', 'id="unlock.nothing"')
+    refused = _api(client, "deploy", {"xml": broken, "forms": bundle["forms"], "note": "试一下"})
+    assert refused.status_code == 409
+    assert any(p["element"] == "Service_Apply" for p in refused.get_json()["problems"])
+    assert services.engine.definitions.latest("personnel_unlock").version == 1
+    shorter = bundle["xml"].replace("5 working days", "3 working days")   # the shipped scenario expects 5
+    failing = _api(client, "deploy", {"xml": shorter, "forms": bundle["forms"], "note": "审核期限改为 3 个工作日"})
+    assert failing.status_code == 409 and "测试场景未通过" in failing.get_json()["error"]
+    changed = bundle["xml"].replace('name="系统"', 'name="系统（自动处理）"')
+    deployed = _api(client, "deploy", {"xml": changed, "forms": bundle["forms"], "note": "泳道改名"})
+    assert deployed.get_json().get("message") == "已部署为版本 2", deployed.get_json()
+    db.session.rollback()   # the test's own transaction read version 1 before the request deployed
+    latest = services.engine.definitions.latest("personnel_unlock")
+    assert (latest.version, latest.note, latest.deployed_by) == (2, "泳道改名", "林设计（流程设计组）")
+
+
+def test_a_version_downloads_as_its_files(designer):
+    client, _ = designer
+    response = client.get("/studio/personnel_unlock/versions/1.zip")
+    names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert "personnel_unlock.bpmn" in names and "forms/review.json" in names
+
+
+def test_the_preview_is_the_applicants_rendering(designer):
+    client, _ = designer
+    form = {"title": "现场核查", "type": "object", "required": ["conclusion"], "properties": {
+        "conclusion": {"type": "string", "title": "核查结论", "enum": ["ok", "bad"],
+                       "x-enumLabels": {"ok": "符合", "bad": "不符合"}, "x-widget": "radio"},
+        "record": {"type": "string", "format": "file", "title": "现场核查记录", "x-accept": [".pdf"]}}}
+    token = csrf_token(client, "/studio/")
+    result = client.post("/studio/api/form-preview", json={"key": "site_check", "form": form},
+                         headers={"X-CSRFToken": token}).get_json()
+    assert result["problems"] == []
+    assert "核查结论" in result["html"] and 'accept=".pdf"' in result["html"] and "不符合" in result["html"]
+    form["properties"]["record"]["type"] = "datetime"
+    bad = client.post("/studio/api/form-preview", json={"key": "site_check", "form": form},
+                      headers={"X-CSRFToken": token}).get_json()
+    assert bad["html"] == "" and any("datetime" in p for p in bad["problems"])
+
+
+def test_the_choices_are_the_running_registrys(designer):
+    client, _ = designer
+    choices = client.get("/studio/api/personnel_unlock/choices").get_json()
+    assert "project_regulators" in {c["value"] for c in choices["candidates"]}
+    assert "unlock.apply" in {c["value"] for c in choices["operators"]}
+    assert "5 working days" in {c["value"] for c in choices["dues"]}
+    assert {"草稿", "待审核", "已退回", "已办结", "已撤回"} <= {c["value"] for c in choices["statuses"]}
+
+
+def test_bad_input_gets_a_chinese_error(designer):
+    client, _ = designer
+    for body, words in [({"xml": "", "forms": {}}, "流程图"), ({"xml": "<a/>", "forms": {"Bad Key": {}}}, "表单"),
+                        ("not json", "请求格式")]:
+        response = _api(client, "draft", body)
+        assert response.status_code == 400 and words in response.get_json()["error"], body

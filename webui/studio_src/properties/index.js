@@ -1,0 +1,6 @@
+import ProjectPropertiesProvider from './provider';
+
+export default {
+  __init__: ['projectPropertiesProvider'],
+  projectPropertiesProvider: ['type', ProjectPropertiesProvider],
+};
