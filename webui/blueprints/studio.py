@@ -97,7 +97,7 @@ def live(process_key):
                            version=_version_arg() or rows[key].versions[0].version)
 
 
-@bp.get("/<process_key>/versions/<int:version>.zip")
+@bp.get("/<process_key>/versions/<id:version>.zip")
 @designer
 def download(process_key, version):
     name, data = studio.version_zip(g.principal, services().engine, _key(process_key), version)
