@@ -13,7 +13,8 @@ and travels in the bundle as ``tests/<name>.yaml``. Its format (docs/designers.m
     steps:
       - as: applicant                   # applicant | agency | authority (the project's) | a login
         do: report                      # save | report | withdraw | claim | release | complete |
-        data: {reason: 项目已停工}        #   approve | return  (complete: ``data`` is the task's form)
+        data: {reason: 项目已停工}        #   approve | return  (complete: ``data`` is the task's form;
+                                    #   ``{choose: n}``: the n-th eligible choice of a field's picker)
         expect:
           status: 待审核                 # the application's status (the diagram's words)
           waiting_at: Task_Review       # element id(s) of the open steps; [] when none
@@ -39,7 +40,7 @@ import json
 import sqlite3
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -121,7 +122,8 @@ def run_one(bundle: Bundle, filename: str, content: bytes) -> ScenarioResult:
         return ScenarioResult(filename, filename, False, [str(exc)])
     with _sandbox() as services:
         try:
-            services.engine.definitions.deploy_bundle(bundle, Deployment("流程测试", "flask bpmn test"))
+            definitions = services.engine.definitions   # a folder may lean on bpmn/forms, as deploy does
+            definitions.deploy_bundle(definitions.with_known_forms(bundle), Deployment("流程测试", "flask bpmn test"))
         except EngineError as exc:
             return ScenarioResult(filename, scenario["name"], False, [f"流程不能部署：{exc.message}"])
         return _Run(services, scenario, filename, process_id(bundle.xml) or "").run()
@@ -218,6 +220,12 @@ class _app_on:
         self.ctx = self.app.app_context()
         self.ctx.push()
         services = Services.create(self.uploads.name)
+        # the engine's registry is the process's own: a scenario that states an operator's outcome
+        # changes a copy, never what the serving application runs
+        engine = services.engine
+        engine.registry = replace(engine.registry, operators=dict(engine.registry.operators),
+                                  forms=dict(engine.registry.forms))
+        engine.definitions.registry = engine.registry
         self.app.extensions["services"] = services
         return services
 
@@ -333,6 +341,7 @@ class _Run:
 
     def _do(self, principal: Principal, action: str, data: dict) -> None:
         s, app = self.service, self.app
+        data = {name: self._chosen(principal, name, value) for name, value in data.items()}
         if action == "save":
             s.save(principal, app.id, data, self._uploads(data))
         elif action == "report":
@@ -349,11 +358,25 @@ class _Run:
             else:
                 if action in ("approve", "return"):
                     data = {"decision": action, **data}
-                reviews.submit(principal, task.id, data)
+                reviews.submit(principal, task.id, data, self._uploads(data, reviews.form_of(task)))
 
-    def _uploads(self, data: dict):
+    def _chosen(self, principal: Principal, name: str, value):
+        """``{choose: n}``: the n-th eligible choice the field's picker offers (e.g. a replacement)."""
+        if not (isinstance(value, dict) and "choose" in value):
+            return value
+        context = self.service.widget_context(principal, self.app) if hasattr(self.service, "widget_context") else {}
+        eligible = [c for rows in context.values() if isinstance(rows, list) for c in rows
+                    if getattr(c, "problem", None) is None]
+        n = int(value["choose"])
+        if not 1 <= n <= len(eligible):
+            raise ScenarioFileError(f"{name}：choose {n}，可选的只有 {len(eligible)} 个")
+        choice = eligible[n - 1]
+        return getattr(choice, "id", None) or choice.person.id
+
+    def _uploads(self, data: dict, form=None):
+        """A one-page PDF for each file the form requires and the step's data does not name."""
         from .applications import Upload
-        form = self.service.form
+        form = form or self.service.form
         if form is None:
             return []
         return [Upload(f.kind, f"{f.title}.pdf", PDF) for f in form.file_fields if f.required and f.name not in data]
@@ -383,7 +406,7 @@ class _Run:
         if "waiting_at" in expect:
             want = _as_list(expect["waiting_at"])
             if sorted(want) != sorted(outcome.waiting_at):
-                failures.append(f"应停在 {want or '（无）'}，实际停在 {outcome.waiting_at or '（无）'}")
+                failures.append(f"应停在 {_listed(want)}，实际停在 {_listed(outcome.waiting_at)}")
         if "offered_to" in expect:
             failures.extend(self._check_offered(_as_list(expect["offered_to"]), tasks))
         if "due" in expect:
@@ -393,11 +416,11 @@ class _Run:
             actions = list(db.session.scalars(select(AuditEntry.action).where(
                 AuditEntry.instance_id == self.app.instance_id).order_by(AuditEntry.id))) if instance else []
             if actions[-len(want):] != want if want else False:
-                failures.append(f"办理记录最后应为 {want}，实际为 {actions[-max(len(want), 1):]}")
+                failures.append(f"办理记录最后应为 {_listed(want)}，实际为 {_listed(actions[-max(len(want), 1):])}")
         if "end" in expect:
             reached = instance.end_element_id if instance else None
             if reached != expect["end"]:
-                failures.append(f"应到达结束事件 {expect['end']}，实际为 {reached or '（未结束）'}")
+                failures.append(f"应到达结束事件 {expect['end']}，实际" + (f"为 {reached}" if reached else "未结束"))
         if "incident" in expect:
             message = instance.incident_message if instance else None
             want = expect["incident"]
@@ -409,13 +432,13 @@ class _Run:
 
     def _check_offered(self, want: list[str], tasks: list[HumanTask]) -> list[str]:
         if not tasks:
-            return [f"应分派给 {want}，但没有待办步骤"]
+            return [f"应分派给 {_listed(want)}，但没有待办步骤"]
         orgs = db.session.execute(select(Organization.name, Organization.kind).join(
             TaskCandidate, TaskCandidate.org_id == Organization.id).where(TaskCandidate.task_id == tasks[0].id)).all()
         names = {n for n, _ in orgs} | {k for _, k in orgs} | {ORG_KINDS.get(k, k) for _, k in orgs}
         missing = [w for w in want if w not in names]
         if missing or len(orgs) != len(want):
-            return [f"应分派给 {want}，实际分派给 {sorted(n for n, _ in orgs)}"]
+            return [f"应分派给 {_listed(want)}，实际分派给 {_listed(sorted(n for n, _ in orgs))}"]
         return []
 
     def _path(self) -> list[str]:
@@ -474,6 +497,10 @@ def _check_due(text: str, tasks: list[HumanTask]) -> list[str]:
     if expected.at != task.due_at:
         return [f"期限应为 {expected.day}（{text}），实际为 {last_day(task.due_at)}"]
     return []
+
+
+def _listed(values) -> str:
+    return "、".join(values) if values else "（无）"
 
 
 def _as_list(value) -> list[str]:

@@ -11,6 +11,7 @@ from .applications import ApplicationService
 from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
+from .studio import StudioService
 from .uploads import MAX_BYTES, MAX_FILES, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
@@ -23,6 +24,7 @@ class Services:
     by_kind: dict[str, ApplicationService]   # one service per catalog entry, by its URL kind
     reviews: ReviewService
     operations: OperationsService
+    studio: StudioService   # the designer's studio (handlers.studio)
 
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
@@ -31,7 +33,7 @@ class Services:
         uploads = UploadStore(upload_dir, max_upload, max_files)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
-                   OperationsService(engine))
+                   OperationsService(engine), StudioService(engine))
 
     def __getattr__(self, kind: str) -> ApplicationService:
         """``services.unlock`` and friends: the service of a catalogued process."""

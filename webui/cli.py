@@ -1,4 +1,4 @@
-"""Admin commands: ``flask bpmn check|deploy``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
+"""Admin commands: ``flask bpmn check|deploy|versions|export|draft …|validate-draft|deploy-draft|test|diff``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
 ``flask calendar …``, ``flask check-invariants``, ``flask uploads prune``, ``flask audit verify``."""
 import sys
 from pathlib import Path
@@ -62,6 +62,201 @@ def bpmn_deploy(note, deployed_by, directory):
     for err in report.refused:
         click.echo(f"refused {err.file}: {err.element_id or '-'}: {err.reason}", err=True)
     sys.exit(1 if report.refused else 0)
+
+
+@bpmn.command("versions", help="List the deployed versions (the current one marked), who deployed them and why.")
+@click.argument("process", required=False)
+@with_appcontext
+def bpmn_versions(process):
+    rows = _services().engine.definitions.versions(process)
+    newest = {}
+    for d in rows:
+        newest[d.process_key] = d.version
+    for d in rows:
+        mark = "*" if newest[d.process_key] == d.version else " "
+        click.echo(f"{mark} {d.process_key} v{d.version} {d.deployed_at:%Y-%m-%d %H:%M} "
+                   f"{d.deployed_by or '-'}: {d.note or '-'} ({d.content_hash[:12]})")
+
+
+@bpmn.command("export", help="Write a version's bundle (diagram, forms/, tests/<process>/) into a folder.")
+@click.argument("process")
+@click.option("--version", type=int, default=None, help="The version (default: the current one).")
+@click.option("--to", "target", required=True, type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def bpmn_export(process, version, target):
+    from engine import DefinitionNotFound
+    try:
+        bundle = _services().engine.definitions.bundle(process, version)
+    except DefinitionNotFound as exc:
+        raise click.ClickException(exc.message) from None
+    for path in bundle.write_to(target):
+        click.echo(f"wrote {path}")
+
+
+@bpmn.group("draft", help="The studio's draft of a process, from a shell.")
+def bpmn_draft():
+    pass
+
+
+@bpmn_draft.command("open", help="Start a draft from a version (default: the current one), or show the draft.")
+@click.argument("process")
+@click.option("--version", type=int, default=None)
+@click.option("--by", "who", default=None)
+@with_appcontext
+def bpmn_draft_open(process, version, who):
+    from engine import DefinitionNotFound
+    try:
+        draft = _services().engine.drafts.open(process, version, by=who or _os_user())
+    except DefinitionNotFound as exc:
+        raise click.ClickException(exc.message) from None
+    _echo_draft(draft)
+
+
+@bpmn_draft.command("save", help="Save DIR/<process>.bpmn with the forms it names and tests/<process>/ as the draft.")
+@click.argument("process")
+@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--by", "who", default=None)
+@with_appcontext
+def bpmn_draft_save(process, source, who):
+    from engine import DraftRefused
+    from engine.bundles import Bundle
+    diagram = source / f"{process}.bpmn"
+    if not diagram.is_file():
+        raise click.ClickException(f"{diagram} 不存在")
+    bundle = Bundle.from_directory(source, diagram.name)
+    try:
+        draft = _services().engine.drafts.save(process, bundle.xml.decode("utf-8"),
+                                                {n: c.decode("utf-8") for n, c in bundle.files.items()},
+                                                by=who or _os_user(), diagram_name=diagram.name)
+    except (DraftRefused, UnicodeDecodeError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+    _echo_draft(draft)
+
+
+@bpmn_draft.command("export", help="Write the draft's files into a folder laid out as bpmn/.")
+@click.argument("process")
+@click.option("--to", "target", required=True, type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def bpmn_draft_export(process, target):
+    draft = _services().engine.drafts.get(process)
+    if draft is None:
+        raise click.ClickException(f"流程 “{process}” 没有草稿")
+    for path in draft.bundle.write_to(target):
+        click.echo(f"wrote {path}")
+
+
+@bpmn_draft.command("discard", help="Delete the draft.")
+@click.argument("process")
+@with_appcontext
+def bpmn_draft_discard(process):
+    click.echo("discarded" if _services().engine.drafts.discard(process) else "no draft")
+
+
+def _echo_draft(draft):
+    click.echo(f"draft {draft.process_key} revision {draft.revision} (from v{draft.base_version or '-'}), "
+               f"saved by {draft.updated_by or '-'}: {draft.diagram_name}, " + ", ".join(sorted(draft.files)))
+
+
+@bpmn.command("validate-draft", help="Check a draft as deploy would (exit 1 on any problem).")
+@click.argument("process")
+@with_appcontext
+def bpmn_validate_draft(process):
+    from engine import DefinitionNotFound
+    try:
+        problems = _services().engine.drafts.validate(process)
+    except DefinitionNotFound as exc:
+        raise click.ClickException(exc.message) from None
+    for err in problems:
+        click.echo(f"✗ {err.file}: {err.element_id or '-'}: {err.reason}", err=True)
+    click.echo(f"{len(problems)} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
+@bpmn.command("deploy-draft", help="Deploy a valid draft whose scenarios pass, with a change note.")
+@click.argument("process")
+@click.option("--note", required=True, help="The change note recorded on the new version.")
+@click.option("--by", "who", default=None)
+@with_appcontext
+def bpmn_deploy_draft(process, note, who):
+    from engine import DefinitionNotFound, DraftRefused, EngineError
+    from engine.definitions import Deployment
+    from handlers import scenarios
+    if not note.strip():
+        raise click.BadParameter("变更说明不能为空", param_hint="--note")
+    try:
+        definition = _services().engine.drafts.deploy(process, Deployment(note.strip(), who or _os_user()),
+                                                      gate=scenarios.failures_of)
+    except DraftRefused as exc:
+        for problem in exc.problems:
+            click.echo(f"✗ {_problem_line(problem)}", err=True)
+        raise click.ClickException(exc.message) from None
+    except (DefinitionNotFound, EngineError) as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"deployed {definition.process_key} v{definition.version} ({definition.content_hash[:12]})")
+
+
+def _problem_line(problem) -> str:
+    if hasattr(problem, "reason"):
+        return f"{problem.file}: {problem.element_id or '-'}: {problem.reason}"
+    return f"{problem.file} {problem.name}: " + "；".join(problem.failures)
+
+
+@bpmn.command("test", help="Run the process tests (bpmn/tests/<process>/*.yaml) on a throwaway database.")
+@click.argument("process", required=False)
+@click.option("--dir", "directory", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--draft", is_flag=True, help="Run the scenarios of PROCESS's draft instead of the folder's.")
+@with_appcontext
+def bpmn_test(process, directory, draft):
+    from handlers import scenarios
+    if draft:
+        found = _services().engine.drafts.get(process or "")
+        if found is None:
+            raise click.ClickException(f"流程 “{process}” 没有草稿")
+        results = {process: scenarios.run_bundle(found.bundle)}
+    else:
+        results = scenarios.run_directory(directory or BPMN_DIR, process)
+    failed = total = 0
+    for key, rows in results.items():
+        for r in rows:
+            total += 1
+            failed += not r.passed
+            click.echo(f"{'✓' if r.passed else '✗'} {key}/{r.file}: {r.name}")
+            for f in r.failures:
+                click.echo(f"    {f}", err=True)
+    click.echo(f"{total} scenario(s), {failed} failed")
+    sys.exit(1 if failed or not total else 0)
+
+
+@bpmn.command("diff", help="Compare two versions (or a version and the draft, without NEW).")
+@click.argument("process")
+@click.argument("old", type=int)
+@click.argument("new", type=int, required=False)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def bpmn_diff(process, old, new, as_json):
+    import dataclasses
+    import json
+    from engine import DefinitionNotFound
+    from handlers import version_diff
+    definitions = _services().engine.definitions
+    try:
+        before = definitions.bundle(process, old)
+        if new is None:
+            draft = _services().engine.drafts.get(process)
+            if draft is None:
+                raise click.ClickException(f"流程 “{process}” 没有草稿")
+            after = draft.bundle
+        else:
+            after = definitions.bundle(process, new)
+    except DefinitionNotFound as exc:
+        raise click.ClickException(exc.message) from None
+    changes = version_diff.diff_bundles(before, after)
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(c) for c in changes], ensure_ascii=False, indent=1))
+    else:
+        for c in changes:
+            click.echo(c.describe())
+        click.echo(f"{len(changes)} change(s)")
 
 
 @click.command("init-db", help="Create or upgrade the schema and deploy the diagrams.")

@@ -11,7 +11,7 @@ from werkzeug.routing import BuildError
 from handlers import catalog
 from handlers.database import abandon_transaction
 from handlers.errors import Forbidden, NotFound
-from handlers.models import CONSTRUCTION_UNIT, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
+from handlers.models import CONSTRUCTION_UNIT, DESIGNER, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
 from handlers.principal import header_counts
 
 from ..auth import current_principal
@@ -110,6 +110,8 @@ def home_url_for(principal) -> str:
         return url_for("review.index")
     if principal.kind == PLATFORM:
         return url_for("admin.registrations")
+    if principal.kind == DESIGNER:   # the studio, once its pages are served
+        return nav_url("studio.index") or url_for("main.help")
     candidates = [("apps.index", {"kind": e.kind}) for e in catalog.filed_by(principal.kind)[:1]]
     candidates += [("enterprise.projects", {}) if principal.kind == CONSTRUCTION_UNIT else ("enterprise.people", {}),
                    ("enterprise.info", {})]

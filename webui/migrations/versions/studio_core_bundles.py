@@ -62,7 +62,9 @@ def downgrade():
     op.drop_table("cache_generation")
     op.drop_table("process_draft")
     op.drop_table("definition_file")
-    with op.batch_alter_table("process_definition", schema=None) as batch_op:
+    # columns dropped in place: recreating process_definition, which instances refer to, would break
+    # their foreign keys on SQLite (which drops columns itself since 3.35)
+    with op.batch_alter_table("process_definition", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("note")
         batch_op.drop_column("deployed_by_user_id")
         batch_op.drop_column("deployed_by")
