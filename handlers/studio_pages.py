@@ -6,33 +6,35 @@ thin: deployment bundles, drafts, validation, process tests and deploys are the 
 (engine.definitions, engine.validation); this module turns the studio's JSON (a diagram and its
 forms as objects) into what they take and their answers into JSON for the page.
 """
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from lxml import etree
+from sqlalchemy import select
 
 from engine import deadlines
 from engine.db import db
 from engine.forms import FormSpec, parse_form
-from engine.models import HumanTask, ProcessDefinition, ProcessDraft, ProcessInstance
+from engine.models import ProcessDefinition, ProcessDraft, utcnow
 from engine.bundles import FORM_PREFIX, Bundle, process_id
 from engine.definitions import Deployment
 from engine.errors import DefinitionError, DefinitionNotFound
 from engine.validation import FormFiles
 
+from .catalog import local_dt
 from .errors import DomainError, Forbidden, NotFound
 from .models import APPLICATION_STATUS, DESIGNER  # noqa: F401 — the pages' guard names the kind
 from .studio import StudioService
 from .principal import Principal
-from .registry import registry
 
 MAX_DIAGRAM_BYTES = 1024 * 1024  # a diagram is tens of KB; a megabyte is not a diagram
 MAX_FORMS = 50
 FORM_KEY_RE = re.compile(r"[a-z][a-z0-9_.]{0,59}")
 
-RULE_LABELS = {
+RULE_LABELS = {   # the panel's wording for the registry's names; a name without a label shows as itself
     "applicant": "申请人（提交申请的企业）",
     "project_regulators": "项目的主管部门与监督机构（先签收者办理）",
     "project_agency": "项目的监督机构",
@@ -44,6 +46,7 @@ OPERATOR_LABELS = {
     "registration.activate": "账号启用", "registration.return": "退回注册",
     "review.remind": "超期预警", "review.overdue": "超期督办",
 }
+CLAIM_LABELS = {"required": "须签收后办理（required）", "optional": "无须签收（optional）"}
 TIMERS = [
     ("timeDate", "due_at()", "到期时（任务的办理期限 due）"),
     *[("timeDate", f"due_minus_working_days({n})", f"到期前 {n} 个工作日") for n in (1, 2, 3)],
@@ -71,19 +74,21 @@ def require_designer(principal: Principal) -> None:
 
 
 # -- choices for the properties panel ----------------------------------------------------------
-def choices(principal: Principal) -> dict:
-    """What the properties panel may offer: only names the running server knows."""
-    require_designer(principal)
+def choices(principal: Principal, engine) -> dict:
+    """What the properties panel may offer: the running registry's names (StudioService.choices),
+    each with its Chinese label, plus the due values and timer expressions the deploy rules accept."""
+    known = StudioService(engine).choices(principal)
     option = lambda value, label: {"value": value, "label": label}  # noqa: E731
     dues = [f"{n} working day" if n == 1 else f"{n} working days" for n in (1, 2, 3, 5, 7, 10, 15, 20, 30)]
     dues += [f"{n} day" if n == 1 else f"{n} days" for n in (1, 3, 5, 7, 10, 15, 20, 30, 60)]
     return {
-        "candidates": [option(r, f"{RULE_LABELS.get(r, r)}（{r}）") for r in sorted(registry.candidate_rules)],
-        "claims": [option("required", "须签收后办理（required）"), option("optional", "无须签收（optional）")],
-        "statuses": [option(s, s) for s in APPLICATION_STATUS.values() if s in registry.statuses],
+        "candidates": [option(r, f"{RULE_LABELS.get(r, r)}（{r}）") for r in known["candidate_rules"]],
+        "claims": [option(c, CLAIM_LABELS.get(c, c)) for c in known["claim"]],
+        # in the order the application knows them (草稿 … 已撤回), not alphabetically
+        "statuses": [option(s, s) for s in APPLICATION_STATUS.values() if s in known["statuses"]],
         "dues": [option(d, _due_label(d)) for d in dues if not deadlines.check_properties({"due": d})],
         "dueRestarts": [option("false", "否：退回后接着计时（false）"), option("true", "是：每次重新计时（true）")],
-        "operators": [option(o, f"{OPERATOR_LABELS.get(o, o)}（{o}）") for o in sorted(registry.operators)],
+        "operators": [option(o, f"{OPERATOR_LABELS.get(o, o)}（{o}）") for o in known["operators"]],
         "timers": [{"kind": k, "expression": e, "label": label} for k, e, label in TIMERS],
     }
 
@@ -281,42 +286,58 @@ def upload(principal: Principal, engine, process_key: str, data: bytes, forms: d
 
 
 # -- live view ---------------------------------------------------------------------------------
-def live_counts(principal: Principal, process_key: str, version: int) -> dict:
-    """Per element of one version: applications waiting there, overdue, and incidents there."""
-    require_designer(principal)
+def live_counts(principal: Principal, engine, process_key: str, version: int) -> dict:
+    """Per element of one version (handlers.live): applications waiting there, overdue, and
+    incidents there, with the version's diagram to draw them on."""
+    counts = StudioService(engine).live_counts(principal, process_key, version)
     d = _version(process_key, version)
-    counts: dict[str, dict] = {}
-    waiting = db.session.execute(
-        select(HumanTask.element_id, func.count(), func.count(HumanTask.overdue_at))
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(ProcessInstance.definition_id == d.id, HumanTask.state == "open").group_by(HumanTask.element_id))
-    for element, n, overdue in waiting:
-        counts[element] = {"waiting": n, "overdue": overdue, "incidents": 0}
-    errored = db.session.execute(
-        select(ProcessInstance.incident_element_id, func.count())
-        .where(ProcessInstance.definition_id == d.id, ProcessInstance.status == "errored")
-        .group_by(ProcessInstance.incident_element_id))
-    for element, n in errored:
-        counts.setdefault(element, {"waiting": 0, "overdue": 0, "incidents": 0})["incidents"] = n
-    return {"xml": d.xml, "counts": counts, "version": d.version}
+    return {"xml": d.xml, "version": d.version,
+            "counts": {element: dataclasses.asdict(c) for element, c in counts.items()}}
 
 
-def live_applications(principal: Principal, process_key: str, version: int, element_id: str) -> list[dict]:
-    """The applications waiting at (or errored on) one element of one version."""
-    require_designer(principal)
-    d = _version(process_key, version)
-    rows = db.session.execute(
-        select(ProcessInstance.id, ProcessInstance.case_no, ProcessInstance.subject, HumanTask.id,
-               HumanTask.overdue_at, ProcessInstance.status)
-        .outerjoin(HumanTask, (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "open")
-                   & (HumanTask.element_id == element_id))
-        .where(ProcessInstance.definition_id == d.id,
-               (HumanTask.id.is_not(None)) | ((ProcessInstance.status == "errored")
-                                              & (ProcessInstance.incident_element_id == element_id)))
-        .order_by(ProcessInstance.id).limit(200))
-    return [{"instance_id": i, "case_number": case_no, "subject": subject, "task_id": task_id,
-             "state": "出错" if status == "errored" else "已超期" if overdue else "等待中"}
-            for i, case_no, subject, task_id, overdue, status in rows]
+def live_applications(principal: Principal, engine, process_key: str, version: int, element_id: str) -> list[dict]:
+    """The applications waiting at (or stopped by an incident on) one element, as the facts a
+    designer may see: a designer cannot open review tasks or applications, so there are no links."""
+    service = StudioService(engine)
+    rows = service.live_applications(principal, process_key, version, element_id, "waiting")
+    rows += service.live_applications(principal, process_key, version, element_id, "incident")
+    step = _element_name(_version(process_key, version).xml, element_id)
+    now = utcnow()
+    return [{"instance_id": r.instance_id, "case_number": r.case_no or "", "subject": r.subject,
+             "applicant": r.applicant_name, "step": step, "since": local_dt(r.since), "due": local_dt(r.due_at),
+             "overdue": bool(r.due_at and r.due_at < now), "holder": r.claimed_by or "", "incident": r.incident or "",
+             "state": "出错" if r.incident is not None else "已超期" if r.due_at and r.due_at < now else "等待中"}
+            for r in rows]
+
+
+def live_table(principal: Principal, engine, process_key: str, version: int) -> list[dict]:
+    """The live counts as rows for the page's table (element, its name, the three numbers)."""
+    found = live_counts(principal, engine, process_key, version)
+    return [dict(counts, element=element, name=_element_name(found["xml"], element))
+            for element, counts in found["counts"].items()]
+
+
+def _element_name(xml: str, element_id: str) -> str:
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return element_id
+    found = root.xpath("//*[@id=$id]", id=element_id)
+    return (found[0].get("name") or element_id) if found else element_id
+
+
+# -- comparison --------------------------------------------------------------------------------
+def changes(principal: Principal, engine, process_key: str, older: int, newer: int) -> list[dict]:
+    """The server's list of what changed from one version to another (handlers.version_diff),
+    each change with its Chinese sentence; the page lists these and colours their elements."""
+    found = StudioService(engine).diff(principal, process_key, older, newer)
+    return [dict(dataclasses.asdict(c), text=c.describe()) for c in found]
+
+
+def compare(principal: Principal, engine, process_key: str, older: int, newer: int) -> dict:
+    """Both versions' diagrams (the page draws the newer) and the list of changes."""
+    return {"older": bundle(principal, engine, process_key, older), "newer": bundle(principal, engine, process_key, newer),
+            "changes": changes(principal, engine, process_key, older, newer)}
 
 
 # -- the form designer's preview ---------------------------------------------------------------
