@@ -19,7 +19,7 @@ from engine import deadlines
 from engine.db import db
 from engine.forms import FormSpec, parse_form
 from engine.models import ProcessDefinition, ProcessDraft, utcnow
-from engine.bundles import FORM_PREFIX, Bundle, process_id
+from engine.bundles import FORM_PREFIX, TEST_PREFIX, Bundle, process_id
 from engine.definitions import Deployment
 from engine.errors import DefinitionError, DefinitionNotFound
 from engine.validation import FormFiles
@@ -33,6 +33,9 @@ from .principal import Principal
 MAX_DIAGRAM_BYTES = 1024 * 1024  # a diagram is tens of KB; a megabyte is not a diagram
 MAX_FORMS = 50
 FORM_KEY_RE = re.compile(r"[a-z][a-z0-9_.]{0,59}")
+SCENARIO_NAME_RE = re.compile(r"tests/[a-z0-9][a-z0-9_-]{0,59}\.(yaml|yml|json)")
+MAX_SCENARIOS = 50
+MAX_SCENARIO_BYTES = 64 * 1024
 
 RULE_LABELS = {   # the panel's wording for the registry's names; a name without a label shows as itself
     "applicant": "申请人（提交申请的企业）",
@@ -149,9 +152,10 @@ def bundle(principal: Principal, engine, process_key: str, version: int | None =
     saved = StudioService(engine).draft(principal, process_key) if draft and version is None else None
     stored = saved.bundle if saved else _stored(engine, process_key, version)
     forms = {name[len(FORM_PREFIX):-len(".json")]: json.loads(content) for name, content in stored.forms.items()}
+    scenarios = {name: content.decode("utf-8") for name, content in sorted(stored.scenarios.items())}
     if saved:
-        return {"xml": saved.xml, "forms": forms, "draft": True, "revision": saved.revision}
-    return {"xml": stored.xml.decode("utf-8"), "forms": forms, "draft": False, "version": version}
+        return {"xml": saved.xml, "forms": forms, "scenarios": scenarios, "draft": True, "revision": saved.revision}
+    return {"xml": stored.xml.decode("utf-8"), "forms": forms, "scenarios": scenarios, "draft": False, "version": version}
 
 
 def _stored(engine, process_key: str, version: int | None) -> Bundle:
@@ -170,6 +174,7 @@ class Draft:
     process_key: str
     xml: bytes
     forms: dict          # form key -> JSON object
+    scenarios: dict | None = None   # tests/<file>.yaml -> text; None: the page did not send them
 
     def form_files(self) -> FormFiles:
         found = FormFiles()
@@ -182,10 +187,11 @@ class Draft:
         return found
 
     def as_bundle(self, engine) -> Bundle:
-        """The draft as a deployment bundle; the scenario files come from the current version (the
-        studio does not edit them)."""
+        """The draft as a deployment bundle; without scenarios from the page, those of the current
+        version."""
         current = _stored(engine, self.process_key, None)
-        files = {name: content for name, content in current.scenarios.items()}
+        files = {name: content for name, content in current.scenarios.items()} if self.scenarios is None else \
+            {name: text.encode("utf-8") for name, text in self.scenarios.items()}
         files.update({f"{FORM_PREFIX}{key}.json": json.dumps(raw, ensure_ascii=False, indent=2).encode("utf-8")
                       for key, raw in sorted(self.forms.items())})
         return Bundle(current.diagram_name, self.xml, files)
@@ -206,17 +212,32 @@ def draft_from(process_key: str, payload) -> Draft:
         raise StudioInputError("表单：格式错误（formKey 只能用小写字母、数字、下划线和点）")
     if process_id(data) not in (None, process_key):
         raise StudioInputError(f"流程图：可执行流程的 id 必须为 “{process_key}”（流程标识不能修改）")
-    return Draft(process_key, data, forms)
+    return Draft(process_key, data, forms, _scenarios_from(payload.get("scenarios")))
+
+
+def _scenarios_from(raw) -> dict | None:
+    """The page's scenario files (tests/<file>.yaml -> text), checked for shape; the runner
+    reports what their content gets wrong."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or len(raw) > MAX_SCENARIOS or \
+            not all(isinstance(k, str) and SCENARIO_NAME_RE.fullmatch(k) for k in raw):
+        raise StudioInputError("测试场景：文件名应为 tests/<名称>.yaml（小写字母、数字、下划线）")
+    if not all(isinstance(v, str) and len(v.encode("utf-8")) <= MAX_SCENARIO_BYTES for v in raw.values()):
+        raise StudioInputError("测试场景：内容应为文本，每个文件不超过 64 KB")
+    return dict(raw)
 
 
 def save_draft(principal: Principal, engine, draft: Draft) -> str:
-    """The page's diagram and forms become the process's draft (engine.drafts, one command);
-    the draft's scenario files are kept."""
+    """The page's diagram, forms and scenarios become the process's draft (engine.drafts, one
+    command); without scenarios from the page, the draft's are kept."""
     service = StudioService(engine)
     _stored(engine, draft.process_key, None)   # a draft belongs to a deployed process
     current = service.draft(principal, draft.process_key) or service.open_draft(principal, draft.process_key)
-    files = {name: text for name, text in current.files.items() if not name.startswith(FORM_PREFIX)}
+    replaced = (FORM_PREFIX,) if draft.scenarios is None else (FORM_PREFIX, TEST_PREFIX)
+    files = {name: text for name, text in current.files.items() if not name.startswith(replaced)}
     files.update({name: content.decode("utf-8") for name, content in draft.as_bundle(engine).forms.items()})
+    files.update(draft.scenarios or {})
     service.save_draft(principal, draft.process_key, draft.xml.decode("utf-8"), files)
     return "草稿已保存"
 

@@ -198,3 +198,19 @@ def test_the_live_view_counts_and_lists_facts_a_designer_may_see(client_world, s
     html = client.get("/studio/personnel_unlock/live?version=1").get_data(as_text=True)
     assert '<tr data-element="Task_Review"><td>审核（Task_Review）</td><td>2</td><td>1</td><td>0</td></tr>' in html
     assert "/review/" not in html
+
+
+def test_the_designer_edits_the_scenarios_with_the_draft(designer):
+    client, _ = designer
+    bundle = _current(client)
+    assert "due: 5 working days" in bundle["scenarios"]["tests/approve.yaml"]
+    changed = dict(bundle["scenarios"])
+    changed["tests/approve.yaml"] = changed["tests/approve.yaml"].replace("waiting_at: Task_Review", "waiting_at: Task_Edit")
+    saved = _api(client, "draft", {"xml": bundle["xml"], "forms": bundle["forms"], "scenarios": changed})
+    assert saved.status_code == 200, saved.get_json()
+    assert _current(client)["scenarios"]["tests/approve.yaml"] == changed["tests/approve.yaml"]
+    failed = [s for s in _api(client, "tests", {"xml": bundle["xml"], "forms": bundle["forms"],
+                                                 "scenarios": changed}).get_json()["scenarios"] if not s["passed"]]
+    assert [s["name"] for s in failed] == ["上报后由监督机构审核通过，人员解锁"] and "Task_Edit" in failed[0]["message"]
+    refused = _api(client, "draft", {"xml": bundle["xml"], "forms": bundle["forms"], "scenarios": {"../x.yaml": ""}})
+    assert refused.status_code == 400 and "测试场景" in refused.get_json()["error"]
