@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from engine.db import db
 
+from ..world import deploy_due_change, locked_person, reported_unlock
 from .test_unlock_in_browser import login
 
 SITE_CHECK = "site_check"
@@ -111,4 +112,35 @@ def test_design_check_test_and_deploy_a_new_step(live, new_page):
     expect(page.locator("#studio-status")).to_contain_text("测试场景未通过，不能部署", timeout=60000)
     db.session.rollback()
     assert live.app.extensions["services"].engine.definitions.latest("personnel_unlock").version == 1
+    assert errors == []
+
+
+def test_the_comparison_colours_the_changed_step_and_lists_its_due(live, new_page):
+    deploy_due_change(live.app.extensions["services"], live.world.who("designer"), "3 working days")
+    db.session.commit()
+    page, errors = _designer(live, new_page)
+    page.goto(f"{live.url}/studio/personnel_unlock/compare?older=1&newer=2")
+    expect(page.locator("#studio.studio-ready")).to_be_attached()
+    expect(page.locator(".djs-element.studio-diff-changed[data-element-id='Task_Review']")).to_be_attached()
+    expect(page.locator(".djs-element.studio-diff-changed")).to_have_count(1)
+    expect(page.locator("#studio-changes")).to_contain_text("due：5 working days → 3 working days")
+    assert errors == []
+
+
+def test_the_live_view_counts_on_the_diagram_and_lists_the_applications(live, new_page):
+    world, services = live.world, live.app.extensions["services"]
+    apps = [reported_unlock(world, services, locked_person(world, f"人员{i}")[0]) for i in range(2)]
+    db.session.commit()
+    page, errors = _designer(live, new_page)
+    page.goto(f"{live.url}/studio/personnel_unlock/live?version=1")
+    expect(page.locator("#studio.studio-ready")).to_be_attached()
+    counts = page.locator(".djs-overlays[data-container-id='Task_Review'] .studio-badge-waiting")
+    expect(counts).to_have_text("2")
+    page.locator(".djs-element[data-element-id='Task_Review'] .djs-hit").click()
+    expect(page.locator("#studio-live-title")).to_have_text("审核：2 件申请")
+    rows = page.locator("#studio-live-list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(apps[0].case_no)
+    expect(rows.first).to_contain_text("等待中")
+    expect(page.locator("#studio-live-list a")).to_have_count(0)   # no link a designer could not open
     assert errors == []

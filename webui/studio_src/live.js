@@ -42,7 +42,9 @@ export async function startLive(root) {
   const title = root.querySelector('#studio-live-title');
   viewer.on('element.click', async ({ element }) => {
     if (!data.counts[element.id]) return;
-    const result = await getJSON(`${root.dataset.applications}?element=${encodeURIComponent(element.id)}`);
+    const url = new URL(root.dataset.applications, location.href);   // it carries ?version= already
+    url.searchParams.set('element', element.id);
+    const result = await getJSON(url);
     title.textContent = `${element.businessObject.name || element.id}：${result.applications.length} 件申请`;
     table.querySelector('tbody').replaceChildren(...result.applications.map(row));
     table.hidden = false;
