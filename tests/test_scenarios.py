@@ -43,6 +43,7 @@ def test_a_broken_flow_is_caught_naming_the_step_and_what_differed():
     assert not approve.passed
     assert approve.failures == ["第 3 步（approve）：状态应为“已办结”，实际为“已退回”",
                                 "第 3 步（approve）：应停在 （无），实际停在 Task_Edit",
+                                "第 3 步（approve）：办理记录最后应为 审核通过、自动解锁，实际为 签收、审核通过",
                                 "第 3 步（approve）：应到达结束事件 End_Done，实际未结束"]
     assert "Flow_Return" in approve.path and "End_Done" not in approve.path
     assert not results["return_and_report_again.yaml"].passed
