@@ -20,8 +20,7 @@ from engine.db import db
 from engine.forms import FormSpec, parse_form
 from engine.models import ProcessDefinition, ProcessDraft, utcnow
 from engine.bundles import FORM_PREFIX, TEST_PREFIX, Bundle, process_id
-from engine.definitions import Deployment
-from engine.errors import DefinitionError, DefinitionNotFound
+from engine.errors import DefinitionNotFound
 from engine.validation import FormFiles
 
 from .catalog import local_dt

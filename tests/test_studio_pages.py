@@ -1,11 +1,9 @@
 """The studio's server side as its pages use it: the role on every route, CSRF on every POST,
 drafts, the check with element ids, deploy with a note, downloads, the form preview."""
 import io
-import json
 import zipfile
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import current_app
