@@ -1,6 +1,6 @@
 """The studio in Chromium: open the unlock process, add a user task, pick its form and candidate
 rule in the panel, see the missing property marked on the diagram and fix it, design the step's
-form with the server's preview, run the process tests (the shipped scenario catches the new step) and see the deploy refused."""
+form with the server's preview, run the process tests (the shipped scenarios catch the new step) and see the deploy refused."""
 from playwright.sync_api import expect
 
 from engine.db import db
@@ -99,10 +99,11 @@ def test_design_check_test_and_deploy_a_new_step(live, new_page):
 
     page.click("#studio-save")
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")
-    # the shipped scenario expects 自动解锁 right after 审核通过: the new step breaks it, and says so
+    # the shipped scenarios that pass 审核通过 (approval, re-check failure, return and approval)
+    # expect 自动解锁 right after it: the new step breaks them, and says so
     page.click("#studio-test")
-    expect(page.locator("#studio-status")).to_contain_text("1 个测试场景未通过", timeout=60000)   # a throwaway database per scenario
-    page.locator("#studio-scenarios .studio-scenario-failed button").click()
+    expect(page.locator("#studio-status")).to_contain_text("3 个测试场景未通过", timeout=60000)   # a throwaway database per scenario
+    page.locator("#studio-scenarios .studio-scenario-failed button").first.click()
     expect(page.locator(".djs-element.studio-path").first).to_be_attached()
 
     page.click("#studio-deploy")
