@@ -100,7 +100,7 @@ def live(process_key):
     return render_template("studio/live.html", key=key, row=rows[key], version=version, table=table)
 
 
-@bp.get("/<process_key>/versions/<int:version>.zip")
+@bp.get("/<process_key>/versions/<id:version>.zip")
 @designer
 def download(process_key, version):
     name, data = studio.version_zip(g.principal, services().engine, _key(process_key), version)
