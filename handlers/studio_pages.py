@@ -6,33 +6,37 @@ thin: deployment bundles, drafts, validation, process tests and deploys are the 
 (engine.definitions, engine.validation); this module turns the studio's JSON (a diagram and its
 forms as objects) into what they take and their answers into JSON for the page.
 """
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from lxml import etree
+from sqlalchemy import select
 
 from engine import deadlines
 from engine.db import db
 from engine.forms import FormSpec, parse_form
-from engine.models import HumanTask, ProcessDefinition, ProcessDraft, ProcessInstance
-from engine.bundles import FORM_PREFIX, Bundle, process_id
-from engine.definitions import Deployment
-from engine.errors import DefinitionError, DefinitionNotFound
+from engine.models import ProcessDefinition, ProcessDraft, utcnow
+from engine.bundles import FORM_PREFIX, TEST_PREFIX, Bundle, process_id
+from engine.errors import DefinitionNotFound
 from engine.validation import FormFiles
 
+from .catalog import local_dt
 from .errors import DomainError, Forbidden, NotFound
 from .models import APPLICATION_STATUS, DESIGNER  # noqa: F401 — the pages' guard names the kind
 from .studio import StudioService
 from .principal import Principal
-from .registry import registry
 
 MAX_DIAGRAM_BYTES = 1024 * 1024  # a diagram is tens of KB; a megabyte is not a diagram
 MAX_FORMS = 50
 FORM_KEY_RE = re.compile(r"[a-z][a-z0-9_.]{0,59}")
+SCENARIO_NAME_RE = re.compile(r"tests/[a-z0-9][a-z0-9_-]{0,59}\.(yaml|yml|json)")
+MAX_SCENARIOS = 50
+MAX_SCENARIO_BYTES = 64 * 1024
 
-RULE_LABELS = {
+RULE_LABELS = {   # the panel's wording for the registry's names; a name without a label shows as itself
     "applicant": "申请人（提交申请的企业）",
     "project_regulators": "项目的主管部门与监督机构（先签收者办理）",
     "project_agency": "项目的监督机构",
@@ -44,6 +48,7 @@ OPERATOR_LABELS = {
     "registration.activate": "账号启用", "registration.return": "退回注册",
     "review.remind": "超期预警", "review.overdue": "超期督办",
 }
+CLAIM_LABELS = {"required": "须签收后办理（required）", "optional": "无须签收（optional）"}
 TIMERS = [
     ("timeDate", "due_at()", "到期时（任务的办理期限 due）"),
     *[("timeDate", f"due_minus_working_days({n})", f"到期前 {n} 个工作日") for n in (1, 2, 3)],
@@ -71,19 +76,21 @@ def require_designer(principal: Principal) -> None:
 
 
 # -- choices for the properties panel ----------------------------------------------------------
-def choices(principal: Principal) -> dict:
-    """What the properties panel may offer: only names the running server knows."""
-    require_designer(principal)
+def choices(principal: Principal, engine) -> dict:
+    """What the properties panel may offer: the running registry's names (StudioService.choices),
+    each with its Chinese label, plus the due values and timer expressions the deploy rules accept."""
+    known = StudioService(engine).choices(principal)
     option = lambda value, label: {"value": value, "label": label}  # noqa: E731
     dues = [f"{n} working day" if n == 1 else f"{n} working days" for n in (1, 2, 3, 5, 7, 10, 15, 20, 30)]
     dues += [f"{n} day" if n == 1 else f"{n} days" for n in (1, 3, 5, 7, 10, 15, 20, 30, 60)]
     return {
-        "candidates": [option(r, f"{RULE_LABELS.get(r, r)}（{r}）") for r in sorted(registry.candidate_rules)],
-        "claims": [option("required", "须签收后办理（required）"), option("optional", "无须签收（optional）")],
-        "statuses": [option(s, s) for s in APPLICATION_STATUS.values() if s in registry.statuses],
+        "candidates": [option(r, f"{RULE_LABELS.get(r, r)}（{r}）") for r in known["candidate_rules"]],
+        "claims": [option(c, CLAIM_LABELS.get(c, c)) for c in known["claim"]],
+        # in the order the application knows them (草稿 … 已撤回), not alphabetically
+        "statuses": [option(s, s) for s in APPLICATION_STATUS.values() if s in known["statuses"]],
         "dues": [option(d, _due_label(d)) for d in dues if not deadlines.check_properties({"due": d})],
         "dueRestarts": [option("false", "否：退回后接着计时（false）"), option("true", "是：每次重新计时（true）")],
-        "operators": [option(o, f"{OPERATOR_LABELS.get(o, o)}（{o}）") for o in sorted(registry.operators)],
+        "operators": [option(o, f"{OPERATOR_LABELS.get(o, o)}（{o}）") for o in known["operators"]],
         "timers": [{"kind": k, "expression": e, "label": label} for k, e, label in TIMERS],
     }
 
@@ -144,9 +151,10 @@ def bundle(principal: Principal, engine, process_key: str, version: int | None =
     saved = StudioService(engine).draft(principal, process_key) if draft and version is None else None
     stored = saved.bundle if saved else _stored(engine, process_key, version)
     forms = {name[len(FORM_PREFIX):-len(".json")]: json.loads(content) for name, content in stored.forms.items()}
+    scenarios = {name: content.decode("utf-8") for name, content in sorted(stored.scenarios.items())}
     if saved:
-        return {"xml": saved.xml, "forms": forms, "draft": True, "revision": saved.revision}
-    return {"xml": stored.xml.decode("utf-8"), "forms": forms, "draft": False, "version": version}
+        return {"xml": saved.xml, "forms": forms, "scenarios": scenarios, "draft": True, "revision": saved.revision}
+    return {"xml": stored.xml.decode("utf-8"), "forms": forms, "scenarios": scenarios, "draft": False, "version": version}
 
 
 def _stored(engine, process_key: str, version: int | None) -> Bundle:
@@ -165,6 +173,7 @@ class Draft:
     process_key: str
     xml: bytes
     forms: dict          # form key -> JSON object
+    scenarios: dict | None = None   # tests/<file>.yaml -> text; None: the page did not send them
 
     def form_files(self) -> FormFiles:
         found = FormFiles()
@@ -177,10 +186,11 @@ class Draft:
         return found
 
     def as_bundle(self, engine) -> Bundle:
-        """The draft as a deployment bundle; the scenario files come from the current version (the
-        studio does not edit them)."""
+        """The draft as a deployment bundle; without scenarios from the page, those of the current
+        version."""
         current = _stored(engine, self.process_key, None)
-        files = {name: content for name, content in current.scenarios.items()}
+        files = {name: content for name, content in current.scenarios.items()} if self.scenarios is None else \
+            {name: text.encode("utf-8") for name, text in self.scenarios.items()}
         files.update({f"{FORM_PREFIX}{key}.json": json.dumps(raw, ensure_ascii=False, indent=2).encode("utf-8")
                       for key, raw in sorted(self.forms.items())})
         return Bundle(current.diagram_name, self.xml, files)
@@ -201,17 +211,32 @@ def draft_from(process_key: str, payload) -> Draft:
         raise StudioInputError("表单：格式错误（formKey 只能用小写字母、数字、下划线和点）")
     if process_id(data) not in (None, process_key):
         raise StudioInputError(f"流程图：可执行流程的 id 必须为 “{process_key}”（流程标识不能修改）")
-    return Draft(process_key, data, forms)
+    return Draft(process_key, data, forms, _scenarios_from(payload.get("scenarios")))
+
+
+def _scenarios_from(raw) -> dict | None:
+    """The page's scenario files (tests/<file>.yaml -> text), checked for shape; the runner
+    reports what their content gets wrong."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or len(raw) > MAX_SCENARIOS or \
+            not all(isinstance(k, str) and SCENARIO_NAME_RE.fullmatch(k) for k in raw):
+        raise StudioInputError("测试场景：文件名应为 tests/<名称>.yaml（小写字母、数字、下划线）")
+    if not all(isinstance(v, str) and len(v.encode("utf-8")) <= MAX_SCENARIO_BYTES for v in raw.values()):
+        raise StudioInputError("测试场景：内容应为文本，每个文件不超过 64 KB")
+    return dict(raw)
 
 
 def save_draft(principal: Principal, engine, draft: Draft) -> str:
-    """The page's diagram and forms become the process's draft (engine.drafts, one command);
-    the draft's scenario files are kept."""
+    """The page's diagram, forms and scenarios become the process's draft (engine.drafts, one
+    command); without scenarios from the page, the draft's are kept."""
     service = StudioService(engine)
     _stored(engine, draft.process_key, None)   # a draft belongs to a deployed process
     current = service.draft(principal, draft.process_key) or service.open_draft(principal, draft.process_key)
-    files = {name: text for name, text in current.files.items() if not name.startswith(FORM_PREFIX)}
+    replaced = (FORM_PREFIX,) if draft.scenarios is None else (FORM_PREFIX, TEST_PREFIX)
+    files = {name: text for name, text in current.files.items() if not name.startswith(replaced)}
     files.update({name: content.decode("utf-8") for name, content in draft.as_bundle(engine).forms.items()})
+    files.update(draft.scenarios or {})
     service.save_draft(principal, draft.process_key, draft.xml.decode("utf-8"), files)
     return "草稿已保存"
 
@@ -281,42 +306,58 @@ def upload(principal: Principal, engine, process_key: str, data: bytes, forms: d
 
 
 # -- live view ---------------------------------------------------------------------------------
-def live_counts(principal: Principal, process_key: str, version: int) -> dict:
-    """Per element of one version: applications waiting there, overdue, and incidents there."""
-    require_designer(principal)
+def live_counts(principal: Principal, engine, process_key: str, version: int) -> dict:
+    """Per element of one version (handlers.live): applications waiting there, overdue, and
+    incidents there, with the version's diagram to draw them on."""
+    counts = StudioService(engine).live_counts(principal, process_key, version)
     d = _version(process_key, version)
-    counts: dict[str, dict] = {}
-    waiting = db.session.execute(
-        select(HumanTask.element_id, func.count(), func.count(HumanTask.overdue_at))
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(ProcessInstance.definition_id == d.id, HumanTask.state == "open").group_by(HumanTask.element_id))
-    for element, n, overdue in waiting:
-        counts[element] = {"waiting": n, "overdue": overdue, "incidents": 0}
-    errored = db.session.execute(
-        select(ProcessInstance.incident_element_id, func.count())
-        .where(ProcessInstance.definition_id == d.id, ProcessInstance.status == "errored")
-        .group_by(ProcessInstance.incident_element_id))
-    for element, n in errored:
-        counts.setdefault(element, {"waiting": 0, "overdue": 0, "incidents": 0})["incidents"] = n
-    return {"xml": d.xml, "counts": counts, "version": d.version}
+    return {"xml": d.xml, "version": d.version,
+            "counts": {element: dataclasses.asdict(c) for element, c in counts.items()}}
 
 
-def live_applications(principal: Principal, process_key: str, version: int, element_id: str) -> list[dict]:
-    """The applications waiting at (or errored on) one element of one version."""
-    require_designer(principal)
-    d = _version(process_key, version)
-    rows = db.session.execute(
-        select(ProcessInstance.id, ProcessInstance.case_no, ProcessInstance.subject, HumanTask.id,
-               HumanTask.overdue_at, ProcessInstance.status)
-        .outerjoin(HumanTask, (HumanTask.instance_id == ProcessInstance.id) & (HumanTask.state == "open")
-                   & (HumanTask.element_id == element_id))
-        .where(ProcessInstance.definition_id == d.id,
-               (HumanTask.id.is_not(None)) | ((ProcessInstance.status == "errored")
-                                              & (ProcessInstance.incident_element_id == element_id)))
-        .order_by(ProcessInstance.id).limit(200))
-    return [{"instance_id": i, "case_number": case_no, "subject": subject, "task_id": task_id,
-             "state": "出错" if status == "errored" else "已超期" if overdue else "等待中"}
-            for i, case_no, subject, task_id, overdue, status in rows]
+def live_applications(principal: Principal, engine, process_key: str, version: int, element_id: str) -> list[dict]:
+    """The applications waiting at (or stopped by an incident on) one element, as the facts a
+    designer may see: a designer cannot open review tasks or applications, so there are no links."""
+    service = StudioService(engine)
+    rows = service.live_applications(principal, process_key, version, element_id, "waiting")
+    rows += service.live_applications(principal, process_key, version, element_id, "incident")
+    step = _element_name(_version(process_key, version).xml, element_id)
+    now = utcnow()
+    return [{"instance_id": r.instance_id, "case_number": r.case_no or "", "subject": r.subject,
+             "applicant": r.applicant_name, "step": step, "since": local_dt(r.since), "due": local_dt(r.due_at),
+             "overdue": bool(r.due_at and r.due_at < now), "holder": r.claimed_by or "", "incident": r.incident or "",
+             "state": "出错" if r.incident is not None else "已超期" if r.due_at and r.due_at < now else "等待中"}
+            for r in rows]
+
+
+def live_table(principal: Principal, engine, process_key: str, version: int) -> list[dict]:
+    """The live counts as rows for the page's table (element, its name, the three numbers)."""
+    found = live_counts(principal, engine, process_key, version)
+    return [dict(counts, element=element, name=_element_name(found["xml"], element))
+            for element, counts in found["counts"].items()]
+
+
+def _element_name(xml: str, element_id: str) -> str:
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return element_id
+    found = root.xpath("//*[@id=$id]", id=element_id)
+    return (found[0].get("name") or element_id) if found else element_id
+
+
+# -- comparison --------------------------------------------------------------------------------
+def changes(principal: Principal, engine, process_key: str, older: int, newer: int) -> list[dict]:
+    """The server's list of what changed from one version to another (handlers.version_diff),
+    each change with its Chinese sentence; the page lists these and colours their elements."""
+    found = StudioService(engine).diff(principal, process_key, older, newer)
+    return [dict(dataclasses.asdict(c), text=c.describe()) for c in found]
+
+
+def compare(principal: Principal, engine, process_key: str, older: int, newer: int) -> dict:
+    """Both versions' diagrams (the page draws the newer) and the list of changes."""
+    return {"older": bundle(principal, engine, process_key, older), "newer": bundle(principal, engine, process_key, newer),
+            "changes": changes(principal, engine, process_key, older, newer)}
 
 
 # -- the form designer's preview ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from handlers.models import UnlockApplication
 from handlers.services import BPMN_DIR
 
 from .web_helpers import client_world  # noqa: F401 (fixture)
-from .world import locked_person, reported_unlock
+from .world import deploy_due_change, locked_person, reported_unlock
 
 UNLOCK_XML = (BPMN_DIR / "personnel_unlock.bpmn").read_text(encoding="utf-8")
 
@@ -127,24 +127,13 @@ def test_a_second_app_on_the_same_database_serves_a_deployment_at_its_next_reque
         client.get("/auth/login")
         with other.app_context():
             assert other_definitions.current("personnel_unlock").version == 1   # cached by the other process
-        _deploy_draft_with_due(services, designer, "3 working days")
+        deploy_due_change(services, designer, "3 working days")
         with other.app_context():
             assert other_definitions.current("personnel_unlock").version == 1   # no request yet: still cached
         client.get("/auth/login")   # its next request
         with other.app_context():
             assert other_definitions.current("personnel_unlock").version == 2
             db.session.remove()
-
-
-def _deploy_draft_with_due(services, designer, due: str, note="审核时限改为 3 个工作日"):
-    studio = _studio(services)
-    draft = studio.open_draft(designer, "personnel_unlock")
-    studio.save_draft(designer, "personnel_unlock", draft.xml.replace('value="5 working days"', f'value="{due}"'),
-                      draft.files, draft.revision)
-    current = studio.draft(designer, "personnel_unlock")   # the scenarios expect the new deadline too
-    files = {name: text.replace("due: 5 working days", f"due: {due}") for name, text in current.files.items()}
-    studio.save_draft(designer, "personnel_unlock", current.xml, files, current.revision)
-    return studio.deploy_draft(designer, "personnel_unlock", note)
 
 
 def test_a_draft_is_saved_checked_tested_and_deployed_with_a_note(services, designer):
@@ -166,7 +155,7 @@ def test_a_draft_is_saved_checked_tested_and_deployed_with_a_note(services, desi
     changes = studio.diff(designer, "personnel_unlock", 1)   # version 1 → the draft
     assert [(c.element_id, c.property, c.old, c.new) for c in changes] == [
         ("Task_Review", "due", "5 working days", "3 working days")]
-    version = _deploy_draft_with_due(services, designer, "3 working days")
+    version = deploy_due_change(services, designer, "3 working days")
     assert (version.version, version.note, version.is_current) == (2, "审核时限改为 3 个工作日", True)
     assert version.deployed_by == "李设计（云南省住房和城乡建设厅信息中心（流程设计））"
     assert studio.draft(designer, "personnel_unlock") is None   # deployed drafts are gone
@@ -205,7 +194,7 @@ def test_a_save_over_a_newer_save_is_refused_and_bad_files_are_named(services, d
 
 
 def test_flask_bpmn_diff_lists_the_changed_due(ctx, services, designer):
-    _deploy_draft_with_due(services, designer, "3 working days")
+    deploy_due_change(services, designer, "3 working days")
     result = ctx.test_cli_runner().invoke(args=["bpmn", "diff", "personnel_unlock", "1", "2", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"element_id": "Task_Review", "element_type": "userTask", "name": "审核",

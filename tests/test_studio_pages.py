@@ -1,17 +1,21 @@
 """The studio's server side as its pages use it: the role on every route, CSRF on every POST,
 drafts, the check with element ids, deploy with a note, downloads, the form preview."""
 import io
-import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from flask import current_app
+from sqlalchemy import select
 
 from engine.db import db
+from engine.models import HumanTask, utcnow
 
 from handlers import studio_pages
 
-from .web_helpers import client_world, csrf_token, login  # noqa: F401 — client_world is a fixture
+from .web_helpers import client_world, csrf_token, login, new_client  # noqa: F401 — client_world is a fixture
+from .world import approve_into_an_incident, deploy_due_change, locked_person, reported_unlock
 
 UNLOCK = Path(__file__).resolve().parent.parent / "bpmn" / "personnel_unlock.bpmn"
 
@@ -142,3 +146,69 @@ def test_bad_input_gets_a_chinese_error(designer):
                         ("not json", "请求格式")]:
         response = _api(client, "draft", body)
         assert response.status_code == 400 and words in response.get_json()["error"], body
+
+
+# -- the comparison and the live view ----------------------------------------------------------
+def test_the_compare_page_lists_the_servers_changes(designer, services):
+    client, world = designer
+    deploy_due_change(services, world.who("designer"), "3 working days")
+    db.session.commit()
+    data = client.get("/studio/api/personnel_unlock/compare?older=1&newer=2").get_json()
+    assert "5 working days" in data["older"]["xml"] and "3 working days" in data["newer"]["xml"]
+    assert [(c["element_id"], c["change"], c["property"], c["old"], c["new"]) for c in data["changes"]] == \
+        [("Task_Review", "changed", "due", "5 working days", "3 working days")]
+    html = client.get("/studio/personnel_unlock/compare?older=1&newer=2").get_data(as_text=True)
+    assert 'data-element="Task_Review"' in html
+    assert "修改 userTask Task_Review（审核） 的 due：5 working days → 3 working days" in html
+    same = client.get("/studio/personnel_unlock/compare?older=2&newer=2").get_data(as_text=True)
+    assert "两个版本没有差别" in same
+
+
+def test_the_compare_page_refuses_a_missing_version_and_other_roles(designer):
+    client, _ = designer
+    assert client.get("/studio/personnel_unlock/compare?older=1&newer=9").status_code == 404
+    assert client.get("/studio/api/personnel_unlock/compare?older=1").status_code == 404
+    applicant = new_client(current_app)
+    login(applicant, "contractor_user")
+    assert applicant.get("/studio/personnel_unlock/compare?older=1&newer=1").status_code == 403
+    assert applicant.get("/studio/api/personnel_unlock/live?version=1").status_code == 403
+
+
+def test_the_live_view_counts_and_lists_facts_a_designer_may_see(client_world, services, monkeypatch):
+    client, world = client_world
+    apps = [reported_unlock(world, services, locked_person(world, f"人员{i}")[0]) for i in range(3)]
+    tasks = {t.instance_id: t for t in db.session.scalars(select(HumanTask).where(HumanTask.state == "open"))}
+    tasks[apps[0].instance_id].due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    approve_into_an_incident(services, monkeypatch, world.who("agency_reviewer"), tasks[apps[2].instance_id].id)
+    login(client, "designer")
+    counts = client.get("/studio/api/personnel_unlock/live?version=1").get_json()
+    assert counts["counts"] == {"Task_Review": {"waiting": 2, "overdue": 1, "incidents": 0},
+                                "Service_Apply": {"waiting": 0, "overdue": 0, "incidents": 1}}
+    rows = client.get("/studio/api/personnel_unlock/live/applications?version=1&element=Task_Review") \
+        .get_json()["applications"]
+    assert [(r["case_number"], r["step"], r["overdue"], r["state"]) for r in rows] == [
+        (apps[0].case_no, "审核", True, "已超期"), (apps[1].case_no, "审核", False, "等待中")]
+    assert all(r["applicant"] and r["since"] and r["due"] and "url" not in r for r in rows)
+    [stuck] = client.get("/studio/api/personnel_unlock/live/applications?version=1&element=Service_Apply") \
+        .get_json()["applications"]
+    assert stuck["case_number"] == apps[2].case_no and "数据库连接中断" in stuck["incident"]
+    html = client.get("/studio/personnel_unlock/live?version=1").get_data(as_text=True)
+    assert '<tr data-element="Task_Review"><td>审核（Task_Review）</td><td>2</td><td>1</td><td>0</td></tr>' in html
+    assert "/review/" not in html
+
+
+def test_the_designer_edits_the_scenarios_with_the_draft(designer):
+    client, _ = designer
+    bundle = _current(client)
+    assert "due: 5 working days" in bundle["scenarios"]["tests/approve.yaml"]
+    changed = dict(bundle["scenarios"])
+    changed["tests/approve.yaml"] = changed["tests/approve.yaml"].replace("waiting_at: Task_Review", "waiting_at: Task_Edit")
+    saved = _api(client, "draft", {"xml": bundle["xml"], "forms": bundle["forms"], "scenarios": changed})
+    assert saved.status_code == 200, saved.get_json()
+    assert _current(client)["scenarios"]["tests/approve.yaml"] == changed["tests/approve.yaml"]
+    failed = [s for s in _api(client, "tests", {"xml": bundle["xml"], "forms": bundle["forms"],
+                                                 "scenarios": changed}).get_json()["scenarios"] if not s["passed"]]
+    assert [s["name"] for s in failed] == ["上报后由监督机构审核通过，人员解锁"] and "Task_Edit" in failed[0]["message"]
+    refused = _api(client, "draft", {"xml": bundle["xml"], "forms": bundle["forms"], "scenarios": {"../x.yaml": ""}})
+    assert refused.status_code == 400 and "测试场景" in refused.get_json()["error"]

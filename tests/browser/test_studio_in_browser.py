@@ -1,10 +1,11 @@
 """The studio in Chromium: open the unlock process, add a user task, pick its form and candidate
 rule in the panel, see the missing property marked on the diagram and fix it, design the step's
-form with the server's preview, run the process tests (the shipped scenario catches the new step) and see the deploy refused."""
+form with the server's preview, run the process tests (the shipped scenarios catch the new step) and see the deploy refused."""
 from playwright.sync_api import expect
 
 from engine.db import db
 
+from ..world import deploy_due_change, locked_person, reported_unlock
 from .test_unlock_in_browser import login
 
 SITE_CHECK = "site_check"
@@ -98,10 +99,11 @@ def test_design_check_test_and_deploy_a_new_step(live, new_page):
 
     page.click("#studio-save")
     expect(page.locator("#studio-status")).to_have_text("草稿已保存")
-    # the shipped scenario expects 自动解锁 right after 审核通过: the new step breaks it, and says so
+    # the shipped scenarios that pass 审核通过 (approval, re-check failure, return and approval)
+    # expect 自动解锁 right after it: the new step breaks them, and says so
     page.click("#studio-test")
-    expect(page.locator("#studio-status")).to_contain_text("1 个测试场景未通过", timeout=60000)   # a throwaway database per scenario
-    page.locator("#studio-scenarios .studio-scenario-failed button").click()
+    expect(page.locator("#studio-status")).to_contain_text("3 个测试场景未通过", timeout=60000)   # a throwaway database per scenario
+    page.locator("#studio-scenarios .studio-scenario-failed button").first.click()
     expect(page.locator(".djs-element.studio-path").first).to_be_attached()
 
     page.click("#studio-deploy")
@@ -111,4 +113,35 @@ def test_design_check_test_and_deploy_a_new_step(live, new_page):
     expect(page.locator("#studio-status")).to_contain_text("测试场景未通过，不能部署", timeout=60000)
     db.session.rollback()
     assert live.app.extensions["services"].engine.definitions.latest("personnel_unlock").version == 1
+    assert errors == []
+
+
+def test_the_comparison_colours_the_changed_step_and_lists_its_due(live, new_page):
+    deploy_due_change(live.app.extensions["services"], live.world.who("designer"), "3 working days")
+    db.session.commit()
+    page, errors = _designer(live, new_page)
+    page.goto(f"{live.url}/studio/personnel_unlock/compare?older=1&newer=2")
+    expect(page.locator("#studio.studio-ready")).to_be_attached()
+    expect(page.locator(".djs-element.studio-diff-changed[data-element-id='Task_Review']")).to_be_attached()
+    expect(page.locator(".djs-element.studio-diff-changed")).to_have_count(1)
+    expect(page.locator("#studio-changes")).to_contain_text("due：5 working days → 3 working days")
+    assert errors == []
+
+
+def test_the_live_view_counts_on_the_diagram_and_lists_the_applications(live, new_page):
+    world, services = live.world, live.app.extensions["services"]
+    apps = [reported_unlock(world, services, locked_person(world, f"人员{i}")[0]) for i in range(2)]
+    db.session.commit()
+    page, errors = _designer(live, new_page)
+    page.goto(f"{live.url}/studio/personnel_unlock/live?version=1")
+    expect(page.locator("#studio.studio-ready")).to_be_attached()
+    counts = page.locator(".djs-overlays[data-container-id='Task_Review'] .studio-badge-waiting")
+    expect(counts).to_have_text("2")
+    page.locator(".djs-element[data-element-id='Task_Review'] .djs-hit").click()
+    expect(page.locator("#studio-live-title")).to_have_text("审核：2 件申请")
+    rows = page.locator("#studio-live-list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(apps[0].case_no)
+    expect(rows.first).to_contain_text("等待中")
+    expect(page.locator("#studio-live-list a")).to_have_count(0)   # no link a designer could not open
     assert errors == []

@@ -7,7 +7,7 @@ editor's script, the X-CSRFToken header).
 import dataclasses
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 
 from handlers import studio_pages as studio
 from handlers.errors import DomainError
@@ -81,9 +81,11 @@ def compare(process_key):
     if key not in rows:
         abort(404)
     versions = [v.version for v in rows[key].versions]
+    older = older or (versions[1] if len(versions) > 1 else versions[0])
+    newer = newer or versions[0]
+    changes = studio.changes(g.principal, services().engine, key, older, newer)
     return render_template("studio/compare.html", key=key, row=rows[key], versions=versions,
-                           older=older or (versions[1] if len(versions) > 1 else versions[0]),
-                           newer=newer or versions[0])
+                           older=older, newer=newer, changes=changes)
 
 
 @bp.get("/<process_key>/live")
@@ -93,8 +95,9 @@ def live(process_key):
     rows = {p.key: p for p in studio.processes(g.principal)}
     if key not in rows:
         abort(404)
-    return render_template("studio/live.html", key=key, row=rows[key],
-                           version=_version_arg() or rows[key].versions[0].version)
+    version = _version_arg() or rows[key].versions[0].version
+    table = studio.live_table(g.principal, services().engine, key, version)
+    return render_template("studio/live.html", key=key, row=rows[key], version=version, table=table)
 
 
 @bp.get("/<process_key>/versions/<id:version>.zip")
@@ -109,7 +112,7 @@ def download(process_key, version):
 @bp.get("/api/<process_key>/choices")
 @designer
 def choices(process_key):
-    return jsonify(studio.choices(g.principal))
+    return jsonify(studio.choices(g.principal, services().engine))
 
 
 @bp.get("/api/<process_key>/bundle")
@@ -183,14 +186,13 @@ def compare_bundles(process_key):
     older, newer = _version_arg("older"), _version_arg("newer")
     if older is None or newer is None:
         abort(404)
-    engine = services().engine
-    return jsonify(older=studio.bundle(g.principal, engine, key, older), newer=studio.bundle(g.principal, engine, key, newer))
+    return jsonify(studio.compare(g.principal, services().engine, key, older, newer))
 
 
 @bp.get("/api/<process_key>/live")
 @designer
 def live_counts(process_key):
-    return jsonify(studio.live_counts(g.principal, _key(process_key), _version_arg() or abort(404)))
+    return jsonify(studio.live_counts(g.principal, services().engine, _key(process_key), _version_arg() or abort(404)))
 
 
 @bp.get("/api/<process_key>/live/applications")
@@ -199,11 +201,8 @@ def live_applications(process_key):
     element = request.args.get("element", "")
     if not element or len(element) > 100:
         abort(404)
-    rows = studio.live_applications(g.principal, _key(process_key), _version_arg() or abort(404), element)
-    for row in rows:
-        row["url"] = url_for("review.task", task_id=row["task_id"]) if row["task_id"] else \
-            url_for("admin.definitions")
-    return jsonify(applications=rows)
+    return jsonify(applications=studio.live_applications(g.principal, services().engine, _key(process_key),
+                                                         _version_arg() or abort(404), element))
 
 
 @bp.post("/api/form-preview")

@@ -1,6 +1,7 @@
 // Live view of a version: on each element, how many applications wait there, how many of them
-// are overdue and how many hit an incident there; clicking an element lists those applications
-// with links to them.
+// are overdue and how many hit an incident there. Clicking an element lists those applications
+// with their facts (case number, applicant, step, since, due, holder, incident): a designer may
+// not open review tasks or applications, so the rows carry no links that would be refused.
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import { getJSON } from './api';
@@ -14,6 +15,18 @@ function badge(counts) {
   return `<div class="studio-live-counts">${parts.join('')}</div>`;
 }
 
+function cell(text, className) {
+  return Object.assign(document.createElement('td'), { textContent: text || '—', className: className || '' });
+}
+
+function row(a) {
+  const tr = document.createElement('tr');
+  const state = a.incident ? `出错：${a.incident}` : a.state;
+  tr.append(cell(a.case_number), cell(a.applicant), cell(a.subject), cell(a.step), cell(a.since),
+    cell(a.due, a.overdue ? 'overdue' : ''), cell(a.holder), cell(state, a.incident || a.overdue ? 'overdue' : ''));
+  return tr;
+}
+
 export async function startLive(root) {
   const viewer = new NavigatedViewer({ container: root.querySelector('#studio-canvas'), additionalModules: [translateModule], moddleExtensions: { spiffworkflow } });
   const data = await getJSON(root.dataset.counts);
@@ -25,18 +38,16 @@ export async function startLive(root) {
     viewer.get('canvas').addMarker(id, 'studio-live');
     viewer.get('overlays').add(id, 'studio-live', { position: { bottom: 8, right: 8 }, html: badge(counts) });
   });
-  const list = root.querySelector('#studio-live-list');
+  const table = root.querySelector('#studio-live-list');
   const title = root.querySelector('#studio-live-title');
   viewer.on('element.click', async ({ element }) => {
     if (!data.counts[element.id]) return;
-    const result = await getJSON(`${root.dataset.applications}?element=${encodeURIComponent(element.id)}`);
+    const url = new URL(root.dataset.applications, location.href);   // it carries ?version= already
+    url.searchParams.set('element', element.id);
+    const result = await getJSON(url);
     title.textContent = `${element.businessObject.name || element.id}：${result.applications.length} 件申请`;
-    list.replaceChildren(...result.applications.map((a) => {
-      const item = document.createElement('li');
-      const link = Object.assign(document.createElement('a'), { href: a.url, textContent: `${a.case_number || a.id}　${a.subject}` });
-      item.append(link, ` ${a.state}`);
-      return item;
-    }));
+    table.querySelector('tbody').replaceChildren(...result.applications.map(row));
+    table.hidden = false;
   });
   root.classList.add('studio-ready');
 }

@@ -9,6 +9,7 @@ import { getJSON, postForm, postJSON } from './api';
 import { selectElement, showProblems } from './check';
 import { FormDesigner } from './formdesigner';
 import ProjectPropertiesModule from './properties';
+import { ScenarioFiles } from './scenariofiles';
 import { showScenarios } from './scenarios';
 import { say } from './status';
 import spiffworkflow from './spiffworkflow.json';
@@ -45,12 +46,16 @@ export async function startModeler(root) {
   await modeler.importXML(bundle.xml);
   modeler.get('canvas').zoom('fit-viewport');
   const designer = new FormDesigner(root.querySelector('#studio-forms'), bundle.forms, root.dataset.preview);
-  const current = async () => ({ xml: (await modeler.saveXML({ format: true })).xml, forms: designer.forms });
+  let dirty = false;
+  const changed = () => { dirty = true; say('有未保存的修改'); };
+  const tests = new ScenarioFiles(root.querySelector('#studio-scenario-files'), bundle.scenarios || {}, changed);
+  const current = async () => ({
+    xml: (await modeler.saveXML({ format: true })).xml, forms: designer.forms, scenarios: tests.files,
+  });
   const problems = root.querySelector('#studio-problems');
   const scenarios = root.querySelector('#studio-scenarios');
-  let dirty = false;
-  modeler.on('commandStack.changed', () => { dirty = true; say('有未保存的修改'); });
-  designer.onChange = () => { dirty = true; say('有未保存的修改'); };
+  modeler.on('commandStack.changed', changed);
+  designer.onChange = changed;
   window.addEventListener('beforeunload', (e) => { if (dirty) e.preventDefault(); });
 
   const act = (id, work) => root.querySelector(id).addEventListener('click', async () => {
