@@ -19,6 +19,15 @@ def _add(page, url, kind, project):
     dialog.locator("button:has-text('确定')").click()
 
 
+def _save_and_reopen(page):
+    """暂存 returns to the list, as on every process; the applicant opens the draft again to pick
+    the people its saved choices (role, new unit) now offer."""
+    detail = page.url
+    page.locator("form button:has-text('暂存')").click()
+    expect(page.locator("body")).to_contain_text("已暂存")
+    page.goto(detail)
+
+
 def _report(page):
     page.locator("form button:has-text('上报')").click()
     expect(page.locator("body")).to_contain_text("已上报")
@@ -70,7 +79,7 @@ def test_roster_change_in_the_browser(live, new_page):
     owner.locator("form button:has-text('暂存')").click()
     expect(owner.locator("body")).to_contain_text("项目经理、安全员、项目总监的变更请由其所在单位通过“项目主要管理人员变更”办理")
     owner.select_option("#role", "quality_officer")
-    owner.locator("form button:has-text('暂存')").click()
+    _save_and_reopen(owner)
     owner.select_option("#person_id", label="钱质量 · 岗位证书（质量员） · 云南建投第一建设有限公司")
     _report(owner)
     _approve(new_page, live.url, "官渡区学校工程人员变更：增加人员质量员钱质量",
@@ -97,7 +106,7 @@ def test_unit_change_in_the_browser(live, new_page, tmp_path):
     owner.check("input[name=unit_kind][value=contractor]")
     owner.fill("#new_credit_code", world.orgs["contractor2"].credit_code)
     owner.fill("#reason", "原施工单位违约")
-    owner.locator("form button:has-text('暂存')").click()
+    _save_and_reopen(owner)
     owner.select_option("#manager_id", label="丁经理 · 注册建造师、安全生产考核合格证书（B证）")
     owner.select_option("#safety_id", label="戊安全 · 安全生产考核合格证书（C证）")
     owner.set_input_files("#termination", str(files[0]))
