@@ -21,7 +21,7 @@ from engine.registry import ServiceCall
 
 from . import catalog
 from .models import (
-    PERSON_STATUS, PROJECT_STATUS, ROLES, Assignment, LockRecord, Person, Project,
+    ACTIVE, PERSON_STATUS, PROJECT_STATUS, ROLES, Account, Assignment, LockRecord, Person, Project,
 )
 
 
@@ -186,7 +186,16 @@ def _project_row(change: Change):
         yield f"{project.name} 施工许可证号登记为 {project.permit_no}"
 
 
-DESCRIBERS = {LockRecord: _lock_record, Assignment: _assignment, Person: _person_row, Project: _project_row}
+def _account(change: Change):
+    """注册审核: the registration's account is activated."""
+    status = change.fields.get("status")
+    if status and status[1] == ACTIVE:
+        yield ACCOUNT_ACTIVATED
+
+
+ACCOUNT_ACTIVATED = "审核通过后账号启用，可以登录"
+DESCRIBERS = {LockRecord: _lock_record, Assignment: _assignment, Person: _person_row, Project: _project_row,
+              Account: _account}
 
 
 def comparable(changes: list[Change]) -> set[tuple]:

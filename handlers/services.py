@@ -5,7 +5,7 @@ from pathlib import Path
 from engine import Actor, ProcessEngine, StepResult
 from engine.jobs import IOJob, JobExecutor
 
-from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
+from . import catalog, notifications, password_resets, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
 from .operations import OperationsService
 from .processes import build_engine

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from engine.db import db
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
 
-from .web_helpers import client_world, login, new_client, post  # noqa: F401 (fixture)
+from .web_helpers import client_world, licence_upload, login, new_client, post  # noqa: F401 (fixture)
 from .world import credit_code, review_registration
 
 DETAILS = "/auth/register/details?kind=contractor"
@@ -15,7 +15,8 @@ DETAILS = "/auth/register/details?kind=contractor"
 
 def _register(client, username="newco", code=7654321, name="昆明新建设有限公司"):
     data = {"org_name": name, "credit_code": credit_code(code), "contact_person": "刘一",
-            "mobile": "13800000000", "username": username, "password": "ynqs2026x", "confirm": "ynqs2026x"}
+            "mobile": "13800000000", "username": username, "password": "ynqs2026x", "confirm": "ynqs2026x",
+            "licence": licence_upload()}
     resp = post(client, DETAILS, data, form_url=DETAILS)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     db.session.rollback()
