@@ -3,8 +3,6 @@ it as a QR code and polls (``/auth/qr/poll``) until a phone confirms it, it expi
 cancelled; an expired code is replaced by a new one. The secret that binds the code to this
 browser lives in the browser's session only, never in a URL. The phone's pages are
 webui/blueprints/mobile.py."""
-import io
-
 import segno
 from flask import Blueprint, current_app, jsonify, request, session, url_for
 
@@ -34,10 +32,8 @@ class QrLogin:
 
 def qr_svg(url: str) -> str:
     """The QR code of ``url`` as inline SVG (no script, no external reference)."""
-    out = io.StringIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
-                                    title="扫码登录二维码", svgclass="qr-svg", lineclass=None)
-    return out.getvalue()
+    return segno.make(url, error="m").svg_inline(scale=5, border=2, title="扫码登录二维码", svgclass="qr-svg",
+                                                 lineclass=None)
 
 
 @bp.post("/new")
