@@ -69,9 +69,10 @@ def test_the_login_page_offers_both_methods_and_the_code_is_an_svg_with_the_phon
     assert shown["state"] == "waiting" and shown["expires_in"] == 120
     assert shown["svg"].startswith("<svg") and "<script" not in shown["svg"]
     assert shown["url"].endswith(phone_path(shown))
-    with computer.session_transaction() as s:   # the secret is in this browser's session, not the URL
-        assert s["qr_login"]["code"] == shown["code"] and s["qr_login"]["secret"] not in shown["url"]
-        secret = s["qr_login"]["secret"]
+    cookie = computer.get_cookie("qr_login", path="/auth/qr")   # the secret is in this browser, not the URL
+    assert cookie.http_only and cookie.value.startswith(shown["code"] + ".")
+    secret = cookie.value.partition(".")[2]
+    assert secret not in shown["url"] and secret not in shown["svg"]
     row = db.session.query(LoginCode).filter_by(code=shown["code"]).one()
     assert row.secret_hash != secret and len(row.secret_hash) == 64   # only its hash is stored
     assert poll(computer, shown).get_json()["state"] == "waiting"
@@ -87,7 +88,8 @@ def test_confirmed_on_the_phone_signs_the_computer_in_once(computer_and_phone, w
     assert resp.get_json()["state"] == "signed_in" and resp.get_json()["next"] == "/"
     home = computer.get("/", follow_redirects=True).get_data(as_text=True)
     assert "云南建投第一建设有限公司" in home and "吴施工" in home
-    # 已使用: a second poll (the session was renewed at login: no secret, a new CSRF token), the phone again
+    # 已使用: a second poll (the secret's cookie went with the login; the session has a new CSRF token)
+    assert computer.get_cookie("qr_login", path="/auth/qr") is None
     shown["token"] = csrf_token(computer, "/help")
     assert poll(computer, shown).get_json()["state"] == "refused"
     again = phone.get(phone_path(shown))
@@ -100,8 +102,7 @@ def test_a_second_use_is_refused_even_with_the_secret(computer_and_phone):
     shown = show_code(computer)
     phone_confirm(phone, shown)
     row = db.session.query(LoginCode).filter_by(code=shown["code"]).one()
-    with computer.session_transaction() as s:
-        secret = s["qr_login"]["secret"]
+    secret = computer.get_cookie("qr_login", path="/auth/qr").value.partition(".")[2]
     state, first = login_codes.poll(shown["code"], secret)
     assert first is not None
     state, second = login_codes.poll(shown["code"], secret)
