@@ -128,3 +128,25 @@ def test_a_returned_extra_role_is_corrected_from_the_accounts_page(client_world,
     other = new_client(ctx)
     login(other, "firm_user")
     assert other.get(link).status_code == 404
+
+
+def test_the_reviewer_sees_the_business_licence_and_that_approval_activates_the_account(client_world, ctx):
+    client, world = client_world
+    account = _register(client, "licenceco", 7654601, "执照公司")
+    admin = new_client(ctx)
+    login(admin, "admin")
+    pending = admin.get("/admin/registrations").get_data(as_text=True)
+    task_link = re.search(r'href="(/review/task/\d+)"', pending).group(1)
+    post(admin, task_link + "/claim", form_url=task_link)
+    page = admin.get(task_link).get_data(as_text=True)
+    assert "营业执照扫描件" in page and "营业执照.pdf" in page
+    assert "审核通过后账号启用，可以登录" in page   # the approval preview
+    download = re.search(r'href="(/apply/registration/\d+/files/\d+)"', page).group(1)
+    resp = admin.get(download)
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    # nobody else's: a regulator, and another enterprise, get nothing
+    for username in ("auth_reviewer", "contractor_user"):
+        other = new_client(ctx)
+        login(other, username)
+        assert other.get(download).status_code == 404, username
+    assert db.session.get(Account, account.id).status == PENDING
