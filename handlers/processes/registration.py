@@ -162,10 +162,13 @@ class RegistrationService(ApplicationService):
             self._submit(account)
         return account
 
-    def submit(self, account: Account) -> Registration:
+    def submit(self, account: Account, licence: Upload | None = None) -> Registration:
         """Submit a pending account for review: one more instance of the diagram."""
         with self.engine.command():
-            return self._submit(account)
+            submission = self._submit(account)
+            if licence is not None:
+                self._attach_licence(submission, licence)
+            return submission
 
     def _submit(self, account: Account) -> Registration:
         db.session.flush()
