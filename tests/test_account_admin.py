@@ -89,7 +89,8 @@ def test_change_role_within_the_organisation(client_world, ctx):
     # a 经办人 may read the enterprise basic information but not save it
     staff = new_client(ctx)
     login(staff, "contractor_user")
-    assert staff.get("/enterprise/info").status_code == 200
+    info = staff.get("/enterprise/info")
+    assert info.status_code == 200 and "您在本单位的角色是经办人" in info.get_data(as_text=True)
     resp = post(staff, "/enterprise/info", {"name": "改名有限公司"}, form_url="/enterprise/info")
     assert "仅单位管理员可以修改企业基本信息" in resp.get_data(as_text=True)
     db.session.expire_all()

@@ -269,3 +269,16 @@ def test_a_password_only_site_shows_no_code(tmp_path):
     html = app.test_client().get("/auth/login").get_data(as_text=True)
     assert "密码登录" in html and "扫码登录" not in html and "qr_login.js" not in html
     assert not any(rule.rule.startswith("/auth/qr") or rule.rule.startswith("/m/") for rule in app.url_map.iter_rules())
+
+
+def test_a_posted_form_for_a_method_not_offered_is_refused(client_world):
+    """The login page hands a posted form only to an offered method that takes one (not to qr)."""
+    client, _world = client_world
+    token = csrf_token(client, "/auth/login")
+    for method in ("qr", "sms"):
+        resp = client.post("/auth/login", data={"method": method, "username": "contractor_user",
+                                                 "password": "demo1234", "csrf_token": token})
+        assert resp.status_code == 200 and "不支持该登录方式" in resp.get_data(as_text=True), method
+    resp = client.post("/auth/login", data={"method": "password", "username": "contractor_user",
+                                             "password": "demo1234", "csrf_token": token})
+    assert resp.status_code == 302

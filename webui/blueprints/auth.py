@@ -54,6 +54,8 @@ def login():
     correct_id = None
     if request.method == "POST":
         method = login_methods.chosen(request.form.get("method"))
+        if method is None:
+            flash("不支持该登录方式，请刷新页面后重试", "error")
         try:
             user = method.submit() if method is not None else None
         except accounts.RegistrationReturned as e:
