@@ -1,5 +1,5 @@
 """用户名 + 密码."""
-from flask import g
+from flask import request
 
 from handlers import accounts
 from handlers.models import User
@@ -15,10 +15,12 @@ class PasswordLogin:
 
     @staticmethod
     def form() -> LoginForm:
-        """One form per request: the posted one keeps its values and errors for the panel."""
-        if "password_login_form" not in g:
-            g.password_login_form = LoginForm()
-        return g.password_login_form
+        """One form per request: the posted one keeps its values and errors for the panel. Kept on
+        the request, not on ``g``: an application context may outlive one request."""
+        form = getattr(request, "password_login_form", None)
+        if form is None:
+            form = request.password_login_form = LoginForm()
+        return form
 
     def panel(self) -> dict:
         return {"form": self.form()}
