@@ -16,7 +16,8 @@ from .codes import is_valid_credit_code
 from .common_passwords import COMMON_PASSWORDS
 from .errors import DomainError, Forbidden, NotFound, Problems
 from .models import (
-    ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_KINDS, PENDING, PLATFORM, REJECTED, STAFF_KINDS, Account, Organization, OrgInfoChange, User,
+    ACCOUNT_ROLES, ACTIVE, DISABLED, ENTERPRISE_KINDS, ORG_ADMIN, ORG_KINDS, ORG_STAFF, PENDING, PLATFORM, REJECTED,
+    STAFF_KINDS, Account, AdminAction, Organization, OrgInfoChange, User,
 )
 from .principal import Principal
 
@@ -69,7 +70,7 @@ def create_pending_account(reg: Registration) -> Account:
         problems.raise_any()
         user = User(username=reg.username.strip(), password_hash=generate_password_hash(reg.password),
                     name=reg.contact_person.strip(), mobile=reg.mobile.strip())
-        account = Account(user=user, org=org, status=PENDING)
+        account = Account(user=user, org=org, status=PENDING, role=_first_role(org))
         db.session.add_all([org, user, account])
     return account
 
@@ -103,7 +104,7 @@ def create_pending_role(user: User, reg: Registration) -> Account:
         problems.raise_any()
         if org.id is not None and any(a.org_id == org.id for a in user.accounts):
             raise DomainError("统一社会信用代码：您已有该单位的账号", "credit_code")
-        account = Account(user=user, org=org, status=PENDING)
+        account = Account(user=user, org=org, status=PENDING, role=_first_role(org))
         db.session.add_all([org, account])
     return account
 
@@ -141,6 +142,12 @@ def correct_account(account: Account, reg: Registration) -> None:
             user.name, user.mobile = reg.contact_person.strip(), reg.mobile.strip()
         account.org, account.status, account.reject_reason = org, PENDING, None
         db.session.add(org)
+
+
+def _first_role(org: Organization) -> str:
+    """The first account of an organisation is its 单位管理员; later ones are 经办人 until an
+    administrator changes that."""
+    return ORG_ADMIN if org.id is None else ORG_STAFF
 
 
 def _check_organisation(reg: Registration, problems: Problems) -> str | None:
@@ -262,10 +269,11 @@ def change_password(user: User, old: str, new: str) -> int:
         raise DomainError("新密码：新密码不能与原密码相同", "new_password")
     with unit_of_work():
         db.session.execute(update(User).where(User.id == user.id)
-                           .values(password_hash=generate_password_hash(new)), execution_options=_NO_SYNC)
+                           .values(password_hash=generate_password_hash(new), must_change_password=False),
+                           execution_options=_NO_SYNC)
         epoch = end_sessions(user.id)
         api_tokens.revoke_personal(user.id)
-    db.session.expire(user, ["password_hash"])
+    db.session.expire(user, ["password_hash", "must_change_password"])
     return epoch
 
 
@@ -295,29 +303,132 @@ def act_as(user: User, account_id: int) -> Principal:
     return Principal.of(account)
 
 
-def accounts_for_admin(admin: Principal, limit: int = 500) -> list[Account]:
-    """账号管理: the decided accounts, newest first."""
+# -- 账号管理 (platform administrators) -----------------------------------------------------------
+ADMIN_ACTIONS = {"disable": "停用账号", "enable": "启用账号", "reset_password": "重置密码", "change_role": "变更角色"}
+
+
+@dataclass
+class AccountPage:
+    rows: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def accounts_for_admin(admin: Principal, query: str = "", page: int = 1, per_page: int = 20) -> AccountPage:
+    """账号管理: the decided accounts, newest first; ``query`` matches part of the person's name, the
+    login (user name) or the organisation's name or credit code."""
+    _require_admin(admin)
+    stmt = select(Account).join(User, User.id == Account.user_id).join(Organization, Organization.id == Account.org_id) \
+        .where(Account.status.in_((ACTIVE, DISABLED)))
+    query = (query or "").strip()[:100]
+    if query:
+        stmt = stmt.where(User.name.contains(query, autoescape=True) | User.username.contains(query, autoescape=True)
+                          | Organization.name.contains(query, autoescape=True)
+                          | Organization.credit_code.contains(query.upper(), autoescape=True))
+    total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(Account.id).subquery()))
+    page = min(max(page, 1), max(1, -(-total // per_page)))
+    rows = list(db.session.scalars(stmt.order_by(Account.id.desc()).limit(per_page).offset((page - 1) * per_page)))
+    return AccountPage(rows, total, page, per_page)
+
+
+def _require_admin(admin: Principal) -> None:
     if not admin.is_admin:
         raise Forbidden()
-    return list(db.session.scalars(select(Account).where(Account.status.in_((ACTIVE, DISABLED)))
-                                   .order_by(Account.id.desc()).limit(limit)))
+
+
+def _decided_account(account_id: int) -> Account:
+    account = db.session.get(Account, account_id)
+    if account is None or account.status not in (ACTIVE, DISABLED):
+        raise NotFound()
+    return account
+
+
+def _log(admin: Principal, action: str, account: Account, detail: str = "") -> None:
+    db.session.add(AdminAction(at=utcnow(), admin_user_id=admin.user_id, admin_name=admin.user_name, action=action,
+                               account_id=account.id, detail=detail,
+                               target=f"{account.user.name}（{account.user.username}） · {account.org.name}"))
 
 
 def set_account_disabled(admin: Principal, account_id: int, disabled: bool) -> Account:
     """停用 / 启用 an approved account. Disabling ends every session of its login at once."""
-    if not admin.is_admin:
-        raise Forbidden()
+    _require_admin(admin)
     with unit_of_work():
-        account = db.session.get(Account, account_id)
-        if account is None or account.status not in (ACTIVE, DISABLED):
-            raise NotFound()
+        account = _decided_account(account_id)
         if account.id == admin.account_id:
             raise DomainError("不能停用当前登录的账号")
         account.status = DISABLED if disabled else ACTIVE
         account.reviewed_at = utcnow()
         if disabled:
             end_sessions(account.user_id)
+        _log(admin, "disable" if disabled else "enable", account)
     return account
+
+
+def admin_reset_password(admin: Principal, account_id: int) -> tuple[Account, str]:
+    """重置密码: a new temporary password for the account's login, shown once to the administrator;
+    the user must choose their own at the next login, and every session of the login ends."""
+    _require_admin(admin)
+    with unit_of_work():
+        account = _decided_account(account_id)
+        if account.user_id == admin.user_id:
+            raise DomainError("不能重置自己的密码，请使用“修改密码”")
+        temporary = _temporary_password()
+        set_password(account.user_id, temporary, must_change=True)
+        _log(admin, "reset_password", account, "已生成临时密码，用户下次登录须修改密码")
+    return account, temporary
+
+
+def _temporary_password() -> str:
+    """Ten letters and digits (both kinds present), without look-alikes (0/O, 1/l/I)."""
+    import secrets
+    letters, digits = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"
+    while True:
+        word = "".join(secrets.choice(letters + digits) for _ in range(10))
+        if any(c in digits for c in word) and any(c in letters for c in word):
+            return word
+
+
+def change_account_role(admin: Principal, account_id: int, role: str) -> Account:
+    """变更角色: the account's role within its organisation (单位管理员 / 经办人)."""
+    _require_admin(admin)
+    if role not in ACCOUNT_ROLES:
+        raise DomainError("角色：请选择有效的角色", "role")
+    with unit_of_work():
+        account = _decided_account(account_id)
+        if account.role == role:
+            raise DomainError(f"该账号的角色已是{ACCOUNT_ROLES[role]}", "role")
+        before = account.role_label
+        account.role = role
+        _log(admin, "change_role", account, f"{before} → {ACCOUNT_ROLES[role]}")
+    return account
+
+
+def admin_actions(admin: Principal, account_id: int | None = None, limit: int = 50) -> list[AdminAction]:
+    """The action log of 账号管理, newest first (one account's, when given)."""
+    _require_admin(admin)
+    stmt = select(AdminAction)
+    if account_id is not None:
+        stmt = stmt.where(AdminAction.account_id == account_id)
+    return list(db.session.scalars(stmt.order_by(AdminAction.id.desc()).limit(limit)))
+
+
+def check_new_password(password: str, username: str) -> None:
+    _check_password_strength(password, username, "new_password", "新密码")
+
+
+def set_password(user_id: int, password: str, must_change: bool = False) -> int:
+    """Set the login's password (a reset: no old password), clear its failed logins and end every
+    session. Returns the new session epoch."""
+    with unit_of_work():
+        db.session.execute(update(User).where(User.id == user_id).values(
+            password_hash=generate_password_hash(password), must_change_password=must_change, failed_logins=0,
+            login_locked_until=None), execution_options=_NO_SYNC)
+        return end_sessions(user_id)
 
 
 def update_enterprise(principal: Principal, values: dict) -> OrgInfoChange | None:
@@ -325,6 +436,8 @@ def update_enterprise(principal: Principal, values: dict) -> OrgInfoChange | Non
     Every field is checked before any is changed."""
     if principal.kind not in ENTERPRISE_KINDS:
         raise Forbidden("仅企业账号可以维护企业基本信息")
+    if principal.role != ORG_ADMIN:
+        raise DomainError("仅单位管理员可以修改企业基本信息，请联系本单位的单位管理员")
     with unit_of_work():
         org = db.session.get(Organization, principal.org_id)
         changes = {}

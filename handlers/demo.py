@@ -520,7 +520,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
     admin = principal(ADMIN_USERNAME)
     for username in (PENDING_USERNAME, REJECTED_USERNAME):
         user = db.session.scalar(select(User).where(User.username == username))
-        reg = services.registration.submit(user.accounts[0])
+        reg = services.registration.submit(user.accounts[0], Upload("licence", "营业执照.pdf", PDF))
         if username == REJECTED_USERNAME:
             task = services.registration.open_task(reg)
             services.reviews.claim(admin, task.id)

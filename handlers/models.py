@@ -4,7 +4,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, select, text,
+    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, select,
+    text,
 )
 from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column, relationship
 
@@ -66,6 +67,9 @@ STATUS_BY_LABEL = {label: code for code, label in APPLICATION_STATUS.items()}   
 
 PENDING, ACTIVE, REJECTED, DISABLED = "pending", "active", "rejected", "disabled"
 ACCOUNT_STATUS = {PENDING: "待审核", ACTIVE: "已通过", REJECTED: "已驳回", DISABLED: "已停用"}
+# an account's role within its organisation: the 单位管理员 also maintains the enterprise basic information
+ORG_ADMIN, ORG_STAFF = "org_admin", "staff"
+ACCOUNT_ROLES = {ORG_ADMIN: "单位管理员", ORG_STAFF: "经办人"}
 
 
 class Organization(db.Model):
@@ -112,6 +116,8 @@ class User(db.Model):
     # stored in each session at login; a session whose number is not the current one is over
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     email: Mapped[str | None] = mapped_column(String(200))   # for the e-mail channel of notifications
+    # set when an administrator resets the password: the next login must choose a new one first
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     accounts: Mapped[list["Account"]] = relationship(back_populates="user", order_by="Account.id")
 
 
@@ -122,6 +128,7 @@ class Account(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    role: Mapped[str] = mapped_column(String(20), default=ORG_ADMIN, server_default=ORG_ADMIN)   # ACCOUNT_ROLES
     reject_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     reviewed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -131,6 +138,59 @@ class Account(db.Model):
     @property
     def kind(self) -> str:
         return self.org.kind
+
+    @property
+    def role_label(self) -> str:
+        return ACCOUNT_ROLES.get(self.role, self.role)
+
+
+class LoginCode(db.Model):
+    """One QR login code (扫码登录): shown by a computer's login page, confirmed on a phone by a
+    signed-in user for one of their accounts, redeemed once by the browser that showed it.
+
+    ``code`` is public (it is in the QR code's URL); the browser proves it showed the code with a
+    secret kept in its session, of which only the SHA-256 is stored here. Rows live in the database
+    so that any host of a server farm answers the computer's polls."""
+    __tablename__ = "login_code"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="waiting")   # waiting | confirmed | used | cancelled
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    browser: Mapped[str] = mapped_column(String(300), default="")   # the computer's User-Agent
+    address: Mapped[str] = mapped_column(String(64), default="")    # the computer's IP address
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class PasswordReset(db.Model):
+    """忘记密码: one reset link. Only the SHA-256 of its token is kept (written when the e-mail is
+    sent); the link works once and until ``expires_at``."""
+    __tablename__ = "password_reset"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    address: Mapped[str] = mapped_column(String(64), default="")   # who asked for it
+
+
+class AdminAction(db.Model):
+    """The administrators' action log of 账号管理: who changed which account, when, and how."""
+    __tablename__ = "admin_action"
+    __table_args__ = (Index("ix_admin_action_at", "at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    admin_user_id: Mapped[int] = mapped_column(Integer)
+    admin_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))
+    account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")   # the account as shown then
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class Person(db.Model):

@@ -209,7 +209,7 @@ def _account(change: Change):
     if "status" in change.fields and account.status == ACTIVE:
         user = account.user
         who = f"{user.username}（{user.name}）" if user.name and user.name != user.username else f"{user.username} "
-        yield f"{account.org.name}的账号 {who}将启用，可以登录本系统"
+        yield f"{account.org.name}的账号 {who}{ACCOUNT_ACTIVATED}"
 
 
 def _fact(value) -> str:
@@ -237,6 +237,8 @@ def _project_change(change: Change):
         yield f"变更前后的内容将记入 {_project(change.obj.project_id)} 的变更记录"
 
 
+# what the registration's approval preview says of the account it activates
+ACCOUNT_ACTIVATED = "将启用，可以登录本系统"
 DESCRIBERS = {LockRecord: _lock_record, Assignment: _assignment, Person: _person_row, Project: _project_row,
               Account: _account, RosterEntry: _roster_entry, ProjectChange: _project_change}
 

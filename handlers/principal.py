@@ -6,7 +6,7 @@ from sqlalchemy.orm import aliased
 
 from engine.db import db
 
-from .models import ACTIVE, DESIGNER, ENTERPRISE_KINDS, PLATFORM, REGULATOR_KINDS, Account, Notification, User
+from .models import ACTIVE, DESIGNER, ENTERPRISE_KINDS, ORG_ADMIN, PLATFORM, REGULATOR_KINDS, Account, Notification, User
 
 
 @dataclass(frozen=True)
@@ -18,11 +18,12 @@ class Principal:
     org_id: int
     org_name: str
     kind: str
+    role: str = ORG_ADMIN   # within the organisation (ACCOUNT_ROLES)
 
     @classmethod
     def of(cls, account: Account) -> "Principal":
         return cls(account.id, account.user_id, account.user.name, account.org_id, account.org.name,
-                   account.org.kind)
+                   account.org.kind, account.role)
 
     @property
     def actor(self) -> Actor:

@@ -6,7 +6,7 @@ from engine import Actor, ProcessEngine, StepResult
 from engine.definitions import FOLDER_NOTE, Deployment
 from engine.jobs import IOJob, JobExecutor
 
-from . import catalog, notifications, reminders, webhooks  # noqa: F401 — they register operators and job handlers
+from . import catalog, notifications, password_resets, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
 from .migration import MigrationService
 from .operations import OperationsService

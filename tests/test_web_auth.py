@@ -5,7 +5,7 @@ from werkzeug.security import generate_password_hash
 from engine.db import db
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
 
-from .web_helpers import client_world, csrf_token, login, logout, post  # noqa: F401 (fixture)
+from .web_helpers import client_world, csrf_token, licence_upload, login, logout, post  # noqa: F401 (fixture)
 from .world import credit_code
 
 
@@ -141,6 +141,13 @@ def test_register_two_steps_then_pending(client_world):
     html = post(client, url, data, form_url=url).get_data(as_text=True)
     assert "两次输入的密码不一致" in html
     data["confirm"] = "ynqs2026x"
+    html = post(client, url, data, form_url=url).get_data(as_text=True)
+    assert "营业执照扫描件：请上传营业执照扫描件" in html   # the licence scan is required
+    data["licence"] = licence_upload("营业执照.exe")
+    html = post(client, url, data, form_url=url).get_data(as_text=True)
+    assert "营业执照扫描件：不支持的文件类型" in html        # and passes the upload checks
+    assert db.session.scalar(db.select(User).where(User.username == "newco")) is None
+    data["licence"] = licence_upload()
     resp = post(client, url, data, form_url=url, follow_redirects=True)
     assert "注册已提交，等待审核" in resp.get_data(as_text=True)
     assert "账号正在审核中" in login(client, "newco", "ynqs2026x").get_data(as_text=True)
@@ -156,10 +163,10 @@ def test_registration_reports_every_error_at_once_and_keeps_the_passwords(client
     resp = post(client, url, data, form_url=url)
     html = resp.get_data(as_text=True)
     for message in ["请填写单位名称", "统一社会信用代码：格式或校验位不正确", "手机号码：请填写 11 位手机号码",
-                    "用户名：4–50 位字母、数字或 _ . @ -", "两次输入的密码不一致"]:
+                    "用户名：4–50 位字母、数字或 _ . @ -", "两次输入的密码不一致", "营业执照扫描件：请上传营业执照扫描件"]:
         assert message in html, message
     assert "密码：至少 8 位" in html
-    assert html.count('class="field has-error"') == 6
+    assert html.count('class="field has-error"') == 7
     assert 'value="short1x"' in html and 'value="short1y"' in html   # no retyping of the passwords
     assert db.session.scalar(db.select(User).where(User.username == "ab")) is None
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from engine.db import db
 from handlers.models import ACTIVE, PENDING, REJECTED, Account, User
 
-from .web_helpers import client_world, login, new_client, post  # noqa: F401 (fixture)
+from .web_helpers import client_world, licence_upload, login, new_client, post  # noqa: F401 (fixture)
 from .world import credit_code, review_registration
 
 DETAILS = "/auth/register/details?kind=contractor"
@@ -15,7 +15,8 @@ DETAILS = "/auth/register/details?kind=contractor"
 
 def _register(client, username="newco", code=7654321, name="昆明新建设有限公司"):
     data = {"org_name": name, "credit_code": credit_code(code), "contact_person": "刘一",
-            "mobile": "13800000000", "username": username, "password": "ynqs2026x", "confirm": "ynqs2026x"}
+            "mobile": "13800000000", "username": username, "password": "ynqs2026x", "confirm": "ynqs2026x",
+            "licence": licence_upload()}
     resp = post(client, DETAILS, data, form_url=DETAILS)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     db.session.rollback()
@@ -127,3 +128,25 @@ def test_a_returned_extra_role_is_corrected_from_the_accounts_page(client_world,
     other = new_client(ctx)
     login(other, "firm_user")
     assert other.get(link).status_code == 404
+
+
+def test_the_reviewer_sees_the_business_licence_and_that_approval_activates_the_account(client_world, ctx):
+    client, world = client_world
+    account = _register(client, "licenceco", 7654601, "执照公司")
+    admin = new_client(ctx)
+    login(admin, "admin")
+    pending = admin.get("/admin/registrations").get_data(as_text=True)
+    task_link = re.search(r'href="(/review/task/\d+)"', pending).group(1)
+    post(admin, task_link + "/claim", form_url=task_link)
+    page = admin.get(task_link).get_data(as_text=True)
+    assert "营业执照扫描件" in page and "营业执照.pdf" in page
+    assert "将启用，可以登录本系统" in page   # the approval preview
+    download = re.search(r'href="(/apply/registration/\d+/files/\d+)"', page).group(1)
+    resp = admin.get(download)
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    # nobody else's: a regulator, and another enterprise, get nothing
+    for username in ("auth_reviewer", "contractor_user"):
+        other = new_client(ctx)
+        login(other, username)
+        assert other.get(download).status_code == 404, username
+    assert db.session.get(Account, account.id).status == PENDING

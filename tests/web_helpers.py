@@ -1,4 +1,5 @@
 """Shared helpers for web tests: CSRF token extraction and logging in through the real forms."""
+import io
 import re
 
 import pytest
@@ -52,6 +53,14 @@ def login(client, username, password="demo1234", account_id=None):
         resp = client.post("/auth/role", data={"account_id": str(account_id), "csrf_token": token_from(html)},
                            follow_redirects=False)
     return resp
+
+
+LICENCE_PDF = "%PDF-1.4\n营业执照扫描件\n".encode()
+
+
+def licence_upload(name: str = "营业执照.pdf"):
+    """A business licence scan for the registration form's upload (a fresh stream each time)."""
+    return io.BytesIO(LICENCE_PDF), name
 
 
 def logout(client):

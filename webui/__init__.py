@@ -94,5 +94,6 @@ def _migrations_dir():
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import views
+    from . import login_methods, views
     views.register(app)
+    login_methods.register(app)   # each offered login method's own routes

@@ -1,8 +1,10 @@
 """Session principal: the login (User) and the account (role) it acts as."""
-from flask import session
-from flask_login import current_user
+from urllib.parse import urlsplit
 
-from handlers.accounts import session_is_current
+from flask import redirect, request, session, url_for
+from flask_login import current_user, login_user
+
+from handlers.accounts import active_accounts, session_is_current
 from handlers.models import User
 from handlers.principal import Principal, acting_principal, login_session
 
@@ -18,6 +20,53 @@ def init_app(app):
     @login_manager.user_loader
     def load_user(user_id):
         return _LoginUser.load(int(user_id))
+
+    app.before_request(_password_change_first)
+
+
+# what a login whose password an administrator reset may still open before choosing a new one
+_BEFORE_NEW_PASSWORD = {"auth.password", "auth.logout", "static", "healthz"}
+
+
+def _password_change_first():
+    """After an administrator's password reset, the login's first task is a new password."""
+    if request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint is None:
+        return None
+    if current_user.is_authenticated and current_user.user.must_change_password:
+        return redirect(url_for("auth.password"))
+    return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after login."""
+    if not target:
+        return None
+    target = target.strip()
+    if target.endswith("?"):
+        target = target[:-1]
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    if target.startswith(url_for("auth.login")) or target.startswith(url_for("auth.logout")):
+        return None
+    return target
+
+
+def start_session(user: User, next_url: str | None, account_id: int | None = None):
+    """A fresh session for the new login (no fixation), then the role: ``account_id`` when the login
+    method chose it (扫码登录: on the phone), the only one, or the role picker."""
+    session.clear()
+    login_user(_LoginUser(user))
+    remember_epoch(user.session_epoch)
+    if account_id is None:
+        active = active_accounts(user)
+        account_id = active[0].id if len(active) == 1 else None
+    if account_id is not None:
+        session[ACCOUNT_KEY] = account_id
+        return redirect(next_url or url_for("main.home"))
+    return redirect(url_for("auth.choose_role", next=next_url) if next_url else url_for("auth.choose_role"))
 
 
 class _LoginUser:

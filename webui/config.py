@@ -17,6 +17,18 @@ def load_config(app) -> None:
         # reverse proxies in front of the application whose X-Forwarded-For / X-Forwarded-Proto are
         # trusted (docs/operators.md "Behind a reverse proxy"); 0: none, the peer address is the client's
         TRUSTED_PROXIES=int(os.environ.get("TRUSTED_PROXIES", 0)),
+        # the login page's methods, in order (webui/login_methods): "password", "qr" (扫码登录)
+        LOGIN_METHODS=os.environ.get("LOGIN_METHODS", "password,qr"),
+        # seconds a login QR code may be scanned, confirmed and used; the page then shows a new one
+        QR_LOGIN_SECONDS=int(os.environ.get("QR_LOGIN_SECONDS", 120)),
+        # new QR codes per client address per minute (a page asks for one per lifetime)
+        QR_CODES_PER_MINUTE=int(os.environ.get("QR_CODES_PER_MINUTE", 20)),
+        # 忘记密码: minutes a reset link works, and requests per client address per hour
+        PASSWORD_RESET_MINUTES=int(os.environ.get("PASSWORD_RESET_MINUTES", 30)),
+        PASSWORD_RESETS_PER_HOUR=int(os.environ.get("PASSWORD_RESETS_PER_HOUR", 5)),
+        # the address users reach the site at, for links in e-mails (e.g. https://zlaq.example.gov.cn);
+        # unset: the address of the request that asked, which a forged Host header could change
+        PUBLIC_URL=os.environ.get("PUBLIC_URL", "").rstrip("/"),
         # the public progress lookup (/progress): lookups per client address per minute
         PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
         # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes

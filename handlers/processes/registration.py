@@ -18,18 +18,20 @@ from engine.models import HumanTask, utcnow
 from engine.registry import ServiceCall
 
 from .. import accounts, catalog
-from ..applications import ApplicationService
+from ..applications import ApplicationService, Upload
 from ..catalog import Column, ProcessEntry
 from ..errors import DomainError, Forbidden, NotFound
 from ..models import (
-    ACTIVE, APPROVED, DECLINED, ORG_KINDS, PENDING, PLATFORM, REJECTED, REPORTED, Account, Organization, Registration,
-    User,
+    ACTIVE, APPROVED, DECLINED, ORG_KINDS, PENDING, PLATFORM, REJECTED, REPORTED, Account, Attachment, Organization,
+    Registration, User,
 )
 from ..notifications import notify
 from ..principal import Principal
 from . import registry
 
 PROCESS_KEY = "registration_review"
+ENTRY_KIND = "registration"
+LICENCE, LICENCE_LABEL = "licence", "营业执照扫描件"
 
 
 # -- what the diagram refers to ---------------------------------------------------------------
@@ -87,12 +89,50 @@ class RegistrationService(ApplicationService):
             raise NotFound()
         return reg
 
-    def register(self, reg: accounts.Registration) -> Account:
-        """注册: a pending account (and its organisation if new) under review, in one unit of work."""
+    def register(self, reg: accounts.Registration, licence: Upload | None = None) -> Account:
+        """注册: a pending account (and its organisation if new) under review, with the business
+        licence scan (营业执照) the reviewers see, in one unit of work."""
         with self.engine.command():
             account = accounts.create_pending_account(reg)
-            self._submit(account)
+            submission = self._submit(account)
+            if licence is not None:
+                self._attach_licence(submission, licence)
         return account
+
+    def get(self, principal: Principal, app_id: int) -> Registration:
+        """A submission (and its licence) is the platform administrators' and its organisation's only."""
+        reg = db.session.get(Registration, app_id)
+        if reg is None or not (principal.is_admin or reg.applicant_org_id == principal.org_id):
+            raise NotFound()
+        return reg
+
+    def check_licence(self, licence: Upload | None) -> None:
+        """The registration page's upload: present, and a file the upload rules accept."""
+        if licence is None or not licence.filename:
+            raise DomainError(f"{LICENCE_LABEL}：请上传营业执照扫描件", LICENCE)
+        self.uploads.check(licence.data, licence.filename, LICENCE, LICENCE_LABEL)
+
+    def _attach_licence(self, submission: Registration, licence: Upload) -> Attachment:
+        stored = self.uploads.save(licence.data, licence.filename, LICENCE, LICENCE_LABEL)
+        attachment = Attachment(owner_type=ENTRY_KIND, owner_id=submission.id, kind=LICENCE, sha256=stored.sha256,
+                                size=stored.size, content_type=stored.content_type, filename=stored.filename,
+                                org_id=submission.applicant_org_id, uploaded_by_user_id=submission.user_id)
+        db.session.add(attachment)
+        return attachment
+
+    def attachment_labels(self) -> dict[str, str]:
+        return {LICENCE: LICENCE_LABEL}
+
+    def attachments(self, app) -> list[Attachment]:
+        """A submission's licence; a corrected submission shows the account's latest licence."""
+        rows = list(db.session.scalars(select(Attachment).where(
+            Attachment.owner_type == ENTRY_KIND, Attachment.owner_id == app.id).order_by(Attachment.id)))
+        if rows:
+            return rows
+        earlier = select(Registration.id).where(Registration.account_id == app.account_id, Registration.id < app.id)
+        return list(db.session.scalars(select(Attachment).where(
+            Attachment.owner_type == ENTRY_KIND, Attachment.owner_id.in_(earlier))
+            .order_by(Attachment.id.desc()).limit(1)))
 
     def add_role(self, user: User, reg: accounts.Registration) -> Account:
         """角色账号: one more account of a logged-in person, reviewed like a registration."""
@@ -130,10 +170,13 @@ class RegistrationService(ApplicationService):
             self._submit(account)
         return account
 
-    def submit(self, account: Account) -> Registration:
+    def submit(self, account: Account, licence: Upload | None = None) -> Registration:
         """Submit a pending account for review: one more instance of the diagram."""
         with self.engine.command():
-            return self._submit(account)
+            submission = self._submit(account)
+            if licence is not None:
+                self._attach_licence(submission, licence)
+            return submission
 
     def _submit(self, account: Account) -> Registration:
         db.session.flush()
@@ -187,7 +230,7 @@ def _require_admin(principal: Principal) -> None:
 
 
 ENTRY = catalog.register(ProcessEntry(
-    key=PROCESS_KEY, kind="registration", title="注册审核", prefix="ZC",
+    key=PROCESS_KEY, kind=ENTRY_KIND, title="注册审核", prefix="ZC",
     menu=("平台管理", "注册审核"), filers=(), reviewers=(PLATFORM,), notifies_applicant=False,
     model=Registration, service=RegistrationService, edit_form=None,
     picker_title="", picker_empty="", picks=lambda service, principal, flt: [],

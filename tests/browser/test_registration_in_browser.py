@@ -3,6 +3,7 @@ and a returned registrant corrects and resubmits with the credentials of the reg
 import pytest
 from playwright.sync_api import expect
 
+from ..web_helpers import LICENCE_PDF
 from ..world import credit_code
 
 pytestmark = pytest.mark.browser
@@ -20,6 +21,7 @@ def register(page, base, username, org_name, code):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
+    page.set_input_files("#licence", files=[{"name": "营业执照.pdf", "mimeType": "application/pdf", "buffer": LICENCE_PDF}])
     page.click("button:has-text('提交注册')")
     expect(page.locator("h1")).to_contain_text("注册已提交，等待审核")
 

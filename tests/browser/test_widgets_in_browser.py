@@ -84,9 +84,9 @@ def test_registration_shows_every_error_under_its_field_and_focuses_the_first(li
     page.fill("#confirm", "ynqs2026y")
     page.click("button:has-text('提交注册')")
     errors = page.locator(".field.has-error")
-    expect(errors).to_have_count(4)   # 单位名称, 统一社会信用代码, 手机号码, 确认密码 — in one submit
+    expect(errors).to_have_count(5)   # 单位名称, 统一社会信用代码, 手机号码, 确认密码, 营业执照 — in one submit
     for text in ("请填写单位名称", "统一社会信用代码：格式或校验位不正确", "手机号码：请填写 11 位手机号码",
-                 "两次输入的密码不一致"):
+                 "两次输入的密码不一致", "营业执照扫描件：请上传营业执照扫描件"):
         expect(page.locator(".field.has-error", has_text=text)).to_have_count(1)
     expect(page.locator("#org_name")).to_be_focused()
     expect(page.locator("#password")).to_have_value("ynqs2026x")   # nothing to retype

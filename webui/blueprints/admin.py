@@ -1,15 +1,15 @@
 """Platform administration: registrations (reviewed from the 待办 inbox), accounts, the process definitions / incidents."""
-from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import calendar_store, workcalendar
 from engine.errors import EngineError
 from handlers import accounts
 from handlers.errors import DomainError
-from handlers.models import ACCOUNT_STATUS, ORG_KINDS, PLATFORM
+from handlers.models import ACCOUNT_ROLES, ACCOUNT_STATUS, ORG_KINDS, PLATFORM
 
 from .. import services
 from ..access import principal_required
-from ..inputs import year_arg
+from ..inputs import page_arg, text_arg, year_arg
 from ..forms.admin import (
     ApproveForm, CalendarDayForm, CalendarImportForm, CalendarRemoveForm, CalendarYearForm, RetryForm,
 )
@@ -40,13 +40,24 @@ def registrations():
                            history=regs.history(g.principal), kinds=ORG_KINDS)
 
 
+ACCOUNTS_PER_PAGE = 20
+
+
 @bp.get("/accounts")
 @principal_required(PLATFORM)
 def account_list():
-    """账号管理: approved accounts, with 停用 / 启用 (disabling ends the login's sessions)."""
-    return render_template("admin/accounts.html", accounts=accounts.accounts_for_admin(g.principal),
-                           kinds=ORG_KINDS, statuses=ACCOUNT_STATUS, form=ApproveForm(),
-                           current_id=g.principal.account_id)
+    """账号管理: approved accounts, searched and paged, with 停用 / 启用, 重置密码 and 变更角色; below,
+    the action log of every change."""
+    return _accounts_page()
+
+
+def _accounts_page(temporary=None, status=200):
+    query = text_arg("q") or ""
+    page = accounts.accounts_for_admin(g.principal, query, page_arg(), ACCOUNTS_PER_PAGE)
+    return render_template("admin/accounts.html", page=page, query=query, kinds=ORG_KINDS, statuses=ACCOUNT_STATUS,
+                           roles=ACCOUNT_ROLES, form=ApproveForm(), current_id=g.principal.account_id,
+                           log=accounts.admin_actions(g.principal), action_labels=accounts.ADMIN_ACTIONS,
+                           temporary=temporary), status
 
 
 @bp.post("/accounts/<id:account_id>/disable")
@@ -61,6 +72,12 @@ def enable_account(account_id):
     return _set_disabled(account_id, False)
 
 
+def _back():
+    """To the list as it was (search and page), from the form's hidden fields."""
+    return redirect(url_for("admin.account_list", q=request.form.get("q") or None,
+                            page=request.form.get("page") if (request.form.get("page") or "").isdigit() else None))
+
+
 def _set_disabled(account_id, disabled):
     if ApproveForm().validate_on_submit():
         try:
@@ -70,7 +87,35 @@ def _set_disabled(account_id, disabled):
         else:
             who = f"{account.org.name}（{account.user.username}）"
             flash(f"已停用 {who} 的账号，其登录会话已全部结束" if disabled else f"已启用 {who} 的账号", "success")
-    return redirect(url_for("admin.account_list"))
+    return _back()
+
+
+@bp.post("/accounts/<id:account_id>/reset-password")
+@principal_required(PLATFORM)
+def reset_password(account_id):
+    """重置密码: the temporary password is shown once, on this answer only (never put in a cookie)."""
+    if not ApproveForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试", "error")
+        return _back()
+    try:
+        account, temporary = accounts.admin_reset_password(g.principal, account_id)
+    except DomainError as e:
+        flash(e.message, "error")
+        return _back()
+    return _accounts_page(temporary=(account, temporary))
+
+
+@bp.post("/accounts/<id:account_id>/role")
+@principal_required(PLATFORM)
+def change_role(account_id):
+    if ApproveForm().validate_on_submit():
+        try:
+            account = accounts.change_account_role(g.principal, account_id, request.form.get("role", ""))
+        except DomainError as e:
+            flash(e.message, "error")
+        else:
+            flash(f"已将 {account.org.name}（{account.user.username}）的角色变更为{account.role_label}", "success")
+    return _back()
 
 
 @bp.get("/definitions")

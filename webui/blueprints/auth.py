@@ -1,34 +1,24 @@
 """第一章: registration, login, role choice and switch, logout."""
 from types import SimpleNamespace
-from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, logout_user
 
-from handlers import accounts
+from handlers import accounts, password_resets
+from handlers.applications import Upload
 from handlers.errors import DomainError, FieldErrors, NotFound
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
-from .. import services
-from ..auth import ACCOUNT_KEY, login_user_wrapper, remember_epoch
+from .. import login_methods, ratelimit, services
+from ..auth import ACCOUNT_KEY, remember_epoch, safe_next, start_session
 from ..forms.auth import (
-    REGISTRABLE_KINDS, AddRoleForm, CorrectionForm, KindForm, LoginForm, LogoutForm, PasswordForm, RegisterForm,
-    RoleForm,
+    REGISTRABLE_KINDS, AddRoleForm, CorrectionForm, ForgotPasswordForm, KindForm, LogoutForm, PasswordForm,
+    RegisterForm, ResetPasswordForm, RoleForm,
 )
 
 REGISTRANT_KEY = "registrant"   # the login whose returned registration this session may correct
 
 bp = Blueprint("auth", __name__)
-
-
-# -- login methods ------------------------------------------------------------------------
-def password_login(form: LoginForm) -> User:
-    """The username + password check. Another method (e.g. the mini-program QR code) would be one more
-    function with the same contract: return the User or raise DomainError with the message to show."""
-    return accounts.authenticate(form.username.data, form.password.data)
-
-
-LOGIN_METHODS = {"password": password_login}
 
 
 def show_errors(form, errors: dict[str, str]) -> None:
@@ -54,46 +44,20 @@ def show_error(form, error: DomainError) -> None:
         flash(error.message, "error")
 
 
-def safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login."""
-    if not target:
-        return None
-    target = target.strip()
-    if target.endswith("?"):
-        target = target[:-1]
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    if target.startswith(url_for("auth.login")) or target.startswith(url_for("auth.logout")):
-        return None
-    return target
-
-
-def _start_session(user: User, next_url: str | None):
-    """Fresh session for the new login (no fixation), then the role."""
-    session.clear()
-    login_user(login_user_wrapper(user))
-    remember_epoch(user.session_epoch)
-    active = accounts.active_accounts(user)
-    if len(active) == 1:
-        session[ACCOUNT_KEY] = active[0].id
-        return redirect(next_url or url_for("main.home"))
-    return redirect(url_for("auth.choose_role", next=next_url) if next_url else url_for("auth.choose_role"))
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    form = LoginForm()
-    if request.method == "GET":
-        form.next.data = safe_next(request.args.get("next")) or ""
-        if current_user.is_authenticated and session.get(ACCOUNT_KEY):
-            return redirect(url_for("main.home"))
+    """用户登录: every offered login method's panel (webui/login_methods); a posted form goes to the
+    method it names."""
+    if request.method == "GET" and current_user.is_authenticated and session.get(ACCOUNT_KEY):
+        return redirect(url_for("main.home"))
+    next_url = safe_next(request.values.get("next"))
     correct_id = None
-    if form.validate_on_submit():
+    if request.method == "POST":
+        method = login_methods.chosen(request.form.get("method"))
+        if method is None:
+            flash("不支持该登录方式，请刷新页面后重试", "error")
         try:
-            user = LOGIN_METHODS["password"](form)
+            user = method.submit() if method is not None else None
         except accounts.RegistrationReturned as e:
             # the right password of a returned registration: this session may correct it, nothing more
             flash(e.message, "error")
@@ -102,8 +66,61 @@ def login():
         except DomainError as e:
             flash(e.message, "error")
         else:
-            return _start_session(user, safe_next(form.next.data))
-    return render_template("auth/login.html", form=form, correct_id=correct_id)
+            if user is not None:
+                return start_session(user, next_url)
+    methods = login_methods.offered()
+    return render_template("auth/login.html", methods=methods, panels={m.name: m.panel() for m in methods},
+                           next_url=next_url or "", correct_id=correct_id)
+
+
+# -- 忘记密码 -------------------------------------------------------------------------------------
+RESET_SENT = "如果该账号存在并已登记电子邮箱，重置密码的链接已发送到该邮箱，请在 {minutes} 分钟内使用。"
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """忘记密码: the same answer whether or not the account exists (no enumeration), rate-limited."""
+    form = ForgotPasswordForm()
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    if form.validate_on_submit():
+        if not ratelimit.allow("password_reset", current_app.config["PASSWORD_RESETS_PER_HOUR"], 3600):
+            flash("申请过于频繁，请稍后再试", "error")
+            return render_template("auth/forgot.html", form=form), 429
+        base = current_app.config["PUBLIC_URL"] or request.url_root
+        password_resets.request_reset(form.username.data, base, minutes, request.remote_addr or "")
+        flash(RESET_SENT.format(minutes=minutes), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token):
+    """The e-mailed link: a new password, once, before the link expires."""
+    try:
+        user = password_resets.check_link(token)
+    except DomainError as e:
+        return render_template("auth/reset.html", refusal=e.message, form=None), 410
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            password_resets.reset_password(token, form.new_password.data)
+        except DomainError as e:
+            if e.field:
+                show_error(form, e)
+            else:
+                return render_template("auth/reset.html", refusal=e.message, form=None), 410
+        else:
+            logout_user()
+            session.clear()
+            flash("密码已重置，请使用新密码登录", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, refusal=None, username=user.username)
+
+
+@bp.get("/register/guide")
+def register_guide():
+    """注册指引: what to prepare, the steps, what each account type needs."""
+    return render_template("auth/register_guide.html", max_size=services().uploads.size_limit_label)
 
 
 @bp.route("/role", methods=["GET", "POST"])
@@ -218,18 +235,32 @@ def register_details():
                                         credit_code=form.credit_code.data or "",
                                         contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                         username=form.username.data or "", password=form.password.data or "")
-            if form.errors:   # the form's own refusals, and every one the registration would get
+            licence = _licence()
+            try:
+                services().registration.check_licence(licence)
+            except DomainError as e:
+                form.licence.errors = [e.message]
+            if form.errors or form.licence.errors:   # the form's own refusals, and every one the registration would get
                 show_errors(form, accounts.registration_problems(reg))
             else:
                 try:
-                    account = services().registration.register(reg)
+                    account = services().registration.register(reg, licence)
                 except DomainError as e:
                     show_error(form, e)
                 else:
                     session["registered"] = {"org": account.org.name, "kind": ORG_KINDS[kind],
                                              "username": account.user.username}
                     return redirect(url_for("auth.register_done"))
-    return render_template("auth/register_details.html", form=form, kind=kind, reg_kind_label=ORG_KINDS[kind])
+    return render_template("auth/register_details.html", form=form, kind=kind, reg_kind_label=ORG_KINDS[kind],
+                           max_size=services().uploads.size_limit_label)
+
+
+def _licence() -> Upload | None:
+    """The registration's business licence scan, as uploaded (checked by the registration service)."""
+    item = request.files.get("licence")
+    if item is None or not item.filename:
+        return None
+    return Upload("licence", item.filename, item.read())
 
 
 @bp.get("/register/done")

@@ -1,4 +1,5 @@
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import PasswordInput
@@ -43,6 +44,7 @@ class RegisterForm(FlaskForm):
     password = PasswordField("密码", validators=[DataRequired("请填写密码")], widget=_KEPT_PASSWORD)
     confirm = PasswordField("确认密码", validators=[DataRequired("请再次输入密码"),
                                                  EqualTo("password", "两次输入的密码不一致")], widget=_KEPT_PASSWORD)
+    licence = FileField("营业执照扫描件")   # required: checked with the upload rules (RegistrationService)
 
 
 class PasswordForm(FlaskForm):
@@ -64,3 +66,13 @@ class AddRoleForm(FlaskForm):
 
 class CorrectionForm(AddRoleForm):
     """A returned registration's details, corrected by the registrant (username and password stay)."""
+
+
+class ForgotPasswordForm(FlaskForm):
+    username = StringField("用户名或电子邮箱", validators=[DataRequired("请填写用户名或电子邮箱"), Length(max=200)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("新密码", validators=[DataRequired("请输入新密码"), Length(max=128)])
+    confirm = PasswordField("确认新密码", validators=[DataRequired("请再次输入新密码"),
+                                                 EqualTo("new_password", "两次输入的新密码不一致")])
