@@ -25,9 +25,9 @@ def test_search_by_name_login_and_organisation_and_paging(client_world):
         world.add_account(f"staff{n:02d}", "contractor2", f"经办{n:02d}")
     _admin(client)
     html = client.get(ACCOUNTS).get_data(as_text=True)
-    assert "共 32 个账号" in html and "第 1 / 2 页" in html and html.count('data-account="') == 20
+    assert "共 33 个账号" in html and "第 1 / 2 页" in html and html.count('data-account="') == 20
     page2 = client.get(ACCOUNTS + "?page=2").get_data(as_text=True)
-    assert page2.count('data-account="') == 12 and "auth_reviewer" in page2   # the oldest last
+    assert page2.count('data-account="') == 13 and "auth_reviewer" in page2   # the oldest last
     for query, expected in (("吴施工", {"contractor_user"}), ("firm_u", {"firm_user"}),
                             ("大理州住房", {"auth2_reviewer"}),
                             (world.org("agency").credit_code.lower(), {"agency_reviewer"})):

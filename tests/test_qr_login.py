@@ -265,6 +265,8 @@ def test_a_password_only_site_shows_no_code(tmp_path):
     from webui import create_app
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'password-only.sqlite3'}",
                       "UPLOAD_DIR": str(tmp_path), "LOGIN_METHODS": "password"})
+    with app.app_context():
+        db.create_all()   # every request first reads the deployments' generation
     app.test_client_class = FreshClient
     html = app.test_client().get("/auth/login").get_data(as_text=True)
     assert "密码登录" in html and "扫码登录" not in html and "qr_login.js" not in html
