@@ -23,7 +23,7 @@ from . import lock_rule
 from .applications import Upload
 from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
-from .demo_files import ACCEPTANCE_REPORT_PDF, APPOINTMENT_PDF, UNLOCK_FORM_PDF
+from .demo_files import ACCEPTANCE_REPORT_PDF, APPOINTMENT_PDF, BUSINESS_LICENCE_PDF, UNLOCK_FORM_PDF
 from .models import (
     ACTIVE, AGENCY, AUTHORITY, CHIEF_SUPERVISOR, COMPLETED, CONSTRUCTION_UNIT, CONSTRUCTOR, CONTRACTOR,
     DESIGNER, PENDING, PLATFORM, POST_BUILDER, POST_QUALITY, PROJECT_MANAGER, QUALITY_OFFICER, SAFETY_B, SAFETY_C,
@@ -99,10 +99,12 @@ FIRST_LOGINS = (
     ("sg1", "施工单位 (contractor): 人员解锁申请, 项目主要管理人员变更"),
     ("jl1", "监理单位 (supervising firm): chief-supervisor changes and unlocks"),
     ("js1", "建设单位 (construction unit): 工程报监, 竣工验收备案, 施工许可证补录 (one of its projects awaits "
-            "its permit number)"),
+            "its permit number), 变更工程信息, 变更工程人员, 变更参建单位"),
     ("km_zjj / km_jdz", "昆明 主管部门 / 监督机构 reviewers: 待办, 签收, 审核"),
-    ("multi", "one person with two accounts: chooses the role at login"),
+    ("multi", "one person with two accounts: chooses the role at login, or on the phone with 扫码登录"),
     ("admin", "平台管理员: 注册审核 (in 待办: 签收, 审核通过 / 退回), 流程定义 and incidents"),
+    ("designer", "流程设计: the studio (/studio/) — modeler, form designer, checks, process tests, deploy with a "
+                 "change note, version comparison, live counts"),
 )
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
@@ -520,7 +522,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
     admin = principal(ADMIN_USERNAME)
     for username in (PENDING_USERNAME, REJECTED_USERNAME):
         user = db.session.scalar(select(User).where(User.username == username))
-        reg = services.registration.submit(user.accounts[0], Upload("licence", "营业执照.pdf", PDF))
+        reg = services.registration.submit(user.accounts[0], Upload("licence", "营业执照.pdf", BUSINESS_LICENCE_PDF))
         if username == REJECTED_USERNAME:
             task = services.registration.open_task(reg)
             services.reviews.claim(admin, task.id)

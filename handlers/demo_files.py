@@ -50,3 +50,6 @@ APPOINTMENT_PDF = simple_pdf("Chief supervisor appointment letter", [
 ACCEPTANCE_REPORT_PDF = simple_pdf("Completion acceptance report", [
     "Demo attachment of the Yunnan quality and safety supervision platform.",
     "The project passed its completion acceptance; all parties agreed."])
+BUSINESS_LICENCE_PDF = simple_pdf("Business licence (scan)", [
+    "Demo attachment of the Yunnan quality and safety supervision platform.",
+    "The registering enterprise's business licence, as its registration uploads it."])
