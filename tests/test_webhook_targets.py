@@ -45,7 +45,8 @@ def test_every_spelling_of_an_internal_target_is_refused_at_subscription(client_
         resp = _sent(client, token, url)
         assert resp.status_code in (400, 422), (url, resp.status_code)
         assert [e["field"] for e in resp.get_json()["errors"]] == ["url"], url
-        assert "回调地址" in resp.get_json()["errors"][0]["message"], url
+        # a NUL is refused by the body's character check before the address rules, naming the field too
+        assert any(word in resp.get_json()["errors"][0]["message"] for word in ("回调地址", "空字符")), url
     assert db.session.scalar(select(func.count()).select_from(WebhookSubscription)) == 0
 
 
