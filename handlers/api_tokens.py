@@ -119,6 +119,7 @@ def revoke(token_id: int) -> ApiToken:
         row = _get(token_id)
         if row.revoked_at is None:
             row.revoked_at = utcnow()
+            webhooks.end_subscriptions([row.id])   # a revoked client hears nothing more
     return row
 
 
@@ -126,9 +127,11 @@ def revoke_personal(user_id: int) -> int:
     """Revoke every personal token acting as one of the user's accounts, in the caller's unit of work
     (a password change: whoever knew the old password may have made one). Returns how many."""
     mine = select(Account.id).where(Account.user_id == user_id)
-    return db.session.execute(
+    revoked = list(db.session.scalars(
         update(ApiToken).where(ApiToken.account_id.in_(mine), ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow()), execution_options={"synchronize_session": False}).rowcount
+        .values(revoked_at=utcnow()).returning(ApiToken.id), execution_options={"synchronize_session": False}))
+    webhooks.end_subscriptions(revoked)
+    return len(revoked)
 
 
 def find(prefix_or_id: str) -> ApiToken:

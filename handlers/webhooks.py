@@ -53,6 +53,7 @@ MAX_ATTEMPTS = 8
 DEADLINE = 10.0   # seconds for a whole delivery: connect, send, the answer
 TARGET_REFUSED = "目标地址不允许"
 UNDELIVERABLE = "无法投递（连接失败、超时或应答不是 HTTP）"
+SUBSCRIPTION_ENDED = "订阅已停用（令牌已吊销、过期或已取消订阅）"
 _PENDING = "webhook_events"
 # notifications that are events too
 # (application.reported is raised by 上报 itself: a step opened after a review step is offered,
@@ -110,6 +111,22 @@ def unsubscribe(token_id: int, subscription_id: int) -> None:
         sub.active = False
 
 
+def end_subscriptions(token_ids: list[int]) -> None:
+    """Revoked tokens' subscriptions stop (inside the revocation's unit of work): nothing more is
+    written for them, and what is still pending is not sent (``_send``)."""
+    if token_ids:
+        db.session.execute(update(WebhookSubscription).where(WebhookSubscription.token_id.in_(token_ids))
+                           .values(active=False), execution_options={"synchronize_session": False})
+
+
+def _listening():
+    """Subscriptions that still receive: active, and their token neither revoked nor expired."""
+    now = utcnow()
+    return (select(WebhookSubscription).join(ApiToken, ApiToken.id == WebhookSubscription.token_id)
+            .where(WebhookSubscription.active.is_(True), ApiToken.revoked_at.is_(None),
+                   (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now)))
+
+
 def hand_over(old_token_id: int, new_token_id: int) -> None:
     """A rotated token's subscriptions go to the token that replaces it (inside its unit of work)."""
     db.session.execute(update(WebhookSubscription).where(WebhookSubscription.token_id == old_token_id)
@@ -143,6 +160,8 @@ def redeliver(delivery_id: int) -> WebhookDelivery:
             raise NotFound("推送记录不存在")
         if delivery.state != "failed":
             raise DomainError("只有失败的推送可以重新推送")
+        if db.session.scalar(_listening().where(WebhookSubscription.id == delivery.subscription_id)) is None:
+            raise DomainError("该推送的订阅已停用（令牌已吊销、过期或已取消订阅），不能重新推送")
         delivery.state, delivery.attempts, delivery.last_error = "pending", 0, None
         jobs.enqueue(DELIVER_JOB, {"delivery_id": delivery.id})
     return delivery
@@ -227,7 +246,7 @@ def _outbox(session):
     events = session.info.pop(_PENDING, None)
     if not events:
         return
-    subs = list(session.scalars(select(WebhookSubscription).where(WebhookSubscription.active.is_(True))))
+    subs = list(session.scalars(_listening()))
     if not subs:
         return
     deliveries = [WebhookDelivery(subscription_id=s.id, event=event, payload=data)
@@ -258,6 +277,9 @@ def _send(job) -> Outcome | None:
         end_reading()
         return None
     sub = delivery.subscription
+    if db.session.scalar(_listening().where(WebhookSubscription.id == sub.id)) is None:
+        end_reading()
+        return Outcome(None, SUBSCRIPTION_ENDED, 0)   # revoked or unsubscribed since it was written
     with _one_at_a_time(sub.id):
         return _post(delivery, sub)
 
@@ -316,7 +338,7 @@ def _record(job, outcome: Outcome | None) -> None:
     delivery.attempts += 1
     if outcome.error is None:
         delivery.state, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
-    elif delivery.attempts >= MAX_ATTEMPTS:
+    elif outcome.error == SUBSCRIPTION_ENDED or delivery.attempts >= MAX_ATTEMPTS:
         delivery.state, delivery.last_error = "failed", outcome.error
     else:
         delivery.last_error = outcome.error

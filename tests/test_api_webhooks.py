@@ -144,3 +144,30 @@ def test_a_second_token_with_the_same_client_name_cannot_see_or_cancel_the_first
     _, rotated = api_tokens.rotate(first_row.id)
     assert [s["id"] for s in client.get("/api/v1/webhooks", headers=auth(rotated)).get_json()["items"]] == [sub_id]
     assert client.delete(f"/api/v1/webhooks/{sub_id}", headers=auth(rotated)).status_code == 204
+
+
+def test_a_revoked_token_hears_nothing_more_not_even_what_was_pending(ctx, world, services, receiver):
+    """An administrator revokes a client's token (not a rotation): its subscriptions stop at once.
+    A delivery written before the revocation is not sent either: it is failed with the reason, and
+    cannot be redelivered."""
+    sub, _ = subscription(receiver.url, ["lock.opened"], client="工改系统")
+    locked_person(world, "钱七")
+    [pending] = _deliveries()
+    api_tokens.revoke(sub.token_id)
+    assert services.worker().run_due() == 1
+    assert receiver.received == []
+    [pending] = _deliveries()
+    assert (pending.state, pending.last_error) == ("failed", webhooks.SUBSCRIPTION_ENDED)
+    assert db.session.get(WebhookSubscription, sub.id).active is False
+    with pytest.raises(webhooks.DomainError, match="订阅已停用"):
+        webhooks.redeliver(pending.id)
+    locked_person(world, "孙八")
+    assert len(_deliveries()) == 1   # nothing written for the revoked client
+
+
+def test_an_expired_tokens_subscriptions_receive_nothing(ctx, world, receiver):
+    sub, _ = subscription(receiver.url, ["lock.opened"], client="工改系统")
+    with unit_of_work():
+        db.session.get(api_tokens.ApiToken, sub.token_id).expires_at = utcnow() - timedelta(minutes=1)
+    locked_person(world, "周九")
+    assert _deliveries() == []
