@@ -507,7 +507,7 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
 
     # js1: a completion filing, reported and claimed by the authority's reviewer
     js1 = principal("js1")
-    for project in [p for p in services.completion.completable(js1) if p.permit_no][:1]:
+    for project in [p for p in services.completion.projects(js1) if p.permit_no][:1]:
         app = services.completion.create(js1, project.id)
         services.completion.save(js1, app.id, {
             "acceptance_date": date.today() - timedelta(days=12), "conclusion": ACCEPTANCE_CONCLUSION,

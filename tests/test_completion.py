@@ -32,7 +32,7 @@ def test_approved_filing_completes_the_project_and_releases_its_people(world, se
         world.assign(cs, p, CHIEF_SUPERVISOR)
     assert (pm.status, so.status, cs.status) == (LOCKED, LOCKED, LOCKED)
     owner = world.who("owner_user")
-    assert project in services.completion.completable(owner)
+    assert project in services.completion.projects(owner)
 
     app = services.completion.create(owner, project.id)
     assert app.permit_no == project.permit_no               # prefilled from the project
@@ -58,7 +58,7 @@ def test_approved_filing_completes_the_project_and_releases_its_people(world, se
     assert lock_rule.open_locks(cs.id) == []
     assert len(db.session.scalars(select(Assignment).where(
         Assignment.person_id == cs.id, Assignment.ended_at.is_(None))).all()) == 2
-    assert project not in services.completion.completable(owner)
+    assert project not in services.completion.projects(owner)
     log = services.completion.operation_log(app)
     assert [e.action for e in log] == ["新建", "暂存", "上报", "签收", "审核通过", "竣工备案生效"]
     assert log[-1].opinion == "昆明南站综合体已竣工，3 名人员解除任职"
@@ -98,7 +98,7 @@ def test_only_the_construction_units_own_projects(world, services):
         services.completion.create(world.who("contractor_user"), foreign.id)
     assert row_counts(CompletionFiling, ProcessInstance) == before
     assert foreign.status == UNDER_CONSTRUCTION
-    assert services.completion.completable(owner) == []
+    assert services.completion.projects(owner) == []
 
 
 def test_report_requires_date_conclusion_and_permit(world, services):

@@ -8,32 +8,24 @@ from engine.models import utcnow
 from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
-from ..applications import TEXT_MAX, ApplicationService, _text
-from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
-from ..errors import DomainError, NotFound
-from ..models import COMPLETED, CONSTRUCTION_UNIT, UNDER_CONSTRUCTION, Assignment, CompletionFiling, Project
+from ..applications import TEXT_MAX, _text
+from ..catalog import Column, Pick, ProcessEntry
+from ..errors import DomainError
+from ..models import COMPLETED, CONSTRUCTION_UNIT, UNDER_CONSTRUCTION, Assignment, CompletionFiling
 from ..principal import Principal
+from .own_projects import OwnProjectService
 from . import _approved, _recheck_failed, application_of, registry
 
 
-class CompletionService(ApplicationService):
+class CompletionService(OwnProjectService):
     """竣工验收备案 (2.3.2)."""
+    not_own = "只能为本单位的工程发起竣工验收备案"
+    not_under_construction = "该工程已竣工"
     duplicate_message = "该工程已有未办结的竣工验收备案"
-
-    def completable(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
-        self._require_kind(principal)
-        return list(db.session.scalars(flt.apply(select(Project).where(
-            Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> CompletionFiling:
         with self.engine.command():
-            self._require_kind(principal)
-            project = db.session.get(Project, project_id)
-            if project is None or project.construction_unit_id != principal.org_id:
-                raise NotFound("只能为本单位的工程发起竣工验收备案")
-            if project.status != UNDER_CONSTRUCTION:
-                raise DomainError("该工程已竣工")
+            project = self._own_project(principal, project_id)
             app = CompletionFiling(project_id=project.id, permit_no=project.permit_no or "")
             app.project = project
             return self._start(principal, app, f"completion:{project.id}")
@@ -94,7 +86,7 @@ def apply_completion(call: ServiceCall) -> dict:
 def _picks(service, principal, flt) -> list[Pick]:
     return [Pick(pr.id, pr.name, f"报监登记号 {pr.supervision_no} · 施工许可证号 {pr.permit_no or '未录入'}",
                  open_key=f"completion:{pr.id}")
-            for pr in service.completable(principal, flt)]
+            for pr in service.projects(principal, flt)]
 
 
 ENTRY = catalog.register(ProcessEntry(

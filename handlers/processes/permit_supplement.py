@@ -6,39 +6,29 @@ it; approval sets the project's permit number.
 """
 from datetime import date
 
-from engine.db import db
 from engine.registry import ServiceCall
 from engine.text import natural_key
 
 from .. import catalog, lock_rule
-from ..applications import ApplicationService, _text
-from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
-from ..errors import DomainError, NotFound
-from ..models import CONSTRUCTION_UNIT, UNDER_CONSTRUCTION, PermitSupplement, Project
+from ..applications import _text
+from ..catalog import Column, Pick, ProcessEntry
+from ..errors import DomainError
+from ..models import CONSTRUCTION_UNIT, PermitSupplement
 from ..principal import Principal
+from .own_projects import OwnProjectService
 from . import _approved, _recheck_failed, application_of, registry
 
 HAS_PERMIT = "该工程已有施工许可证号，无需补录"
 
 
-class PermitSupplementService(ApplicationService):
+class PermitSupplementService(OwnProjectService):
+    not_own = "只能为本单位的工程补录施工许可证"
+    not_under_construction = "该工程已竣工"
     duplicate_message = "该工程已有未办结的施工许可证补录"
-
-    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
-        """The construction unit's projects under construction (those with a permit are shown greyed)."""
-        self._require_kind(principal)
-        return list(db.session.scalars(flt.apply(db.select(Project).where(
-            Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> PermitSupplement:
         with self.engine.command():
-            self._require_kind(principal)
-            project = db.session.get(Project, project_id)
-            if project is None or project.construction_unit_id != principal.org_id:
-                raise NotFound("只能为本单位的工程补录施工许可证")
-            if project.status != UNDER_CONSTRUCTION:
-                raise DomainError("该工程已竣工")
+            project = self._own_project(principal, project_id)
             if project.permit_no:
                 raise DomainError(HAS_PERMIT)
             app = PermitSupplement(project_id=project.id)

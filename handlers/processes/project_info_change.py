@@ -8,40 +8,29 @@ subscribed systems (webhook ``project.changed``).
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from engine.db import db
 from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule, webhooks
-from ..applications import ApplicationService, _text
-from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
-from ..errors import DomainError, NotFound
-from ..models import CONSTRUCTION_UNIT, PROJECT_FACTS, UNDER_CONSTRUCTION, Project, ProjectInfoChange
+from ..applications import _text
+from ..catalog import Column, Pick, ProcessEntry
+from ..errors import DomainError
+from ..models import CONSTRUCTION_UNIT, PROJECT_FACTS, UNDER_CONSTRUCTION, ProjectInfoChange
 from ..principal import Principal
+from .own_projects import NOT_UNDER_CONSTRUCTION, OwnProjectService
 from . import RECHECK_PREFIX, _approved, _recheck_failed, application_of, record_project_change, registry
 
 NOTHING_CHANGED = "工程信息未作任何变更"
-NOT_UNDER_CONSTRUCTION = "该工程已不在建"
 TEXT_LIMITS = {"name": 200, "address": 300, "scale": 100, "structure_type": 50}
 MAX_COST = Decimal("999999999999.99")
 
 
-class ProjectInfoChangeService(ApplicationService):
+class ProjectInfoChangeService(OwnProjectService):
+    not_own = "只能变更本单位的工程"
     duplicate_message = "该工程已有未办结的工程信息变更"
-
-    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
-        self._require_kind(principal)
-        return list(db.session.scalars(flt.apply(db.select(Project).where(
-            Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> ProjectInfoChange:
         with self.engine.command():
-            self._require_kind(principal)
-            project = db.session.get(Project, project_id)
-            if project is None or project.construction_unit_id != principal.org_id:
-                raise NotFound("只能变更本单位的工程")
-            if project.status != UNDER_CONSTRUCTION:
-                raise DomainError(NOT_UNDER_CONSTRUCTION)
+            project = self._own_project(principal, project_id)
             # the form starts from the project as it is
             app = ProjectInfoChange(project_id=project.id, **{k: getattr(project, k) for k in PROJECT_FACTS})
             app.project = project

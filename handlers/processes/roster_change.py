@@ -13,21 +13,20 @@ from engine.models import utcnow
 from engine.registry import ServiceCall
 
 from .. import catalog, lock_rule
-from ..applications import ApplicationService
-from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
-from ..errors import DomainError, NotFound
+from ..catalog import Column, Pick, ProcessEntry
+from ..errors import DomainError
 from ..models import (
     CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, ROLES, ROSTER_EMPLOYER, ROSTER_ROLES, SUPERVISING_FIRM,
     UNDER_CONSTRUCTION, Person, Project, RosterChange, RosterEntry,
 )
 from ..principal import Principal
+from .own_projects import NOT_UNDER_CONSTRUCTION, OwnProjectService
 from . import RECHECK_PREFIX, _approved, _recheck_failed, application_of, record_project_change, registry
 from .manager_change import Candidate
 
 COUNTED_ROLE = "项目经理、安全员、项目总监的变更请由其所在单位通过“项目主要管理人员变更”办理"
 OPERATIONS = {"add": "增加人员", "replace": "更换人员", "remove": "移除人员"}
 ENTRY_GONE = "该名册人员已不在本工程，请重新选择"
-NOT_UNDER_CONSTRUCTION = "该工程已不在建"
 UNIT_FIELD = {CONSTRUCTION_UNIT: "construction_unit_id", CONTRACTOR: "contractor_id",
               SUPERVISING_FIRM: "supervising_firm_id"}
 
@@ -65,23 +64,13 @@ def person_problem(project: Project, role: str, person: Person, replacing: Roste
     return None
 
 
-class RosterChangeService(ApplicationService):
+class RosterChangeService(OwnProjectService):
+    not_own = "只能变更本单位工程的人员"
     duplicate_message = "该工程已有未办结的工程人员变更"
-
-    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
-        self._require_kind(principal)
-        return list(db.session.scalars(flt.apply(select(Project).where(
-            Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> RosterChange:
         with self.engine.command():
-            self._require_kind(principal)
-            project = db.session.get(Project, project_id)
-            if project is None or project.construction_unit_id != principal.org_id:
-                raise NotFound("只能变更本单位工程的人员")
-            if project.status != UNDER_CONSTRUCTION:
-                raise DomainError(NOT_UNDER_CONSTRUCTION)
+            project = self._own_project(principal, project_id)
             app = RosterChange(project_id=project.id, operation="add")
             app.project = project
             return self._start(principal, app, f"roster:{project.id}")

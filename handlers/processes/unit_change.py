@@ -18,10 +18,9 @@ from engine.registry import ServiceCall
 from engine.text import natural_key
 
 from .. import catalog, lock_rule
-from ..applications import ApplicationService
-from ..catalog import ALL_PICKS, Column, Pick, PickFilter, ProcessEntry
+from ..catalog import Column, Pick, ProcessEntry
 from ..codes import is_valid_credit_code
-from ..errors import DomainError, FieldErrors, NotFound
+from ..errors import DomainError, FieldErrors
 from ..models import (
     ACTIVE, CHIEF_SUPERVISOR, CONSTRUCTION_UNIT, CONTRACTOR, ORG_KINDS, PROJECT_MANAGER, ROLES, SAFETY_OFFICER,
     SUPERVISING_FIRM, UNDER_CONSTRUCTION, Account, Assignment, Organization, Person, Project, RosterEntry,
@@ -29,6 +28,7 @@ from ..models import (
 )
 from ..notifications import notify
 from ..principal import Principal
+from .own_projects import NOT_UNDER_CONSTRUCTION, OwnProjectService
 from . import RECHECK_PREFIX, _approved, _recheck_failed, application_of, record_project_change, registry
 from .manager_change import Candidate
 
@@ -38,7 +38,6 @@ ROLE_FIELDS = {CONTRACTOR: (("manager_id", PROJECT_MANAGER), ("safety_id", SAFET
                SUPERVISING_FIRM: (("chief_id", CHIEF_SUPERVISOR),)}
 FIELD_TITLES = {"unit_kind": "变更类型", "new_credit_code": "变更后单位统一社会信用代码",
                 "manager_id": "变更后项目经理", "safety_id": "变更后安全员", "chief_id": "变更后项目总监"}
-NOT_UNDER_CONSTRUCTION = "该工程已不在建"
 SAME_PERSON = "项目经理与安全员不能为同一人，请重新选择"
 
 
@@ -100,23 +99,13 @@ def unit_change_problems(app: UnitChange, require_all: bool = True) -> dict[str,
     return problems
 
 
-class UnitChangeService(ApplicationService):
+class UnitChangeService(OwnProjectService):
+    not_own = "只能变更本单位工程的参建单位"
     duplicate_message = "该工程已有未办结的参建单位变更"
-
-    def projects(self, principal: Principal, flt: PickFilter = ALL_PICKS) -> list[Project]:
-        self._require_kind(principal)
-        return list(db.session.scalars(flt.apply(select(Project).where(
-            Project.construction_unit_id == principal.org_id, Project.status == UNDER_CONSTRUCTION)
-            .order_by(Project.name, Project.id), Project.name, Project.supervision_no)))
 
     def create(self, principal: Principal, project_id: int) -> UnitChange:
         with self.engine.command():
-            self._require_kind(principal)
-            project = db.session.get(Project, project_id)
-            if project is None or project.construction_unit_id != principal.org_id:
-                raise NotFound("只能变更本单位工程的参建单位")
-            if project.status != UNDER_CONSTRUCTION:
-                raise DomainError(NOT_UNDER_CONSTRUCTION)
+            project = self._own_project(principal, project_id)
             app = UnitChange(project_id=project.id, unit_kind=CONTRACTOR, old_unit_id=project.contractor_id)
             app.project = project
             return self._start(principal, app, f"unit:{project.id}")
