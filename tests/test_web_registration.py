@@ -55,6 +55,40 @@ def test_a_returned_registrant_corrects_with_the_pending_credentials(client_worl
     assert "/auth/login" in client.get(link).headers["Location"]
 
 
+def test_a_registration_returned_for_its_licence_is_corrected_with_a_new_scan(client_world, ctx):
+    """退回原因 names the licence: the correction page shows the scan on file and takes a new one, which
+    the administrators then review; a file the upload rules refuse is named and nothing changes."""
+    import io
+
+    from handlers.models import Attachment, Registration
+    client, world = client_world
+    account = _register(client, username="licco", code=7654322, name="昆明换照建设有限公司")
+    services = ctx.extensions["services"]
+    review_registration(services, world.who("admin"), account, "return", "营业执照扫描件不清晰")
+    db.session.commit()
+    login(client, "licco", "ynqs2026x")
+    link = f"/auth/registration/{account.id}"
+    page = client.get(link).get_data(as_text=True)
+    assert "已提交：营业执照.pdf" in page and 'name="licence"' in page and "multipart/form-data" in page
+
+    fixed = {"kind": "contractor", "org_name": "昆明换照建设有限公司", "credit_code": credit_code(7654322),
+             "contact_person": "刘一", "mobile": "13800000000",
+             "licence": (io.BytesIO(b"MZ\x90\x00 not a scan"), "营业执照.exe")}
+    html = post(client, link, fixed, form_url=link).get_data(as_text=True)
+    assert "营业执照扫描件：不支持的文件类型" in html
+    db.session.rollback()
+    assert db.session.get(Account, account.id).status == REJECTED   # refused: nothing changed
+
+    fixed["licence"] = licence_upload("营业执照（新）.pdf")
+    resp = post(client, link, fixed, form_url=link, follow_redirects=True)
+    assert "注册信息已重新提交，等待审核" in resp.get_data(as_text=True)
+    db.session.rollback()
+    latest = db.session.scalar(select(Registration).where(Registration.account_id == account.id)
+                               .order_by(Registration.id.desc()).limit(1))
+    assert [a.filename for a in services.registration.attachments(latest)] == ["营业执照（新）.pdf"]
+    assert db.session.scalar(select(Attachment).where(Attachment.owner_id == latest.id)) is not None
+
+
 def test_the_correction_page_needs_the_registrant_s_credentials(client_world, ctx):
     client, world = client_world
     account = _register(client)

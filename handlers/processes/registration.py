@@ -81,14 +81,6 @@ class RegistrationService(ApplicationService):
     """Registrations are filed from the registration pages, not the applicant's pages (no filers);
     the review pages read the rest of ApplicationService (log, diagram, attachments: none)."""
 
-    def get(self, principal: Principal, app_id: int) -> Registration:
-        """A registration has no project and so no regulators: only its registrant's organisation and
-        the platform administrators see it; anyone else gets NotFound."""
-        reg = db.session.get(Registration, app_id)
-        if reg is None or not (principal.is_admin or reg.applicant_org_id == principal.org_id):
-            raise NotFound()
-        return reg
-
     def register(self, reg: accounts.Registration, licence: Upload | None = None) -> Account:
         """注册: a pending account (and its organisation if new) under review, with the business
         licence scan (营业执照) the reviewers see, in one unit of work."""
@@ -155,11 +147,15 @@ class RegistrationService(ApplicationService):
                                  .order_by(Registration.id.desc()).limit(1))
         return account, last
 
-    def resubmit(self, user: User, account_id: int, reg: accounts.Registration) -> Account:
+    def resubmit(self, user: User, account_id: int, reg: accounts.Registration,
+                 licence: Upload | None = None) -> Account:
         """The registrant corrects a returned registration and submits it again: everything is checked
-        before anything changes; the account is pending again, under a new review."""
+        before anything changes; the account is pending again, under a new review. A new licence
+        scan, if given, goes with the new submission; without one the reviewers see the last one."""
         with self.engine.command():
             account, _last = self.for_correction(user, account_id)
+            if licence is not None:
+                self.check_licence(licence)
             # the gate: of two tabs resubmitting at once, the second finds the account pending already
             reopened = db.session.execute(
                 update(Account).where(Account.id == account.id, Account.status == REJECTED)
@@ -167,7 +163,9 @@ class RegistrationService(ApplicationService):
             if reopened != 1:
                 raise DomainError("该注册申请已重新提交，请勿重复提交")
             accounts.correct_account(account, reg)
-            self._submit(account)
+            submission = self._submit(account)
+            if licence is not None:
+                self._attach_licence(submission, licence)
         return account
 
     def submit(self, account: Account, licence: Upload | None = None) -> Registration:

@@ -297,7 +297,7 @@ def correct_registration(account_id):
                                     contact_person=form.contact_person.data or "", mobile=form.mobile.data or "",
                                     username=user.username, password="")
         try:
-            account = service.resubmit(user, account_id, reg)
+            account = service.resubmit(user, account_id, reg, _licence())
         except DomainError as e:
             show_error(form, e)
         else:
@@ -308,7 +308,9 @@ def correct_registration(account_id):
                 return redirect(url_for("auth.register_done"))
             flash(f"已重新提交 {account.org.name}（{ORG_KINDS[account.org.kind]}）的角色申请，等待平台管理员审核", "success")
             return redirect(url_for("auth.my_accounts"))
-    return render_template("auth/correct.html", form=form, account=account, user=user, kinds=ORG_KINDS)
+    return render_template("auth/correct.html", form=form, account=account, user=user, kinds=ORG_KINDS,
+                           licence=last and next(iter(service.attachments(last)), None),
+                           max_size=services().uploads.size_limit_label)
 
 
 def _details(account, last):

@@ -65,7 +65,9 @@ class AddRoleForm(FlaskForm):
 
 
 class CorrectionForm(AddRoleForm):
-    """A returned registration's details, corrected by the registrant (username and password stay)."""
+    """A returned registration's details, corrected by the registrant (username and password stay);
+    a new licence scan is optional (without one the last one stays)."""
+    licence = FileField("营业执照扫描件")
 
 
 class ForgotPasswordForm(FlaskForm):
