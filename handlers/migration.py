@@ -86,6 +86,17 @@ class ReportRow:
         return "可以迁移" if self.can_migrate else "不能迁移：" + "；".join(self.reasons)
 
 
+REPORT_PAGE = 50   # applications analysed per page of the on-screen report
+
+
+@dataclass(frozen=True)
+class ReportPage:
+    rows: list[ReportRow]
+    total: int
+    page: int
+    pages: int
+
+
 REPORT_HEADERS = ["办件编号", "申请人", "事项", "当前步骤", "签收人", "办理期限", "迁移后步骤", "待办", "签收",
                   "期限", "定时器", "能否迁移"]
 
@@ -167,10 +178,21 @@ class MigrationService:
         """The report of a plan: what would happen to each application. Nothing is written."""
         return self.report(self.get_plan(principal, plan_id))
 
-    def report(self, plan: MigrationPlan) -> list[ReportRow]:
+    def dry_run_page(self, principal: Principal, plan_id: int, page: int = 1,
+                     per_page: int | None = None) -> ReportPage:
+        """One page of the report: a plan of thousands of applications is analysed a page at a time
+        on screen (the CSV and Excel exports analyse them all)."""
+        plan, per_page = self.get_plan(principal, plan_id), per_page or REPORT_PAGE
+        ids = json.loads(plan.instance_ids)
+        pages = max(1, -(-len(ids) // per_page))
+        page = min(max(page, 1), pages)
+        chosen = ids[(page - 1) * per_page:page * per_page]
+        return ReportPage(self.report(plan, chosen), len(ids), page, pages)
+
+    def report(self, plan: MigrationPlan, instance_ids: list[int] | None = None) -> list[ReportRow]:
         manual = json.loads(plan.mapping)
         rows = []
-        for instance_id in json.loads(plan.instance_ids):
+        for instance_id in json.loads(plan.instance_ids) if instance_ids is None else instance_ids:
             result = self.migration.analyse(instance_id, plan.to_version, manual, plan.from_version)
             rows.append(describe(result, _org_names(result)))
         db.session.rollback()   # the analysis read and parsed only: end the read transaction

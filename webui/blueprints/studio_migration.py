@@ -76,7 +76,7 @@ def plan(plan_id):
     return render_template(
         "studio/migration_plan.html", plan=found,
         mapping=svc.mapping(g.principal, found.process_key, found.from_version, found.to_version, found.manual),
-        rows=None if started else svc.dry_run(g.principal, plan_id),
+        report=None if started else svc.dry_run_page(g.principal, plan_id, request.args.get("page", 1, type=int)),
         progress=svc.progress(g.principal, plan_id), results=svc.results(g.principal, plan_id) if started else [])
 
 
