@@ -333,7 +333,7 @@ class Farm:
                               env=self.env(host), capture_output=True, text=True, timeout=timeout * self.scale)
         return done
 
-    def prepare(self, lifecycles: int) -> list[tuple[int, str]]:
+    def prepare(self, lifecycles: int, on_schema=None) -> list[tuple[int, str]]:
         """``flask init-db`` on the job host, the test province, one locked project manager per
         lifecycle, an e-mail address for every account and a webhook subscription to every event."""
         t0 = time.monotonic()
@@ -341,6 +341,8 @@ class Farm:
         done = self.flask("jobs", "init-db", timeout=600)
         if done.returncode:
             raise RuntimeError(f"flask init-db failed:\n{done.stderr[-2000:]}")
+        if on_schema is not None:
+            on_schema()   # the hosts boot while the province is built
         from engine.db import db
         from handlers import api_tokens, lock_rule, webhooks
         from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
@@ -828,14 +830,17 @@ def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: 
     try:
         farm.start()
         need = 2 + 2 * (lifecycles + threads) + kill_lifecycles + threads
-        projects = farm.prepare(need)
-        for host in ("web1", "web2"):
-            farm.start_web(host)
-        farm.start_jobs()
-        farm.start_lb()
+
+        def boot():
+            for host in ("web1", "web2"):
+                farm.start_web(host)
+            farm.start_jobs()
+            farm.start_lb()
+        projects = farm.prepare(need, on_schema=boot)
         for host in ("web1", "web2"):
             farm.wait_web(host)
         farm.wait_both_in_rotation()
+        result["setup_seconds"] = time.monotonic() - t0
         log(f"[farm] hosts up at {time.monotonic() - t0:.0f} s")
         result.update(farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log))
     finally:
@@ -847,10 +852,18 @@ def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: 
 
 def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     """The demonstrations on a running farm, in order (the deployment last: it changes the process)."""
-    r = {}
+    r = {"timings": {}}
+    t = [time.monotonic()]
+
+    def lap(name):
+        now = time.monotonic()
+        r["timings"][name] = now - t[0]
+        t[0] = now
     r["attachment"] = attachment_across_hosts(farm, projects.pop())
+    lap("attachment")
     log(f"[farm] attachment: {r['attachment']}")
     r["rate_limit"] = rate_limit(farm)
+    lap("rate limit")
     log(f"[farm] rate limit: {r['rate_limit']}")
     batch = [projects.pop() for _ in range(lifecycles + threads)]
     r["one_host"] = drive(farm, farm.base_of("web1"), batch, threads, lifecycles, 120 * farm.scale)
@@ -858,6 +871,7 @@ def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     r["two_hosts"] = drive(farm, farm.base, batch, threads, lifecycles, 120 * farm.scale)
     one, two = r["one_host"]["per_second"], r["two_hosts"]["per_second"]
     r["ratio"] = two / one if one else 0.0
+    lap("throughput, one host then two")
     log(f"[farm] throughput: one host {one:.2f}/s, two hosts {two:.2f}/s, ratio {r['ratio']:.2f}")
 
     batch = [projects.pop() for _ in range(kill_lifecycles + threads)]
@@ -880,12 +894,14 @@ def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     for name, args in (("check_invariants", ("check-invariants",)), ("audit_verify", ("audit", "verify"))):
         done = farm.flask("jobs", *args)
         r[name] = {"exit": done.returncode, "output": (done.stdout + done.stderr).strip()[-600:]}
+    lap("kill under load, checks and jobs")
     log(f"[farm] kill: {r['kill']['finished']} of {kill_lifecycles} finished, failures {r['kill']['failures']}, "
         f"retries {r['kill']['retries']}; verified problems {len(r['verified']['problems'])}; jobs {r['jobs']}")
 
     farm.start_web("web1")   # the host comes back
     farm.wait_web("web1")
     r["deployment"] = deployment_across_hosts(farm, projects.pop())
+    lap("web1 back, deployment")
     log(f"[farm] deployment: {r['deployment']}")
     return r
 
@@ -908,6 +924,8 @@ def report(r: dict) -> str:
         + (", web1 pinned to core 0 and web2 to core 1" if r.get("cores", 1) >= 2 else "")
         + "), one job-worker host (`flask engine worker`); PostgreSQL and Redis on the database host "
         "(the root namespace) through socat forwarders",
+        f"- time: setting up (network, database, province, hosts) {r.get('setup_seconds', 0):.0f} s; "
+        + "; ".join(f"{k} {v:.0f} s" for k, v in r.get("timings", {}).items()),
         "",
         "## Attachments",
         "",
