@@ -11,6 +11,9 @@ would otherwise run twice. With FARM_TEST=1 a machine that cannot build the farm
 without it the test is skipped, saying how to run it.
 """
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -22,19 +25,26 @@ LIFECYCLES, KILL_LIFECYCLES, THREADS = 16, 24, 4
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory):
+def farm():
     if os.environ.get("FARM_TEST") != "1":
         pytest.skip("the farm test runs as its own step: FARM_TEST=1 pytest -m farm tests/test_farm.py "
                     "(bash scripts/test does); it needs root, ip netns, haproxy and socat")
     why = farm_module.requirements_missing()
     if why:
         pytest.fail(f"FARM_TEST=1 but the farm cannot be built here: {why}")
-    work = tmp_path_factory.mktemp("farm")
-    result = farm_module.run(work, lifecycles=LIFECYCLES, kill_lifecycles=KILL_LIFECYCLES, threads=THREADS,
-                             scale=float(os.environ.get("FARM_TIMEOUT_SCALE", "1")))
-    report = work / "farm-report.md"
-    report.write_text(farm_module.report(result), encoding="utf-8")
-    print(f"\n[farm] throughput one host {result['one_host']['per_second']:.2f}/s, two hosts "
+    work = Path(tempfile.mkdtemp(prefix="ynqs-farm-"))
+    try:
+        result = farm_module.run(work, lifecycles=LIFECYCLES, kill_lifecycles=KILL_LIFECYCLES, threads=THREADS,
+                                 scale=float(os.environ.get("FARM_TIMEOUT_SCALE", "1")))
+    except BaseException:
+        print(f"\n[farm] the hosts' logs are kept in {work}")
+        raise
+    shutil.rmtree(work, ignore_errors=True)
+    # the report outlives the run (FARM_REPORT, default in the temporary folder) and is printed
+    report = Path(os.environ.get("FARM_REPORT") or Path(tempfile.gettempdir()) / "ynqs-farm-test-report.md")
+    text = farm_module.report(result)
+    report.write_text(text, encoding="utf-8")
+    print(f"\n{text}\n[farm] throughput one host {result['one_host']['per_second']:.2f}/s, two hosts "
           f"{result['two_hosts']['per_second']:.2f}/s, ratio {result['ratio']:.2f}; report: {report}")
     return result
 
