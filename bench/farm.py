@@ -290,13 +290,28 @@ class Farm:
                 time.sleep(0.1)
         raise RuntimeError(f"nothing listens on {host}:{port}")
 
-    def _flush_redis(self):
+    def _redis(self, command: str) -> bytes:
+        """One command on the farm's Redis database (RESP inline commands; no client library needed)."""
         u = re.match(r"redis://([^/:]+)(?::(\d+))?/(\d+)", self.redis_url)
         if not u:
-            return
+            return b""
         with socket.create_connection((u.group(1), int(u.group(2) or 6379)), timeout=5) as s:
-            s.sendall(f"SELECT {u.group(3)}\r\nFLUSHDB\r\n".encode())
-            s.recv(100)
+            s.sendall(f"SELECT {u.group(3)}\r\n{command}\r\n".encode())
+            data = b""
+            while data.count(b"\r\n") < 2:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data.split(b"\r\n")[1]
+
+    def _flush_redis(self):
+        self._redis("FLUSHDB")
+
+    def redis_keys(self) -> int:
+        """Keys in the farm's Redis database (the shared rate-limit counters live there)."""
+        reply = self._redis("DBSIZE")
+        return int(reply[1:]) if reply.startswith(b":") else -1
 
     def env(self, host, **extra):
         return {
@@ -714,15 +729,19 @@ def verify_lifecycles(farm: Farm, attempted) -> dict:
 
 def drain_jobs(farm: Farm, seconds: float = 90.0) -> dict:
     """Wait until no job is due and pending; then: every job ran once (claimed once, done), each
-    webhook delivery reached the receiver exactly once, one e-mail per e-mail job."""
+    webhook delivery reached the receiver exactly once, one e-mail per e-mail job.
+
+    The load's BPMN timers (超期预警 and overdue of the review step) are due days later; every
+    review of the load is finished, so they are first made due now: each then runs once, as the
+    no-op a timer of a finished step is."""
+    with farm.probe.begin() as conn:
+        timers = conn.execute(text("UPDATE engine_job SET due_at = :n WHERE kind = 'bpmn.timer' AND state = 'pending'"),
+                              {"n": datetime.now(timezone.utc).replace(tzinfo=None)}).rowcount
     deadline = time.monotonic() + seconds * farm.scale
     due = None
     while time.monotonic() < deadline:
-        # every delivery and e-mail (a delivery put off while another to the same receiver is in
-        # flight waits a moment), and every timer already due
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        due = farm.scalar("SELECT count(*) FROM engine_job WHERE state = 'pending' AND "
-                          "(kind <> 'bpmn.timer' OR due_at <= :n)", n=now)
+        # every job (a delivery put off while another to the same receiver is in flight waits a moment)
+        due = farm.scalar("SELECT count(*) FROM engine_job WHERE state = 'pending'")
         if due == 0:
             break
         time.sleep(0.3)
@@ -742,7 +761,7 @@ def drain_jobs(farm: Farm, seconds: float = 90.0) -> dict:
         "deliveries_received": len(received), "received_twice": sum(1 for n in received.values() if n > 1),
         "received_unknown": len(set(received) - {str(d.id) for d in deliveries}),
         "emails_done": emails_done, "emails_received": farm.smtp.messages,
-        "timers_waiting": sum(n for (k, s), n in by_kind.items() if k == "bpmn.timer" and s == "pending"),
+        "timers_made_due": timers, "timers_done": by_kind.get(("bpmn.timer", "done"), 0),
     }
 
 
@@ -762,7 +781,9 @@ def rate_limit(farm: Farm, lookups: int = 100) -> dict:
     after = farm.requests_by_server()
     spread = {h: after.get(h, 0) - before.get(h, 0) for h in WEB_ADDR}
     return {"lookups": lookups, "answered": sum(n for code, n in statuses.items() if code != 429),
-            "refused": statuses.get(429, 0), "statuses": dict(statuses), "spread": spread}
+            "refused": statuses.get(429, 0), "statuses": dict(statuses), "spread": spread,
+            "storage": "redis" if "RATELIMIT_STORAGE_URI" in farm.env("web1") else "the application's default",
+            "redis_keys": farm.redis_keys()}
 
 
 def attachment_across_hosts(farm: Farm, project) -> dict:
@@ -937,7 +958,8 @@ def report(r: dict) -> str:
         f"{rl.get('lookups')} wrong /progress lookups from one client address through HAProxy "
         f"(spread: {', '.join(f'{h} {n}' for h, n in rl.get('spread', {}).items())}): "
         f"**{rl.get('answered')} answered**, {rl.get('refused')} refused with 429 "
-        f"(PROGRESS_LOOKUPS_PER_MINUTE = 10).",
+        f"(PROGRESS_LOOKUPS_PER_MINUTE = 10). Counted in {rl.get('storage')} "
+        f"(keys in the farm's Redis database afterwards: {rl.get('redis_keys')}).",
         "",
         "## Throughput: one web host against two",
         "",
@@ -978,6 +1000,9 @@ def report(r: dict) -> str:
         f"- webhook deliveries: {jobs.get('deliveries')} recorded, {jobs.get('deliveries_delivered')} delivered, "
         f"{jobs.get('deliveries_received')} received, received twice: {jobs.get('received_twice')}",
         f"- e-mails: {jobs.get('emails_done')} e-mail jobs done, {jobs.get('emails_received')} messages received",
+        f"- timers: the load's {jobs.get('timers_made_due')} BPMN timers (超期预警 and overdue of review steps "
+        f"already finished, due days later) were made due after the load: {jobs.get('timers_done')} done, each "
+        "once (a timer of a finished step fires as a no-op)",
         "",
         "## A deployment on one host, served by the other",
         "",

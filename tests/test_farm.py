@@ -88,6 +88,7 @@ def test_every_job_of_the_load_ran_exactly_once(farm):
     assert jobs["deliveries_received"] == jobs["deliveries"], jobs
     assert (jobs["received_twice"], jobs["received_unknown"]) == (0, 0), jobs
     assert jobs["emails_done"] > 0 and jobs["emails_received"] == jobs["emails_done"], jobs
+    assert jobs["timers_made_due"] > 0 and jobs["timers_done"] == jobs["timers_made_due"], jobs
 
 
 def test_a_deployment_made_on_one_host_is_served_by_the_other_at_its_next_request(farm):
