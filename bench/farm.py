@@ -320,6 +320,8 @@ class Farm:
             "TRUSTED_PROXIES": "1",
             "SMTP_HOST": DB_SIDE["jobs"], "SMTP_PORT": str(self.smtp.port),
             "WEBHOOK_ALLOWED_HOSTS": DB_SIDE["jobs"], "PYTHONUNBUFFERED": "1",
+            # /metrics answers the client's address only (through HAProxy: X-Forwarded-For)
+            "METRICS_ALLOWED_IPS": CLIENT_ADDR,
             # the limits count in Redis, shared by every worker of every host (when the client library is there)
             **({"RATELIMIT_STORAGE_URI": self.host_redis_url(host)} if importlib.util.find_spec("redis") else {}),
             **extra,
@@ -396,9 +398,13 @@ class Farm:
     def start_web(self, host):
         cpu = (0 if host == "web1" else 1) if self.cpus >= 2 else None
         timeout = str(int(120 * self.scale))
-        self._spawn(host, host, [str(BIN / "gunicorn"), "-w", "2", "-b", f"{WEB_ADDR[host]}:{WEB_PORT}",
+        # the shipped gunicorn settings when there are (graceful stop, the metrics' multiprocess hooks)
+        conf = ["-c", "python:webui.gunicorn_conf"] if (ROOT / "webui" / "gunicorn_conf.py").exists() else []
+        metrics = self.work / f"metrics-{host}"
+        metrics.mkdir(parents=True, exist_ok=True)
+        self._spawn(host, host, [str(BIN / "gunicorn"), *conf, "-w", "2", "-b", f"{WEB_ADDR[host]}:{WEB_PORT}",
                                  "--timeout", timeout, "--graceful-timeout", "10", "webui:create_app()"],
-                    env=self.env(host), cpu=cpu)
+                    env=self.env(host, PROMETHEUS_MULTIPROC_DIR=str(metrics)), cpu=cpu)
 
     def start_jobs(self):
         self._spawn("jobs", "jobs", [str(BIN / "flask"), "--app", "webui", "engine", "worker", "--poll", "0.2"],
@@ -765,6 +771,26 @@ def drain_jobs(farm: Farm, seconds: float = 90.0) -> dict:
     }
 
 
+def metrics(farm: Farm, host: str) -> dict:
+    """What a host's /metrics says (when the application has it): the farm-wide gauges and how
+    many requests its workers answered."""
+    resp = requests.get(farm.base_of(host) + "/metrics", timeout=30)
+    if resp.status_code != 200:
+        return {"status": resp.status_code}
+    out = {"status": 200, "requests": 0.0}
+    for line in resp.text.splitlines():
+        m = re.match(r"(ynqs_[a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$", line)
+        if not m:
+            continue
+        name, value = m.group(1), float(m.group(3))
+        if name == "ynqs_request_duration_seconds_count":
+            out["requests"] += value
+        elif name in ("ynqs_open_tasks", "ynqs_job_queue_depth", "ynqs_job_queue_lag_seconds", "ynqs_jobs_scheduled",
+                      "ynqs_database_up", "ynqs_webhook_failed_deliveries"):
+            out[name.removeprefix("ynqs_")] = value
+    return out
+
+
 def rate_limit(farm: Farm, lookups: int = 100) -> dict:
     """``lookups`` wrong progress lookups from one client (one session, one address) through
     HAProxy: how many were answered (not 429), and how HAProxy spread them."""
@@ -915,6 +941,7 @@ def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     for name, args in (("check_invariants", ("check-invariants",)), ("audit_verify", ("audit", "verify"))):
         done = farm.flask("jobs", *args)
         r[name] = {"exit": done.returncode, "output": (done.stdout + done.stderr).strip()[-600:]}
+    r["metrics_web2"] = metrics(farm, "web2")
     lap("kill under load, checks and jobs")
     log(f"[farm] kill: {r['kill']['finished']} of {kill_lifecycles} finished, failures {r['kill']['failures']}, "
         f"retries {r['kill']['retries']}; verified problems {len(r['verified']['problems'])}; jobs {r['jobs']}")
@@ -1003,6 +1030,10 @@ def report(r: dict) -> str:
         f"- timers: the load's {jobs.get('timers_made_due')} BPMN timers (超期预警 and overdue of review steps "
         f"already finished, due days later) were made due after the load: {jobs.get('timers_done')} done, each "
         "once (a timer of a finished step fires as a no-op)",
+        (f"- web2's /metrics afterwards: {int(mt['requests'])} requests answered by its workers, open tasks "
+         f"{mt.get('open_tasks')}, job queue depth {mt.get('job_queue_depth')}, lag {mt.get('job_queue_lag_seconds')} s, "
+         f"failed webhook deliveries {mt.get('webhook_failed_deliveries')}"
+         if (mt := r.get("metrics_web2", {})).get("status") == 200 else "- /metrics: not served"),
         "",
         "## A deployment on one host, served by the other",
         "",
