@@ -946,9 +946,11 @@ def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     log(f"[farm] kill: {r['kill']['finished']} of {kill_lifecycles} finished, failures {r['kill']['failures']}, "
         f"retries {r['kill']['retries']}; verified problems {len(r['verified']['problems'])}; jobs {r['jobs']}")
 
-    farm.start_web("web1")   # the host comes back
-    farm.wait_web("web1")
+    farm.start_web("web1")   # the host comes back (it boots while the deployment is checked)
     r["deployment"] = deployment_across_hosts(farm, projects.pop())
+    farm.wait_web("web1")
+    farm.wait_both_in_rotation()
+    r["deployment"]["web1_back_in_rotation"] = True
     lap("web1 back, deployment")
     log(f"[farm] deployment: {r['deployment']}")
     return r
@@ -1039,7 +1041,8 @@ def report(r: dict) -> str:
         "",
         f"`flask bpmn deploy --dir tests/bpmn_site_check` on web1: exit {dep.get('deploy_exit')}. The next "
         f"application, filed and reported through web2, waits at {dep.get('open_steps')}; web2 renders the new "
-        f"step's form: {dep.get('web2_shows_new_form')}.",
+        f"step's form: {dep.get('web2_shows_new_form')}. Meanwhile web1 started again and HAProxy took it back "
+        f"into the rotation: {dep.get('web1_back_in_rotation', False)}.",
         "",
     ]
     return "\n".join(lines)
