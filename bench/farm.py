@@ -45,6 +45,7 @@ import re
 import signal
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -868,7 +869,7 @@ def deployment_across_hosts(farm: Farm, project) -> dict:
 
 
 def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: int = 30, kill_lifecycles: int = 40,
-        threads: int = 4, scale: float = 1.0, log=print) -> dict:
+        threads: int = 4, rounds: int = 1, scale: float = 1.0, log=print) -> dict:
     """The whole farm: build, the five demonstrations, tear down. Returns the figures."""
     farm = Farm(work, db_url, redis_url, scale, log)
     t0 = time.monotonic()
@@ -876,7 +877,7 @@ def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: 
               "load_before": os.getloadavg(), "health_check": farm.health}
     try:
         farm.start()
-        need = 2 + 2 * (lifecycles + threads) + kill_lifecycles + threads
+        need = 2 + 2 * rounds * (max(lifecycles // rounds, 1) + threads) + kill_lifecycles + threads
 
         def boot():
             for host in ("web1", "web2"):
@@ -889,7 +890,7 @@ def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: 
         farm.wait_both_in_rotation()
         result["setup_seconds"] = time.monotonic() - t0
         log(f"[farm] hosts up at {time.monotonic() - t0:.0f} s")
-        result.update(farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log))
+        result.update(farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, rounds, log))
     finally:
         result["seconds"] = time.monotonic() - t0
         result["load_after"] = os.getloadavg()
@@ -897,7 +898,7 @@ def run(work: Path, db_url: str = PG_ADMIN, redis_url: str = REDIS, lifecycles: 
     return result
 
 
-def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
+def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, rounds, log):
     """The demonstrations on a running farm, in order (the deployment last: it changes the process)."""
     r = {"timings": {}}
     t = [time.monotonic()]
@@ -912,12 +913,25 @@ def farm_steps(farm, projects, lifecycles, kill_lifecycles, threads, log):
     r["rate_limit"] = rate_limit(farm)
     lap("rate limit")
     log(f"[farm] rate limit: {r['rate_limit']}")
-    batch = [projects.pop() for _ in range(lifecycles + threads)]
-    r["one_host"] = drive(farm, farm.base_of("web1"), batch, threads, lifecycles, 120 * farm.scale)
-    batch = [projects.pop() for _ in range(lifecycles + threads)]
-    r["two_hosts"] = drive(farm, farm.base, batch, threads, lifecycles, 120 * farm.scale)
+    # alternating rounds (one host, then two, again), so that both sides see the same machine;
+    # the ratio is the median of the rounds' ratios
+    per_round = max(lifecycles // rounds, 1)
+    runs = {"one_host": [], "two_hosts": []}
+    for _ in range(rounds):
+        for key, base in (("one_host", farm.base_of("web1")), ("two_hosts", farm.base)):
+            batch = [projects.pop() for _ in range(per_round + threads)]
+            runs[key].append(drive(farm, base, batch, threads, per_round, 120 * farm.scale))
+    for key, cells in runs.items():
+        r[key] = {"threads": threads, "rounds": rounds, "lifecycles": per_round * rounds,
+                  "finished": sum(c["finished"] for c in cells), "seconds": sum(c["seconds"] for c in cells),
+                  "failures": [f for c in cells for f in c["failures"]],
+                  "attempted": [a for c in cells for a in c["attempted"]],
+                  "round_rates": [c["per_second"] for c in cells]}
+        r[key]["per_second"] = r[key]["finished"] / r[key]["seconds"] if r[key]["seconds"] else 0.0
+    ratios = [b / a for a, b in zip(r["one_host"]["round_rates"], r["two_hosts"]["round_rates"]) if a]
+    r["round_ratios"] = ratios
+    r["ratio"] = statistics.median(ratios) if ratios else 0.0
     one, two = r["one_host"]["per_second"], r["two_hosts"]["per_second"]
-    r["ratio"] = two / one if one else 0.0
     lap("throughput, one host then two")
     log(f"[farm] throughput: one host {one:.2f}/s, two hosts {two:.2f}/s, ratio {r['ratio']:.2f}")
 
@@ -993,7 +1007,9 @@ def report(r: dict) -> str:
         "## Throughput: one web host against two",
         "",
         "The unlock lifecycle of bench/http.py (12 requests, 5 of them actions) through HAProxy, "
-        f"{one.get('threads')} virtual users, the same number of lifecycles in each run, each user warmed up first.",
+        f"{one.get('threads')} virtual users, the same number of lifecycles in each run, each user warmed up first; "
+        "one host: HAProxy's frontend of web1 alone; two hosts: the round-robin frontend. The runs alternate "
+        f"({one.get('rounds')} round(s) of each).",
         "",
         "| web hosts | lifecycles | seconds | lifecycles/s | failures |",
         "|---:|---:|---:|---:|---:|",
@@ -1002,7 +1018,8 @@ def report(r: dict) -> str:
         f"| 2 | {two.get('finished')} of {two.get('lifecycles')} | {two.get('seconds', 0):.1f} | "
         f"{two.get('per_second', 0):.2f} | {len(two.get('failures', []))} |",
         "",
-        f"**Ratio two hosts / one host: {r.get('ratio', 0):.2f}.** All hosts, the database and the client share "
+        f"**Ratio two hosts / one host: {r.get('ratio', 0):.2f}** (the median of {len(r.get('round_ratios', []))} "
+        f"alternating round(s): {', '.join(f'{x:.2f}' for x in r.get('round_ratios', []))}). All hosts, the database and the client share "
         f"this machine's {r.get('cores')} cores, so the ratio says what a second host adds when the database and "
         "the client have to share the cores with it; on separate machines the web tier's share grows with each host.",
         "",
@@ -1052,9 +1069,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--output", default=str(ROOT / "docs" / "farm-report.md"))
     p.add_argument("--work", default="/tmp/ynqs-farm")
-    p.add_argument("--lifecycles", type=int, default=30)
+    p.add_argument("--lifecycles", type=int, default=36, help="timed lifecycles of each throughput side")
     p.add_argument("--kill-lifecycles", type=int, default=40)
     p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds of the one-host and two-host runs")
     p.add_argument("--timeout-scale", type=float, default=1.0)
     args = p.parse_args(argv)
     why = requirements_missing()
@@ -1063,7 +1081,7 @@ def main(argv=None):
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     result = run(work, lifecycles=args.lifecycles, kill_lifecycles=args.kill_lifecycles, threads=args.threads,
-                 scale=args.timeout_scale)
+                 rounds=args.rounds, scale=args.timeout_scale)
     Path(args.output).write_text(report(result), encoding="utf-8")
     (work / "farm.json").write_text(json.dumps(result, default=str, ensure_ascii=False, indent=1))
     print(f"[farm] report written to {args.output}")
