@@ -97,6 +97,13 @@ def requirements_missing() -> str | None:
     for tool in ("ip", "haproxy", "socat", "taskset"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             return f"{tool} is not installed (bash scripts/install-farm)"
+    pg, redis = make_url(driver_url(PG_ADMIN)), re.match(r"redis://([^/:]+)(?::(\d+))?", REDIS)
+    for what, host, port in (("PostgreSQL", pg.host, pg.port or 5432),
+                             ("Redis", redis.group(1) if redis else "?", int(redis.group(2) or 6379) if redis else 0)):
+        try:
+            socket.create_connection((host, port), timeout=3).close()
+        except OSError as exc:
+            return f"{what} is not reachable at {host}:{port} ({exc})"
     return None
 
 
