@@ -1,5 +1,5 @@
 """Admin commands: ``flask bpmn check|deploy|versions|export|draft …|validate-draft|deploy-draft|test|diff|migrate|rollback``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
-``flask calendar …``, ``flask check-invariants``, ``flask uploads prune|migrate``, ``flask audit verify``."""
+``flask calendar …``, ``flask check-invariants``, ``flask uploads prune|migrate``, ``flask backup``, ``flask audit verify``."""
 import sys
 from pathlib import Path
 
@@ -465,6 +465,20 @@ def uploads_migrate(directory):
     sys.exit(1 if report.failed else 0)
 
 
+@click.command("backup", help="Back up the database, attachments included, to FILE "
+                               "(PostgreSQL: pg_dump --format=custom; SQLite: an online copy).")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file):
+    from handlers.backup import BackupFailed, backup
+    try:
+        how = backup(file)
+    except BackupFailed as e:
+        click.echo(f"backup failed: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"backed up to {file} ({file.stat().st_size} bytes, {how})")
+
+
 @click.group("calendar", help="The working-day calendar (holidays, make-up days, local days).")
 def calendar_group():
     pass
@@ -576,6 +590,7 @@ def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(backup_command)
     app.cli.add_command(check_invariants_command)
     app.cli.add_command(audit_group)
     try:
