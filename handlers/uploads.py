@@ -125,12 +125,13 @@ class DatabaseStore:
             data = bytes(row.data)
             return Blob(len(data), iter([data[i:i + self.CHUNK] for i in range(0, len(data), self.CHUNK)] or [b""]))
 
-        def chunk(offset: int):
-            return select(func.substr(UploadBlob.data, offset + 1, self.CHUNK, type_=LargeBinary)) \
-                .where(UploadBlob.sha256 == digest)
+        def part(offset: int):
+            return func.substr(UploadBlob.data, offset + 1, self.CHUNK, type_=LargeBinary)
 
-        row = db.session.execute(select(UploadBlob.size, chunk(0).scalar_subquery())
-                                 .where(UploadBlob.sha256 == digest)).first()
+        def chunk(offset: int):
+            return select(part(offset)).where(UploadBlob.sha256 == digest)
+
+        row = db.session.execute(select(UploadBlob.size, part(0)).where(UploadBlob.sha256 == digest)).first()
         if row is None:
             return None
         size, head = row
