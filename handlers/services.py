@@ -13,7 +13,7 @@ from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
 from .studio import StudioService
-from .uploads import MAX_BYTES, MAX_FILES, UploadStore
+from .uploads import MAX_BYTES, MAX_FILES, AttachmentStore, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -29,10 +29,12 @@ class Services:
     migration: MigrationService   # running applications to another version (handlers.migration)
 
     @classmethod
-    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
+    def create(cls, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES,
+               attachments: AttachmentStore | None = None) -> "Services":
+        """``attachments``: where the bytes of uploads live (default: the database, DatabaseStore)."""
         engine = build_engine()
         engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
-        uploads = UploadStore(upload_dir, max_upload, max_files)
+        uploads = UploadStore(max_upload, max_files, attachments)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
                    OperationsService(engine), StudioService(engine), MigrationService(engine))

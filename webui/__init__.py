@@ -25,8 +25,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
-                                                 app.config["UPLOAD_MAX_FILES"])
+    app.extensions["services"] = Services.create(app.config["UPLOAD_MAX_BYTES"], app.config["UPLOAD_MAX_FILES"])
     _configure_email(app)
     _configure_webhooks(app)
 

@@ -11,6 +11,8 @@ def load_config(app) -> None:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ynqs.sqlite3'}",
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(instance),
+        # uploads live in the database (upload_blob); this is only the folder where earlier versions
+        # kept them, which `flask uploads migrate` moves into the database
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
