@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,11 +73,19 @@ def _free_port() -> int:
 @pytest.fixture()
 def two_workers(ctx):
     """gunicorn -w 2 on the test database; yields its base URL."""
+    with gunicorn(ctx) as base:
+        yield base
+
+
+@contextmanager
+def gunicorn(app, workers: int = 2, **env):
+    """``gunicorn -w workers`` on ``app``'s database, with ``env`` added to its environment; yields
+    its base URL once it answers."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": ctx.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test",
-           "UPLOAD_DIR": ctx.config["UPLOAD_DIR"]}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-                               "webui:create_app()"], cwd=ROOT, env=env,
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test",
+           "UPLOAD_DIR": app.config["UPLOAD_DIR"], **env}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers),
+                               "-b", f"127.0.0.1:{port}", "webui:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
