@@ -54,7 +54,8 @@ class Services:
 
     def worker(self, **options) -> JobExecutor:
         """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""
-        return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, **options)
+        return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, refresh=self.refresh,
+                           **options)
 
     def lanes(self, delivery_threads: int = 4, **options) -> list[JobExecutor]:
         """The executors of one worker process, each for a thread of its own: the first runs timers,
@@ -64,8 +65,10 @@ class Services:
         thread is busy, each for at most its deadline."""
         handlers = self.engine.job_handlers()
         io_kinds = sorted(k for k, h in handlers.items() if isinstance(h, IOJob)) if delivery_threads > 0 else []
-        main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, **options)
-        io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, **{**options, "batch": 1})
+        main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, refresh=self.refresh,
+                           **options)
+        io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, refresh=self.refresh,
+                          **{**options, "batch": 1})
               for _ in range(delivery_threads if io_kinds else 0)]
         return [main, *io]
 
@@ -76,5 +79,6 @@ class Services:
             return self.engine.definitions.deploy_directory(directory, deployment)
 
     def refresh(self) -> None:
-        """At the start of every request: serve what another process deployed (one statement)."""
+        """At the start of every request (and of a job worker's batch): serve what another process
+        deployed, and the calendar another process changed (one statement, engine.generations)."""
         self.engine.definitions.refresh()
