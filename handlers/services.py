@@ -31,7 +31,7 @@ class Services:
     @classmethod
     def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
         engine = build_engine()
-        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
+        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy (the release's files)
         uploads = UploadStore(upload_dir, max_upload, max_files)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
