@@ -136,3 +136,30 @@ def test_a_hit_is_committed_apart_from_the_requests_transaction(ctx):
     assert storage.incr("k", 60) == 1
     db.session.rollback()
     assert storage.get("k") == 1
+
+
+def test_ended_windows_are_deleted_on_the_way(ctx, monkeypatch):
+    storage = ratecounter.DatabaseStorage()
+    monkeypatch.setattr(ratecounter, "PURGE_EVERY", 3)
+    storage.incr("old", 60)
+    with db.engine.begin() as conn:
+        conn.execute(RateLimitCounter.__table__.update().values(expires_at=time.time() - 1))
+    storage.incr("new", 60)
+    assert db.session.scalars(select(RateLimitCounter.key).order_by(RateLimitCounter.key)).all() == ["new", "old"]
+    db.session.rollback()
+    storage.incr("new", 60)   # the process's third hit also deletes what has ended
+    assert db.session.scalars(select(RateLimitCounter.key)).all() == ["new"]
+
+
+def test_an_unreachable_store_lets_the_lookup_through_and_says_so(ctx, caplog):
+    """A Redis outage must not close the public pages: the lookup is answered, the failure logged."""
+    from webui import create_app
+    other = create_app({"SQLALCHEMY_DATABASE_URI": ctx.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test",
+                        "UPLOAD_DIR": ctx.config["UPLOAD_DIR"], "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
+    client = other.test_client()
+    from .web_helpers import csrf_token
+    token = csrf_token(client, "/progress")
+    for _ in range(ctx.config["PROGRESS_LOOKUPS_PER_MINUTE"] + 2):
+        resp = client.post("/progress", data={"case_no": "RJ-2026-999999", "credit_code": "x", "csrf_token": token})
+        assert resp.status_code == 200 and progress.NOT_FOUND in resp.get_data(as_text=True)
+    assert "rate-limit store unavailable" in caplog.text

@@ -20,15 +20,19 @@ from limits.errors import StorageError
 from engine import ratecounter   # registers the database:// storage with the limits library
 
 DEFAULT_STORAGE = f"{ratecounter.SCHEME}://"
-
-limiter = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[])
+EXTENSION = "rate_limiter"
 
 
 def init_app(app) -> None:
+    """The application's limiter (one per application object: each counts in its own store)."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE)   # webui/config.py reads the environment
     # a store that fails raises limits' StorageError, which ``hit`` lets pass (logged)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
-    limiter.init_app(app)
+    app.extensions[EXTENSION] = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[], app=app)
+
+
+def limiter() -> Limiter:
+    return current_app.extensions[EXTENSION]
 
 
 def hit(limit: str, bucket: str, *key: str) -> bool:
@@ -36,7 +40,7 @@ def hit(limit: str, bucket: str, *key: str) -> bool:
     client's address); False when it is over the limit. A store that cannot be reached lets the
     request through: the limits guard against guessing, and an outage must not close the site."""
     try:
-        return limiter.limiter.hit(parse(limit), bucket, *(key or (request.remote_addr or "-",)))
+        return limiter().limiter.hit(parse(limit), bucket, *(key or (request.remote_addr or "-",)))
     except StorageError:
         current_app.logger.exception("rate-limit store unavailable; %s not counted", bucket)
         return True
@@ -51,5 +55,5 @@ def per_hour(n: int) -> str:
 
 
 def reset() -> None:
-    """Forget every count (tests, and ``flask`` operators who lift a block)."""
-    limiter.reset()
+    """Forget every count of the current application's store."""
+    limiter().reset()
