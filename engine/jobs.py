@@ -129,6 +129,7 @@ class JobExecutor:
                 break
             if self.refresh is not None:
                 self.refresh()
+                db.session.rollback()   # its read ends here: each job opens its own transaction
             for job_id in ids:
                 self.run_one(job_id)
                 ran += 1

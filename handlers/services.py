@@ -67,8 +67,8 @@ class Services:
         io_kinds = sorted(k for k, h in handlers.items() if isinstance(h, IOJob)) if delivery_threads > 0 else []
         main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, refresh=self.refresh,
                            **options)
-        io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, refresh=self.refresh,
-                          **{**options, "batch": 1})
+        # the delivery lanes read no cached definitions or calendar: no generation check there
+        io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, **{**options, "batch": 1})
               for _ in range(delivery_threads if io_kinds else 0)]
         return [main, *io]
 

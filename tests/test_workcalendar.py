@@ -183,3 +183,21 @@ def test_working_days_between_matches_day_by_day_counting():
             a = start + timedelta(days=offset)
             b = a + timedelta(days=span)
             assert cal.working_days_between(a, b) == walked(a, b), (a, b)
+
+
+def test_a_job_worker_sees_another_processs_change_before_its_next_batch(ctx, services):
+    from engine import generations, jobs
+    from engine.models import CalendarDay
+    from engine.db import db
+    worker = services.worker()
+    seen = []
+    worker.handlers = {**worker.handlers, "test.calendar": lambda job: seen.append(
+        workcalendar.is_working_day(date(2025, 10, 14)))}
+    with unit_of_work():
+        jobs.enqueue("test.calendar")
+    assert worker.run_due() == 1 and seen == [True]   # the worker's calendar is cached now
+    with unit_of_work():   # another process's change, this process's cache left alone
+        db.session.add(CalendarDay(day=date(2025, 10, 14), kind="local", working=False, name="x"))
+        generations.bump(generations.CALENDAR)
+        jobs.enqueue("test.calendar")
+    assert worker.run_due() == 1 and seen == [True, False]
