@@ -88,8 +88,10 @@ class JobExecutor:
     def __init__(self, handlers: dict[str, JobHandler], *, worker_id: str | None = None, lease: timedelta = LEASE,
                  batch: int = 20, max_attempts: int = MAX_ATTEMPTS,
                  on_incident: Callable[[JobContext, str], None] | None = None,
-                 kinds=None, skip_kinds=()):
+                 kinds=None, skip_kinds=(), refresh: Callable[[], None] | None = None):
         self.handlers = handlers
+        # run before each claimed batch: the caches see changes made by other processes (engine.generations)
+        self.refresh = refresh
         # a lane: only these kinds (None: all), never those; lanes keep slow kinds from delaying the rest
         self.kinds, self.skip_kinds = (frozenset(kinds) if kinds is not None else None), frozenset(skip_kinds)
         self._claimed: dict[int, JobContext] = {}
@@ -125,6 +127,9 @@ class JobExecutor:
             ids = self.claim(self.batch if max_jobs is None else min(self.batch, max_jobs - ran))
             if not ids:
                 break
+            if self.refresh is not None:
+                self.refresh()
+                db.session.rollback()   # its read ends here: each job opens its own transaction
             for job_id in ids:
                 self.run_one(job_id)
                 ran += 1

@@ -170,7 +170,8 @@ _TEMPLATE_LOCK = threading.Lock()
 
 
 def _template() -> sqlite3.Connection:
-    """The shipped diagrams and the demo province, built once per process and copied per run."""
+    """The shipped diagrams and the demo province, built once per process and copied per run
+    (from the release's own files, in a database of its own: nothing another host changes)."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
         if _TEMPLATE is None:

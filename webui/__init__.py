@@ -29,7 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     _configure_email(app)
     _configure_webhooks(app)
 
-    from . import auth, cli, filters, inputs, security
+    from . import auth, cli, filters, inputs, limiter, security
+    limiter.init_app(app)   # every rate limit, counted in RATELIMIT_STORAGE_URI or the database
     inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter
     auth.init_app(app)
     security.init_app(app)

@@ -33,6 +33,9 @@ def load_config(app) -> None:
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "").rstrip("/"),
         # the public progress lookup (/progress): lookups per client address per minute
         PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
+        # where every rate limit is counted (webui/limiter.py): unset, the application's database
+        # ("database://"), shared by all its workers and hosts; or e.g. redis://host:6379/0
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI") or "database://",
         # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes
         # back with what was typed and the limit named. Only a request beyond this ceiling gets the
         # generic 413 page; the reverse proxy's body limit should be at least as large.
