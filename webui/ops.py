@@ -30,6 +30,8 @@ REQUEST_SECONDS = Histogram(
 
 def init_app(app, migrations_dir: Path) -> None:
     app.config["METRICS_NETWORKS"] = _networks(app.config["METRICS_ALLOWED_IPS"])
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):   # gunicorn_conf makes it too; a worker must not fail on it
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
     @app.after_request
     def _observe(response):
