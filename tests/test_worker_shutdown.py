@@ -53,13 +53,12 @@ def _wait_for(proc, line: str) -> list[str]:
 
 
 def _jobs(*kinds):
-    ids = []
+    """Due jobs of these kinds, due one second apart in this order; their ids in that order."""
     now = utcnow()
     with unit_of_work():
         enqueue_many([(kind, {}, now - timedelta(seconds=len(kinds) - i)) for i, kind in enumerate(kinds)])
     db.session.rollback()
-    ids = list(db.session.scalars(select(Job.id).order_by(Job.due_at, Job.id)))
-    return ids
+    return list(db.session.scalars(select(Job.id).order_by(Job.due_at, Job.id)))
 
 
 def _job(job_id):
