@@ -392,8 +392,10 @@ def check_invariants_command():
 @click.option("--poll", default=1.0, show_default=True, help="seconds to wait when no job is due")
 @click.option("--batch", default=20, show_default=True, help="jobs claimed per round trip")
 @click.option("--lease", default=300, show_default=True, help="seconds a claimed job stays this worker's")
+@click.option("--grace", default=25.0, show_default=True,
+              help="on SIGTERM: seconds to finish the jobs under way before handing them back")
 @with_appcontext
-def engine_worker(once, delivery_threads, poll, batch, lease):
+def engine_worker(once, delivery_threads, poll, batch, lease, grace):
     import signal
     import threading
     from datetime import timedelta
@@ -411,8 +413,9 @@ def engine_worker(once, delivery_threads, poll, batch, lease):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"worker {lanes[0].worker_id} started ({len(lanes) - 1} webhook delivery thread(s))")
-    run_lanes(current_app._get_current_object(), lanes, stop, poll)
-    click.echo(f"worker {lanes[0].worker_id} stopped")
+    stuck = run_lanes(current_app._get_current_object(), lanes, stop, poll, grace)
+    click.echo(f"worker {lanes[0].worker_id} stopped" +
+               (f" ({stuck} job(s) still running after {grace:g} s handed back)" if stuck else ""))
 
 
 @engine_group.command("retry-job", help="Run a failed job (an incident) again.")

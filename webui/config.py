@@ -64,6 +64,13 @@ def load_config(app) -> None:
         WEBHOOK_DELIVERY_THREADS=int(os.environ.get("WEBHOOK_DELIVERY_THREADS", 4)),
         # per-request timings in a Server-Timing header (webui/profiling.py); a measuring tool, off by default
         REQUEST_PROFILE=os.environ.get("REQUEST_PROFILE", "0") == "1",
+        # logs: "text" (as the servers write them) or "json" (one JSON object per line, with request ids)
+        LOG_FORMAT=os.environ.get("LOG_FORMAT", "text").strip().lower(),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics is off (404) unless one of these is set: a bearer token the scraper sends, and/or
+        # the addresses and networks it scrapes from (docs/operators.md "Running a farm")
+        METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
+        METRICS_ALLOWED_IPS=os.environ.get("METRICS_ALLOWED_IPS", ""),
     )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \

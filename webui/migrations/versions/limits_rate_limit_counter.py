@@ -2,7 +2,7 @@
 one limiter, shared by every worker and host; the working calendar's cache generation
 
 Revision ID: limits_rate_limit_counter
-Revises: manual_login_accounts
+Revises: store_upload_blob
 Create Date: 2026-12-07 01:00:00
 
 """
