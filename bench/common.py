@@ -45,7 +45,7 @@ def make_app(url: str, workdir: Path):
     else:
         options.update(pool_size=60, max_overflow=10, connect_args={"timeout": 30})
     return create_app({
-        "SQLALCHEMY_DATABASE_URI": driver_url(url), "UPLOAD_DIR": str(workdir / "uploads"),
+        "SQLALCHEMY_DATABASE_URI": driver_url(url),
         "SECRET_KEY": "bench", "SQLALCHEMY_ENGINE_OPTIONS": options,
     })
 

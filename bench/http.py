@@ -222,7 +222,7 @@ def prepare(url: str, work: Path, count: int, scale: float = 1.0) -> list[tuple[
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-http", UPLOAD_DIR=str(work / "http-uploads"))
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY="bench-http")
     done = subprocess.run([str(BIN / "flask"), "--app", "webui", "init-db"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600 * scale)
     if done.returncode:
@@ -302,8 +302,7 @@ class Gunicorn:
         self.proc = None
 
     def start(self):
-        env = dict(os.environ, DATABASE_URL=self.url, SECRET_KEY="bench-http",
-                   UPLOAD_DIR=str(self.work / "http-uploads"), **self.env)
+        env = dict(os.environ, DATABASE_URL=self.url, SECRET_KEY="bench-http", **self.env)
         timeout = int(120 * self.scale)   # the worker timeout covers importing the application too
         self.proc = subprocess.Popen(
             [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",

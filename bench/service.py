@@ -124,7 +124,7 @@ BUCKETS = {
     "workflow serialize (dump_state)": ("engine/serialization.py", "dump_state"),
     "workflow deserialize (load_state)": ("engine/serialization.py", "load_state"),
     "engine steps (do_engine_steps)": ("SpiffWorkflow/bpmn/workflow.py", "do_engine_steps"),
-    "upload store (file write)": ("handlers/uploads.py", "save"),
+    "upload store (database write)": ("handlers/uploads.py", "save"),
 }
 
 

@@ -1,16 +1,18 @@
 """The administrators' calendar entries in the database, and the schedule-file format.
 
-Every change stamps its year's ``calendar_year`` row, whose count and latest stamp are the
-revision other processes compare to reload their cached calendar.
+Every change stamps its year's ``calendar_year`` row (who changed it, when) and adds one to the
+``calendar`` cache generation in its own transaction (engine.generations): every other process
+and host reloads its cached calendar at its next request.
 """
 import csv
 import io
 import json
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session
 
-from . import workcalendar
+from . import generations, workcalendar
 from .db import command, db
 from .errors import EngineError
 from .models import CalendarDay, CalendarYear, utcnow
@@ -19,10 +21,6 @@ from .workcalendar import LOCAL, SCHEDULE, DayEntry, WorkCalendar
 
 class CalendarError(EngineError):
     """Bad calendar input: the message names the field or line."""
-
-
-def revision():
-    return db.session.execute(select(func.count(), func.max(CalendarYear.changed_at))).one()
 
 
 def load() -> WorkCalendar:
@@ -98,10 +96,28 @@ def year_info(year: int) -> CalendarYear | None:
     return db.session.get(CalendarYear, year)
 
 
+_CHANGED = "calendar_changed"
+
+
 def _changed() -> None:
-    # this process sees the change at once (other processes at their next revision check); the
-    # change is read back through the session, so the reload happens inside the same transaction
+    """Every process reloads the calendar: this one at once (the command's later steps, e.g. the
+    provisional due times, read the change back inside its transaction), the others when they see
+    the generation move at their next request."""
+    generations.bump(generations.CALENDAR)
+    db.session.info[_CHANGED] = True
     workcalendar.invalidate()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session, _previous_transaction):
+    # a change rolled back: the calendar this process reloaded inside it must not stay cached
+    if session.info.pop(_CHANGED, False):
+        workcalendar.invalidate()
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session):
+    session.info.pop(_CHANGED, None)
 
 
 # -- the schedule file -----------------------------------------------------------------------------

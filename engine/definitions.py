@@ -31,6 +31,9 @@ from .validation import FormFiles, ParsedDefinition, check_bpmn, parse_bpmn
 from .diagram_checks import check_drawing
 
 FOLDER_NOTE = "从 bpmn/ 目录部署"   # the change note of a folder deploy that names none
+# Per-process caches (engine.generations): ``_current`` of each store follows the ``definitions``
+# generation; these two are keyed by a deployed bundle's content hash, which never changes, and
+# need none. content hash -> the parsed diagram
 _SPEC_CACHE: dict[str, ParsedDefinition] = {}
 # content hash -> {form key: FormSpec}: a deployed bundle never changes, so neither does this
 _FORMS_CACHE: dict[str, dict[str, FormSpec]] = {}

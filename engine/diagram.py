@@ -68,6 +68,8 @@ class _Diagram:
     internal: frozenset = frozenset()            # ids left out of the business view
 
 
+# cached per process by the diagram's XML text itself (a deployed version's never changes): a new
+# version is new text, so no cache generation is needed (engine.generations)
 @lru_cache(maxsize=128)
 def render_svg(xml: str, active: frozenset = frozenset(), title: str = "", view: str = FULL) -> str:
     """The diagram as an inline SVG document; elements in ``active`` are highlighted."""

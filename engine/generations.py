@@ -1,10 +1,17 @@
 """Cache generations: how every process and host notices a change made by another one.
 
-Each shared cache has a row in ``cache_generation``. A change (a deployment) adds one to its
-row in the change's own transaction (``bump``). Each process reads the whole (tiny) table once
-per request (``GenerationWatch.check``, one statement) and calls the listeners of every counter
-that moved since it last looked: they drop what they cached. No restart, no message bus, and
-the bound is "the next request" on every worker of every host sharing the database.
+Each shared cache has a row in ``cache_generation``. A change (a deployment, a calendar entry)
+adds one to its row in the change's own transaction (``bump``). Each process reads the whole
+(tiny) table once per request (``GenerationWatch.check``, one statement) and calls the listeners
+of every counter that moved since it last looked: they drop what they cached. No restart, no
+message bus, and the bound is "the next request" on every worker of every host sharing the
+database; a job worker checks before each batch of jobs it claimed.
+
+Every other per-process cache is keyed by something that never changes, so it needs no
+generation: a deployed version's content hash (engine.definitions' parsed specs and forms, the
+form classes of webui/form_builder.py), a diagram's XML text (engine.diagram's drawings), or the
+code and files of the release itself (the registry's operators and forms, the process catalog).
+A new cache of data that can change takes a generation here.
 """
 from typing import Callable
 
@@ -14,6 +21,7 @@ from .db import db
 from .models import CacheGeneration
 
 DEFINITIONS = "definitions"   # deployments: current versions, their forms
+CALENDAR = "calendar"         # the working calendar: administrators' closed days, extra working days, schedules
 
 _CG = CacheGeneration.__table__
 _READ = select(_CG.c.name, _CG.c.generation)

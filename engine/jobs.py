@@ -5,7 +5,9 @@ so it exists exactly when that change commits. Workers claim due jobs in short t
 (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock of BEGIN IMMEDIATE on
 SQLite) and take a lease on them; each job then runs in its own transaction that first locks
 its row and checks the lease is still this worker's, and marks it done in the same commit as
-the handler's effects. A killed worker's jobs become claimable again when its lease ends.
+the handler's effects. A killed worker's jobs become claimable again when its lease ends; a
+worker that is stopped (``stop`` set, e.g. on SIGTERM) finishes the job it is running and hands
+the rest of its claim back at once (``hand_back``).
 """
 import json
 import logging
@@ -17,8 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import case, insert, or_, select, update
 
+from . import logcontext
 from .db import command, db, unit_of_work
 from .models import Job, utcnow
 
@@ -88,11 +91,14 @@ class JobExecutor:
     def __init__(self, handlers: dict[str, JobHandler], *, worker_id: str | None = None, lease: timedelta = LEASE,
                  batch: int = 20, max_attempts: int = MAX_ATTEMPTS,
                  on_incident: Callable[[JobContext, str], None] | None = None,
-                 kinds=None, skip_kinds=()):
+                 kinds=None, skip_kinds=(), refresh: Callable[[], None] | None = None):
         self.handlers = handlers
+        # run before each claimed batch: the caches see changes made by other processes (engine.generations)
+        self.refresh = refresh
         # a lane: only these kinds (None: all), never those; lanes keep slow kinds from delaying the rest
         self.kinds, self.skip_kinds = (frozenset(kinds) if kinds is not None else None), frozenset(skip_kinds)
         self._claimed: dict[int, JobContext] = {}
+        self.running: int | None = None   # the job being run now (read by the stopping main thread)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease, self.batch, self.max_attempts = lease, batch, max_attempts
         self.on_incident = on_incident
@@ -118,14 +124,21 @@ class JobExecutor:
         return [r.id for r in sorted(rows, key=lambda r: (r.due_at, r.id))]
 
     # -- running --------------------------------------------------------------------------------
-    def run_due(self, max_jobs: int | None = None) -> int:
-        """Run due jobs until none is left (or ``max_jobs`` ran); returns how many were run."""
+    def run_due(self, max_jobs: int | None = None, stop: threading.Event | None = None) -> int:
+        """Run due jobs until none is left (or ``max_jobs`` ran, or ``stop`` is set: the claimed
+        jobs not yet started are then handed back); returns how many were run."""
         ran = 0
-        while max_jobs is None or ran < max_jobs:
+        while (max_jobs is None or ran < max_jobs) and not (stop is not None and stop.is_set()):
             ids = self.claim(self.batch if max_jobs is None else min(self.batch, max_jobs - ran))
             if not ids:
                 break
-            for job_id in ids:
+            if self.refresh is not None:
+                self.refresh()
+                db.session.rollback()   # its read ends here: each job opens its own transaction
+            for i, job_id in enumerate(ids):
+                if stop is not None and stop.is_set():
+                    self.hand_back(ids[i:])
+                    return ran
                 self.run_one(job_id)
                 ran += 1
         return ran
@@ -134,7 +147,7 @@ class JobExecutor:
         stop = stop or threading.Event()
         while not stop.is_set():
             try:
-                ran = self.run_due(self.batch)
+                ran = self.run_due(self.batch, stop)
             except Exception:  # noqa: BLE001 — a lost connection must not end the worker
                 log.exception("worker %s: claiming failed", self.worker_id)
                 db.session.remove()
@@ -142,9 +155,46 @@ class JobExecutor:
             if not ran:
                 stop.wait(poll)
 
+    # -- stopping -------------------------------------------------------------------------------
+    def hand_back(self, ids) -> int:
+        """Give claimed jobs that have not started back to the queue: unlocked, so any worker claims
+        them at once, and their claim's attempt not counted. Returns how many were handed back."""
+        ids = list(ids)
+        for job_id in ids:
+            self._claimed.pop(job_id, None)
+        if not ids:
+            return 0
+        with unit_of_work():
+            n = db.session.connection().execute(
+                update(_J).where(_J.c.id.in_(ids), _J.c.state == "pending", _J.c.locked_by == self.worker_id)
+                .values(locked_by=None, locked_until=None, attempts=_J.c.attempts - 1)).rowcount
+        log.info("worker %s: %d claimed job(s) handed back", self.worker_id, n)
+        return n
+
+    def release_all(self) -> int:
+        """From another thread, when this executor's thread did not finish its job in time: hand
+        back every job this worker holds that no open transaction has locked. The job that was
+        running keeps its attempt; one whose transaction is still writing rolls back when the
+        process ends and is claimable again when its lease runs out. Returns how many were released."""
+        running = self.running
+        with unit_of_work():
+            conn = db.session.connection()
+            free = conn.execute(select(_J.c.id).where(_J.c.state == "pending", _J.c.locked_by == self.worker_id)
+                                .with_for_update(skip_locked=True)).scalars().all()
+            if free:
+                conn.execute(update(_J).where(_J.c.id.in_(free)).values(
+                    locked_by=None, locked_until=None,
+                    attempts=case((_J.c.id == (running or 0), _J.c.attempts), else_=_J.c.attempts - 1)))
+        self._claimed.clear()
+        log.warning("worker %s: stopped before job %s finished; %d job(s) handed back",
+                    self.worker_id, running, len(free))
+        return len(free)
+
     def run_one(self, job_id: int) -> str:
         """Run a claimed job: 'done', 'lost' (no longer this worker's), 'later' or 'failed'."""
         claimed = self._claimed.pop(job_id, None)
+        self.running = job_id
+        token = logcontext.job_id.set(job_id)   # the job's log lines carry its id
         try:
             io = self.handlers.get(claimed.kind) if claimed is not None else None
             # slow input/output first, outside any transaction (IOJob)
@@ -172,6 +222,9 @@ class JobExecutor:
             db.session.rollback()
             log.warning("job %s failed: %s", job_id, exc)
             return self._failed(job_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            logcontext.job_id.reset(token)
+            self.running = None
 
     def _failed(self, job_id: int, error: str) -> str:
         with unit_of_work():

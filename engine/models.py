@@ -3,7 +3,7 @@ import json
 from datetime import date, datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false,
+    BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, false,
     select, text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -76,6 +76,15 @@ class CacheGeneration(db.Model):
     __tablename__ = "cache_generation"
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateLimitCounter(db.Model):
+    """A fixed-window rate-limit counter (engine.ratecounter): every worker of every host sharing the
+    database counts in the same row. ``expires_at`` is the window's end in seconds since the epoch."""
+    __tablename__ = "rate_limit_counter"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class ProcessInstance(db.Model):

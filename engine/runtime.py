@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from SpiffWorkflow.util.task import TaskState
 
-from . import deadlines, jobs, store, timers
+from . import deadlines, generations, jobs, store, timers, workcalendar
 from .actor import Actor
 from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
@@ -117,6 +117,8 @@ class ProcessEngine:
     def __init__(self, registry: EngineRegistry, definitions: DefinitionStore | None = None):
         self.registry = registry
         self.definitions = definitions or DefinitionStore(registry)
+        # the working calendar is dropped by the same per-request generation check as the deployments
+        self.definitions.watch.on_change(generations.CALENDAR, workcalendar.invalidate)
         self.drafts = DraftStore(self.definitions)   # the studio's working copies (engine.drafts)
         self.migration = Migrator(self)   # moving running instances to another version (engine.migration)
 

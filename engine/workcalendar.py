@@ -10,14 +10,15 @@ that applies:
 4. weekends alone — and the date is *provisional* (待确认): nobody has published its year yet.
 
 ``WorkCalendar`` is pure logic over those sources. The module functions answer from the
-calendar of the current process, loaded once from the database and reloaded when an
-administrator changes it (in this process at once; in other processes within ``RECHECK_SECONDS``,
-by one small revision query).
+calendar of the current process, loaded once per database from it and reloaded when an
+administrator changes it: in the changing transaction at once, and in every other process and
+host at its next request (the ``calendar`` cache generation, engine.generations, read with the
+others in the request's one generation check; the job worker checks before each batch).
 """
 from __future__ import annotations
 
 import threading
-import time
+import weakref
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,7 +28,6 @@ import chinese_calendar
 
 # stored times are UTC; the calendar is China's (China Standard Time, no daylight saving)
 LOCAL_OFFSET = timedelta(hours=8)
-RECHECK_SECONDS = 30
 LOCAL, SCHEDULE = "local", "schedule"   # kinds of administrator entries
 
 LIBRARY_HOLIDAYS: dict[date, str] = dict(chinese_calendar.holidays)
@@ -178,15 +178,28 @@ def today(now_utc: datetime | None = None) -> date:
 
 # -- the process's calendar ----------------------------------------------------------------------------
 class _Cache:
+    """One database's calendar in this process. ``epoch`` counts the invalidations, so that a
+    load that raced one is not kept."""
+
     def __init__(self):
-        self.lock = threading.Lock()
         self.calendar: WorkCalendar | None = None
-        self.revision = None
-        self.checked = 0.0
+        self.epoch = 0
 
 
-_CACHE = _Cache()
+# per database (SQLAlchemy engine): the designers' scenario runs use databases of their own
+_CACHES: "weakref.WeakKeyDictionary[object, _Cache]" = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 _LIBRARY_ONLY = WorkCalendar()
+
+
+def _cache() -> _Cache:
+    from .db import db
+    engine = db.engine
+    with _LOCK:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = _Cache()
+        return cache
 
 
 def current() -> WorkCalendar:
@@ -197,23 +210,33 @@ def current() -> WorkCalendar:
     from flask import has_app_context
     if not has_app_context():
         return _LIBRARY_ONLY
-    cached, now = _CACHE.calendar, time.monotonic()
-    if cached is not None and now - _CACHE.checked < RECHECK_SECONDS:
+    cache = _cache()
+    cached = cache.calendar
+    if cached is not None:
         return cached
     from . import calendar_store
-    revision = calendar_store.revision()
-    with _CACHE.lock:
-        if _CACHE.calendar is None or revision != _CACHE.revision:
-            _CACHE.calendar = calendar_store.load()
-            _CACHE.revision = revision
-        _CACHE.checked = now
-        return _CACHE.calendar
+    epoch = cache.epoch
+    loaded = calendar_store.load()
+    with _LOCK:
+        if cache.epoch == epoch:
+            cache.calendar = loaded
+    return loaded
 
 
 def invalidate() -> None:
-    """Forget the cached calendar (after an administrator's change, or a test's fresh database)."""
-    with _CACHE.lock:
-        _CACHE.calendar, _CACHE.revision, _CACHE.checked = None, None, 0.0
+    """Forget the cached calendar of the current database (outside an application context: of
+    every database): after a change, when the ``calendar`` generation moved, or a test's fresh
+    database."""
+    from flask import has_app_context
+    with _LOCK:
+        caches = list(_CACHES.values()) if not has_app_context() else [_CACHES.get(_engine())]
+        for cache in filter(None, caches):
+            cache.calendar, cache.epoch = None, cache.epoch + 1
+
+
+def _engine():
+    from .db import db
+    return db.engine
 
 
 def add_working_days(start: date, n: int) -> date:

@@ -31,7 +31,7 @@ MAX_FAILED_LOGINS = 5
 LOGIN_LOCK = timedelta(minutes=15)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)   # a constant: nothing another process changes
 def _dummy_hash() -> str:
     """Checked against when the user name is unknown, so both cases take the same time."""
     return generate_password_hash("not-a-password")

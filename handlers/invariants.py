@@ -13,7 +13,7 @@ from .lock_rule import LIMITS, contract_key
 from .models import (
     APPLICATION_STATUS, APPROVED, CONTRACTOR, DECLINED, DISCARDED, DRAFT, LOCKED, NORMAL, OPEN_STATUSES, ORG_KINDS,
     PERSON_STATUS, REPORTED, RETURNED, ROLE_EMPLOYER, ROLES, ROSTER_ROLES, UNDER_CONSTRUCTION, WITHDRAWN, Assignment,
-    LockRecord, PermitSupplement, Person, Project, RosterEntry, UnlockApplication,
+    Attachment, LockRecord, PermitSupplement, Person, Project, RosterEntry, UnlockApplication, UploadBlob,
 )
 
 def _counts():
@@ -156,6 +156,15 @@ def application_status_disagrees_with_instance():
             yield f"{entry.title} {app_id} 状态为{APPLICATION_STATUS[status]}，但{why}（流程实例 {instance_id}）"
 
 
+def attachments_without_their_bytes():
+    """Every attachment's bytes are in the attachment store (after an upgrade from the upload
+    folder: until ``flask uploads migrate`` has moved them; after a restore: the backup held them)."""
+    for att_id, filename, digest in db.session.execute(
+            select(Attachment.id, Attachment.filename, Attachment.sha256)
+            .where(~exists().where(UploadBlob.sha256 == Attachment.sha256)).order_by(Attachment.id)):
+        yield f"附件 {att_id}（{filename}）的文件内容不在附件存储中（SHA-256 {digest[:12]}…）"
+
+
 def _title(model) -> str:
     return next(e.title for e in catalog.entries() if e.model is model)
 
@@ -164,7 +173,7 @@ CHECKS = (people_over_their_limit, people_at_their_limit_without_a_lock, open_lo
           duplicate_open_locks, assignments_outside_their_unit, person_status_disagrees_with_locks,
           approved_unlocks_with_open_locks, approved_permit_supplements_without_permit,
           roster_entries_of_units_off_the_project, open_tasks_of_finished_instances,
-          application_status_disagrees_with_instance)
+          application_status_disagrees_with_instance, attachments_without_their_bytes)
 
 
 def check_invariants() -> list[str]:

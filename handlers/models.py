@@ -4,8 +4,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, false, select,
-    text,
+    DDL, JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, UniqueConstraint,
+    event, false, select, text,
 )
 from sqlalchemy.orm import Mapped, column_property, declared_attr, mapped_column, relationship
 
@@ -347,7 +347,8 @@ class ProjectChange(db.Model):
 
 
 class Attachment(db.Model):
-    """An uploaded file: the bytes live in the upload folder under their SHA-256."""
+    """An uploaded file: its name, type and owner; the bytes live in the attachment store under
+    their SHA-256 (``upload_blob``, handlers/uploads.py)."""
     __tablename__ = "attachment"
     __table_args__ = (Index("ix_attachment_owner", "owner_type", "owner_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -361,6 +362,28 @@ class Attachment(db.Model):
     org_id: Mapped[int] = mapped_column(Integer)
     uploaded_by_user_id: Mapped[int] = mapped_column(Integer)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UploadBlob(db.Model):
+    """The bytes of uploaded files, once per content (the SHA-256 names them): written in the same
+    transaction as the attachment that refers to them, so every host of a farm serves them and a
+    refused or rolled-back action leaves nothing behind. ``stored_at`` is the last time an upload
+    stored (or found) this content: ``flask uploads prune`` keeps younger rows, which an upload in
+    flight may be about to refer to. ``data`` is deferred: rows are read through the store, which
+    streams it in chunks (handlers/uploads.py)."""
+    __tablename__ = "upload_blob"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    stored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# PostgreSQL keeps the bytes out of line and uncompressed (PDFs and images hardly compress), so that
+# reading a chunk with substr() fetches only that chunk's TOAST pages, not the whole value
+# (the migration says the same for upgraded databases)
+BLOB_STORAGE_DDL = "ALTER TABLE upload_blob ALTER COLUMN data SET STORAGE EXTERNAL"
+event.listen(UploadBlob.__table__, "after_create", DDL(BLOB_STORAGE_DDL).execute_if(dialect="postgresql"))
 
 
 class ApplicationMixin:

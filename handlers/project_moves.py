@@ -25,7 +25,7 @@ MOVED = "监管单位变更"   # the log's action
 PUSHED_BY = Actor(None, "系统", None, "工改系统推送")
 
 
-@cache
+@cache   # built from the code alone; it reads instances' specs by their version's content hash only
 def _engine() -> ProcessEngine:
     from .processes import build_engine   # the process modules register what the diagrams name
     return build_engine()

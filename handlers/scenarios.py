@@ -38,7 +38,6 @@ the run went through: ``path``); ``failures_of(bundle)`` is the deploy gate; ``r
 """
 import json
 import sqlite3
-import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,7 +170,8 @@ _TEMPLATE_LOCK = threading.Lock()
 
 
 def _template() -> sqlite3.Connection:
-    """The shipped diagrams and the demo province, built once per process and copied per run."""
+    """The shipped diagrams and the demo province, built once per process and copied per run
+    (from the release's own files, in a database of its own: nothing another host changes)."""
     global _TEMPLATE
     with _TEMPLATE_LOCK:
         if _TEMPLATE is None:
@@ -213,13 +213,12 @@ class _app_on:
         self.app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://",
                                SQLALCHEMY_ENGINE_OPTIONS={"creator": lambda: conn, "poolclass": StaticPool})
         db.init_app(self.app)
-        self.uploads = tempfile.TemporaryDirectory(prefix="scenario-uploads-")
 
     def __enter__(self):
         from .services import Services
         self.ctx = self.app.app_context()
         self.ctx.push()
-        services = Services.create(self.uploads.name)
+        services = Services.create()
         # the engine's registry is the process's own: a scenario that states an operator's outcome
         # changes a copy, never what the serving application runs
         engine = services.engine
@@ -234,7 +233,6 @@ class _app_on:
             db.session.remove()   # the connection stays: the template is copied from it later
         finally:
             self.ctx.pop()
-            self.uploads.cleanup()
         return False
 
 

@@ -13,7 +13,7 @@ from .operations import OperationsService
 from .processes import build_engine
 from .reviews import ReviewService
 from .studio import StudioService
-from .uploads import MAX_BYTES, MAX_FILES, UploadStore
+from .uploads import MAX_BYTES, MAX_FILES, AttachmentStore, UploadStore
 
 BPMN_DIR = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -29,10 +29,12 @@ class Services:
     migration: MigrationService   # running applications to another version (handlers.migration)
 
     @classmethod
-    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
+    def create(cls, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES,
+               attachments: AttachmentStore | None = None) -> "Services":
+        """``attachments``: where the bytes of uploads live (default: the database, DatabaseStore)."""
         engine = build_engine()
-        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
-        uploads = UploadStore(upload_dir, max_upload, max_files)
+        engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy (the release's files)
+        uploads = UploadStore(max_upload, max_files, attachments)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
                    OperationsService(engine), StudioService(engine), MigrationService(engine))
@@ -54,7 +56,8 @@ class Services:
 
     def worker(self, **options) -> JobExecutor:
         """A job executor for this engine's timers and the registered job kinds (flask engine worker)."""
-        return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, **options)
+        return JobExecutor(self.engine.job_handlers(), on_incident=self.engine.job_incident, refresh=self.refresh,
+                           **options)
 
     def lanes(self, delivery_threads: int = 4, **options) -> list[JobExecutor]:
         """The executors of one worker process, each for a thread of its own: the first runs timers,
@@ -64,7 +67,9 @@ class Services:
         thread is busy, each for at most its deadline."""
         handlers = self.engine.job_handlers()
         io_kinds = sorted(k for k, h in handlers.items() if isinstance(h, IOJob)) if delivery_threads > 0 else []
-        main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, **options)
+        main = JobExecutor(handlers, on_incident=self.engine.job_incident, skip_kinds=io_kinds, refresh=self.refresh,
+                           **options)
+        # the delivery lanes read no cached definitions or calendar: no generation check there
         io = [JobExecutor(handlers, on_incident=self.engine.job_incident, kinds=io_kinds, **{**options, "batch": 1})
               for _ in range(delivery_threads if io_kinds else 0)]
         return [main, *io]
@@ -76,5 +81,6 @@ class Services:
             return self.engine.definitions.deploy_directory(directory, deployment)
 
     def refresh(self) -> None:
-        """At the start of every request: serve what another process deployed (one statement)."""
+        """At the start of every request (and of a job worker's batch): serve what another process
+        deployed, and the calendar another process changed (one statement, engine.generations)."""
         self.engine.definitions.refresh()

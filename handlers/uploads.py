@@ -1,12 +1,27 @@
-"""Uploaded files: size and type limits, stored by content hash outside the web root."""
+"""Uploaded files: size and type limits, then the bytes into the attachment store, by content hash.
+
+The store is an interface (``AttachmentStore``: put, open, delete, prune) so that another place
+for the bytes can be added behind it; the one implemented is ``DatabaseStore``: the bytes are rows
+of ``upload_blob`` in the application's own database (PostgreSQL, or SQLite for the embedded
+default), written in the transaction of the action that attaches them and read back in chunks.
+Every host of a farm sees them, and a database backup holds them (docs/operators.md).
+"""
 import hashlib
 import os
 import re
-import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import LargeBinary, delete, exists, func, select
+
+from engine.db import db
+from engine.models import utcnow
 
 from .errors import DomainError
+from .models import Attachment, UploadBlob
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_FILES = 10                 # files in one request (one save)
@@ -42,11 +57,129 @@ class StoredFile:
     filename: str
 
 
+@dataclass
+class Blob:
+    """Stored bytes being read: their size, then the bytes in chunks (read as they are consumed)."""
+    size: int
+    chunks: Iterator[bytes]
+
+    def read(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+@dataclass
+class Orphan:
+    sha256: str
+    size: int
+
+
+class AttachmentStore(Protocol):
+    """Where the bytes of uploads live, named by their SHA-256. ``put`` belongs to the caller's
+    transaction: the bytes are kept only if the action that attaches them commits."""
+
+    def put(self, digest: str, data: bytes, content_type: str, touch: bool = True,
+            stored_at: datetime | None = None) -> None:
+        """Store the bytes (once per digest), as stored at ``stored_at`` (default: now). ``touch``
+        marks bytes already there as just stored again, so that pruning spares them while the
+        upload that found them is in flight."""
+
+    def open(self, digest: str) -> Blob | None:
+        """The bytes, or None when the store has none under this digest."""
+
+    def delete(self, digests: Iterable[str]) -> int:
+        """Remove bytes; the number removed."""
+
+    def prune(self, older_than: datetime, dry_run: bool = False) -> list[Orphan]:
+        """Bytes no attachment refers to, stored before ``older_than``: removed (or only listed)."""
+
+
+class DatabaseStore:
+    """The bytes in the ``upload_blob`` table of the application's database.
+
+    Writing is one ``INSERT … ON CONFLICT`` in the session's transaction (content already stored is
+    kept once; its ``stored_at`` is refreshed, which also makes a concurrent prune wait for the row
+    and then spare it). Reading on PostgreSQL takes ``CHUNK`` bytes per statement with ``substr``
+    (the column is stored uncompressed, so each statement reads only its chunk's pages) on a
+    connection checked out for that chunk alone: a large file never sits whole in memory and a slow
+    download holds no connection between chunks. SQLite reads a file whole (its substr reads the
+    whole value anyway).
+    """
+    CHUNK = 1024 * 1024
+
+    def put(self, digest: str, data: bytes, content_type: str, touch: bool = True,
+            stored_at: datetime | None = None) -> None:
+        stmt = _insert(db.engine.dialect.name)(UploadBlob).values(
+            sha256=digest, size=len(data), content_type=content_type, data=data, stored_at=stored_at or utcnow())
+        if touch:
+            stmt = stmt.on_conflict_do_update(index_elements=["sha256"], set_={"stored_at": stmt.excluded.stored_at})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["sha256"])
+        db.session.execute(stmt)
+
+    def open(self, digest: str) -> Blob | None:
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            row = db.session.execute(select(UploadBlob.size, UploadBlob.data).where(UploadBlob.sha256 == digest)).first()
+            if row is None:
+                return None
+            data = bytes(row.data)
+            return Blob(len(data), iter([data[i:i + self.CHUNK] for i in range(0, len(data), self.CHUNK)] or [b""]))
+
+        def part(offset: int):
+            return func.substr(UploadBlob.data, offset + 1, self.CHUNK, type_=LargeBinary)
+
+        def chunk(offset: int):
+            return select(part(offset)).where(UploadBlob.sha256 == digest)
+
+        row = db.session.execute(select(UploadBlob.size, part(0)).where(UploadBlob.sha256 == digest)).first()
+        if row is None:
+            return None
+        size, head = row
+
+        def chunks():
+            yield bytes(head)
+            for offset in range(self.CHUNK, size, self.CHUNK):
+                with engine.connect() as conn:
+                    part = conn.execute(chunk(offset)).scalar()
+                    conn.commit()
+                if part is None:
+                    raise LookupError(f"attachment bytes {digest} disappeared while being read")
+                yield bytes(part)
+        return Blob(size, chunks())
+
+    def delete(self, digests: Iterable[str]) -> int:
+        digests = list(digests)
+        if not digests:
+            return 0
+        return db.session.execute(delete(UploadBlob).where(UploadBlob.sha256.in_(digests))).rowcount
+
+    def prune(self, older_than: datetime, dry_run: bool = False) -> list[Orphan]:
+        orphaned = (UploadBlob.stored_at < older_than) & ~exists().where(Attachment.sha256 == UploadBlob.sha256)
+        found = [Orphan(d, size) for d, size in db.session.execute(
+            select(UploadBlob.sha256, UploadBlob.size).where(orphaned).order_by(UploadBlob.sha256))]
+        if found and not dry_run:
+            # the condition again: a row refreshed or referred to since the SELECT stays
+            gone = set(db.session.scalars(delete(UploadBlob).where(
+                UploadBlob.sha256.in_([o.sha256 for o in found]), orphaned).returning(UploadBlob.sha256)))
+            found = [o for o in found if o.sha256 in gone]
+        return found
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 class UploadStore:
-    def __init__(self, root: str | Path, max_bytes: int = MAX_BYTES, max_files: int = MAX_FILES):
-        self.root = Path(root)
+    """The upload rules (size, count, type by content) in front of the attachment store."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES, max_files: int = MAX_FILES, blobs: AttachmentStore | None = None):
         self.max_bytes = max_bytes
         self.max_files = max_files
+        self.blobs = blobs if blobs is not None else DatabaseStore()
 
     @property
     def size_limit_label(self) -> str:
@@ -79,21 +212,14 @@ class UploadStore:
         raise DomainError(f"{label}：不支持的文件类型，仅允许 {ALLOWED_LABEL}", field)
 
     def save(self, data: bytes, filename: str, field: str = "attachments", label: str = "附件") -> StoredFile:
+        """Check the file, then store its bytes in the caller's transaction."""
         content_type = self.check(data, filename, field, label)
         digest = hashlib.sha256(data).hexdigest()
-        path = self.path_for(digest)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)   # atomic: a reader never sees half a file
+        self.blobs.put(digest, data, content_type)
         return StoredFile(digest, len(data), content_type, safe_filename(filename))
 
-    def path_for(self, digest: str) -> Path:
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError("bad digest")
-        return self.root / digest[:2] / digest
+    def open(self, digest: str) -> Blob | None:
+        return self.blobs.open(digest)
 
 
 def size_label(size: int) -> str:
@@ -115,24 +241,84 @@ def safe_filename(name: str, max_length: int = MAX_NAME) -> str:
     return base if stem.strip() else "附件" + ext
 
 
-def prune_orphans(store: UploadStore, min_age_seconds: int = 3600, dry_run: bool = False) -> list[Path]:
-    """Remove stored files no attachment refers to (left by deleted attachments or by uploads whose
-    transaction rolled back). Files younger than ``min_age_seconds`` are kept: an upload may be
-    in flight."""
-    import time
+def prune_orphans(store: UploadStore, min_age_seconds: int = 3600, dry_run: bool = False) -> list[Orphan]:
+    """Remove stored bytes no attachment refers to (left by deleted attachments). Bytes stored or
+    found again by an upload within ``min_age_seconds`` are kept: that upload may be in flight."""
+    found = store.blobs.prune(utcnow() - timedelta(seconds=min_age_seconds), dry_run)
+    db.session.commit()
+    return found
 
-    from sqlalchemy import select
 
-    from engine.db import db
+@dataclass
+class MoveReport:
+    moved: list[tuple[Path, int]]     # files whose bytes were written to the store, with their size
+    present: list[Path]               # files whose bytes the store already held (verified)
+    failed: list[tuple[Path, str]]    # files left in place, and why
 
-    from .models import Attachment
+    @property
+    def moved_bytes(self) -> int:
+        return sum(size for _path, size in self.moved)
 
-    referenced = set(db.session.scalars(select(Attachment.sha256).distinct()))
-    cutoff = time.time() - min_age_seconds
-    removed = []
-    for path in sorted(store.root.glob("??/*")):
-        if path.is_file() and path.name not in referenced and path.stat().st_mtime < cutoff:
-            if not dry_run:
-                path.unlink()
-            removed.append(path)
-    return removed
+
+def move_folder_into_store(store: UploadStore, root: str | Path) -> MoveReport:
+    """``flask uploads migrate``: move the files of the upload folder of earlier versions (named
+    ``ab/abcdef…`` by their SHA-256) into the attachment store, one transaction per file.
+
+    A file is read, its SHA-256 checked against its name, its bytes stored (unless the store holds
+    them already) and committed, read back from the store and checked again; only then is the file
+    deleted. Whatever fails leaves the file where it is, with the reason; so the command can be run
+    again, and once everything is moved it finds nothing to do. The bytes keep the file's time as
+    their ``stored_at``, so that an orphaned file stays an old orphan for ``flask uploads prune``.
+    """
+    root = Path(root)
+    report = MoveReport([], [], [])
+    if not root.is_dir():
+        return report
+    for path in sorted(p for p in root.glob("*/*") if p.is_file()):
+        digest = path.name
+        if not _is_digest(digest) or path.parent.name != digest[:2]:
+            report.failed.append((path, "not an upload (the name is not its SHA-256)"))
+            continue
+        try:
+            data = path.read_bytes()
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+        except OSError as e:
+            report.failed.append((path, f"cannot be read: {e.strerror or e}"))
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            report.failed.append((path, "its content does not match its name (SHA-256 differs)"))
+            continue
+        held = store.open(digest) is not None
+        if not held:
+            content_type = db.session.scalar(select(Attachment.content_type)
+                                             .where(Attachment.sha256 == digest).limit(1)) or _sniff(data)
+            store.blobs.put(digest, data, content_type, touch=False, stored_at=mtime)
+        db.session.commit()
+        copy = store.open(digest)
+        if copy is None or hashlib.sha256(copy.read()).hexdigest() != digest:
+            report.failed.append((path, "the stored copy does not verify (SHA-256 differs)"))
+            continue
+        try:
+            path.unlink()
+        except OSError as e:
+            report.failed.append((path, f"stored and verified, but cannot be deleted: {e.strerror or e}"))
+            continue
+        if held:
+            report.present.append(path)
+        else:
+            report.moved.append((path, len(data)))
+        try:
+            path.parent.rmdir()   # the last file of its folder
+        except OSError:
+            pass
+    return report
+
+
+def _is_digest(name: str) -> bool:
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)
+
+
+def _sniff(data: bytes) -> str:
+    """A file's type by its first bytes alone (the attachments that named it are gone)."""
+    return next((ctype for magic, _exts, ctype in _SIGNATURES if ctype and data.startswith(magic)),
+                "application/octet-stream")

@@ -39,8 +39,8 @@ def ctx(app):
     """An app context over an empty database with the diagrams deployed."""
     with app.app_context():
         _empty(app)
-        from webui.api.security import limiter
-        limiter.reset()   # the API's rate-limit counters start empty too
+        from webui import limiter
+        limiter.reset()   # the rate-limit counters start empty too (also when they live in Redis)
         app.extensions["services"].deploy_definitions()
         yield app
         db.session.remove()

@@ -1,4 +1,5 @@
-"""A deployment made by one process is served by every other at its next request, no restart.
+"""A change made by one process is used by every other at its next request, no restart: a
+deployment (its diagram and forms) and the working calendar (engine.generations).
 
 Two gunicorn workers serve the test database; they first serve the shipped unlock process (so
 each has cached what it serves). A separate process (``flask bpmn deploy``) then deploys the
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,11 +74,19 @@ def _free_port() -> int:
 @pytest.fixture()
 def two_workers(ctx):
     """gunicorn -w 2 on the test database; yields its base URL."""
+    with gunicorn(ctx) as base:
+        yield base
+
+
+@contextmanager
+def gunicorn(app, workers: int = 2, **env):
+    """``gunicorn -w workers`` on ``app``'s database, with ``env`` added to its environment; yields
+    its base URL once it answers."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": ctx.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test",
-           "UPLOAD_DIR": ctx.config["UPLOAD_DIR"]}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-                               "webui:create_app()"], cwd=ROOT, env=env,
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "test",
+           "UPLOAD_DIR": app.config["UPLOAD_DIR"], **env}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers),
+                               "-b", f"127.0.0.1:{port}", "webui:create_app()"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -152,3 +162,41 @@ def test_a_bundle_deployed_by_another_process_is_served_by_every_worker_at_its_n
     status, page = reviewer.request(f"/review/task/{old_task.id}")
     assert status == 200 and "核查结论" not in page
 
+
+
+def test_a_closed_day_entered_by_another_process_sets_due_dates_at_every_workers_next_request(ctx, world, services,
+                                                                                           two_workers):
+    """Both workers compute due dates with the calendar they cached (the inbox shows the days left of
+    each task); the administrator of another host then closes the next working day (本地停止办公).
+    Every application reported afterwards, whichever worker takes it, falls due a working day later."""
+    from engine import calendar_store, deadlines, workcalendar
+    from engine.db import unit_of_work
+    from handlers.models import UnlockApplication
+    first = _saved_unlock(world, services, "张甲")
+    db.session.commit()
+    applicant, reviewer = Browser(two_workers), Browser(two_workers)
+    applicant.login("contractor_user")
+    reviewer.login("agency_reviewer")
+    assert applicant.post(f"/apply/unlock/{first}/report", {"back": "list"}, f"/apply/unlock/{first}") == 302
+    for _ in range(12):   # each worker's inbox computes days left: the calendar is cached in both
+        status, page = reviewer.request("/review/")
+        assert status == 200 and "张甲" in page
+
+    # another process (this test's) closes the next working day: its rows and the generation, one commit
+    before = workcalendar.current()
+    closed = before.add_working_days(workcalendar.today(), 1)
+    with unit_of_work():
+        calendar_store.set_local_day(closed, False, "本地停止办公", "平台管理员")
+    db.session.commit()
+
+    db.session.rollback()
+    reported = [_saved_unlock(world, services, name) for name in ("李乙", "王丙", "赵丁", "钱戊")]
+    db.session.commit()
+    for app_id in reported:
+        assert applicant.post(f"/apply/unlock/{app_id}/report", {"back": "list"}, f"/apply/unlock/{app_id}") == 302
+    for app_id in reported:
+        task = _open_task(db.session.get(UnlockApplication, app_id).instance_id)
+        assert task.due_rule == "wd:5"
+        due = deadlines.due_at(task.created_at, task.due_rule)   # this process: the new calendar
+        assert task.due_at == due.at, (app_id, task.due_at, due.at)
+        assert task.due_at > deadlines.due_at(task.created_at, task.due_rule, before).at   # a working day later

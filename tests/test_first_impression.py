@@ -49,7 +49,7 @@ def test_the_demo_attachments_are_those_pdfs_and_js1_can_file_a_permit_supplemen
     stored = db.session.scalars(select(Attachment)).all()
     assert stored
     for attachment in stored:
-        assert_valid_pdf(services.uploads.path_for(attachment.sha256).read_bytes())
+        assert_valid_pdf(services.uploads.open(attachment.sha256).read())
     js1 = Principal.of(db.session.scalar(select(User).where(User.username == "js1")).accounts[0])
     assert [p for p in services.permit.picks(js1) if p.reason is None], "js1 has a project awaiting its permit"
 

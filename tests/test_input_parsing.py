@@ -186,8 +186,8 @@ def test_a_non_integer_replacement_is_refused_with_the_field_named(client_world,
     assert row_counts(*TABLES) == before
 
 
-def test_service_refuses_more_files_than_the_limit(tmp_path):
-    store = UploadStore(tmp_path, max_files=2)
+def test_service_refuses_more_files_than_the_limit():
+    store = UploadStore(max_files=2)
     store.check_count(2)
     with pytest.raises(Exception) as exc:
         store.check_count(3)

@@ -22,9 +22,15 @@ SENT = "如果该账号存在并已登记电子邮箱，重置密码的链接已
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
-    app.extensions.pop("rate_limits", None)
+    _reset_limits(app)
     yield
-    app.extensions.pop("rate_limits", None)
+    _reset_limits(app)
+
+
+def _reset_limits(app):
+    from webui import limiter
+    with app.app_context():
+        limiter.reset()
 
 
 def _with_email(world, key="contractor_user", email="wu@contractor.example") -> User:

@@ -9,7 +9,11 @@ PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login"
           "auth.register_details", "auth.register_done", "auth.register_guide", "auth.forgot_password",
           "auth.reset_password", "qr.new", "qr.poll", "mobile.login",
           # the phone's pages send a phone that is not signed in to their own login page (tests/test_qr_login.py)
-          "mobile.scan", "mobile.confirm", "mobile.cancel"}
+          "mobile.scan", "mobile.confirm", "mobile.cancel",
+          # the operators' endpoints are for probes and Prometheus, not users: /healthz and /readyz
+          # say only ok/ready or why not; /metrics is 404 unless METRICS_TOKEN or METRICS_ALLOWED_IPS
+          # allows the scraper (tests/test_operability.py)
+          "readyz", "metrics"}
 SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
                "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1",

@@ -50,14 +50,17 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # deployment by any worker or host served at the next request, engine.generations); the task page,
 # the page after claim and approve +1 more (the task's form comes from its own version's bundle:
 # one read of the instance's version, engine.definitions.form_of_instance).
+# Attachments in the database added, with reason: save+upload +1 (the file's bytes are written to
+# upload_blob in the save's own transaction, one INSERT … ON CONFLICT, instead of to a folder on one
+# host's disk; handlers/uploads.py DatabaseStore).
 EXPECTED = {
     "sqlite": {
-        "list page": 7, "create": 14, "detail page": 26, "save+upload": 13, "list page after save": 7,
+        "list page": 7, "create": 14, "detail page": 26, "save+upload": 14, "list page after save": 7,
         "report": 19, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 10,
         "claim": 11, "task page after claim": 33, "approve": 28, "task page after approve": 5,
     },
     "postgresql": {
-        "list page": 6, "create": 9, "detail page": 23, "save+upload": 8, "list page after save": 6,
+        "list page": 6, "create": 9, "detail page": 23, "save+upload": 9, "list page after save": 6,
         "report": 12, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 9,
         "claim": 6, "task page after claim": 25, "approve": 24, "task page after approve": 4,
     },

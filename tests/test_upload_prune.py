@@ -1,11 +1,14 @@
-"""flask uploads prune: files no attachment refers to are removed; referenced and young ones stay."""
-import os
-import time
+"""flask uploads prune: stored bytes no attachment refers to are removed; referenced and recently
+stored ones stay."""
+from datetime import timedelta
+
+from sqlalchemy import select, update
 
 from engine.db import db
-from handlers.models import Attachment
+from engine.models import utcnow
+from handlers.models import Attachment, UploadBlob
 
-from .world import locked_person, reported_unlock
+from .world import PDF_BYTES, locked_person, reported_unlock
 
 
 def test_prune_removes_only_old_orphans(world, services, ctx):
@@ -15,17 +18,32 @@ def test_prune_removes_only_old_orphans(world, services, ctx):
     store = services.uploads
     orphan = store.save(b"%PDF-1.4 orphan", "orphan.pdf")
     young = store.save(b"%PDF-1.4 young orphan", "young.pdf")
-    old = time.time() - 7200
-    for digest in (orphan.sha256, kept.sha256):
-        os.utime(store.path_for(digest), (old, old))
+    db.session.execute(update(UploadBlob).where(UploadBlob.sha256.in_([orphan.sha256, kept.sha256]))
+                       .values(stored_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
 
     dry = ctx.test_cli_runner().invoke(args=["uploads", "prune", "--dry-run"])
-    assert "would remove" in dry.output and store.path_for(orphan.sha256).exists()
+    assert f"would remove {orphan.sha256}" in dry.output and store.open(orphan.sha256) is not None
 
     result = ctx.test_cli_runner().invoke(args=["uploads", "prune"])
     assert result.exit_code == 0, result.output
-    assert "1 orphaned file(s)" in result.output
-    assert not store.path_for(orphan.sha256).exists()
-    assert store.path_for(kept.sha256).exists()            # referenced by the unlock form
-    assert store.path_for(young.sha256).exists()           # may belong to an upload in flight
+    assert f"1 orphaned file(s), {len(b'%PDF-1.4 orphan')} bytes" in result.output
+    assert store.open(orphan.sha256) is None
+    assert store.open(kept.sha256).read() == PDF_BYTES      # referenced by the unlock form
+    assert store.open(young.sha256) is not None              # may belong to an upload in flight
     assert db.session.query(Attachment).count() == 1
+
+
+def test_an_upload_that_finds_old_bytes_spares_them(services, ctx):
+    """An upload of content stored long ago, now referred to by nothing, marks it as stored again:
+    a prune running while that upload's action is in flight must not take the bytes away."""
+    old = services.uploads.save(b"%PDF-1.4 the same scan", "扫描件.pdf")
+    db.session.execute(update(UploadBlob).values(stored_at=utcnow() - timedelta(hours=2)))
+    db.session.commit()
+    services.uploads.save(b"%PDF-1.4 the same scan", "同一份扫描件.pdf")
+    db.session.commit()
+
+    result = ctx.test_cli_runner().invoke(args=["uploads", "prune"])
+    assert "0 orphaned file(s)" in result.output
+    assert services.uploads.open(old.sha256).read() == b"%PDF-1.4 the same scan"
+    assert db.session.scalar(select(UploadBlob.stored_at)) > utcnow() - timedelta(minutes=5)

@@ -78,17 +78,31 @@ def test_admin_entries_beat_the_library(ctx):
     assert workcalendar.add_working_days(date(2025, 9, 30), 3) == date(2025, 10, 11)
 
 
-def test_other_processes_see_a_change_at_their_next_revision_check(ctx, monkeypatch):
+def test_other_processes_see_a_change_at_their_next_request(ctx, services):
+    services.refresh()   # a request's generation check: this process has seen every change so far
     workcalendar.current()
-    # another process's change: written without this process invalidating its cache
+    # another process's change: its rows and its generation, written without this process's cache knowing
+    from engine import generations
     from engine.models import CalendarDay, CalendarYear, utcnow
     from engine.db import db
     with unit_of_work():
         db.session.add(CalendarDay(day=date(2025, 10, 11), kind="local", working=False, name="x"))
         db.session.add(CalendarYear(year=2025, has_schedule=False, changed_at=utcnow(), changed_by="x"))
+        generations.bump(generations.CALENDAR)
     assert workcalendar.is_working_day(date(2025, 10, 11))            # cached
-    monkeypatch.setattr(workcalendar, "RECHECK_SECONDS", 0)
-    assert not workcalendar.is_working_day(date(2025, 10, 11))        # the revision changed: reloaded
+    services.refresh()                                                # the next request's one read
+    assert not workcalendar.is_working_day(date(2025, 10, 11))        # the generation moved: reloaded
+
+
+def test_a_change_rolled_back_leaves_no_calendar_behind(ctx):
+    class Refused(Exception):
+        pass
+    with pytest.raises(Refused):
+        with unit_of_work():
+            calendar_store.set_local_day(date(2025, 10, 13), False, "停电", "测试")
+            assert not workcalendar.is_working_day(date(2025, 10, 13))   # the command sees its change
+            raise Refused()
+    assert workcalendar.is_working_day(date(2025, 10, 13))            # gone with the rollback
 
 
 CSV_2027 = "date,type,name\n2027-01-01,休,元旦\n2027-02-06,休,春节\n2027-02-07,班,春节调休\n"
@@ -169,3 +183,21 @@ def test_working_days_between_matches_day_by_day_counting():
             a = start + timedelta(days=offset)
             b = a + timedelta(days=span)
             assert cal.working_days_between(a, b) == walked(a, b), (a, b)
+
+
+def test_a_job_worker_sees_another_processs_change_before_its_next_batch(ctx, services):
+    from engine import generations, jobs
+    from engine.models import CalendarDay
+    from engine.db import db
+    worker = services.worker()
+    seen = []
+    worker.handlers = {**worker.handlers, "test.calendar": lambda job: seen.append(
+        workcalendar.is_working_day(date(2025, 10, 14)))}
+    with unit_of_work():
+        jobs.enqueue("test.calendar")
+    assert worker.run_due() == 1 and seen == [True]   # the worker's calendar is cached now
+    with unit_of_work():   # another process's change, this process's cache left alone
+        db.session.add(CalendarDay(day=date(2025, 10, 14), kind="local", working=False, name="x"))
+        generations.bump(generations.CALENDAR)
+        jobs.enqueue("test.calendar")
+    assert worker.run_due() == 1 and seen == [True, False]

@@ -22,21 +22,24 @@ def create_app(overrides: dict | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
     trust_proxies(app)
+    from . import logs, ops
+    logs.init_app(app)   # first: the request id is there for every other hook's log lines
     database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
-                                                 app.config["UPLOAD_MAX_FILES"])
+    app.extensions["services"] = Services.create(app.config["UPLOAD_MAX_BYTES"], app.config["UPLOAD_MAX_FILES"])
     _configure_email(app)
     _configure_webhooks(app)
 
-    from . import auth, cli, filters, inputs, security
+    from . import auth, cli, filters, inputs, limiter, security
+    limiter.init_app(app)   # every rate limit, counted in RATELIMIT_STORAGE_URI or the database
     inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter
     auth.init_app(app)
     security.init_app(app)
     filters.init_app(app)
     cli.init_app(app)
     _refresh_per_request(app)
+    ops.init_app(app, _migrations_dir())   # /healthz, /readyz, /metrics and the latency histogram
     _register_blueprints(app)
     from . import api
     api.init_app(app, csrf)
@@ -58,12 +61,15 @@ def trust_proxies(app: Flask) -> None:
 
 def _refresh_per_request(app: Flask) -> None:
     """Every request first serves what any process of any host deployed since this one last
-    looked (one small row read: engine.generations); static files skip it."""
+    looked (one small row read: engine.generations); static files and the operators' endpoints
+    (probes, the metrics scrape) skip it."""
     from flask import request
+
+    from .ops import ENDPOINTS as OPS_ENDPOINTS
 
     @app.before_request
     def _refresh_caches():
-        if request.endpoint != "static":
+        if request.endpoint != "static" and request.endpoint not in OPS_ENDPOINTS:
             app.extensions["services"].refresh()
 
 

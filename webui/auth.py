@@ -25,12 +25,14 @@ def init_app(app):
 
 
 # what a login whose password an administrator reset may still open before choosing a new one
-_BEFORE_NEW_PASSWORD = {"auth.password", "auth.logout", "static", "healthz"}
+_BEFORE_NEW_PASSWORD = {"auth.password", "auth.logout", "static"}
 
 
 def _password_change_first():
-    """After an administrator's password reset, the login's first task is a new password."""
-    if request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint is None:
+    """After an administrator's password reset, the login's first task is a new password.
+    The operators' endpoints (probes, the metrics scrape) never load a login."""
+    from .ops import ENDPOINTS as OPS_ENDPOINTS
+    if request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint in OPS_ENDPOINTS or request.endpoint is None:
         return None
     if current_user.is_authenticated and current_user.user.must_change_password:
         return redirect(url_for("auth.password"))

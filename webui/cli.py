@@ -1,5 +1,5 @@
 """Admin commands: ``flask bpmn check|deploy|versions|export|draft …|validate-draft|deploy-draft|test|diff|migrate|rollback``, ``flask init-db``, ``flask engine retry|worker|retry-job``,
-``flask calendar …``, ``flask check-invariants``, ``flask uploads prune``, ``flask audit verify``."""
+``flask calendar …``, ``flask check-invariants``, ``flask uploads prune|migrate``, ``flask backup``, ``flask audit verify``."""
 import sys
 from pathlib import Path
 
@@ -392,8 +392,10 @@ def check_invariants_command():
 @click.option("--poll", default=1.0, show_default=True, help="seconds to wait when no job is due")
 @click.option("--batch", default=20, show_default=True, help="jobs claimed per round trip")
 @click.option("--lease", default=300, show_default=True, help="seconds a claimed job stays this worker's")
+@click.option("--grace", default=25.0, show_default=True,
+              help="on SIGTERM: seconds to finish the jobs under way before handing them back")
 @with_appcontext
-def engine_worker(once, delivery_threads, poll, batch, lease):
+def engine_worker(once, delivery_threads, poll, batch, lease, grace):
     import signal
     import threading
     from datetime import timedelta
@@ -411,8 +413,9 @@ def engine_worker(once, delivery_threads, poll, batch, lease):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"worker {lanes[0].worker_id} started ({len(lanes) - 1} webhook delivery thread(s))")
-    run_lanes(current_app._get_current_object(), lanes, stop, poll)
-    click.echo(f"worker {lanes[0].worker_id} stopped")
+    stuck = run_lanes(current_app._get_current_object(), lanes, stop, poll, grace)
+    click.echo(f"worker {lanes[0].worker_id} stopped" +
+               (f" ({stuck} job(s) still running after {grace:g} s handed back)" if stuck else ""))
 
 
 @engine_group.command("retry-job", help="Run a failed job (an incident) again.")
@@ -425,21 +428,58 @@ def engine_retry_job(job_id):
     sys.exit(0 if ok else 1)
 
 
-@click.group("uploads", help="Uploaded files.")
+@click.group("uploads", help="Uploaded files (their bytes live in the database).")
 def uploads_group():
     pass
 
 
-@uploads_group.command("prune", help="Delete stored files that no attachment refers to.")
+@uploads_group.command("prune", help="Delete stored bytes that no attachment refers to.")
 @click.option("--dry-run", is_flag=True, help="only list them")
-@click.option("--min-age", default=3600, show_default=True, help="keep files younger than this (seconds)")
+@click.option("--min-age", default=3600, show_default=True, help="keep bytes stored less than this ago (seconds)")
 @with_appcontext
 def uploads_prune(dry_run, min_age):
-    from handlers.uploads import prune_orphans
+    from handlers.uploads import prune_orphans, size_label
     removed = prune_orphans(_services().uploads, min_age, dry_run)
-    for path in removed:
-        click.echo(("would remove " if dry_run else "removed ") + str(path))
-    click.echo(f"{len(removed)} orphaned file(s)")
+    for orphan in removed:
+        click.echo(("would remove " if dry_run else "removed ") + f"{orphan.sha256} ({size_label(orphan.size)})")
+    click.echo(f"{len(removed)} orphaned file(s), {sum(o.size for o in removed)} bytes")
+
+
+@uploads_group.command("migrate", help="Move the files of the upload folder (UPLOAD_DIR) into the database.")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="the folder to move (default: UPLOAD_DIR)")
+@with_appcontext
+def uploads_migrate(directory):
+    from handlers.uploads import move_folder_into_store
+    root = directory or Path(current_app.config["UPLOAD_DIR"])
+    report = move_folder_into_store(_services().uploads, root)
+    for path, size in report.moved:
+        click.echo(f"moved {path} ({size} bytes)")
+    for path in report.present:
+        click.echo(f"already stored, removed {path}")
+    for path, reason in report.failed:
+        click.echo(f"could not move {path}: {reason}", err=True)
+    if not (report.moved or report.present or report.failed):
+        click.echo(f"nothing to move: no files in {root}")
+        return
+    click.echo(f"moved {len(report.moved)} file(s), {report.moved_bytes} bytes, from {root} into the database"
+               + (f"; {len(report.present)} already stored" if report.present else "")
+               + (f"; {len(report.failed)} could not be moved" if report.failed else ""))
+    sys.exit(1 if report.failed else 0)
+
+
+@click.command("backup", help="Back up the database, attachments included, to FILE "
+                               "(PostgreSQL: pg_dump --format=custom; SQLite: an online copy).")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(file):
+    from handlers.backup import BackupFailed, backup
+    try:
+        how = backup(file)
+    except BackupFailed as e:
+        click.echo(f"backup failed: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"backed up to {file} ({file.stat().st_size} bytes, {how})")
 
 
 @click.group("calendar", help="The working-day calendar (holidays, make-up days, local days).")
@@ -553,6 +593,7 @@ def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)
     app.cli.add_command(uploads_group)
+    app.cli.add_command(backup_command)
     app.cli.add_command(check_invariants_command)
     app.cli.add_command(audit_group)
     try:

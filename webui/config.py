@@ -11,6 +11,8 @@ def load_config(app) -> None:
     app.config.update(
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ynqs.sqlite3'}",
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(instance),
+        # uploads live in the database (upload_blob); this is only the folder where earlier versions
+        # kept them, which `flask uploads migrate` moves into the database
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
@@ -31,6 +33,9 @@ def load_config(app) -> None:
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "").rstrip("/"),
         # the public progress lookup (/progress): lookups per client address per minute
         PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
+        # where every rate limit is counted (webui/limiter.py): unset, the application's database
+        # ("database://"), shared by all its workers and hosts; or e.g. redis://host:6379/0
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI") or "database://",
         # A file beyond UPLOAD_MAX_BYTES is read but not kept (webui/uploads.py), so that the form comes
         # back with what was typed and the limit named. Only a request beyond this ceiling gets the
         # generic 413 page; the reverse proxy's body limit should be at least as large.
@@ -59,6 +64,13 @@ def load_config(app) -> None:
         WEBHOOK_DELIVERY_THREADS=int(os.environ.get("WEBHOOK_DELIVERY_THREADS", 4)),
         # per-request timings in a Server-Timing header (webui/profiling.py); a measuring tool, off by default
         REQUEST_PROFILE=os.environ.get("REQUEST_PROFILE", "0") == "1",
+        # logs: "text" (as the servers write them) or "json" (one JSON object per line, with request ids)
+        LOG_FORMAT=os.environ.get("LOG_FORMAT", "text").strip().lower(),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        # /metrics is off (404) unless one of these is set: a bearer token the scraper sends, and/or
+        # the addresses and networks it scrapes from (docs/operators.md "Running a farm")
+        METRICS_TOKEN=os.environ.get("METRICS_TOKEN", ""),
+        METRICS_ALLOWED_IPS=os.environ.get("METRICS_ALLOWED_IPS", ""),
     )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgres://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + \

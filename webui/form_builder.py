@@ -7,6 +7,9 @@ from handlers.applications import Upload
 
 from .forms_apply import files_only, valid_id
 
+# (form key, targets) -> class, rebuilt when the FormSpec object differs: specs come from a deployed
+# bundle by its content hash (engine.definitions.forms_by_hash), which never changes, so the cache
+# follows a new deployment without a generation of its own (engine.generations)
 _CLASSES: dict[tuple, type] = {}
 
 

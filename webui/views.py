@@ -27,7 +27,3 @@ def register(app):
         """Browsers ask for it on every site, whatever the page links: answer instead of a 404."""
         return send_from_directory(app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
                                    max_age=86400)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}

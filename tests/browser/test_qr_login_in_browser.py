@@ -16,7 +16,9 @@ PHONE_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebK
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits(app):
     """Every login page of the suite asks for codes from 127.0.0.1: these tests start afresh."""
-    app.extensions.pop("rate_limits", None)
+    from webui import limiter
+    with app.app_context():
+        limiter.reset()
     yield
     app.config["QR_LOGIN_SECONDS"] = 120
 

@@ -41,12 +41,11 @@ def init_app(app, csrf) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", PREFIX)
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    # per-token rate limit, and per-address limit of calls without a valid token; the counts live in
-    # memory (per process) unless a shared store is named
+    # per-token rate limit, and per-address limit of calls without a valid token; counted by the
+    # product's one limiter (webui/limiter.py), in the database or RATELIMIT_STORAGE_URI
     from .security import AUTH_FAILURE_LIMIT, RATE_LIMIT
     app.config.setdefault("API_RATE_LIMIT", os.environ.get("API_RATE_LIMIT", RATE_LIMIT))
     app.config.setdefault("API_AUTH_FAILURE_LIMIT", os.environ.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("RATELIMIT_STORAGE_URI", "memory://"))
     api = ProblemApi(app, spec_kwargs={"info": {"description": "工改系统、人员库与其他系统对接的 JSON 接口。"}})
     from ..inputs import MAX_BIG_ID, MAX_ID, BigIdConverter, IdConverter
     api.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
@@ -56,7 +55,6 @@ def init_app(app, csrf) -> None:
     api.spec.options["security"] = [{"bearer": []}]
 
     from . import docs, intake, processes, security, webhooks
-    security.limiter.init_app(app)
     for blp in (intake.blp, processes.blp, webhooks.blp):
         csrf.exempt(blp)
         api.register_blueprint(blp, url_prefix=PREFIX)

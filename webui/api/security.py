@@ -13,12 +13,11 @@ Rate limits are counted after the token is checked (docs/operators.md "Rate limi
 from functools import wraps
 
 from flask import current_app, g, request
-from flask_limiter import Limiter
-from limits import parse
 
 from handlers import api_tokens
 from handlers.api_tokens import Caller
 
+from .. import limiter
 from .problems import problem
 
 OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
@@ -51,8 +50,9 @@ def authenticate():
 
 
 def _hit(limit: str, *key: str) -> bool:
-    """Count one call against ``key``; False when it is over ``limit`` (e.g. "600 per minute")."""
-    return limiter.limiter.hit(parse(limit), "api", *key)
+    """Count one call against ``key``; False when it is over ``limit`` (e.g. "600 per minute"),
+    in the product's one limiter (webui/limiter.py)."""
+    return limiter.hit(limit, "api", *key)
 
 
 def _too_many():
@@ -98,11 +98,6 @@ def user_required(view):
             return problem(403, "该接口须使用个人令牌（以用户身份调用）")
         return view(*args, **kwargs)
     return wrapper
-
-
-# the counters' store (RATELIMIT_STORAGE_URI: memory by default, e.g. Redis to share them between
-# workers); the limits themselves are applied in ``authenticate``, once the caller is known
-limiter = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[])
 
 
 def protect(blp) -> None:

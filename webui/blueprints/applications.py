@@ -5,9 +5,11 @@ One blueprint, parameterised by the entry's kind; what differs between processes
 refusals are flashed, form errors re-render the page with the posted values (400).
 """
 import math
+import unicodedata
 from functools import wraps
+from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.errors import EngineError
 from handlers.database import key_of
@@ -328,11 +330,7 @@ def download(kind, app_id, att_id):
     att = next((a for a in svc.attachments(app) if a.id == att_id), None)
     if att is None:
         abort(404)
-    path = services().uploads.path_for(att.sha256)
-    if not path.exists():
-        abort(404)
-    resp = send_file(path, mimetype=att.content_type, as_attachment=True, download_name=att.filename,
-                     max_age=0)
+    resp = _file_response(att, as_attachment=True)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Cache-Control"] = "private, no-store"
     return resp
@@ -350,12 +348,28 @@ def view_attachment(kind, app_id, att_id):
         abort(404)
     if att.content_type not in INLINE_TYPES:
         return redirect(url_for(".download", kind=kind, app_id=app_id, att_id=att_id))
-    path = services().uploads.path_for(att.sha256)
-    if not path.exists():
-        abort(404)
-    resp = send_file(path, mimetype=att.content_type, as_attachment=False, download_name=att.filename, max_age=0)
+    resp = _file_response(att, as_attachment=False)
     resp.headers.update(INLINE_HEADERS)
     return resp
+
+
+def _file_response(att, as_attachment: bool) -> Response:
+    """The attachment's bytes streamed from the attachment store as they are read (chunks), named
+    as uploaded; its SHA-256 is the ETag, and ranges are served (a PDF viewer may ask for them)."""
+    blob = services().uploads.open(att.sha256)
+    if blob is None:
+        abort(404)
+    resp = Response(blob.chunks, mimetype=att.content_type, direct_passthrough=True)
+    resp.content_length = blob.size
+    try:
+        att.filename.encode("ascii")
+        names = {"filename": att.filename}
+    except UnicodeEncodeError:   # as Werkzeug's send_file: an ASCII fallback and the RFC 5987 name
+        names = {"filename": unicodedata.normalize("NFKD", att.filename).encode("ascii", "ignore").decode("ascii"),
+                 "filename*": "UTF-8''" + quote(att.filename, safe="!#$&+-.^_`|~")}
+    resp.headers.set("Content-Disposition", "attachment" if as_attachment else "inline", **names)
+    resp.set_etag(att.sha256)
+    return resp.make_conditional(request.environ, accept_ranges=True, complete_length=blob.size)
 
 
 # what the in-page viewer shows without downloading; SVG is not among them (it can carry script)

@@ -9,7 +9,7 @@ from handlers.applications import Upload
 from handlers.errors import DomainError, FieldErrors, NotFound
 from handlers.models import ACCOUNT_STATUS, ORG_KINDS, User
 
-from .. import login_methods, ratelimit, services
+from .. import limiter, login_methods, services
 from ..auth import ACCOUNT_KEY, remember_epoch, safe_next, start_session
 from ..forms.auth import (
     REGISTRABLE_KINDS, AddRoleForm, CorrectionForm, ForgotPasswordForm, KindForm, LogoutForm, PasswordForm,
@@ -83,7 +83,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
     if form.validate_on_submit():
-        if not ratelimit.allow("password_reset", current_app.config["PASSWORD_RESETS_PER_HOUR"], 3600):
+        if not limiter.hit(limiter.per_hour(current_app.config["PASSWORD_RESETS_PER_HOUR"]), "password_reset"):
             flash("申请过于频繁，请稍后再试", "error")
             return render_template("auth/forgot.html", form=form), 429
         base = current_app.config["PUBLIC_URL"] or request.url_root

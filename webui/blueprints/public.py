@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length
 from engine.text import natural_key
 from handlers import progress
 
-from .. import ratelimit
+from .. import limiter
 
 bp = Blueprint("public", __name__)
 
@@ -25,7 +25,7 @@ def lookup():
     form = ProgressForm()
     result, status = None, 200
     if request.method == "POST":
-        if not ratelimit.allow("progress", current_app.config["PROGRESS_LOOKUPS_PER_MINUTE"], 60):
+        if not limiter.hit(limiter.per_minute(current_app.config["PROGRESS_LOOKUPS_PER_MINUTE"]), "progress"):
             return render_template("public/progress.html", form=form, result=None,
                                    refused="查询过于频繁，请一分钟后再试"), 429
         if form.validate():

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 from handlers import login_codes
 from handlers.errors import DomainError
 
-from .. import ratelimit
+from .. import limiter
 from ..auth import safe_next, start_session
 
 QR_COOKIE = "qr_login"   # "<code>.<secret>" of the code this browser shows
@@ -41,7 +41,7 @@ def qr_svg(url: str) -> str:
 @bp.post("/new")
 def new():
     """A fresh code for this browser (the page's first one, or the one after an expiry)."""
-    if not ratelimit.allow("qr_login", current_app.config["QR_CODES_PER_MINUTE"], 60):
+    if not limiter.hit(limiter.per_minute(current_app.config["QR_CODES_PER_MINUTE"]), "qr_login"):
         return jsonify(state="refused", message="二维码刷新过于频繁，请稍后再试"), 429
     issued = login_codes.issue(request.user_agent.string, request.remote_addr or "",
                                current_app.config["QR_LOGIN_SECONDS"])

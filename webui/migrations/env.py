@@ -11,7 +11,10 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Not when the process logs JSON (LOG_FORMAT=json, webui/logs.py): that handler stays. Loggers that
+# exist already (the application's) keep logging either way.
+if not any(h.get_name() == "ynqs-json" for h in logging.getLogger().handlers):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
