@@ -219,7 +219,8 @@ class _app_on:
         from .services import Services
         self.ctx = self.app.app_context()
         self.ctx.push()
-        services = Services.create(self.uploads.name)
+        # a throwaway signing key for the certificates its approvals issue
+        services = Services.create(self.uploads.name, key_dir=f"{self.uploads.name}/certificate_keys")
         # the engine's registry is the process's own: a scenario that states an operator's outcome
         # changes a copy, never what the serving application runs
         engine = services.engine

@@ -8,6 +8,7 @@ from engine.jobs import IOJob, JobExecutor
 
 from . import catalog, notifications, password_resets, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
+from .certificates import CertificateService, KeyRing
 from .migration import MigrationService
 from .operations import OperationsService
 from .processes import build_engine
@@ -27,15 +28,23 @@ class Services:
     operations: OperationsService
     studio: StudioService   # the designer's studio (handlers.studio)
     migration: MigrationService   # running applications to another version (handlers.migration)
+    certificates: CertificateService   # the certificates approvals issue, and their verification
 
     @classmethod
-    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES) -> "Services":
+    def create(cls, upload_dir: str | Path, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES,
+               key_dir: str | Path | None = None, public_url: str = "") -> "Services":
+        """``key_dir``: the certificates' signing keys (default: ``certificate_keys`` beside the
+        upload folder, i.e. in the instance folder); ``public_url``: the address the certificates'
+        QR codes lead to."""
         engine = build_engine()
         engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy
         uploads = UploadStore(upload_dir, max_upload, max_files)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
-        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
-                   OperationsService(engine), StudioService(engine), MigrationService(engine))
+        certificates = CertificateService(
+            engine, KeyRing(key_dir or Path(upload_dir).resolve().parent / "certificate_keys"), public_url)
+        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values()), certificates),
+                   OperationsService(engine, certificates), StudioService(engine), MigrationService(engine),
+                   certificates)
 
     def __getattr__(self, kind: str) -> ApplicationService:
         """``services.unlock`` and friends: the service of a catalogued process."""

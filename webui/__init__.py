@@ -26,7 +26,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.extensions["services"] = Services.create(app.config["UPLOAD_DIR"], app.config["UPLOAD_MAX_BYTES"],
-                                                 app.config["UPLOAD_MAX_FILES"])
+                                                 app.config["UPLOAD_MAX_FILES"], app.config["CERTIFICATE_KEY_DIR"],
+                                                 app.config["PUBLIC_URL"])
     _configure_email(app)
     _configure_webhooks(app)
 
