@@ -216,41 +216,48 @@ class CertificateService:
         self.public_url = public_url.rstrip("/")
 
     # -- issuing --------------------------------------------------------------------------------
-    def issue_for(self, app, issuer_org_id: int | None = None) -> IssuedCertificate | None:
-        """Issue the case's certificate (inside the approving command); a valid older one of the
-        same case is revoked as superseded. Cases without a project (registrations) issue none."""
+    def issue_for(self, app, issuer=None, supersede: bool = False) -> IssuedCertificate | None:
+        """Issue the case's certificate inside the approving command. ``issuer``: the approving
+        organisation as (id, name) (None: the organisation of the case's last approval, read from its
+        tasks); ``supersede``: revoke a valid older certificate of the case (a reissue). Cases without
+        a project (registrations) issue none."""
         if getattr(app, "project", None) is None or app.instance_id is None:
             return None
         entry = catalog.entry_of(app)
         instance = db.session.get(ProcessInstance, app.instance_id)
-        if issuer_org_id is None:
-            issuer_org_id = db.session.scalar(
-                select(HumanTask.completed_by_org_id).where(HumanTask.instance_id == app.instance_id,
-                                                            HumanTask.completed_by_org_id.is_not(None),
-                                                            HumanTask.outcome == "approve")
-                .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
-        issuer = db.session.get(Organization, issuer_org_id) if issuer_org_id else None
-        issuer = issuer or app.project.authority
+        if issuer is None:
+            issuer = self._last_approver(app)
         kind = COMPLETION if entry.key == "completion_filing" else CLOSING
         facts = completion_facts(app) if kind == COMPLETION else closing_facts(app, instance.subject)
         now = utcnow().replace(microsecond=0)
         cert = IssuedCertificate(
             serial=next_case_no(SERIAL_PREFIX, (now + LOCAL_OFFSET).year), instance_id=instance.id,
             case_no=instance.case_no or "", kind=kind, title=TITLES[kind],
-            facts=[["办件编号", instance.case_no or ""], *facts], issued_at=now, issuer_org_id=issuer.id,
-            issuer_name=issuer.name, status=CERT_VALID)
+            facts=[["办件编号", instance.case_no or ""], *facts], issued_at=now, issuer_org_id=issuer[0],
+            issuer_name=issuer[1], status=CERT_VALID)
         key_id = self.keys.current_id()
         key = self.keys.private(key_id)
         cert.key_id, cert.signature = key_id, _b64(key.sign(payload(cert)))
         cert.pdf = self._signed_pdf(cert, key)
         cert.pdf_sha256 = hashlib.sha256(cert.pdf).hexdigest()
         cert.pdf_signature = _PDF_FIELD.search(cert.pdf).group(3).decode()
-        for older in db.session.scalars(select(IssuedCertificate).where(
-                IssuedCertificate.instance_id == instance.id, IssuedCertificate.status == CERT_VALID)):
-            self._revoke(older, f"已由新证明 {cert.serial} 取代", issuer.name, now)
+        if supersede:
+            for older in db.session.scalars(select(IssuedCertificate).where(
+                    IssuedCertificate.instance_id == instance.id, IssuedCertificate.status == CERT_VALID)):
+                self._revoke(older, f"已由新证明 {cert.serial} 取代", issuer[1], now)
         db.session.add(cert)
         db.session.flush()
         return cert
+
+    @staticmethod
+    def _last_approver(app) -> tuple[int, str]:
+        """The organisation that completed the case's last approving task (the project's competent
+        authority if none is found)."""
+        org = db.session.scalar(
+            select(Organization).join(HumanTask, HumanTask.completed_by_org_id == Organization.id)
+            .where(HumanTask.instance_id == app.instance_id, HumanTask.outcome == "approve")
+            .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1)) or app.project.authority
+        return org.id, org.name
 
     def reissue(self, case_no: str, actor: Actor) -> IssuedCertificate:
         """A new certificate of an approved case from its facts as they are now (a correction); the
@@ -264,7 +271,7 @@ class CertificateService:
             if not db.session.scalar(select(IssuedCertificate.id).where(IssuedCertificate.instance_id == instance.id)
                                      .limit(1)):
                 raise DomainError("该办件未签发过证明，无需重新签发")
-            cert = self.issue_for(app)
+            cert = self.issue_for(app, supersede=True)
             self.engine.record(instance.id, actor, "重新签发证明", f"证明编号 {cert.serial}")
             return cert
 
