@@ -25,6 +25,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from xml.sax.saxutils import escape
 
+from .errors import DomainError
+
 FONT_NAME = "CJK"
 FONT_ENV = "PDF_CJK_FONT"
 # (file, index in a collection): the first that exists is used
@@ -36,8 +38,9 @@ FONT_CANDIDATES = (
 )
 
 
-class FontMissing(RuntimeError):
-    """No CJK TrueType font on this machine: run scripts/install-fonts (docs/operators.md)."""
+class FontMissing(DomainError):
+    """No CJK TrueType font on this machine: run scripts/install-fonts (docs/operators.md). A refusal,
+    so the approval that wanted the document is refused whole, with this message, and nothing changes."""
 
 
 @cache
