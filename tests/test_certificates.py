@@ -295,3 +295,24 @@ def test_the_applicant_and_the_reviewers_download_it_and_others_get_404(client_w
         assert client.get("/certificates/ZM-2099-000009.pdf").status_code == 404
         logout(client)
 
+
+
+def test_the_command_line_revokes_and_reissues(ctx, world, services):
+    app, first = approved_filing(world, services)
+    cli = ctx.test_cli_runner()
+    result = cli.invoke(args=["certificates", "reissue", app.case_no])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    [second, older] = services.certificates.of_instance(app.instance_id)
+    assert older.id == first.id and older.status == "revoked" and second.status == "valid"
+    assert f"issued {second.serial}" in result.output
+    result = cli.invoke(args=["certificates", "revoke", second.serial, "--reason", "工程信息有误"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    verdict = services.certificates.verify_link(second.serial, short(second))
+    assert verdict.status == REVOKED and "工程信息有误" in verdict.detail
+    again = cli.invoke(args=["certificates", "revoke", second.serial, "--reason", "再次作废"])
+    assert again.exit_code != 0 and "该证明已作废" in again.output
+    unknown = cli.invoke(args=["certificates", "revoke", "ZM-1999-000001", "--reason", "x"])
+    assert unknown.exit_code == 1 and "证明编号 ZM-1999-000001 不存在" in unknown.output
+    assert [e.action for e in services.completion.operation_log(app)][-2:] == ["重新签发证明", "证明作废"]

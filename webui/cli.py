@@ -576,11 +576,11 @@ def certificates_keys():
 @click.option("--reason", required=True, help="作废原因, shown by the verification page")
 @with_appcontext
 def certificates_revoke(serial, reason):
-    from handlers.errors import DomainError
+    from handlers.errors import AccessRefused, DomainError
     from handlers.operations import OPERATOR
     try:
         cert = _services().certificates.revoke(serial, reason, OPERATOR)
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{cert.serial} revoked: {cert.revoked_reason}")
 
@@ -590,11 +590,11 @@ def certificates_revoke(serial, reason):
 @click.argument("case_no")
 @with_appcontext
 def certificates_reissue(case_no):
-    from handlers.errors import DomainError
+    from handlers.errors import AccessRefused, DomainError
     from handlers.operations import OPERATOR
     try:
         cert = _services().certificates.reissue(case_no.strip(), OPERATOR)
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{case_no}: issued {cert.serial}")
 
