@@ -322,8 +322,10 @@ class CertificateService:
     def verify_pdf(self, data: bytes) -> Verdict:
         """An uploaded PDF: its embedded signature checked over its exact bytes."""
         found = list(_PDF_FIELD.finditer(data))
-        if len(found) != 1:
+        if not found:
             return Verdict(NOT_ISSUED, "文件中没有本系统的电子签名。", via="upload")
+        if len(found) > 1:   # e.g. saved again by an editor, which appends a copy of the document information
+            return Verdict(CHANGED, "文件在签发后被修改过（其中的签名信息出现了不止一次）。", via="upload")
         serial, key_id, signature = (g.decode() for g in found[0].groups())
         public = self.keys.public(key_id)
         if public is None:

@@ -173,6 +173,10 @@ def test_one_changed_byte_is_reported_as_changed(client_world, services):
     html = upload(client, bytes(data)).get_data(as_text=True)
     assert verdict_of(html) == CHANGED and "文件已被修改" in html
     assert "昆明南站综合体" not in html                                   # a changed file shows no facts
+    # saved again by an editor: an incremental update appended, repeating the document information
+    [field] = certs._PDF_FIELD.finditer(cert.pdf)
+    appended = cert.pdf + b"\n1 0 obj\n<< /Keywords (" + field.group(0) + b") >>\nendobj\n%%EOF\n"
+    assert services.certificates.verify_pdf(appended).status == CHANGED
     # the serial the PDF names, changed to another one of this server's
     forged = cert.pdf.replace(f"serial={cert.serial}".encode(), f"serial={cert.serial[:-1]}9".encode(), 1)
     assert forged != cert.pdf and services.certificates.verify_pdf(forged).status == CHANGED
