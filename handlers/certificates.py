@@ -389,7 +389,8 @@ class CertificateService:
         if len(reason) > REASON_MAX:
             raise DomainError(f"作废原因：不能超过 {REASON_MAX} 个字", "reason")
         with self.engine.command():
-            cert = db.session.scalar(select(IssuedCertificate).where(IssuedCertificate.serial == (serial or "").strip()))
+            serial = (serial or "").strip()
+            cert = db.session.scalar(select(IssuedCertificate).where(IssuedCertificate.serial == serial))
             if cert is None:
                 raise NotFound(f"证明编号 {serial} 不存在")
             if cert.status == CERT_REVOKED:

@@ -24,6 +24,7 @@ def test_the_downloaded_certificate_verifies_by_link_and_upload_and_a_changed_on
     card = owner.locator("#certificates")
     expect(card).to_contain_text(cert.serial)
     expect(card).to_contain_text("有效")
+    owner.screenshot(path=str(tmp_path / "detail.png"), full_page=True)
     with owner.expect_download() as download:
         card.get_by_role("link", name="下载竣工验收备案证明").click()
     saved = tmp_path / "downloaded.pdf"
