@@ -320,3 +320,19 @@ def test_the_command_line_revokes_and_reissues(ctx, world, services):
     unknown = cli.invoke(args=["certificates", "revoke", "ZM-1999-000001", "--reason", "x"])
     assert unknown.exit_code == 1 and "证明编号 ZM-1999-000001 不存在" in unknown.output
     assert [e.action for e in services.completion.operation_log(app)][-2:] == ["重新签发证明", "证明作废"]
+
+
+def test_an_approval_completed_by_a_retry_issues_the_certificate_of_the_approving_organisation(world, services,
+                                                                                               monkeypatch):
+    from .world import approve_into_an_incident
+    pm, _ = locked_person(world, "钱七")
+    app = reported_unlock(world, services, pm)
+    reviewer = world.who("agency_reviewer")
+    [task] = services.reviews.inbox(reviewer).rows
+    approve_into_an_incident(services, monkeypatch, reviewer, task.id, "同意解锁")
+    assert services.certificates.of_instance(app.instance_id) == []     # the case has not ended
+    services.retry(app.instance_id, world.who("admin").actor)
+    db.session.rollback()
+    [cert] = services.certificates.of_instance(app.instance_id)
+    assert cert.title == "办结通知书" and cert.issuer_name == world.org("agency").name
+    assert services.certificates.verify_pdf(cert.pdf).status == GENUINE
