@@ -63,13 +63,16 @@ def apply_status(app, result: StepResult) -> None:
         app.finished_at, app.open_key = app.finished_at or utcnow(), None
 
 
-def apply_status_of(result: StepResult) -> None:
-    """apply_status for a command no application service drove (an operator's retry)."""
+def apply_status_of(result: StepResult):
+    """apply_status for a command no application service drove (an operator's retry); returns
+    the application, if the instance has one."""
     entry = catalog.by_key(result.instance.process_key)
     if entry is not None:
         app = db.session.scalar(select(entry.model).where(entry.model.instance_id == result.instance.id))
         if app is not None:
             apply_status(app, result)
+        return app
+    return None
 
 
 class ApplicationService:

@@ -346,6 +346,41 @@ class ProjectChange(db.Model):
     changes: Mapped[list] = mapped_column(JSON)               # [[label, before, after], …]
 
 
+CERT_VALID, CERT_REVOKED = "valid", "revoked"
+CERT_STATUS = {CERT_VALID: "有效", CERT_REVOKED: "已作废"}
+
+
+class IssuedCertificate(db.Model):
+    """A certificate the platform issued when a case ended approved (竣工验收备案证明, 办结通知书):
+    exactly the facts it prints, who issued it and when, the Ed25519 signatures over those facts
+    and over the PDF's bytes (handlers.certificates), and whether it is still valid."""
+    __tablename__ = "issued_certificate"
+    __table_args__ = (Index("ix_issued_certificate_instance", "instance_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(30), unique=True)          # 证明编号, e.g. ZM-2026-000001
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    case_no: Mapped[str] = mapped_column(String(30))                       # the case's 办件编号
+    kind: Mapped[str] = mapped_column(String(20))                          # completion | closing
+    title: Mapped[str] = mapped_column(String(50))                         # 竣工验收备案证明 | 办结通知书
+    facts: Mapped[list] = mapped_column(JSON)                              # [[label, value], …] as printed
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    issuer_org_id: Mapped[int | None] = mapped_column(Integer)
+    issuer_name: Mapped[str] = mapped_column(String(200))                  # the issuing organisation as printed
+    key_id: Mapped[str] = mapped_column(String(32))                        # the signing key (instance folder)
+    signature: Mapped[str] = mapped_column(String(100))                    # over the facts, base64url
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)                        # the document, as issued
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    pdf_signature: Mapped[str] = mapped_column(String(128))                # over the PDF's bytes, hex
+    status: Mapped[str] = mapped_column(String(10), default=CERT_VALID)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_reason: Mapped[str] = mapped_column(Text, default="")
+    revoked_by: Mapped[str] = mapped_column(String(200), default="")
+
+    @property
+    def status_label(self) -> str:
+        return CERT_STATUS[self.status]
+
+
 class Attachment(db.Model):
     """An uploaded file: its name, type and owner; the bytes live in the attachment store under
     their SHA-256 (``upload_blob``, handlers/uploads.py)."""

@@ -11,6 +11,7 @@ from engine.models import Job, ProcessDefinition, ProcessInstance
 
 from .applications import apply_status_of
 from .errors import Forbidden, NotFound
+from .models import APPROVED
 from .principal import Principal
 
 INCIDENTS_SHOWN = 200
@@ -25,8 +26,9 @@ class DefinitionDetail:
 
 
 class OperationsService:
-    def __init__(self, engine: ProcessEngine):
+    def __init__(self, engine: ProcessEngine, certificates=None):
         self.engine = engine
+        self.certificates = certificates   # a retried approval that ends the case issues its certificate
 
     def definitions(self, admin: Principal) -> list[ProcessDefinition]:
         _require_admin(admin)
@@ -72,7 +74,9 @@ class OperationsService:
         """Retry as one command; the application takes the status the diagram declares where it stops."""
         with self.engine.command():
             result = self.engine.retry(instance_id, actor)
-            apply_status_of(result)
+            app = apply_status_of(result)
+            if app is not None and app.status == APPROVED and result.completed and self.certificates is not None:
+                self.certificates.issue_for(app)
         return result
 
 

@@ -26,9 +26,10 @@ RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 
 
 class ReviewService(ReviewDesk):
-    def __init__(self, engine: ProcessEngine, services: list[ApplicationService]):
+    def __init__(self, engine: ProcessEngine, services: list[ApplicationService], certificates=None):
         self.engine = engine
         self.services = {s.entry.key: s for s in services}
+        self.certificates = certificates   # handlers.certificates.CertificateService: approvals issue one
 
     def inbox(self, principal: Principal, view: str = "open", flt: InboxFilter | None = None,
               cursor: str | None = None, limit: int = 20) -> InboxPage:
@@ -131,6 +132,9 @@ class ReviewService(ReviewDesk):
             result = self.engine.complete(task_id, principal.actor, data, action=cleaned.action or task.name,
                                           opinion=cleaned.opinion, outcome=cleaned.outcome)
             apply_status(app, result)
+            if app.status == APPROVED and result.completed and self.certificates is not None:
+                # 办结: the case's certificate, issued by the approving organisation in this command
+                self.certificates.issue_for(app, (principal.org_id, principal.org_name))
             self._tell_applicant(app, cleaned.outcome, cleaned.opinion, principal)
             title = catalog.entry_of(app).title
             tell_offered(app, result, lambda opened: f"{principal.org_name}已完成“{task.name}”，{title}"

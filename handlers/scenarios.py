@@ -38,6 +38,7 @@ the run went through: ``path``); ``failures_of(bundle)`` is the deploy gate; ``r
 """
 import json
 import sqlite3
+import tempfile
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -213,12 +214,14 @@ class _app_on:
         self.app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://",
                                SQLALCHEMY_ENGINE_OPTIONS={"creator": lambda: conn, "poolclass": StaticPool})
         db.init_app(self.app)
+        self.keys = tempfile.TemporaryDirectory(prefix="scenario-keys-")
 
     def __enter__(self):
         from .services import Services
         self.ctx = self.app.app_context()
         self.ctx.push()
-        services = Services.create()
+        # a throwaway signing key for the certificates its approvals issue
+        services = Services.create(key_dir=f"{self.keys.name}/certificate_keys")
         # the engine's registry is the process's own: a scenario that states an operator's outcome
         # changes a copy, never what the serving application runs
         engine = services.engine
@@ -233,6 +236,7 @@ class _app_on:
             db.session.remove()   # the connection stays: the template is copied from it later
         finally:
             self.ctx.pop()
+            self.keys.cleanup()
         return False
 
 

@@ -1,4 +1,5 @@
 """One place that wires the engine, the upload store and the domain services together."""
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from engine.jobs import IOJob, JobExecutor
 
 from . import catalog, notifications, password_resets, reminders, webhooks  # noqa: F401 — they register operators and job handlers
 from .applications import ApplicationService
+from .certificates import CertificateService, KeyRing
 from .migration import MigrationService
 from .operations import OperationsService
 from .processes import build_engine
@@ -27,17 +29,25 @@ class Services:
     operations: OperationsService
     studio: StudioService   # the designer's studio (handlers.studio)
     migration: MigrationService   # running applications to another version (handlers.migration)
+    certificates: CertificateService   # the certificates approvals issue, and their verification
 
     @classmethod
     def create(cls, max_upload: int = MAX_BYTES, max_files: int = MAX_FILES,
-               attachments: AttachmentStore | None = None) -> "Services":
-        """``attachments``: where the bytes of uploads live (default: the database, DatabaseStore)."""
+               attachments: AttachmentStore | None = None, key_dir: str | Path | None = None,
+               public_url: str = "") -> "Services":
+        """``attachments``: where the bytes of uploads live (default: the database, DatabaseStore);
+        ``key_dir``: the certificates' signing keys (the application passes CERTIFICATE_KEY_DIR, in
+        the instance folder; without one, a throwaway key of this process, for benches and
+        scenario runs); ``public_url``: the address the certificates' QR codes lead to."""
         engine = build_engine()
         engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy (the release's files)
         uploads = UploadStore(max_upload, max_files, attachments)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
-        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values())),
-                   OperationsService(engine), StudioService(engine), MigrationService(engine))
+        key_dir = key_dir or tempfile.mkdtemp(prefix="certificate-keys-")
+        certificates = CertificateService(engine, KeyRing(key_dir), public_url)
+        return cls(engine, uploads, by_kind, ReviewService(engine, list(by_kind.values()), certificates),
+                   OperationsService(engine, certificates), StudioService(engine), MigrationService(engine),
+                   certificates)
 
     def __getattr__(self, kind: str) -> ApplicationService:
         """``services.unlock`` and friends: the service of a catalogued process."""

@@ -23,7 +23,7 @@ def app(tmp_path_factory):
     url = DATABASE_URL or f"sqlite:///{tmp / 'test.sqlite3'}"
     app = create_app({
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": _driver(url), "UPLOAD_DIR": str(tmp / "uploads"),
-        "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True,
+        "SECRET_KEY": "test", "WTF_CSRF_ENABLED": True, "CERTIFICATE_KEY_DIR": str(tmp / "certificate_keys"),
     })
     with app.app_context():
         db.drop_all()

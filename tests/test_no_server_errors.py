@@ -80,6 +80,13 @@ def _objects(world, services):
     mover, _ = locked_person(world, "王五")
     change = services.change.create(applicant, db.session.scalar(
         select(Assignment.id).where(Assignment.person_id == mover.id)))
+    finished, _ = locked_person(world, "赵六")   # an approved case, and so its certificate (办结通知书)
+    approved = reported_unlock(world, services, finished)
+    reviewer = world.who("agency_reviewer")
+    done = next(t for t in services.reviews.inbox(reviewer).rows if t.instance_id == approved.instance_id)
+    services.reviews.claim(reviewer, done.id)
+    services.reviews.approve(reviewer, done.id, "同意")
+    [certificate] = services.certificates.of_instance(approved.instance_id)
     task = services.reviews.inbox(world.who("agency_reviewer")).rows[0]
     att = services.unlock.attachments(reported)[0]
     phrase = services.reviews.add_phrase(world.who("agency_reviewer"), "材料齐全，同意。")
@@ -94,7 +101,7 @@ def _objects(world, services):
             "subscription_id": _subscription_id(),
             "delivery_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv",
             "code": login_codes.issue("Mozilla/5.0 sweep", "127.0.0.1", 120).code,   # a QR login code
-            "token": "not-a-reset-token"}
+            "token": "not-a-reset-token", "serial": certificate.serial}
 
 
 def _subscription_id() -> int:
@@ -169,6 +176,9 @@ class Sweep:
 # routes whose POST takes no input: whatever the body, it is the action itself (a new QR login code;
 # 停用 / 启用 / 重置密码, each written to the administrators' action log)
 INPUTLESS = {"qr.new", "admin.disable_account", "admin.enable_account", "admin.reset_password"}
+# routes whose one text field takes any words: a family that carries it (the file-name family's
+# reason 停工) is a valid request (作废 of a certificate, with that reason)
+ANY_TEXT = {"certificates.revoke"}
 
 
 def _sweep_role(app, client, role, good) -> Sweep:
@@ -193,7 +203,7 @@ def _sweep_role(app, client, role, good) -> Sweep:
                 if variant == "good":
                     for family, data in _post_families(token).items():
                         sweep.send(f"{role} {family}", "POST", url, data=data,
-                                   check_rows=rule.endpoint not in INPUTLESS)
+                                   check_rows=rule.endpoint not in INPUTLESS | ANY_TEXT)
     return sweep
 
 

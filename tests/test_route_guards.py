@@ -6,6 +6,7 @@ import pytest
 from .web_helpers import FreshClient, client_world, csrf_token, login  # noqa: F401 (fixture)
 
 PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login", "auth.logout", "auth.register", "public.lookup",
+          "public.verify", "public.verify_link", "public.verify_upload",   # 证明核验 (tests/test_certificates.py)
           "auth.register_details", "auth.register_done", "auth.register_guide", "auth.forgot_password",
           "auth.reset_password", "qr.new", "qr.poll", "mobile.login",
           # the phone's pages send a phone that is not signed in to their own login page (tests/test_qr_login.py)
@@ -17,7 +18,8 @@ PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login"
 SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
                "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1",
-               "project_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv"}
+               "project_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv",
+               "serial": "ZM-2026-000001"}
 API_PUBLIC = {"api-docs.openapi_json", "api_docs.docs"}   # the API's document and its page
 
 USERS = {"contractor_user": "contractor", "firm_user": "firm", "owner_user": "owner",
@@ -38,6 +40,7 @@ PAGES = {
     "/review/": {"agency", "authority", "admin"},   # admins review registrations there
     "/admin/registrations": {"admin"},
     "/admin/definitions": {"admin"},
+    "/admin/certificates": {"admin"},
     "/messages/": {"contractor", "firm", "owner", "agency", "authority", "admin"},
     "/messages/settings": {"contractor", "firm", "owner", "agency", "authority", "admin"},
 }

@@ -53,16 +53,18 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # Attachments in the database added, with reason: save+upload +1 (the file's bytes are written to
 # upload_blob in the save's own transaction, one INSERT … ON CONFLICT, instead of to a folder on one
 # host's disk; handlers/uploads.py DatabaseStore).
+# Certificates added, with reason: approve +3 (the approval that ends the case issues its 办结通知书 in
+# the same transaction: the instance's subject, the certificate number's counter, the certificate's row).
 EXPECTED = {
     "sqlite": {
         "list page": 7, "create": 14, "detail page": 26, "save+upload": 14, "list page after save": 7,
         "report": 19, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 10,
-        "claim": 11, "task page after claim": 33, "approve": 28, "task page after approve": 5,
+        "claim": 11, "task page after claim": 33, "approve": 31, "task page after approve": 5,
     },
     "postgresql": {
         "list page": 6, "create": 9, "detail page": 23, "save+upload": 9, "list page after save": 6,
         "report": 12, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 9,
-        "claim": 6, "task page after claim": 25, "approve": 24, "task page after approve": 4,
+        "claim": 6, "task page after claim": 25, "approve": 27, "task page after approve": 4,
     },
 }
 

@@ -27,7 +27,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     database.init_app(app, migrate, str(_migrations_dir()))
     csrf.init_app(app)
     login_manager.init_app(app)
-    app.extensions["services"] = Services.create(app.config["UPLOAD_MAX_BYTES"], app.config["UPLOAD_MAX_FILES"])
+    app.extensions["services"] = Services.create(app.config["UPLOAD_MAX_BYTES"], app.config["UPLOAD_MAX_FILES"],
+                                                 key_dir=app.config["CERTIFICATE_KEY_DIR"],
+                                                 public_url=app.config["PUBLIC_URL"])
     _configure_email(app)
     _configure_webhooks(app)
 

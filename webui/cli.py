@@ -587,8 +587,61 @@ def audit_verify(instance_id):
     sys.exit(1 if broken else 0)
 
 
+@click.group("certificates", help="The certificates approvals issue: signing keys, revocation.")
+def certificates_group():
+    pass
+
+
+@certificates_group.command("rotate-key", help="Sign new certificates with a new key; the old keys keep verifying.")
+@with_appcontext
+def certificates_rotate_key():
+    keys = _services().certificates.keys
+    old = keys.current_id() if keys.ids() else None
+    new = keys.rotate()
+    click.echo(f"signing key {new} (previous: {old or 'none'}); keys in {keys.folder}: {', '.join(keys.ids())}")
+
+
+@certificates_group.command("keys", help="List the signing keys (the current one marked *).")
+@with_appcontext
+def certificates_keys():
+    keys = _services().certificates.keys
+    current = keys.current_id() if keys.ids() else None
+    for key_id in keys.ids():
+        click.echo(f"{'*' if key_id == current else ' '} {key_id}")
+    click.echo(f"folder: {keys.folder}")
+
+
+@certificates_group.command("revoke", help="Revoke (作废) a certificate with a reason; logged in its case's log.")
+@click.argument("serial")
+@click.option("--reason", required=True, help="作废原因, shown by the verification page")
+@with_appcontext
+def certificates_revoke(serial, reason):
+    from handlers.errors import AccessRefused, DomainError
+    from handlers.operations import OPERATOR
+    try:
+        cert = _services().certificates.revoke(serial, reason, OPERATOR)
+    except (DomainError, AccessRefused) as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{cert.serial} revoked: {cert.revoked_reason}")
+
+
+@certificates_group.command("reissue", help="Issue a case's certificate anew from its facts as they are now "
+                                            "(after a correction); the older one is revoked.")
+@click.argument("case_no")
+@with_appcontext
+def certificates_reissue(case_no):
+    from handlers.errors import AccessRefused, DomainError
+    from handlers.operations import OPERATOR
+    try:
+        cert = _services().certificates.reissue(case_no.strip(), OPERATOR)
+    except (DomainError, AccessRefused) as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{case_no}: issued {cert.serial}")
+
+
 def init_app(app):
     app.cli.add_command(calendar_group)
+    app.cli.add_command(certificates_group)
     app.cli.add_command(bpmn)
     app.cli.add_command(init_db)
     app.cli.add_command(engine_group)

@@ -31,6 +31,12 @@ def load_config(app) -> None:
         # the address users reach the site at, for links in e-mails (e.g. https://zlaq.example.gov.cn);
         # unset: the address of the request that asked, which a forged Host header could change
         PUBLIC_URL=os.environ.get("PUBLIC_URL", "").rstrip("/"),
+        # the certificates' signing keys (docs/operators.md "Certificate keys"): back this folder up
+        CERTIFICATE_KEY_DIR=os.environ.get("CERTIFICATE_KEY_DIR") or str(instance / "certificate_keys"),
+        # the public verification page (/verify): checks per client address per minute
+        VERIFICATIONS_PER_MINUTE=int(os.environ.get("VERIFICATIONS_PER_MINUTE", 20)),
+        # the largest PDF the verification page accepts (a certificate is some tens of kilobytes)
+        VERIFY_MAX_BYTES=int(os.environ.get("VERIFY_MAX_BYTES", 2 * 1024 * 1024)),
         # the public progress lookup (/progress): lookups per client address per minute
         PROGRESS_LOOKUPS_PER_MINUTE=int(os.environ.get("PROGRESS_LOOKUPS_PER_MINUTE", 10)),
         # where every rate limit is counted (webui/limiter.py): unset, the application's database

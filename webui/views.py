@@ -2,7 +2,7 @@
 from flask import send_from_directory
 
 from .blueprints import (
-    admin, api_tokens, applications, auth, enterprise, main, messages, mine, public, review, review_desk, studio,
+    admin, api_tokens, applications, auth, certificates, enterprise, main, messages, mine, public, review, review_desk, studio,
     studio_migration,
 )
 
@@ -18,6 +18,7 @@ def register(app):
     app.register_blueprint(review_desk.bp, url_prefix="/review")
     app.register_blueprint(messages.bp, url_prefix="/messages")
     app.register_blueprint(public.bp)
+    app.register_blueprint(certificates.bp)
     app.register_blueprint(mine.bp, url_prefix="/apply")
     app.register_blueprint(studio.bp, url_prefix="/studio")
     app.register_blueprint(studio_migration.bp, url_prefix="/studio/migrations")

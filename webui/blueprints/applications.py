@@ -197,6 +197,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
+        certificates=services().certificates.of_instance(app.instance_id) if app.status == APPROVED else [],
         preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
 
 

@@ -11,7 +11,7 @@ from engine.inbox import DUE_FILTERS, InboxFilter
 from handlers import catalog
 from handlers.deadlines import late_filing_days
 from handlers.errors import DomainError, NotFound
-from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY, PLATFORM
+from handlers.models import AGENCY, APPLICATION_STATUS, APPROVED, AUTHORITY, PLATFORM
 
 from .. import services
 from ..access import principal_required
@@ -86,6 +86,8 @@ def task(task_id):
                            process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
                            is_holder=task.claimed_by_user_id == g.principal.user_id,
+                           certificates=services().certificates.of_instance(app.instance_id)
+                           if app.status == APPROVED else [],
                            **task_extras(g.principal, task, app, task.claimed_by_user_id == g.principal.user_id))
 
 
