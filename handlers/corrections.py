@@ -247,7 +247,7 @@ def notice_pdf(app, title: str, notice_: CorrectionNotice, items: list[Correctio
                                     ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
     story += [fact_table, Spacer(1, 0.4 * cm)]
     story.append(Paragraph(pdf.text(
-        f"{org.name}：你单位于{day(applied)}提交的{title}申请材料，经审查，需要补正下列材料及内容。"
+        f"{org.name}：你单位于{day(applied)}提交的“{title}”材料，经审查，需要补正下列材料及内容。"
         f"现一次性告知如下，请按要求补正后重新上报，并逐项答复："), st.body))
     story.append(Paragraph("需补正的材料及要求", st.heading))
     header = ["序号", "材料或字段", "需补正的内容及要求"] + (["说明"] if notice_.round > 1 else [])

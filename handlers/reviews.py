@@ -75,12 +75,14 @@ class ReviewService(ReviewDesk):
 
     def correction_choices(self, task: HumanTask, app):
         """What the return's checklist offers: the application's fields and attachment slots, the
-        step's common items (its version's form file) and the previous notice's items with answers."""
+        step's common items (its version's form file), every notice so far with its answers, and
+        the previous notice's items to ask again."""
         service = self.service_for(task)
         form = service.form_of_app(app) if service.form is not None else None
-        last = corrections.latest(app.instance_id)
+        rounds = corrections.history(app.instance_id)
+        last, previous = rounds[-1] if rounds else (None, [])
         return {"fields": corrections.fields_of(form), "checklist": corrections.checklist(form, task.element_id),
-                "previous": corrections.items_of(last), "previous_notice": last}
+                "previous": previous, "previous_notice": last, "history": rounds}
 
     def form_of(self, task: HumanTask) -> FormSpec:
         """The task's form, as its diagram names it (``formKey``) and its form file declares it."""

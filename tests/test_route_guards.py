@@ -10,7 +10,7 @@ PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login"
           "auth.reset_password", "qr.new", "qr.poll", "mobile.login",
           # the phone's pages send a phone that is not signed in to their own login page (tests/test_qr_login.py)
           "mobile.scan", "mobile.confirm", "mobile.cancel"}
-SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
+SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "round_": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
                "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1",
                "project_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv"}

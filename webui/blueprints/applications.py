@@ -195,7 +195,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
         action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
-        corr_items=svc.correction_items(app) if editable else [], history=corrections.history(app.instance_id),
+        corr_items=svc.correction_items(app) if editable else [], history=corrections.history(app.instance_id) if app.reported_at else [],
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         preview=applicant_preview(services().engine, app, g.principal) if editable else None), status

@@ -81,7 +81,7 @@ def task(task_id):
     diagram, clock = service.progress(app)
     corr = reviews.correction_choices(task, app) if service.form is not None else None
     return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry, corr=corr,
-                           free_rows=FREE_ROWS, history=corrections.history(app.instance_id) if corr else [],
+                           free_rows=FREE_ROWS, history=corr["history"] if corr else [],
                            log=service.operation_log(app), attachments=service.attachments(app),
                            attachment_labels=service.attachment_labels(), diagram=diagram,
                            clock=clock, late_days=late_filing_days(app),
