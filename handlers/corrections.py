@@ -138,7 +138,10 @@ def answer(app, form: FormSpec | None, attachments: list[Attachment], principal,
     as it was. Every refusal is raised together, naming the item. Returns how many changed."""
     fields = {f.name: f for f in fields_of(form)}
     errors, changed = {}, 0
-    for item in open_items(app):
+    items = open_items(app)
+    if set(answers) - {i.id for i in items}:
+        raise DomainError("所答复的补正事项不存在或已无需答复，请刷新后重试", "corrections")
+    for item in items:
         kind, text = answers.get(item.id, ("", ""))
         kind, text = (kind or "").strip(), (text or "").strip()
         if not kind:

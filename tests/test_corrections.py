@@ -256,3 +256,41 @@ def test_the_notice_pdf_carries_the_facts_and_only_the_parties_read_it(returned,
         other = new_client(ctx)
         login(other, stranger)
         assert other.get(f"/apply/unlock/{app.id}/notice/1.pdf").status_code == 404, stranger
+
+
+# -- the API and the webhook ------------------------------------------------------------------------
+def test_the_api_returns_with_items_lists_them_and_takes_the_answers(client_world, services):
+    from handlers.models import WebhookDelivery
+    from .api_helpers import auth, personal_token
+    from .receivers import subscription, webhook_settings
+    client, world = client_world
+    with webhook_settings("127.0.0.1"):
+        subscription("http://127.0.0.1:9/hook", ["application.returned"])
+    pm, _project = locked_person(world, "张三")
+    app = reported_unlock(world, services, pm)
+    reviewer = auth(personal_token("agency_reviewer"))
+    [task] = client.get("/api/v1/inbox", headers=reviewer).get_json()["items"]
+    assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=reviewer).status_code == 200
+    resp = client.post(f"/api/v1/tasks/{task['id']}/return", headers=reviewer, json={
+        "opinion": "材料不齐全", "items": [{"field": "reason", "text": "解锁原因不明确"},
+                                        {"field": UNLOCK_FORM, "text": "申请表未盖章"}, {"text": "补充停工证明"}]})
+    assert resp.status_code == 200 and resp.get_json()["status"] == RETURNED
+    db.session.rollback()
+    [delivery] = db.session.scalars(select(WebhookDelivery)).all()
+    assert delivery.event == "application.returned" and delivery.payload.get("data", delivery.payload)["correction_items"] == 3, delivery.payload
+
+    applicant = auth(personal_token("contractor_user"))
+    [notice] = client.get(f"/api/v1/applications/unlock/{app.id}/corrections", headers=applicant).get_json()["items"]
+    assert notice["round"] == 1 and notice["opinion"] == "材料不齐全" and notice["reviewer_name"] == "赵监督"
+    assert [(i["label"], i["text"], i["answer_kind"]) for i in notice["items"]] == [
+        ("解锁原因", "解锁原因不明确", None), ("建设工程项目人员解锁申请表", "申请表未盖章", None), ("其他", "补充停工证明", None)]
+    refused = client.post(f"/api/v1/applications/unlock/{app.id}/report", headers=applicant)
+    assert refused.status_code in (400, 409) and "补正事项未全部答复" in refused.get_json()["detail"]
+    ids = [i["id"] for i in notice["items"]]
+    resp = client.post(f"/api/v1/applications/unlock/{app.id}/corrections/answers", headers=applicant, json={
+        "answers": [{"id": i, "kind": "explained", "text": "已在说明中补充"} for i in ids]})
+    assert resp.status_code == 200
+    assert client.post(f"/api/v1/applications/unlock/{app.id}/report", headers=applicant).get_json()["status"] == REPORTED
+    # another enterprise reads nothing of it
+    stranger = auth(personal_token("contractor2_user"))
+    assert client.get(f"/api/v1/applications/unlock/{app.id}/corrections", headers=stranger).status_code == 404
