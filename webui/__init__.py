@@ -29,6 +29,8 @@ def create_app(overrides: dict | None = None) -> Flask:
                                                  app.config["UPLOAD_MAX_FILES"])
     _configure_email(app)
     _configure_webhooks(app)
+    from handlers import pdf
+    pdf.configure(app.config["PDF_FONT"])   # the printed documents' CJK font (None: the system's)
 
     from . import auth, cli, filters, inputs, security
     inputs.init_app(app)   # before the blueprints: their rules use the <id:…> converter

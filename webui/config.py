@@ -12,6 +12,7 @@ def load_config(app) -> None:
         SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'ynqs.sqlite3'}",
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(instance),
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
+        PDF_FONT=os.environ.get("PDF_FONT") or None,   # a TrueType font with Chinese glyphs (handlers/pdf.py)
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
         # reverse proxies in front of the application whose X-Forwarded-For / X-Forwarded-Proto are
