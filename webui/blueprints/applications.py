@@ -332,7 +332,7 @@ def check_replacement(app_id):
 
 
 # -- the 补正材料通知书 -------------------------------------------------------------------------
-@bp.get("/<kind>/<bigid:app_id>/notice/<int:round_>.pdf")
+@bp.get("/<kind>/<bigid:app_id>/notice/<id:round_>.pdf")
 @principal_required()
 @domain_errors
 def notice_pdf(kind, app_id, round_):
