@@ -23,7 +23,10 @@ TYPES = {"string", "integer", "boolean"}
 FORMATS = {"date", "file"}
 WIDGETS = {"text", "textarea", "select", "radio", "buttons", "date", "file", "custom"}
 TARGETS = {"workflow", "log", "application"}
-FORM_KEYS = {"$schema", "$comment", "title", "description", "type", "properties", "required", "x-outcome"}
+FORM_KEYS = {"$schema", "$comment", "title", "description", "type", "properties", "required", "x-outcome",
+             "x-corrections"}
+CORRECTION_KEYS = {"field", "text"}
+CORRECTION_TEXT_MAX = 200
 FIELD_KEYS = {"type", "title", "description", "format", "enum", "maxLength", "maximum", "minimum",
               "x-enumLabels", "x-widget", "x-partial", "x-help", "x-accept", "x-multiple", "x-target",
               "x-requiredWhen", "x-kind", "x-placeholder", "x-confirm"}
@@ -65,6 +68,14 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class CorrectionSpec:
+    """One common correction item of a review step (``x-corrections``): the application field or
+    attachment slot it names (None: a free item) and what is usually wrong with it."""
+    field: str | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Cleaned:
     """A submitted form after validation: what goes where."""
     data: dict                # workflow data
@@ -81,6 +92,8 @@ class FormSpec:
     outcome: str | None = None
     source: str = ""
     raw: str = field(default="", compare=False, repr=False)   # the file's text: a bundle stores it as it was
+    # an application form's checklists: review step id -> its common correction items (一次性告知)
+    corrections: dict = field(default_factory=dict, compare=False, repr=False)
 
 
     def field(self, name: str) -> FieldSpec | None:
@@ -165,7 +178,9 @@ def parse_form(raw, key: str, source: str = "") -> tuple[FormSpec | None, list[s
         return None, problems
     required = set(raw.get("required", []))
     fields = tuple(_field(name, spec, name in required) for name, spec in raw["properties"].items())
-    return FormSpec(key, raw["title"], fields, raw.get("x-outcome"), source), []
+    corrections = {step: tuple(CorrectionSpec(item.get("field") or None, item["text"].strip()) for item in items)
+                   for step, items in raw.get("x-corrections", {}).items()}
+    return FormSpec(key, raw["title"], fields, raw.get("x-outcome"), source, corrections=corrections), []
 
 
 def check_form(raw) -> list[str]:
@@ -190,6 +205,29 @@ def check_form(raw) -> list[str]:
     outcome = raw.get("x-outcome")
     if outcome is not None and (outcome not in props or not props[outcome].get("enum")):
         problems.append(f"x-outcome 必须是一个带 enum 的字段（“{outcome}”）")
+    return problems + _check_corrections(raw.get("x-corrections"), props)
+
+
+def _check_corrections(checklists, props) -> list[str]:
+    """``x-corrections``: {review step id: [{"field"?: an application field of this form, "text": …}]}."""
+    if checklists is None:
+        return []
+    if not isinstance(checklists, dict) or not all(isinstance(v, list) for v in checklists.values()):
+        return ["x-corrections 必须是 {审核环节 id: [补正事项, …]}"]
+    problems = []
+    for step, items in checklists.items():
+        for n, item in enumerate(items, 1):
+            where = f"x-corrections “{step}” 第 {n} 项"
+            if not isinstance(item, dict) or set(item) - CORRECTION_KEYS:
+                problems.append(f"{where}：只能包含 field 和 text")
+                continue
+            text = item.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text.strip()) > CORRECTION_TEXT_MAX:
+                problems.append(f"{where}：text 必须是 1 至 {CORRECTION_TEXT_MAX} 个字的说明")
+            name = item.get("field")
+            if name is not None and (not isinstance(name, str) or name not in props
+                                     or props[name].get("x-target") != "application"):
+                problems.append(f"{where}：字段 “{name}” 不是本申请表单的字段（x-target 为 application）")
     return problems
 
 

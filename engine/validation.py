@@ -102,6 +102,7 @@ def _check(xml: bytes, filename: str, registry: EngineRegistry, forms: FormFiles
         for task_spec in spec.task_specs.values():
             errors.extend(_check_task(task_spec, filename, registry, forms or FormFiles()))
         errors.extend(_check_lanes(processes[0], filename, registry))
+        errors.extend(_check_checklists(spec, filename, forms or FormFiles()))
         if registry.statuses:
             errors.extend(_check_statuses(processes[0], statuses, filename, registry.statuses))
     name = processes[0].get("name") or process_key
@@ -186,6 +187,22 @@ def _check_diagram(root, filename):
         ns, _, tag = el.tag[1:].partition("}")
         if ns == BPMN_NS and tag in FLOW_TAGS and el.get("id") not in shown:
             errors.append(DefinitionError(filename, el.get("id"), "缺少图形信息（BPMNDI），建模工具无法显示该元素"))
+    return errors
+
+
+def _check_checklists(spec, filename, forms: FormFiles) -> list[DefinitionError]:
+    """An application form's ``x-corrections`` name review steps: each must be a user task of the
+    diagram that uses the form (the items' fields are checked against the form itself, check_form)."""
+    user_tasks = {getattr(t, "bpmn_id", None) or t.name: t for t in spec.task_specs.values()
+                  if isinstance(t, UserTask)}
+    errors = []
+    for element, task_spec in user_tasks.items():
+        form_key = (task_spec.extensions or {}).get("properties", {}).get(FORM_KEY)
+        form = forms.specs.get(form_key)
+        for step in (form.corrections if form is not None else {}):
+            if step not in user_tasks or step == element:
+                errors.append(DefinitionError(filename, element, f"表单文件 {FORMS_DIR}/{form_key}.json："
+                                              f"x-corrections 的审核环节 “{step}” 不是本流程的其他用户任务"))
     return errors
 
 

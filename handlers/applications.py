@@ -18,7 +18,7 @@ from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, TaskCandidate, utcnow
 
-from . import catalog
+from . import catalog, corrections
 from .catalog import ALL_PICKS, LOCAL_OFFSET, Pick, PickFilter, ProcessEntry
 from .deadlines import clock_of
 from .notifications import notify
@@ -30,6 +30,7 @@ from .webhooks import application_event
 
 TEXT_MAX, REASON_MAX = 2000, 500
 SAVE_ACTION = "暂存"   # the log's word for a save, on every process
+ANSWER_ACTION = "答复补正事项"   # the log's word for answers to a correction notice
 ATTACHMENTS = "attachments"   # the field uploads without a form slot are filed under
 
 
@@ -90,6 +91,15 @@ class ApplicationService:
         if not self.entry.edit_form:
             return None
         return self.engine.definitions.current_form(self.entry.key, self.entry.edit_form)
+
+    def form_of_app(self, app) -> FormSpec | None:
+        """The edit form of the version the application runs on (its checklists and fields)."""
+        if not self.entry.edit_form:
+            return None
+        if app.instance_id is None:
+            return self.form
+        spec = self.engine.definitions.form_of_instance(app.instance_id, self.entry.edit_form)
+        return spec if isinstance(spec, FormSpec) else self.form
 
     def attachment_labels(self) -> dict[str, str]:
         return {f.kind: f.title for f in self.form.file_fields} if self.form else {}
@@ -203,16 +213,31 @@ class ApplicationService:
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
 
     # -- commands -------------------------------------------------------------------
-    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = ()):
-        """暂存: keep the form's fields and files. The log says what was done (暂存), whatever the
+    def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
+             answers: dict | None = None):
+        """暂存: keep the form's fields and files (and the answers to a correction notice's items,
+        ``answers``: item id -> (kind, text)). The log says what was done (暂存), whatever the
         page's button is labelled (the unlock page's 确定, as the manual names it)."""
         with self.engine.command():
             app = self._editable(principal, app_id)
-            self._save_form(principal, app, fields, uploads, self._validate_saved)
+            self._save_form(principal, app, fields, uploads, self._validate_saved, answers)
             self.engine.record(app.instance_id, principal.actor, SAVE_ACTION)
         return app
 
-    def _save_form(self, principal, app, fields: dict, uploads, check) -> None:
+    def correction_items(self, app) -> list:
+        """The latest correction notice's items while the applicant answers them (一次性告知)."""
+        return corrections.open_items(app)
+
+    def _answer(self, principal, app, answers) -> None:
+        """Apply posted answers to the notice's items; a changed answer is logged, item by item."""
+        if not answers:
+            return
+        changed = corrections.answer(app, self.form, self.attachments(app), principal, answers)
+        if changed:
+            items = corrections.open_items(app)
+            self.engine.record(app.instance_id, principal.actor, ANSWER_ACTION, corrections.summary(items))
+
+    def _save_form(self, principal, app, fields: dict, uploads, check, answers=None) -> None:
         """Apply the form's fields and files, then ``check`` the result. Every refusal is collected
         and raised together (FieldErrors), so that one submit names all of them; the command then
         rolls back and nothing is kept."""
@@ -226,6 +251,9 @@ class ApplicationService:
             for upload in uploads:
                 problems.check(self._attach, principal, app, upload)
         problems.check(check, app)
+        if answers:
+            problems.raise_any()   # the answers are checked against the saved fields
+            problems.check(self._answer, principal, app, answers)
         problems.raise_any()
         self.engine.update_subject(app.instance_id, subject=self.subject(app))
 
@@ -239,7 +267,8 @@ class ApplicationService:
             self.engine.record(app.instance_id, principal.actor, "删除附件", att.filename)
         return app
 
-    def report(self, principal: Principal, app_id: int, fields: dict | None = None, uploads: list[Upload] = ()):
+    def report(self, principal: Principal, app_id: int, fields: dict | None = None, uploads: list[Upload] = (),
+               answers: dict | None = None):
         """上报: send the application to the project's competent authority and supervision agency.
 
         It reports what the form shows: ``fields`` and ``uploads`` (the page's unsaved edits) are saved
@@ -248,12 +277,15 @@ class ApplicationService:
         """
         with self.engine.command():
             app = self._editable(principal, app_id, "该申请已上报，请勿重复提交")
-            if fields is not None or uploads:
-                self._save_form(principal, app, fields or {}, uploads, self._validate_for_report)
+            if fields is not None or uploads or answers:
+                self._save_form(principal, app, fields or {}, uploads, self._validate_for_report, answers)
             else:
                 problems = Problems()
                 problems.check(self._validate_for_report, app)
                 problems.raise_any()
+            # 一次性告知: every item of the notice answered before the case goes back to the reviewers
+            if app.reported_at is not None:   # returned: a first report has no notice to answer
+                corrections.require_answered(app, self.form, self.attachments(app))
             self._complete_edit(principal, app, "report", "上报", reported_at=utcnow())
             application_event("application.reported", app)
         return app

@@ -21,6 +21,7 @@ from engine.models import utcnow
 
 from . import lock_rule
 from .applications import Upload
+from .corrections import Requested
 from .processes.unlock import UNLOCK_FORM
 from .codes import credit_code_check_char, id_card_check_char
 from .demo_files import ACCEPTANCE_REPORT_PDF, APPOINTMENT_PDF, BUSINESS_LICENCE_PDF, UNLOCK_FORM_PDF
@@ -488,7 +489,9 @@ def _applications_in_flight(enterprises: dict, regulator_users: dict) -> int:
             reviewer = principal(app.project.agency_id)
             task = services.unlock.open_task(app)
             services.reviews.claim(reviewer, task.id)
-            services.reviews.return_(reviewer, task.id, "解锁申请表未加盖单位公章，请补充后重新上报")
+            services.reviews.return_(reviewer, task.id, "解锁申请表未加盖单位公章，请补充后重新上报", [
+                Requested(UNLOCK_FORM, "申请表未加盖单位公章，或扫描件不清晰"),
+                Requested(None, "请补充项目停工的证明材料")])   # a correction notice (一次性告知)
 
     # jl1: a chief supervisor change to a qualified replacement, reported
     jl1 = principal("jl1")

@@ -728,3 +728,53 @@ class WebhookAttempt(db.Model):
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- 一次性告知: a return is a correction notice (domain §10) -------------------------------------
+ANSWER_KINDS = {"corrected": "已更正", "explained": "已说明"}
+
+
+class CorrectionNotice(db.Model):
+    """补正告知: one reviewer's return of a case (退回), its ``round`` counted per instance from 1.
+
+    The reviewer and organisation are kept as names: the printed 补正材料通知书 says who handled it."""
+    __tablename__ = "correction_notice"
+    __table_args__ = (UniqueConstraint("instance_id", "round", name="uq_correction_notice_instance_round"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[int] = mapped_column(BigId)           # the review step that returned the case
+    opinion: Mapped[str] = mapped_column(Text, default="")
+    reviewer_user_id: Mapped[int] = mapped_column(Integer)
+    reviewer_name: Mapped[str] = mapped_column(String(100))
+    reviewer_org_id: Mapped[int] = mapped_column(Integer)
+    reviewer_org_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CorrectionItem(db.Model):
+    """One item of a notice: the field or attachment slot it names (``field`` None: a free item),
+    what is wrong, and the applicant's answer (corrected: the field changed; explained: with text).
+
+    ``before`` is the field's value when the case was returned (attachments: the ids of its slot),
+    so that 已更正 can be checked; ``repeated`` marks an item already asked in the previous round."""
+    __tablename__ = "correction_item"
+    __table_args__ = (Index("ix_correction_item_instance_round", "instance_id", "round"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("correction_notice.id"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    round: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str | None] = mapped_column(String(60))
+    label: Mapped[str] = mapped_column(String(100))            # the field's title, or 其他
+    text: Mapped[str] = mapped_column(String(500))
+    before: Mapped[str | None] = mapped_column(Text)
+    repeated: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_kind: Mapped[str | None] = mapped_column(String(20))   # corrected | explained
+    answer_text: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by_user_id: Mapped[int | None] = mapped_column(Integer)
+
+    @property
+    def answer_label(self) -> str:
+        return ANSWER_KINDS.get(self.answer_kind or "", "未答复")

@@ -13,7 +13,7 @@ from engine.forms import FormSpec
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate, utcnow
 
-from . import catalog
+from . import catalog, corrections
 from .applications import ApplicationService, Upload, application_for, apply_status, tell_offered
 from .errors import Forbidden, NotFound
 from .models import APPROVED, AUTHORITY, RETURNED
@@ -23,6 +23,7 @@ from .principal import Principal
 from .review_desk import ReviewDesk
 
 RETURN_ACTION = "退回"   # the log's name for a reviewer's return
+RETURN = "return"        # the review form's outcome that sends the case back for correction
 
 
 class ReviewService(ReviewDesk):
@@ -73,6 +74,17 @@ class ReviewService(ReviewDesk):
     def service_for(self, task: HumanTask) -> ApplicationService:
         return self.services[task.process_key]
 
+    def correction_choices(self, task: HumanTask, app):
+        """What the return's checklist offers: the application's fields and attachment slots, the
+        step's common items (its version's form file), every notice so far with its answers, and
+        the previous notice's items to ask again."""
+        service = self.service_for(task)
+        form = service.form_of_app(app) if service.form is not None else None
+        rounds = corrections.history(app.instance_id)
+        last, previous = rounds[-1] if rounds else (None, [])
+        return {"fields": corrections.fields_of(form), "checklist": corrections.checklist(form, task.element_id),
+                "previous": previous, "previous_notice": last, "history": rounds}
+
     def form_of(self, task: HumanTask) -> FormSpec:
         """The task's form, as its diagram names it (``formKey``) and its form file declares it."""
         spec = task.__dict__.get("_bundle_form")   # a page asks twice: one read of the instance's version
@@ -112,13 +124,16 @@ class ReviewService(ReviewDesk):
     def approve(self, principal: Principal, task_id: int, opinion: str = ""):
         return self.submit(principal, task_id, {"decision": "approve", "opinion": opinion})
 
-    def return_(self, principal: Principal, task_id: int, opinion: str):
-        return self.submit(principal, task_id, {"decision": "return", "opinion": opinion})
+    def return_(self, principal: Principal, task_id: int, opinion: str,
+                items: list[corrections.Requested] = ()):
+        return self.submit(principal, task_id, {"decision": "return", "opinion": opinion}, items=items)
 
-    def submit(self, principal: Principal, task_id: int, data: dict, uploads: list[Upload] = ()):
+    def submit(self, principal: Principal, task_id: int, data: dict, uploads: list[Upload] = (),
+               items: list[corrections.Requested] = ()):
         """Complete a review step with its form: files are attached to the application and their
         attachment ids go into the data; the form file says what is workflow data, what goes to
-        the operation log and which field is the outcome."""
+        the operation log and which field is the outcome. A return (退回) of an application keeps
+        its correction notice: ``items``, what is to be corrected, and the opinion (一次性告知)."""
         self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
             task, app = self.task(principal, task_id)
@@ -129,6 +144,9 @@ class ReviewService(ReviewDesk):
                 if slot is not None:
                     data[slot.name] = service._attach(principal, app, upload, slot).id
             cleaned = spec.clean(data)
+            if cleaned.outcome == RETURN and service.form is not None:
+                corrections.record_return(app, service.form_of_app(app), service.attachments(app), task,
+                                          principal, list(items), cleaned.opinion)
             result = self.engine.complete(task_id, principal.actor, data, action=cleaned.action or task.name,
                                           opinion=cleaned.opinion, outcome=cleaned.outcome)
             apply_status(app, result)

@@ -31,7 +31,7 @@ from engine import jobs
 from engine.db import db, end_reading, unit_of_work
 from engine.models import utcnow
 
-from . import catalog, webhook_http as http, webhook_targets as targets
+from . import catalog, corrections, webhook_http as http, webhook_targets as targets
 from .errors import DomainError, NotFound
 from .models import (
     COMPLETED, ApiToken, LockRecord, Project, WebhookAttempt, WebhookDelivery, WebhookSubscription,
@@ -181,6 +181,8 @@ def on_notification(kind: str, app=None, task_id: int | None = None) -> None:
         data = _application(app)
         if event == "task.offered":
             data["task_id"] = task_id
+        if kind == "returned" and app is not None:   # a reviewer's return: its correction notice
+            data["correction_items"] = corrections.item_count(app.instance_id)
         emit(event, data)
 
 

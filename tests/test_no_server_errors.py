@@ -99,7 +99,7 @@ def _objects(world, services):
             "project_id": reported.project_id,
             "token_id": api_tokens.create_client_token("扫描", "projects:read")[0].id,
             "subscription_id": _subscription_id(),
-            "delivery_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv",
+            "delivery_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv", "round_": 1,
             "code": login_codes.issue("Mozilla/5.0 sweep", "127.0.0.1", 120).code,   # a QR login code
             "token": "not-a-reset-token", "serial": certificate.serial}
 

@@ -15,7 +15,7 @@ PUBLIC = {"static", "healthz", "favicon", "main.help", "main.home", "auth.login"
           # say only ok/ready or why not; /metrics is 404 unless METRICS_TOKEN or METRICS_ALLOWED_IPS
           # allows the scraper (tests/test_operability.py)
           "readyz", "metrics"}
-SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
+SAMPLE_ARGS = {"kind": "unlock", "app_id": 1, "round_": 1, "att_id": 1, "task_id": 1, "account_id": 1, "instance_id": 1,
                "definition_id": 1, "person_id": 1, "job_id": 1, "notification_id": 1, "phrase_id": 1, "token_id": 1,
                "subscription_id": 1, "delivery_id": 1, "supervision_no": "BJ1", "id_card": "1",
                "project_id": 1, "process_key": "personnel_unlock", "version": 1, "plan_id": 1, "fmt": "csv",

@@ -25,15 +25,19 @@ TO_SITE_CHECK = {"Task_Review": "Task_SiteCheck"}   # waiting reviews go through
 
 
 def deploy_variant(services, *replacements, note="测试版本"):
-    """The current unlock version with text replaced in its diagram, deployed as the next version."""
+    """The current unlock version with text replaced in its diagram (and in its form files, whose
+    correction checklists name the review step), deployed as the next version."""
     bundle = services.engine.definitions.bundle(UNLOCK)
     xml = bundle.xml.decode("utf-8")
+    files = dict(bundle.files)
     for old, new in replacements:
         assert old in xml
         xml = xml.replace(old, new)
+        files = {name: content.replace(old.encode("utf-8"), new.encode("utf-8")) if name.startswith("forms/")
+                 else content for name, content in files.items()}
     with services.engine.command():
         definition, created = services.engine.definitions.deploy_bundle(
-            Bundle(bundle.diagram_name, xml.encode("utf-8"), bundle.files), Deployment(note, "测试"))
+            Bundle(bundle.diagram_name, xml.encode("utf-8"), files), Deployment(note, "测试"))
     assert created
     return definition.version
 

@@ -32,6 +32,8 @@ def create_app(overrides: dict | None = None) -> Flask:
                                                  public_url=app.config["PUBLIC_URL"])
     _configure_email(app)
     _configure_webhooks(app)
+    from handlers import pdf
+    pdf.configure(app.config["PDF_FONT"])   # the printed documents' CJK font (None: the system's)
 
     from . import auth, cli, filters, inputs, limiter, security
     limiter.init_app(app)   # every rate limit, counted in RATELIMIT_STORAGE_URI or the database

@@ -14,6 +14,7 @@ def load_config(app) -> None:
         # uploads live in the database (upload_blob); this is only the folder where earlier versions
         # kept them, which `flask uploads migrate` moves into the database
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR") or str(instance / "uploads"),
+        PDF_FONT=os.environ.get("PDF_FONT") or None,   # a TrueType font with Chinese glyphs (handlers/pdf.py)
         UPLOAD_MAX_BYTES=int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         UPLOAD_MAX_FILES=int(os.environ.get("UPLOAD_MAX_FILES", 10)),
         # reverse proxies in front of the application whose X-Forwarded-For / X-Forwarded-Proto are

@@ -15,7 +15,7 @@ from marshmallow import INCLUDE, fields, validate
 from engine.deadlines import Period
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
-from handlers import catalog
+from handlers import catalog, corrections
 from handlers.applications import Upload
 from handlers.catalog import api_time
 from handlers.errors import DomainError, Forbidden, NotFound
@@ -148,6 +148,53 @@ class TaskDetail(Strict):
 
 class OpinionIn(Strict):
     opinion = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class CorrectionItemIn(Strict):
+    field = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=60),
+                          metadata={"description": "所指的申请字段或附件栏目（表单文件中的字段名）；不填为其他事项"})
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={"description": "需补正的内容及要求"})
+
+
+class ReturnIn(OpinionIn):
+    items = fields.List(fields.Nested(CorrectionItemIn), load_default=list, validate=validate.Length(max=50),
+                        metadata={"description": "补正事项（一次性告知）：申请人须逐项答复后才能重新上报"})
+
+
+class CorrectionItemOut(Strict):
+    id = fields.Integer()
+    position = fields.Integer()
+    field = fields.String(allow_none=True)
+    label = fields.String(metadata={"description": "字段或附件栏目的名称；其他事项为“其他”"})
+    text = fields.String()
+    repeated = fields.Boolean(metadata={"description": "上次补正告知中已提出（第二次及以后的告知）"})
+    answer_kind = fields.String(allow_none=True, validate=validate.OneOf(["corrected", "explained"]),
+                                metadata={"description": "corrected 已更正 / explained 已说明；未答复为 null"})
+    answer_text = fields.String()
+    answered_at = Time(allow_none=True)
+
+
+class CorrectionNoticeOut(Strict):
+    round = fields.Integer(metadata={"description": "第几次补正告知"})
+    opinion = fields.String()
+    reviewer_name = fields.String()
+    reviewer_org_name = fields.String()
+    created_at = Time()
+    items = fields.List(fields.Nested(CorrectionItemOut))
+
+
+class Corrections(Strict):
+    items = fields.List(fields.Nested(CorrectionNoticeOut), metadata={"description": "历次补正告知，先后为序"})
+
+
+class AnswerIn(Strict):
+    id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
+    kind = fields.String(required=True, validate=validate.OneOf(["corrected", "explained"]))
+    text = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class AnswersIn(Strict):
+    answers = fields.List(fields.Nested(AnswerIn), required=True, validate=validate.Length(min=1, max=50))
 
 
 class AttachIn(Strict):
@@ -324,6 +371,27 @@ def log(kind, app_id):
                        "opinion": e.opinion} for e in svc.operation_log(app)]}
 
 
+@endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>/corrections", "补正告知及答复（一次性告知）", Corrections)
+def correction_notices(kind, app_id):
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)
+    return {"items": [{
+        "round": n.round, "opinion": n.opinion, "reviewer_name": n.reviewer_name,
+        "reviewer_org_name": n.reviewer_org_name, "created_at": _value(n.created_at),
+        "items": [{"id": i.id, "position": i.position, "field": i.field, "label": i.label, "text": i.text,
+                   "repeated": i.repeated, "answer_kind": i.answer_kind, "answer_text": i.answer_text,
+                   "answered_at": _value(i.answered_at)} for i in items]}
+        for n, items in corrections.history(app.instance_id)]}
+
+
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/corrections/answers",
+          "逐项答复补正事项（已更正须先修改对应字段或附件）", Application, args=AnswersIn)
+def answer_corrections(data, kind, app_id):
+    svc = _service(kind)
+    app = svc.save(g.principal, app_id, {}, answers={a["id"]: (a["kind"], a["text"]) for a in data["answers"]})
+    return application_dict(kind, svc, app)
+
+
 @endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>/diagram", "流程图（SVG，标出当前步骤）",
           content_type="image/svg+xml", description="SVG")
 def diagram(kind, app_id):
@@ -373,9 +441,10 @@ def approve(data, task_id):
     return _decided(services().reviews.approve(g.principal, task_id, data["opinion"]))
 
 
-@endpoint("POST", "/tasks/<bigid:task_id>/return", "退回（须填写意见）", Application, args=OpinionIn)
+@endpoint("POST", "/tasks/<bigid:task_id>/return", "退回（须填写意见，可列补正事项）", Application, args=ReturnIn)
 def return_(data, task_id):
-    return _decided(services().reviews.return_(g.principal, task_id, data["opinion"]))
+    items = [corrections.Requested(i.get("field") or None, i["text"]) for i in data["items"]]
+    return _decided(services().reviews.return_(g.principal, task_id, data["opinion"], items))
 
 
 def _decided(app) -> dict:

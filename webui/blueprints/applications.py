@@ -4,6 +4,7 @@ One blueprint, parameterised by the entry's kind; what differs between processes
 (the entry's columns and summary, its edit form file). Every POST redirects (PRG); business
 refusals are flashed, form errors re-render the page with the posted values (400).
 """
+import io
 import math
 import unicodedata
 from functools import wraps
@@ -18,6 +19,7 @@ from handlers.errors import DomainError, FieldErrors, Forbidden, NotFound
 from handlers.models import APPLICATION_STATUS, APPROVED, DISCARDED, DRAFT, REPORTED, RETURNED, WITHDRAWN
 from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 from handlers.applicant_preview import applicant_preview
+from handlers import corrections
 from handlers.catalog import without_full_stop
 from handlers.reviews import RETURN_ACTION
 
@@ -195,6 +197,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         editable=editable, can_edit=editable, log=log, attachments=svc.attachments(app),
         attachment_labels=svc.attachment_labels(), next_step=_next_step(svc, app, log), widgets=widgets,
         action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
+        corr_items=svc.correction_items(app) if editable else [], history=corrections.history(app.instance_id) if app.reported_at else [],
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         certificates=services().certificates.of_instance(app.instance_id) if app.status == APPROVED else [],
@@ -222,7 +225,7 @@ def save(kind, app_id):
             {name: msgs[0] for name, msgs in form.errors.items()}
         return _render_detail(kind, svc, app, form, errors, 400)
     try:
-        svc.save(g.principal, app_id, form.values(), form.uploads())
+        svc.save(g.principal, app_id, form.values(), form.uploads(), _answers())
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back
         return _render_detail(kind, svc, app, form, _page_errors(exc), 400)
@@ -232,6 +235,16 @@ def save(kind, app_id):
     # one rule for every process, as the manual describes it: saved, back to the list, where 上报 is
     flash(SAVED_MESSAGE, "success")
     return redirect(url_for(".index", kind=kind))
+
+
+def _answers() -> dict[int, tuple[str, str]]:
+    """The answers to a correction notice's items posted with the form: item id -> (kind, text)."""
+    found = {}
+    for key in request.form:
+        if key.startswith("answer_kind_") and key[len("answer_kind_"):].isdigit() and len(key) < 40:
+            item_id = int(key[len("answer_kind_"):])
+            found[item_id] = (request.form.get(key, ""), request.form.get(f"answer_text_{item_id}", ""))
+    return found
 
 
 SAVED_MESSAGE = "已暂存。可点击操作中的“上报”提交审核，或点击“编辑”继续填写。"
@@ -280,7 +293,7 @@ def report(kind, app_id):
             {name: msgs[0] for name, msgs in form.errors.items()}
         return _render_detail(kind, svc, app, form, errors, 400)
     try:
-        svc.report(g.principal, app_id, form.values(), form.uploads())
+        svc.report(g.principal, app_id, form.values(), form.uploads(), _answers())
     except DomainError as exc:
         app = svc.get_own(g.principal, app_id)   # the failed command rolled back: nothing was kept
         return _render_detail(kind, svc, app, form, _page_errors(exc), 400)
@@ -319,6 +332,31 @@ def check_replacement(app_id):
         return jsonify(ok=False, message="请选择变更后人员")
     problem = svc.check_replacement(g.principal, app_id, person_id)
     return jsonify(ok=problem is None, message=problem or "")
+
+
+# -- the 补正材料通知书 -------------------------------------------------------------------------
+@bp.get("/<kind>/<bigid:app_id>/notice/<id:round_>.pdf")
+@principal_required()
+@domain_errors
+def notice_pdf(kind, app_id, round_):
+    """The printed correction notice of one return: the applicant and the case's reviewers only."""
+    from handlers.pdf import FontMissing
+    svc = _service(kind, own=False)
+    app = svc.get(g.principal, app_id)   # applicant, the project's regulators once reported, admin
+    notice = corrections.notice(app.instance_id, round_) if app.instance_id is not None else None
+    if notice is None:
+        abort(404)
+    try:
+        data = corrections.notice_pdf(app, svc.entry.title, notice, corrections.items_of(notice))
+    except FontMissing as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", kind=kind, app_id=app_id) if app.applicant_org_id == g.principal.org_id
+                        else url_for("review.index"))
+    resp = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=False, max_age=0,
+                     download_name=f"补正材料通知书-{app.case_no or app.id}-{round_}.pdf")
+    resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    return resp
 
 
 # -- attachments ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from engine.case_numbers import normalise
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, InboxFilter
-from handlers import catalog
+from handlers import catalog, corrections
 from handlers.deadlines import late_filing_days
 from handlers.errors import DomainError, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, APPROVED, AUTHORITY, PLATFORM
@@ -79,7 +79,9 @@ def task(task_id):
     service, entry = reviews.service_for(task), catalog.by_key(task.process_key)
     task_form = form_class(reviews.form_of(task), TASK_TARGETS)(formdata=None)
     diagram, clock = service.progress(app)
-    return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry,
+    corr = reviews.correction_choices(task, app) if service.form is not None else None
+    return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry, corr=corr,
+                           free_rows=FREE_ROWS, history=corr["history"] if corr else [],
                            log=service.operation_log(app), attachments=service.attachments(app),
                            attachment_labels=service.attachment_labels(), diagram=diagram,
                            clock=clock, late_days=late_filing_days(app),
@@ -132,8 +134,48 @@ def decide(task_id):
         return redirect(url_for("review.task", task_id=task_id))
     outcome = form.spec.field(form.spec.outcome) if form.spec.outcome else None
     value = form.values().get(outcome.name) if outcome else None
-    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads()),
+    try:
+        items = returned_items(reviews, task, _app) if value == RETURN else []
+    except DomainError as e:
+        flash(e.message, "error")
+        return redirect(url_for("review.task", task_id=task_id))
+    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads(), items=items),
                 done_message(task, outcome, value), after_decision)
+
+
+RETURN = "return"
+FREE_ROWS = 3   # blank rows for free items on the return checklist (the page can add more)
+
+
+def returned_items(reviews, task, app) -> list[corrections.Requested]:
+    """The return's items as the checklist posted them, in the page's order: the previous notice's
+    items asked again (corr_prev: item ids), the step's common items ticked (corr_check: their
+    position), then the rows written by hand (corr_field_N / corr_text_N)."""
+    if reviews.service_for(task).form is None:
+        return []
+    choices = reviews.correction_choices(task, app)
+    items = []
+    previous = {str(i.id): i for i in choices["previous"]}
+    for value in request.form.getlist("corr_prev"):
+        if value not in previous:
+            raise DomainError("补正事项：所选的上次事项不存在，请刷新后重试")
+        items.append(corrections.Requested(previous[value].field, previous[value].text))
+    checklist = choices["checklist"]
+    for value in request.form.getlist("corr_check"):
+        if not value.isdigit() or not 0 <= int(value) < len(checklist):
+            raise DomainError("补正事项：所选的常见事项不存在，请刷新后重试")
+        item = checklist[int(value)]
+        items.append(corrections.Requested(item.field, item.text))
+    rows = sorted({int(k[len("corr_text_"):]) for k in request.form if k.startswith("corr_text_")
+                   and k[len("corr_text_"):].isdigit() and len(k) < 20})
+    for n in rows:
+        text = (request.form.get(f"corr_text_{n}") or "").strip()
+        field = (request.form.get(f"corr_field_{n}") or "").strip() or None
+        if text:
+            items.append(corrections.Requested(field, text))
+        elif field:
+            raise DomainError("补正事项：已选择字段，请填写需补正的内容", "corrections")
+    return items
 
 
 def done_message(task, outcome, value) -> str:
