@@ -224,3 +224,26 @@ def test_a_rating_is_a_webhook_event(world, services):
     assert delivery.payload["rating"]["level"] == "very_dissatisfied"
     assert delivery.payload["rating"]["rectification"]["status"] == "open"
     assert delivery.payload["application"]["case_no"] == app.case_no
+
+
+def test_the_api_carries_a_cases_rating(client_world, services, ctx):
+    from .api_helpers import personal_token
+    client, world = client_world
+    app = approved_unlock(world, services)
+    headers = {"Authorization": f"Bearer {personal_token('contractor_user')}"}
+    url = f"/api/v1/applications/unlock/{app.id}/rating"
+    state = client.get(url, headers=headers).get_json()
+    assert state == {"rating": None, "can_rate": True, "reason": None}
+    bad = client.post(url, json={"level": "great"}, headers=headers)
+    assert bad.status_code == 400
+    resp = client.post(url, json={"level": "dissatisfied", "comment": "办理拖延"}, headers=headers)
+    assert resp.status_code == 201
+    rating = resp.get_json()["rating"]
+    assert rating["level_label"] == "不满意" and rating["bad"] and rating["rectification"]["status"] == "open"
+    assert rating["reviewer_org"] == "昆明市建设工程质量安全监督站"
+    again = client.post(url, json={"level": "satisfied"}, headers=headers)
+    assert again.status_code == 400 and "一事一评" in again.get_json()["detail"]
+    added = client.post(f"{url}/additions", json={"text": "补充：电话也打不通"}, headers=headers).get_json()
+    assert [a["text"] for a in added["rating"]["additions"]] == ["补充：电话也打不通"]
+    other = {"Authorization": f"Bearer {personal_token('contractor2_user')}"}
+    assert client.get(url, headers=other).status_code == 404
