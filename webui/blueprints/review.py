@@ -86,7 +86,7 @@ def task(task_id):
                            log=service.operation_log(app), attachments=service.attachments(app),
                            attachment_labels=service.attachment_labels(), diagram=diagram,
                            clock=clock, late_days=late_filing_days(app),
-                           process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
+                           process_label=entry.title, status_label=app.status_label,
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
                            is_holder=task.claimed_by_user_id == g.principal.user_id,
                            can_supervise=oversight.can_supervise(g.principal, task),
