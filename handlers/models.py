@@ -746,6 +746,19 @@ class Rectification(db.Model):
         return "已整改" if self.status == APPROVED else "整改中"
 
     @property
+    def project(self) -> "Project | None":
+        """The rated case's project (its regulators see the 整改 as they see the case)."""
+        case = self.case
+        return getattr(case, "project", None)
+
+    @property
+    def case(self):
+        """The rated application (any process's row)."""
+        from handlers import catalog
+        entry = catalog.by_kind(self.rating.app_kind)
+        return db.session.get(entry.model, self.rating.app_id) if entry else None
+
+    @property
     def reported_at(self) -> datetime:
         return self.created_at
 

@@ -14,7 +14,7 @@ from handlers import catalog
 from handlers.deadlines import late_filing_days
 from handlers import supervision as oversight
 from handlers.errors import DomainError, Forbidden, NotFound
-from handlers.models import AGENCY, APPLICATION_STATUS, AUTHORITY, PLATFORM
+from handlers.models import AGENCY, AUTHORITY, PLATFORM
 
 from .. import services
 from ..access import principal_required
