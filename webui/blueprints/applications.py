@@ -20,7 +20,7 @@ from handlers.catalog import without_full_stop
 from handlers.reviews import RETURN_ACTION
 from handlers import supervision
 from handlers.models import RATING_LEVELS
-from handlers.ratings import RatingService
+from handlers.ratings import RATEABLE, RatingService
 from handlers.supervision import overdue_review_task, urged_today
 
 from .. import services
@@ -200,13 +200,15 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         preview=applicant_preview(services().engine, app, g.principal) if editable else None,
-        rating=RatingService(services().engine).view(g.principal, app), rating_levels=RATING_LEVELS,
+        rating=RatingService(services().engine).view(g.principal, app) if app.status in RATEABLE else None,
+        rating_levels=RATING_LEVELS,
         **_urge_context(app)), status
 
 
 def _urge_context(app) -> dict:
     """催办: offered on the applicant's own case while a step others work is past its due."""
-    task = overdue_review_task(app) if app.applicant_org_id == g.principal.org_id else None
+    mine = app.applicant_org_id == g.principal.org_id
+    task = overdue_review_task(app) if mine and app.status == REPORTED else None   # reviewed: 待审核
     return {"urge_task": task, "urged_today": task is not None and urged_today(task.id)}
 
 
