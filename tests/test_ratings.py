@@ -66,6 +66,8 @@ def test_a_bad_rating_opens_a_rectification_due_on_the_right_working_day(world, 
     rect = db.session.scalar(select(Rectification).where(Rectification.rating_id == rating.id))
     assert rect.status == "approved" and rect.answer.startswith("已对审核人员进行培训")
     assert ratings.rating_json(rect.rating)["rectification"]["answer"] == rect.answer
+    from handlers.invariants import check_invariants
+    assert check_invariants() == []   # the 整改's status agrees with its finished instance
 
 
 def test_the_administrators_period_sets_the_rectification_due(world, services):
