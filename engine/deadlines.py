@@ -158,6 +158,18 @@ def stop(clock: str | None, task, when: datetime) -> str | None:
     return json.dumps(clocks, separators=(",", ":"))
 
 
+def initial_clock(periods: dict[str, str] | None) -> str | None:
+    """A new instance's clock holding ``periods`` ({element id: due text}): its tasks open with them
+    instead of the ``due`` their diagram declares (``opening`` resumes from the clock)."""
+    if not periods:
+        return None
+    clocks = {}
+    for element_id, text in periods.items():
+        period = parse_due(text)
+        clocks[element_id] = [period.unit, period.count]
+    return json.dumps(clocks, separators=(",", ":"))
+
+
 def _clocks(clock: str | None) -> dict:
     try:
         return json.loads(clock) if clock else {}

@@ -10,7 +10,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -136,10 +136,13 @@ class ProcessEngine:
     @_command
     def start(self, process_key: str, business_key: str, actor: Actor, *, subject: str = "",
               scope: str = "", scope_id: int | None = None, applicant_org_id: int | None = None,
-              applicant_name: str = "", action: str | None = None, case_no: str | None = None) -> StepResult:
+              applicant_name: str = "", action: str | None = None, case_no: str | None = None,
+              periods: dict[str, str] | None = None) -> StepResult:
         """Start an instance. ``action`` (e.g. 新建) is logged as the actor's, written with the new
         instance in the same statement rather than as a separate ``record``; ``case_no`` (办件编号,
-        engine.case_numbers) is written with the new instance."""
+        engine.case_numbers) is written with the new instance. ``periods`` ({element id: "7 working
+        days"}) replace the ``due`` the diagram declares for those user tasks in this instance (a period
+        an administrator sets): they start as the instance's clock, which the deadline and its timers read."""
         conn = db.session.connection()
         for _attempt in range(2):
             definition = self.definitions.current(process_key)
@@ -147,7 +150,7 @@ class ProcessEngine:
                 definition_id=definition.id, process_key=process_key, business_key=business_key,
                 subject=subject, scope=scope, scope_id=scope_id, applicant_org_id=applicant_org_id,
                 applicant_name=applicant_name, started_by_user_id=actor.user_id, status="running",
-                case_no=case_no)
+                case_no=case_no, clock=deadlines.initial_clock(periods))
             parsed = definition.parsed
             try:
                 # nothing is written before the guarded insert: a stale version is simply built again
@@ -267,6 +270,41 @@ class ProcessEngine:
     def record(self, instance_id: int, actor: Actor, action: str, opinion: str | None = None) -> None:
         """Append a domain action (save, report, …) to the instance's operation log."""
         store.append_log(db.session.connection(), instance_id, [store.audit_entry(instance_id, actor, action, opinion)])
+
+    @_command
+    def set_due(self, task_id: int, due: datetime, actor: Actor, action: str, opinion: str | None = None) -> TaskRecord:
+        """A new deadline for an open task (督办): the inbox row and its candidate rows fall due at
+        ``due`` (stored UTC, the end of a local day), no longer overdue; the timers attached to the
+        task that still wait (超期预警, 到期) are evaluated again against it and their jobs follow.
+        The change is logged as ``action`` with ``opinion``, in the same transaction."""
+        conn = db.session.connection()
+        task = store.load_task(conn, task_id)
+        if task is None:
+            raise TaskNotFound("任务不存在")
+        if task.state != "open":
+            raise TaskClosed("该任务已处理完毕")
+        instance, content_hash = store.load_instance(conn, task.instance_id)
+        parsed = self.definitions.parsed_by_hash(content_hash)
+        step = _Step(conn, instance, actor, statuses=parsed.statuses)
+        step.log.append(store.audit_entry(instance.id, actor, action, opinion, element_id=task.element_id))
+        state = instance.state
+
+        def restore_and_move():
+            wf = load_state(state, parsed.spec, parsed.subprocess_specs)
+            open_before, timers_before = set(_ready_user_tasks(wf)), _waiting_timers(wf)
+            user_task = wf.get_task_from_id(UUID(task.task_guid))
+            for waiting in list(wf.event_manager.tasks.values()):
+                if not (_is_timer(waiting) and waiting.state == TaskState.WAITING) or user_task is None \
+                        or timers.attached_task(waiting.task_spec) is not user_task.task_spec:
+                    continue
+                definition = waiting.task_spec.event_definition
+                functions = timers.timer_functions(waiting.task_spec, clock=instance.clock, due=due)
+                waiting._set_internal_data(event_value=eval(   # noqa: S307 — the deployed diagram's expression
+                    compile(definition.expression, f"<{waiting.task_spec.bpmn_id}>", "eval"), functions))
+            return wf, open_before, timers_before
+        self._advance(step, restore_and_move)
+        store.move_due(conn, task_id, due)
+        return store.load_task(conn, task_id)
 
     @_command
     def reoffer(self, instance_id: int, actor: Actor, action: str, opinion=None) -> list[tuple[TaskRecord, list[int]]]:

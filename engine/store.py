@@ -375,6 +375,14 @@ def cancel_tasks(conn, guids) -> None:
                  .values(state="cancelled", completed_at=utcnow()))
 
 
+def move_due(conn, task_id: int, due) -> None:
+    """An open task's new deadline on its inbox row and its candidate rows; no longer overdue."""
+    conn.execute(update(_HT).where(_HT.c.id == task_id)
+                 .values(due_at=due, due_provisional=False, overdue_at=None))
+    conn.execute(update(_TC).where(_TC.c.task_id == task_id).values(due_at=due))
+    _keep_loaded_in_step(HumanTask, task_id, {"due_at": due, "due_provisional": False, "overdue_at": None})
+
+
 def open_tasks_locked(conn, instance_id: int) -> list:
     """The instance's open inbox rows, locked (PostgreSQL: FOR UPDATE) until the command ends: a
     claim or a completion of one of them waits for what the command decides about it."""

@@ -58,12 +58,16 @@ def attached_task(spec):
     return None
 
 
-def timer_functions(spec, start: datetime | None = None, clock: str | None = None) -> dict:
+def timer_functions(spec, start: datetime | None = None, clock: str | None = None,
+                    due: datetime | None = None) -> dict:
     """The names a timer expression of ``spec`` may use: ``working_days(n)``, ``due_at()`` and
     ``due_minus_working_days(n)``. The last two give the attached user task's due time exactly as
     its inbox row gets it (``engine.deadlines.opening``: its ``due`` property, resumed from what
-    the instance's ``clock`` kept when a 退回 paused it)."""
+    the instance's ``clock`` kept when a 退回 paused it), or ``due`` (stored UTC) when the task's
+    deadline was moved (督办: ProcessEngine.set_due)."""
     def due_utc() -> datetime:
+        if due is not None:
+            return due
         task = attached_task(spec)
         props = ((task.extensions or {}).get("properties") or {}) if task is not None else {}
         if deadlines.DUE not in props:

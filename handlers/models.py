@@ -778,3 +778,115 @@ class CorrectionItem(db.Model):
     @property
     def answer_label(self) -> str:
         return ANSWER_KINDS.get(self.answer_kind or "", "未答复")
+
+
+# -- 好差评, 整改, 催办 (domain.md §10) ------------------------------------------------------------
+# the five levels of GB/T 39735-2020, best first; the last two are 差评 and open a 整改
+RATING_LEVELS = {"very_satisfied": "非常满意", "satisfied": "满意", "basic": "基本满意",
+                 "dissatisfied": "不满意", "very_dissatisfied": "非常不满意"}
+BAD_RATINGS = ("dissatisfied", "very_dissatisfied")
+
+
+class CaseRating(db.Model):
+    """好差评: the applicant organisation's one rating of an ended case (一事一评): unique per case."""
+    __tablename__ = "case_rating"
+    __table_args__ = (Index("ix_case_rating_org_at", "reviewer_org_id", "rated_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # the case: its workflow instance (unique: a second rating of it is refused by the database)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    app_kind: Mapped[str] = mapped_column(String(20))
+    app_id: Mapped[int] = mapped_column(BigId)
+    applicant_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    # the organisation that decided the case (its reviewer completed the last review step)
+    reviewer_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    level: Mapped[str] = mapped_column(String(20))   # RATING_LEVELS
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_by_user_id: Mapped[int] = mapped_column(Integer)
+    rated_by_name: Mapped[str] = mapped_column(String(100))
+    rated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reviewer_org: Mapped[Organization] = relationship(foreign_keys=[reviewer_org_id], lazy="joined")
+    additions: Mapped[list["CaseRatingAddition"]] = relationship(
+        back_populates="rating", order_by="CaseRatingAddition.id", lazy="selectin")
+    rectification: Mapped["Rectification | None"] = relationship(back_populates="rating", lazy="selectin")
+
+    @property
+    def level_label(self) -> str:
+        return RATING_LEVELS[self.level]
+
+    @property
+    def is_bad(self) -> bool:
+        return self.level in BAD_RATINGS
+
+
+class CaseRatingAddition(db.Model):
+    """追评: text appended to a rating's comment later; never edited."""
+    __tablename__ = "case_rating_addition"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("case_rating.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    by_user_id: Mapped[int] = mapped_column(Integer)
+    by_name: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    rating: Mapped[CaseRating] = relationship(back_populates="additions")
+
+
+class Rectification(db.Model):
+    """整改: the task a 差评 opens for the organisation that decided the case (bpmn/rectification.bpmn);
+    its answer (整改情况) is shown to the applicant on the case's page."""
+    __tablename__ = "rectification"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("case_rating.id"), unique=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)   # who rectifies
+    applicant_org_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))     # who rated
+    status: Mapped[str] = mapped_column(String(20), default=REPORTED)   # APPLICATION_STATUS
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by_name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rating: Mapped[CaseRating] = relationship(back_populates="rectification", lazy="joined")
+    org: Mapped[Organization] = relationship(foreign_keys=[org_id], lazy="joined")
+    applicant_org: Mapped[Organization] = relationship(foreign_keys=[applicant_org_id], lazy="joined")
+
+    @property
+    def status_label(self) -> str:
+        return "已整改" if self.status == APPROVED else "整改中"
+
+    @property
+    def project(self) -> "Project | None":
+        """The rated case's project (its regulators see the 整改 as they see the case)."""
+        case = self.case
+        return getattr(case, "project", None)
+
+    @property
+    def case(self):
+        """The rated application (any process's row)."""
+        from handlers import catalog
+        entry = catalog.by_kind(self.rating.app_kind)
+        return db.session.get(entry.model, self.rating.app_id) if entry else None
+
+    @property
+    def reported_at(self) -> datetime:
+        return self.created_at
+
+
+class AdminSetting(db.Model):
+    """A setting the platform administrators change on their pages (e.g. the 整改 period)."""
+    __tablename__ = "admin_setting"
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    changed_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class TaskUrge(db.Model):
+    """催办: an applicant urged an overdue task; once per task and working day (the unique key)."""
+    __tablename__ = "task_urge"
+    __table_args__ = (UniqueConstraint("task_id", "day", name="uq_task_urge_day"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    task_id: Mapped[int] = mapped_column(BigId)   # human_task.id
+    day: Mapped[date] = mapped_column(Date)   # the local working day
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    org_id: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(Integer)

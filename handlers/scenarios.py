@@ -8,6 +8,8 @@ and travels in the bundle as ``tests/<name>.yaml``. Its format (docs/designers.m
       applicant: sg1                    # a demo login of the applicant organisation
       pick: 1                           # the n-th record its 添加 dialog offers (default 1)
       # or, for registrations:  registration_of: pending_sg
+      # or, for 差评整改:  rated: {process: personnel_unlock, applicant: sg1, data: {reason: …},
+      #                           level: dissatisfied, comment: …}  (filed, approved by the agency, rated)
     operators:                          # optional: a stated outcome instead of the real operator
       unlock.apply: {applied: false, message: 复核未通过}
     steps:
@@ -146,7 +148,7 @@ def parse_scenario(content: bytes, filename: str) -> dict:
     if not isinstance(steps, list) or not steps:
         raise ScenarioFileError(f"{filename}：steps 必须是非空列表")
     if not isinstance(raw.get("application"), dict):
-        raise ScenarioFileError(f"{filename}：缺少 application（applicant 与 pick，或 registration_of）")
+        raise ScenarioFileError(f"{filename}：缺少 application（applicant 与 pick，或 registration_of，或 rated）")
     for i, step in enumerate(steps, 1):
         where = f"{filename} 第 {i} 步"
         if not isinstance(step, dict) or step.get("do") not in ACTIONS:
@@ -278,6 +280,9 @@ class _Run:
     # -- the application -----------------------------------------------------------------
     def _open_application(self) -> None:
         spec = self.scenario["application"]
+        if "rated" in spec:
+            self._rated(spec["rated"])
+            return
         if "registration_of" in spec:
             self.service = self.services.registration
             user = _user(spec["registration_of"])
@@ -297,6 +302,35 @@ class _Run:
         if not 1 <= n <= len(picks):
             raise ScenarioFileError(f"pick {n}：可选记录只有 {len(picks)} 条")
         self.app = self.service.create(applicant, picks[n - 1].id)
+
+    def _rated(self, spec: dict) -> None:
+        """A case of ``process`` filed by ``applicant`` (its first pick, reported with ``data``), approved
+        by its project's supervision agency and rated ``level``: the steps act on the 整改 it opened."""
+        from .models import Rectification
+        from .ratings import RatingService
+        entry = catalog.by_key(str(spec.get("process", "")))
+        applicant = _principal(spec.get("applicant"))
+        if entry is None or applicant.kind not in entry.filers:
+            raise ScenarioFileError(f"rated：{applicant.org_name}不能申请流程 {spec.get('process')}")
+        service = self.services.by_kind[entry.kind]
+        picks = [p for p in service.picks(applicant) if p.reason is None]
+        if not picks:
+            raise ScenarioFileError("rated：没有可选记录")
+        case = service.create(applicant, picks[0].id)
+        data = dict(spec.get("data") or {})
+        self.service = service
+        service.report(applicant, case.id, data, self._uploads(data))
+        agency = _principal_of_org(case.project.agency_id)
+        task = service.open_task(case)
+        self.services.reviews.claim(agency, task.id)
+        self.services.reviews.approve(agency, task.id, "")
+        case = service.get(applicant, case.id)
+        rating = RatingService(self.services.engine).rate(applicant, case, str(spec.get("level", "")),
+                                                          str(spec.get("comment", "")))
+        self.service = self.services.by_kind["rectification"]
+        self.app = db.session.scalar(select(Rectification).where(Rectification.rating_id == rating.id))
+        if self.app is None:
+            raise ScenarioFileError(f"rated：评价“{spec.get('level')}”不是差评，没有发起整改")
 
     # -- steps ---------------------------------------------------------------------------
     def _step(self, index: int, step: dict) -> StepOutcome:

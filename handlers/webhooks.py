@@ -46,7 +46,7 @@ _IN_FLIGHT_LOCK = threading.Lock()
 EVENTS = {
     "task.offered": "任务待签收", "application.reported": "申请已上报", "application.returned": "申请被退回",
     "application.approved": "申请已办结", "lock.opened": "人员锁定", "lock.closed": "锁定解除",
-    "project.completed": "工程竣工", "project.changed": "工程信息变更",
+    "project.completed": "工程竣工", "project.changed": "工程信息变更", "case.rated": "办件已评价",
 }
 DELIVER_JOB = "webhook.deliver"
 MAX_ATTEMPTS = 8

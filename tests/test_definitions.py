@@ -36,11 +36,13 @@ def _versions(key="personnel_unlock"):
 def test_the_shipped_diagrams_are_deployed_once(services):
     keys = [(d.process_key, d.version) for d in services.engine.definitions.versions()]
     assert keys == [("completion_filing", 1), ("manager_change", 1), ("permit_supplement", 1), ("personnel_unlock", 1),
-                    ("project_info_change", 1), ("registration_review", 1), ("roster_change", 1), ("unit_change", 1)]
+                    ("project_info_change", 1), ("rectification", 1), ("registration_review", 1), ("roster_change", 1),
+                    ("unit_change", 1)]
     report = services.deploy_definitions()
     assert report.deployed == [] and report.refused == []
     assert sorted(report.unchanged) == ["completion_filing.bpmn", "manager_change.bpmn", "permit_supplement.bpmn",
-                                        "personnel_unlock.bpmn", "project_info_change.bpmn", "registration_review.bpmn",
+                                        "personnel_unlock.bpmn", "project_info_change.bpmn", "rectification.bpmn",
+                                        "registration_review.bpmn",
                                         "roster_change.bpmn", "unit_change.bpmn"]
 
 

@@ -179,7 +179,8 @@ def test_every_catalogued_process_has_a_preview_test():
     tested = {"personnel_unlock", "manager_change", "completion_filing", "permit_supplement",
               "project_info_change", "roster_change", "unit_change"}
     not_yet = {"registration_review"}   # merged last: its preview (account activation) is not described yet
-    assert {e.key for e in catalog.entries()} == tested | not_yet
+    no_approval = {"rectification"}   # its one step records the 整改情况: there is no 审核通过 to preview
+    assert {e.key for e in catalog.entries()} == tested | not_yet | no_approval
 
 
 def test_a_failing_recheck_is_previewed_as_the_return_it_causes(world, services):

@@ -14,6 +14,7 @@ REQUIRED = {  # what every shipped process is tested for
     "completion_filing": {"approve.yaml", "return_and_report_again.yaml", "withdraw_before_claim.yaml"},
     "permit_supplement": {"approve.yaml", "return_and_report_again.yaml", "withdraw_before_claim.yaml"},
     "registration_review": {"approve.yaml", "return.yaml"},
+    "rectification": {"answer.yaml"},
     "project_info_change": {"approve.yaml", "return_and_report_again.yaml", "withdraw_before_claim.yaml"},
     "roster_change": {"approve.yaml", "return_and_report_again.yaml", "withdraw_before_claim.yaml"},
     "unit_change": {"approve.yaml", "return_and_report_again.yaml", "withdraw_before_claim.yaml"},

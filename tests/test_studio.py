@@ -40,7 +40,7 @@ def test_only_the_process_designer_uses_the_studio(world, services):
     assert world.who("designer").is_designer and not world.who("designer").is_admin
     assert [p.process_key for p in _studio(services).processes(world.who("designer"))] == [
         "completion_filing", "manager_change", "permit_supplement", "personnel_unlock", "project_info_change",
-        "registration_review", "roster_change", "unit_change"]
+        "rectification", "registration_review", "roster_change", "unit_change"]
 
 
 def test_a_version_is_stored_as_a_bundle_with_hashes_who_and_note(services, designer):

@@ -81,3 +81,4 @@ from . import project_info_change  # noqa: E402,F401
 from . import roster_change  # noqa: E402,F401
 from . import unit_change  # noqa: E402,F401
 from . import registration  # noqa: E402,F401
+from . import rectification  # noqa: E402,F401

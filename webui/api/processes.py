@@ -19,7 +19,9 @@ from handlers import catalog, corrections
 from handlers.applications import Upload
 from handlers.catalog import api_time
 from handlers.errors import DomainError, Forbidden, NotFound
-from handlers.models import APPLICATION_STATUS
+from handlers import supervision
+from handlers.models import APPLICATION_STATUS, RATING_LEVELS
+from handlers.ratings import RatingService, rating_json
 
 from .. import services
 from ..filters import due_state, local_day
@@ -398,6 +400,85 @@ def diagram(kind, app_id):
     svc = _service(kind, own=False)
     app = svc.get(g.principal, app_id)
     return Response(svc.diagram(app, svc.diagram_view(g.principal, app)), mimetype="image/svg+xml")
+
+
+# -- 好差评 and 催办 ------------------------------------------------------------------------------------
+class RatingAddition(Strict):
+    text = fields.String()
+    at = Time()
+
+
+class Rectification(Strict):
+    status = fields.String(validate=validate.OneOf(["open", "done"]), metadata={"description": "open 整改中 / done 已整改"})
+    answer = fields.String(allow_none=True, metadata={"description": "整改情况"})
+    answered_at = Time(allow_none=True)
+    due_at = Time(allow_none=True)
+    case_no = fields.String(allow_none=True, metadata={"description": "整改任务的办件编号"})
+
+
+class RatingOut(Strict):
+    level = fields.String(validate=validate.OneOf(list(RATING_LEVELS)))
+    level_label = fields.String(metadata={"description": "非常满意 / 满意 / 基本满意 / 不满意 / 非常不满意"})
+    bad = fields.Boolean(metadata={"description": "差评（不满意、非常不满意）：发起整改"})
+    comment = fields.String()
+    rated_at = Time()
+    reviewer_org = fields.String(allow_none=True, metadata={"description": "被评价单位：作出决定的审核单位"})
+    additions = fields.List(fields.Nested(RatingAddition), metadata={"description": "追加评价，按时间顺序"})
+    rectification = fields.Nested(Rectification, allow_none=True)
+
+
+class RatingState(Strict):
+    rating = fields.Nested(RatingOut, allow_none=True, metadata={"description": "尚未评价时为 null"})
+    can_rate = fields.Boolean()
+    reason = fields.String(allow_none=True, metadata={"description": "不能评价的原因"})
+
+
+class RateIn(Strict):
+    level = fields.String(required=True, validate=validate.OneOf(list(RATING_LEVELS)))
+    comment = fields.String(load_default="", validate=validate.Length(max=500),
+                            metadata={"description": "评价内容；差评时必填"})
+
+
+class AddIn(Strict):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+def _rating_state(app) -> dict:
+    view = RatingService(services().engine).view(g.principal, app)
+    return {"rating": rating_json(view.rating), "can_rate": view.can_rate, "reason": view.reason}
+
+
+@endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>/rating", "好差评：该办件的评价、追加评价和整改情况",
+          RatingState)
+def rating(kind, app_id):
+    svc = _service(kind)
+    return _rating_state(svc.get_own(g.principal, app_id))
+
+
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/rating", "好差评：评价已办结的办件（一事一评）",
+          RatingState, args=RateIn, status=201)
+def rate(data, kind, app_id):
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    RatingService(services().engine).rate(g.principal, app, data["level"], data["comment"])
+    return _rating_state(app)
+
+
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/rating/additions", "好差评：追加评价", RatingState,
+          args=AddIn, status=201)
+def add_rating(data, kind, app_id):
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    RatingService(services().engine).add(g.principal, app, data["text"])
+    return _rating_state(app)
+
+
+@endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/urge", "催办：已超期的审核任务，每个工作日一次", Task)
+def urge(kind, app_id):
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    task = supervision.urge(services().engine, g.principal, app)
+    return task_dict(task, app.case_no)
 
 
 # -- reviewers ---------------------------------------------------------------------------------------

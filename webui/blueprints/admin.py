@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from engine import calendar_store, workcalendar
 from engine.errors import EngineError
 from handlers import accounts
+from handlers import ratings as rating_settings
 from handlers.errors import DomainError
 from handlers.models import ACCOUNT_ROLES, ACCOUNT_STATUS, ORG_KINDS, PLATFORM
 
@@ -161,6 +162,28 @@ def retry_job(job_id):
         flash("作业已重新排队，将由后台任务执行器重新执行" if ok else "该作业不是失败状态，无需重试",
               "success" if ok else "error")
     return redirect(url_for("admin.definitions"))
+
+
+# -- 好差评 settings --------------------------------------------------------------------------------
+@bp.route("/ratings", methods=["GET", "POST"])
+@principal_required(PLATFORM)
+def ratings():
+    """好差评设置: the period of the 整改 a 差评 opens (working days)."""
+    form = RetryForm()   # CSRF only
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("页面已过期，请刷新后重试", "error")
+        else:
+            try:
+                days = rating_settings.set_rectification_days(g.principal, request.form.get("days", ""))
+            except DomainError as e:
+                flash(e.message, "error")
+                return render_template("admin/ratings.html", form=form, days=request.form.get("days", ""),
+                                       setting=rating_settings.period_setting(), error=e.message), 400
+            flash(f"整改期限已设为 {days} 个工作日，此后的差评按此期限办理", "success")
+        return redirect(url_for("admin.ratings"))
+    return render_template("admin/ratings.html", form=form, days=rating_settings.rectification_days(),
+                           setting=rating_settings.period_setting(), error=None)
 
 
 # -- the working-day calendar ----------------------------------------------------------------------

@@ -22,6 +22,10 @@ from handlers.applicant_preview import applicant_preview
 from handlers import corrections
 from handlers.catalog import without_full_stop
 from handlers.reviews import RETURN_ACTION
+from handlers import supervision
+from handlers.models import RATING_LEVELS
+from handlers.ratings import RATEABLE, RatingService
+from handlers.supervision import overdue_review_task, urged_today
 
 from .. import services
 from ..access import principal_required
@@ -201,7 +205,17 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         certificates=services().certificates.of_instance(app.instance_id) if app.status == APPROVED else [],
-        preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
+        preview=applicant_preview(services().engine, app, g.principal) if editable else None,
+        rating=RatingService(services().engine).view(g.principal, app) if app.status in RATEABLE else None,
+        rating_levels=RATING_LEVELS,
+        **_urge_context(app)), status
+
+
+def _urge_context(app) -> dict:
+    """催办: offered on the applicant's own case while a step others work is past its due."""
+    mine = app.applicant_org_id == g.principal.org_id
+    task = overdue_review_task(app) if mine and app.status == REPORTED else None   # reviewed: 待审核
+    return {"urge_task": task, "urged_today": task is not None and urged_today(task.id)}
 
 
 @bp.get("/<kind>/<bigid:app_id>")
@@ -305,6 +319,52 @@ def report(kind, app_id):
 
 
 REPORTED_MESSAGE = "已上报，等待主管部门和监督机构审核"
+
+
+@bp.post("/<kind>/<bigid:app_id>/rating")
+@principal_required()
+@domain_errors
+def rate(kind, app_id):
+    """好差评: the applicant organisation's one rating of the ended case."""
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    return _rating_command(kind, app_id, lambda: RatingService(services().engine).rate(
+        g.principal, app, request.form.get("level", ""), request.form.get("comment", "")), "评价已提交，感谢您的评价")
+
+
+@bp.post("/<kind>/<bigid:app_id>/rating/add")
+@principal_required()
+@domain_errors
+def add_rating(kind, app_id):
+    """追评: appended to the rating's comment."""
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    return _rating_command(kind, app_id, lambda: RatingService(services().engine).add(
+        g.principal, app, request.form.get("text", "")), "追加评价已提交")
+
+
+@bp.post("/<kind>/<bigid:app_id>/urge")
+@principal_required()
+@domain_errors
+def urge(kind, app_id):
+    """催办: an overdue task of the applicant's own case, once per working day."""
+    svc = _service(kind)
+    app = svc.get_own(g.principal, app_id)
+    return _rating_command(kind, app_id, lambda: supervision.urge(services().engine, g.principal, app),
+                           "已催办，审核人员将收到催办消息")
+
+
+def _rating_command(kind, app_id, do, done_message):
+    if not ActionForm().validate_on_submit():
+        flash("页面已过期，请刷新后重试", "error")
+    else:
+        try:
+            do()
+        except (DomainError, EngineError) as exc:
+            flash(exc.message, "error")
+        else:
+            flash(done_message, "success")
+    return redirect(url_for(".detail", kind=kind, app_id=app_id) + "#rating")
 
 
 @bp.post("/<kind>/<bigid:app_id>/withdraw")

@@ -3,14 +3,17 @@
 Any user task offered to regulators is served here; its form is the task's form file (the
 shipped 审核 with 审核通过 / 退回, or a designer's step such as 现场核查).
 """
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from datetime import date
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine.case_numbers import normalise
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, InboxFilter
 from handlers import catalog, corrections
 from handlers.deadlines import late_filing_days
-from handlers.errors import DomainError, NotFound
+from handlers import supervision as oversight
+from handlers.errors import DomainError, Forbidden, NotFound
 from handlers.models import AGENCY, APPLICATION_STATUS, APPROVED, AUTHORITY, PLATFORM
 
 from .. import services
@@ -85,12 +88,43 @@ def task(task_id):
                            log=service.operation_log(app), attachments=service.attachments(app),
                            attachment_labels=service.attachment_labels(), diagram=diagram,
                            clock=clock, late_days=late_filing_days(app),
-                           process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
+                           process_label=entry.title, status_label=app.status_label,
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
                            is_holder=task.claimed_by_user_id == g.principal.user_id,
                            certificates=services().certificates.of_instance(app.instance_id)
                            if app.status == APPROVED else [],
+                           can_supervise=oversight.can_supervise(g.principal, task),
                            **task_extras(g.principal, task, app, task.claimed_by_user_id == g.principal.user_id))
+
+
+@bp.post("/task/<bigid:task_id>/supervise")
+@principal_required(AUTHORITY)
+def supervise(task_id):
+    """督办 an overdue task: 督办意见, a new due date or 督办留言 to the holder."""
+    ActionForm().validate_on_submit() or _csrf_fail()
+    action = request.form.get("action", "")
+    new_due = None
+    if action == "due":
+        try:
+            new_due = date.fromisoformat((request.form.get("due") or "").strip())
+        except ValueError:
+            flash("新的办理期限：请选择有效的日期", "error")
+            return redirect(url_for("review.task", task_id=task_id) + "#supervise")
+    try:
+        oversight.supervise(services().engine, g.principal, task_id, action, request.form.get("text", ""), new_due)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    except (DomainError, EngineError) as e:
+        flash(e.message, "error")
+    else:
+        flash(SUPERVISED.get(action, "已督办"), "success")
+    return redirect(url_for("review.task", task_id=task_id) + "#supervise")
+
+
+SUPERVISED = {"note": "督办意见已记录，办理人员将收到消息", "due": "办理期限已调整，办理人员将收到消息",
+              "message": "督办留言已发送给办理人"}
 
 
 def _act(task_id, do, success, then=None):

@@ -10,6 +10,8 @@ from handlers.errors import DomainError
 from handlers import catalog
 from handlers.models import AGENCY, AUTHORITY
 from handlers.preview import APPROVE_OUTCOME
+from handlers.models import RATING_LEVELS
+from handlers.ratings import RatingService
 from handlers.statistics import STATUSES, review_stats
 
 from .. import services
@@ -160,7 +162,24 @@ def stats():
                                             for k, c in sorted(data.by_process.items(), key=lambda kv: kv[0])])
     return render_template("review/stats.html", data=data, year=year, years=range(this_year, this_year - 5, -1),
                            statuses=STATUSES, labels=labels, monthly=monthly, by_process=by_process,
-                           colors=COLORS)
+                           colors=COLORS, ratings=RatingService.monthly(g.principal, year), levels=RATING_LEVELS)
+
+
+RATING_COLUMNS = ["被评价单位", "月份", *RATING_LEVELS.values(), "合计", "差评", "满意率（%）"]
+
+
+@bp.get("/stats/ratings.xlsx")
+@principal_required(AGENCY, AUTHORITY)
+def ratings_export():
+    """好差评 per organisation and month of a year, as the 统计 page shows it (.xlsx)."""
+    this_year = local_now().year
+    year = year_arg() or this_year
+    if not 2000 <= year <= this_year + 1:
+        year = this_year
+    rows = RatingService.monthly(g.principal, year)
+    lines = ([r["org"], f"{year}-{r['month']:02d}", *(r[k] for k in RATING_LEVELS), r["total"], r["bad"],
+              r["satisfied_rate"]] for r in rows)
+    return xlsx_response(f"好差评-{year}.xlsx", "好差评", RATING_COLUMNS, lines)
 
 
 def process_labels() -> dict:
