@@ -10,7 +10,7 @@ import unicodedata
 from functools import wraps
 from urllib.parse import quote
 
-from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 
 from engine.errors import EngineError
 from handlers.database import key_of
