@@ -1044,9 +1044,9 @@ def report(r: dict) -> str:
         + "".join(f"\n  - {p}" for p in r.get("verified", {}).get("problems", [])[:20]),
         f"- every instance's operation log: {' → '.join(r.get('verified', {}).get('log_actions', []))}",
         f"- `flask check-invariants`: exit {r.get('check_invariants', {}).get('exit')} "
-        f"({r.get('check_invariants', {}).get('output', '').splitlines()[-1:] or ''})",
+        f"({(r.get('check_invariants', {}).get('output', '').splitlines() or [''])[-1]})",
         f"- `flask audit verify`: exit {r.get('audit_verify', {}).get('exit')} "
-        f"({r.get('audit_verify', {}).get('output', '').splitlines()[-1:] or ''})",
+        f"({(r.get('audit_verify', {}).get('output', '').splitlines() or [''])[-1]})",
         f"- jobs: {', '.join(f'{k}: {v}' for k, v in jobs.get('jobs', {}).items())}; due and still pending: "
         f"{jobs.get('due_left')}; done after more than one claim: {jobs.get('done_more_than_once')}; failed: "
         f"{jobs.get('failed')}",
