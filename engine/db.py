@@ -113,10 +113,21 @@ def dry_run():
     """
     session = db.session()
     info = session.info
-    if info.get(_DEPTH, 0) or session.get_bind().dialect.name == "sqlite":
+    if info.get(_DEPTH, 0):
         with unit_of_work():
             with _rolled_back_savepoint(session):
                 yield
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        # the unit commits nothing (its savepoint is rolled back), so its commit need not expire
+        # what was loaded in it: the page goes on with the rows as the rehearsal read them
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            with unit_of_work():
+                with _rolled_back_savepoint(session):
+                    yield
+        finally:
+            session.expire_on_commit = expire
         return
     if _holds_changes(session):
         raise PendingWork("a dry run began while the session held uncommitted changes")

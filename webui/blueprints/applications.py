@@ -186,6 +186,9 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     widgets = {}
     if editable and hasattr(svc, "widget_context"):
         widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
+    # the preview first: its rehearsal is rolled back, which expires what it changed (on SQLite, a
+    # transaction of its own: everything loaded before it), so what the page reads next is read once
+    preview = applicant_preview(services().engine, app, g.principal) if editable else None
     log = svc.operation_log(app)
     diagram, clock = svc.progress(app, svc.diagram_view(g.principal, app))
     return render_template(
@@ -195,7 +198,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         action_form=ActionForm(), diagram=diagram, clock=clock, late_days=late_filing_days(app),
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
-        preview=applicant_preview(services().engine, app, g.principal) if editable else None), status
+        preview=preview), status
 
 
 @bp.get("/<kind>/<bigid:app_id>")

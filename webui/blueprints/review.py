@@ -78,6 +78,11 @@ def task(task_id):
         raise NotFound("任务不存在或无权访问")
     service, entry = reviews.service_for(task), catalog.by_key(task.process_key)
     task_form = form_class(reviews.form_of(task), TASK_TARGETS)(formdata=None)
+    # the holder's extras first: the approval preview's rehearsal is rolled back, which expires what
+    # it changed (on SQLite, a transaction of its own: everything loaded before it), so what the page
+    # reads next (the log, the attachments, the diagram's tasks) is read once
+    is_holder = task.claimed_by_user_id == g.principal.user_id
+    extras = task_extras(g.principal, task, app, is_holder)
     diagram, clock = service.progress(app)
     return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry,
                            log=service.operation_log(app), attachments=service.attachments(app),
@@ -85,8 +90,7 @@ def task(task_id):
                            clock=clock, late_days=late_filing_days(app),
                            process_label=entry.title, status_label=APPLICATION_STATUS.get(app.status, ""),
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
-                           is_holder=task.claimed_by_user_id == g.principal.user_id,
-                           **task_extras(g.principal, task, app, task.claimed_by_user_id == g.principal.user_id))
+                           is_holder=is_holder, **extras)
 
 
 def _act(task_id, do, success, then=None):
