@@ -251,6 +251,35 @@ def run(url: str, lifecycles: int = 20, work: Path | None = None) -> dict:
     return {"dialect": dialect, "lifecycles": lifecycles, "rows": rows}
 
 
+def memory(url: str, lifecycles: int = 1000, work: Path | None = None) -> dict:
+    """Resident memory of this process around ``lifecycles`` service lifecycles, one after another as a
+    worker serves them (each action in an application context of its own): what a worker keeps."""
+    from . import memory as mem
+    import os
+    work = Path(work or tempfile.mkdtemp(prefix="ynqs-memory-"))
+    app = make_app(url, work)
+    reset_schema(app)
+    world, locks, _tokens = prepare(app, lifecycles + 20)
+    with app.app_context():
+        meter = Meter(db.engine)
+    marks = {}
+    try:
+        for i, (lock_id, _name) in enumerate(locks):
+            if i == 20:
+                marks[0] = mem.of(os.getpid())["rss_mib"]   # after the warm-up: caches and pools filled
+            service_lifecycle(app, meter, world, lock_id, record=False)
+            if i >= 20 and (i - 19) in (100, 500, lifecycles):
+                marks[i - 19] = mem.of(os.getpid())["rss_mib"]
+    finally:
+        with app.app_context():
+            meter.close()
+            dialect = db.engine.dialect.name
+            db.session.remove()
+            db.engine.dispose()
+    return {"dialect": dialect, "lifecycles": lifecycles, "rss_mib": marks,
+            "peak_mib": mem.of(os.getpid())["peak_mib"]}
+
+
 def table(result: dict) -> list[str]:
     out = ["| request | statements | ORM loads | function calls | ms under cProfile | ms |",
            "|---|---:|---:|---:|---:|---:|"]
@@ -278,9 +307,16 @@ def main(argv=None):
     p.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
     p.add_argument("--lifecycles", type=int, default=20)
     p.add_argument("--json", help="write the raw figures here")
+    p.add_argument("--memory", type=int, default=0,
+                   help="instead: resident memory of this process over this many service lifecycles")
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="ynqs-actions-"))
     url = driver_url(args.database) if args.database else f"sqlite:///{work / 'actions.sqlite3'}"
+    if args.memory:
+        result = memory(url, args.memory, work)
+        print(f"{result['dialect']}: resident MiB after n service lifecycles (0 = after a warm-up of 20): "
+              + ", ".join(f"{n}: {v:.1f}" for n, v in result["rss_mib"].items()) + f"; peak {result['peak_mib']:.1f}")
+        return result
     result = run(url, args.lifecycles, work)
     print(f"{result['dialect']}, {result['lifecycles']} lifecycles of each kind")
     print("\n".join(table(result)))
