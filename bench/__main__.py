@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from . import ceiling, claim, engine_api, http, inbox, intake, machine, report, service, timers
+from . import actions, ceiling, claim, engine_api, http, inbox, intake, machine, report, service, timers
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,10 @@ def parse_args(argv):
     p.add_argument("--timers", type=int, default=10_000, help="timers of the timer part (0: skip)")
     p.add_argument("--timer-workers", type=int, default=2)
     p.add_argument("--intake-rows", type=int, default=300, help="projects per intake run (0: skip)")
+    p.add_argument("--action-lifecycles", type=int, default=10,
+                   help="lifecycles of each kind of the per-request figures (bench/actions.py; 0: skip)")
+    p.add_argument("--memory-lifecycles", type=int, default=1000,
+                   help="service lifecycles one process serves before its resident memory is read (0: skip)")
     p.add_argument("--port", type=int, default=None, help="gunicorn's port (default: a free one, picked at random)")
     p.add_argument("--timeout-scale", type=float, default=1.0,
                    help="multiply every wait and timeout of the HTTP part (at least: a machine slower than the "
@@ -60,6 +64,7 @@ def parse_args(argv):
         args.inbox_repeats = 5
         args.paired_rounds, args.paired_lifecycles, args.service_per_round = 2, 2, 2
         args.timers, args.intake_rows = 0, 20
+        args.action_lifecycles, args.memory_lifecycles = 2, 20
     return args
 
 
@@ -171,6 +176,16 @@ def main(argv=None) -> dict:
             except Exception as exc:   # noqa: BLE001
                 results["intake"].append({"dialect": name, "skipped": f"{type(exc).__name__}: {exc}"})
                 results["notes"].append(f"intake part on {name} failed: {type(exc).__name__}: {exc}")
+
+    if args.action_lifecycles:
+        results["actions"] = []
+        for name, url in databases:
+            log(f"per request and action on {name}: {args.action_lifecycles} lifecycles of each kind")
+            results["actions"].append(actions.run(url, args.action_lifecycles, work))
+    if args.memory_lifecycles:
+        name, url = databases[-1]
+        log(f"memory: {args.memory_lifecycles} service lifecycles in one process on {name}")
+        results["memory_lifecycles"] = actions.memory(url, args.memory_lifecycles, work)
 
     results["notes"] += _findings(results)
     output = Path(args.output) if args.output else (

@@ -155,9 +155,10 @@ def render(r: dict) -> str:
     lines += ["", "Each reviewer is a thread with its own application context and session, all released by one "
               "barrier against the same open review task (half of them from the agency, half from the authority).",
               ""]
-    lines += _memory(r["memory"])
+    lines += _memory(r["memory"], r.get("memory_lifecycles"))
     lines += _timers(r.get("timers"))
     lines += _intake(r.get("intake"))
+    lines += _actions(r.get("actions"))
     lines += _changes(r)
     if r.get("notes"):
         lines += ["## Findings", ""] + [f"- {n}" for n in r["notes"]] + [""]
@@ -521,11 +522,91 @@ def _intake(rows: list | None) -> list[str]:
     return out + [""]
 
 
-def _memory(mem: dict) -> list[str]:
+def _memory(mem: dict, lifecycles: dict | None = None) -> list[str]:
     out = ["## 6. Memory", "", f"- {mem['label']}: peak resident {mem['peak_mib']:.0f} MiB "
            f"(current {mem['rss_mib']:.0f} MiB)"]
     for w in mem.get("workers", []):
         out.append(f"  - worker pid {w['pid']}: peak {w['peak_mib']:.0f} MiB, current {w['rss_mib']:.0f} MiB")
     if mem.get("master"):
         out.append(f"  - master pid {mem['master']['pid']}: peak {mem['master']['peak_mib']:.0f} MiB")
+    if lifecycles and lifecycles.get("rss_mib"):
+        marks = lifecycles["rss_mib"]
+        last = max(marks, key=int)
+        out.append(f"- a worker's memory after {lifecycles['lifecycles']:,} lifecycles ({lifecycles['dialect']}; one "
+                   "process serving the lifecycle's actions through the domain services one after another, each in an "
+                   "application context of its own, `python -m bench.actions --memory N`): resident "
+                   + ", ".join(f"{v:.0f} MiB after {int(n):,}" if int(n) else f"{v:.0f} MiB after the warm-up"
+                               for n, v in marks.items())
+                   + f"; growth {marks[last] - marks[min(marks, key=int)]:+.1f} MiB over the {int(last):,} lifecycles; "
+                   f"peak {lifecycles['peak_mib']:.0f} MiB")
     return out + [""]
+
+
+# Per request and action before this round's changes (python -m bench.actions, 10 lifecycles of each kind,
+# on the commit before them): (statements, ORM loads, function calls under cProfile, ms under cProfile).
+# The times were measured on a heavily loaded machine (load average about 10 on 2 cores, the in-memory
+# lifecycle of section 1 some 70 times slower than on the reference machine); the counts do not depend on
+# the load. "api …": the JSON API; "service …": the domain services alone.
+ACTIONS_BEFORE = {
+    "sqlite": {
+        "list page": (7, 74, 23901, 212.6), "create": (14, 7, 11042, 129.3), "detail page": (26, 22, 24557, 332.7),
+        "save+upload": (13, 12, 14637, 160.3), "list page after save": (7, 76, 24931, 180.6), "report": (19, 10, 16493, 177.2),
+        "list page after report": (7, 76, 24621, 237.4), "inbox": (5, 4, 16396, 151.4), "inbox search": (5, 4, 17431, 165.5),
+        "task page": (10, 16, 12026, 163.9), "claim": (11, 8, 7751, 108.6), "task page after claim": (33, 27, 28276, 386.3),
+        "approve": (28, 14, 30656, 335.2), "task page after approve": (5, 3, 16316, 91.1), "api create": (22, 14, 14205, 214.4),
+        "api save+upload": (20, 16, 16017, 207.6), "api report": (27, 18, 18832, 202.0), "api inbox search": (10, 6, 9326, 117.3),
+        "api task": (11, 11, 7507, 79.7), "api claim": (20, 16, 11032, 144.2), "api approve": (32, 16, 29372, 305.3),
+        "service create": (13, 8, 8330, 130.0), "service save": (9, 6, 4843, 66.3), "service report": (18, 11, 13270, 148.1),
+        "service claim": (8, 5, 3437, 47.0), "service approve": (21, 7, 22259, 235.3),
+    },
+    "postgresql": {
+        "list page": (6, 74, 25566, 132.1), "create": (9, 6, 12356, 96.4), "detail page": (23, 17, 30221, 212.1),
+        "save+upload": (8, 8, 14959, 103.2), "list page after save": (6, 76, 26558, 121.4), "report": (12, 9, 19359, 156.2),
+        "list page after report": (6, 76, 26328, 128.7), "inbox": (4, 4, 17141, 113.2), "inbox search": (4, 4, 18245, 82.8),
+        "task page": (9, 16, 14705, 102.1), "claim": (6, 8, 8977, 94.6), "task page after claim": (25, 22, 32063, 254.2),
+        "approve": (24, 10, 36275, 262.0), "task page after approve": (4, 3, 17049, 79.3), "api create": (15, 14, 17191, 159.3),
+        "api save+upload": (14, 16, 19035, 99.3), "api report": (18, 18, 23443, 178.8), "api inbox search": (8, 6, 10580, 68.9),
+        "api task": (9, 11, 9894, 83.2), "api claim": (13, 16, 14275, 123.4), "api approve": (28, 16, 37483, 232.8),
+        "service create": (8, 8, 10477, 91.6), "service save": (6, 6, 6057, 55.1), "service report": (11, 11, 17080, 115.4),
+        "service claim": (4, 5, 4572, 44.6), "service approve": (20, 7, 28547, 195.8),
+    },
+}
+
+
+def _actions(runs: list | None) -> list[str]:
+    """Per request and action: statements, ORM loads, function calls and time under cProfile, before this
+    round's changes and in this run."""
+    if not runs:
+        return []
+    from .actions import API, PAGES, SERVICE
+    out = ["## 9. Per request and action (`bench/actions.py`)", "",
+           "The unlock lifecycle in the benchmark process through the pages (Flask's test client, each request "
+           "in an application context of its own), through the JSON API and through the domain services alone; "
+           "the mean per request over the lifecycles, the first lifecycle of each kind (which fills what a worker "
+           "keeps) not counted, every other lifecycle under cProfile. Statements, ORM loads (the mappers' `load` "
+           "event) and function calls do not depend on the machine's load; the times do. Before: this round's "
+           "starting point, measured on a loaded machine (so compare its times only with each other).", ""]
+    for run in runs:
+        before = ACTIONS_BEFORE.get(run["dialect"], {})
+        out += [f"### {run['dialect']}, {run['lifecycles']} lifecycles of each kind", "",
+                "| request | statements before → now | ORM loads before → now | function calls before → now | "
+                "ms under cProfile before → now |", "|---|---:|---:|---:|---:|"]
+        for group, labels, prefix in (("page", PAGES, ""), ("JSON API", API, "api "),
+                                      ("service", SERVICE, "service ")):
+            total_b, total_n = [0.0] * 4, [0.0] * 4
+            for label in labels:
+                now = run["rows"].get(prefix + label)
+                if now is None:
+                    continue
+                n = (now["statements"], now["loads"], now["calls"], now["profiled_ms"])
+                b = before.get(prefix + label)
+                total_n = [x + y for x, y in zip(total_n, n)]
+                if b:
+                    total_b = [x + y for x, y in zip(total_b, b)]
+                out.append(f"| {group}: {label} | " + " | ".join(
+                    (f"{b[i]:,.0f} → " if b else "") + f"{n[i]:,.{1 if i == 3 else 0}f}" for i in range(4)) + " |")
+            out.append(f"| **{group} lifecycle** | " + " | ".join(
+                (f"{total_b[i]:,.0f} → " if before else "") + f"**{total_n[i]:,.{1 if i == 3 else 0}f}**"
+                for i in range(4)) + " |")
+        out.append("")
+    return out
