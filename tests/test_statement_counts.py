@@ -54,16 +54,18 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # attachments and the diagram's tasks, and on SQLite the rehearsal's own transaction (which commits
 # nothing) no longer expires what the page loaded: the holder's task page and a draft's detail page
 # no longer read the task, the application and each log entry a second time (SQLite -6 and -1).
+# Lowered, with reason: the previews read the instance through the session, which holds it for the
+# request, so the page's diagram takes it from there (both pages -1 on both databases).
 EXPECTED = {
     "sqlite": {
-        "list page": 7, "create": 14, "detail page": 25, "save+upload": 13, "list page after save": 7,
+        "list page": 7, "create": 14, "detail page": 24, "save+upload": 13, "list page after save": 7,
         "report": 19, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 10,
-        "claim": 11, "task page after claim": 27, "approve": 28, "task page after approve": 5,
+        "claim": 11, "task page after claim": 26, "approve": 28, "task page after approve": 5,
     },
     "postgresql": {
-        "list page": 6, "create": 9, "detail page": 23, "save+upload": 8, "list page after save": 6,
+        "list page": 6, "create": 9, "detail page": 22, "save+upload": 8, "list page after save": 6,
         "report": 12, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 9,
-        "claim": 6, "task page after claim": 25, "approve": 24, "task page after approve": 4,
+        "claim": 6, "task page after claim": 24, "approve": 24, "task page after approve": 4,
     },
 }
 
