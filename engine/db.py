@@ -64,7 +64,7 @@ def begin_write() -> None:
     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
 
 
-_DEPTH, _ROLLBACK_ONLY, _WROTE = "uow_depth", "uow_rollback_only", "uow_wrote"
+_DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
 
 
 @contextmanager
@@ -145,11 +145,19 @@ def dry_run():
 def _rolled_back_savepoint(session):
     marked = is_rollback_only()
     savepoint = session.begin_nested()
+    rehearsing = session.info.get(_REHEARSAL, False)
+    session.info[_REHEARSAL] = True
     try:
         yield
     finally:
+        session.info[_REHEARSAL] = rehearsing
         savepoint.rollback()
         restore_rollback_only(marked)   # the undone work's failures are undone with it
+
+
+def in_dry_run() -> bool:
+    """Whether the work now running is a rehearsal (``dry_run``) that will be rolled back."""
+    return db.session.info.get(_REHEARSAL, False)
 
 
 def end_reading() -> None:
