@@ -60,7 +60,10 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
         return None
     with dry_run():
         # the session's instance: the page's diagram then takes it from the session, not read again
-        instance = store.record_of(db.session.get(ProcessInstance, app.instance_id))
+        row = db.session.get(ProcessInstance, app.instance_id)
+        if row is None:
+            return None
+        instance = store.record_of(row)
         with record_changes() as changes:
             results = [engine.registry.operators[name](ServiceCall(instance, name, principal.actor, {}))
                        for name in entry.operators]
