@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from . import ceiling, claim, engine_api, http, inbox, intake, machine, report, service, timers
+from . import actions, ceiling, claim, engine_api, http, inbox, intake, machine, report, service, timers
 from .common import driver_url, ensure_pg_database, make_app, pg_url, reset_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,8 @@ def parse_args(argv):
     p.add_argument("--paired-rounds", type=int, default=15,
                    help="rounds of the paired ratio (ceiling and engine API measured alternately)")
     p.add_argument("--paired-lifecycles", type=int, default=40, help="engine-API lifecycles per paired round")
+    p.add_argument("--service-per-round", type=int, default=20,
+                   help="lifecycles with the domain services per round of their paired ratio to the engine API")
     p.add_argument("--profile-batch", type=int, default=50)
     p.add_argument("--ceiling-seconds", type=float, default=10.0)
     p.add_argument("--finished", type=int, default=1_000_000)
@@ -47,6 +49,10 @@ def parse_args(argv):
     p.add_argument("--timers", type=int, default=10_000, help="timers of the timer part (0: skip)")
     p.add_argument("--timer-workers", type=int, default=2)
     p.add_argument("--intake-rows", type=int, default=300, help="projects per intake run (0: skip)")
+    p.add_argument("--action-lifecycles", type=int, default=10,
+                   help="lifecycles of each kind of the per-request figures (bench/actions.py; 0: skip)")
+    p.add_argument("--memory-lifecycles", type=int, default=1000,
+                   help="service lifecycles one process serves before its resident memory is read (0: skip)")
     p.add_argument("--port", type=int, default=None, help="gunicorn's port (default: a free one, picked at random)")
     p.add_argument("--timeout-scale", type=float, default=1.0,
                    help="multiply every wait and timeout of the HTTP part (at least: a machine slower than the "
@@ -56,8 +62,9 @@ def parse_args(argv):
         args.lifecycles, args.profile_batch, args.ceiling_seconds = 3, 2, 0
         args.finished, args.open, args.enterprises, args.projects = 400, 100, 10, 40
         args.inbox_repeats = 5
-        args.paired_rounds, args.paired_lifecycles = 2, 2
+        args.paired_rounds, args.paired_lifecycles, args.service_per_round = 2, 2, 2
         args.timers, args.intake_rows = 0, 20
+        args.action_lifecycles, args.memory_lifecycles = 2, 20
     return args
 
 
@@ -98,9 +105,13 @@ def main(argv=None) -> dict:
         log(f"  {e['per_second']:.1f} lifecycles/s; paired ratio {e['paired']['median']:.3f} "
             f"({e['paired']['min']:.3f}–{e['paired']['max']:.3f})")
         log(f"service layer on {name}")
-        results["service"].append(service.run(app, args.lifecycles, args.profile_batch))
+        results["service"].append(service.run(
+            app, args.lifecycles, args.profile_batch, engine_api.rounds_runner(app, args.paired_lifecycles, 20_000_000),
+            rounds=args.paired_rounds, per_round=args.service_per_round))
         world = results["service"][-1].pop("world")
-        log(f"  {results['service'][-1]['per_second']:.1f} lifecycles/s")
+        sp = results["service"][-1]["paired"]
+        log(f"  {results['service'][-1]['per_second']:.1f} lifecycles/s; paired service/engine-API ratio "
+            f"{sp['median']:.3f} ({sp['min']:.3f}–{sp['max']:.3f})")
         log(f"claim storm on {name}")
         results["claim"].append(claim.run(app, world, args.reviewers))
         log(f"  winners {results['claim'][-1]['winners']}, refused {results['claim'][-1]['refused']}")
@@ -166,6 +177,16 @@ def main(argv=None) -> dict:
                 results["intake"].append({"dialect": name, "skipped": f"{type(exc).__name__}: {exc}"})
                 results["notes"].append(f"intake part on {name} failed: {type(exc).__name__}: {exc}")
 
+    if args.action_lifecycles:
+        results["actions"] = []
+        for name, url in databases:
+            log(f"per request and action on {name}: {args.action_lifecycles} lifecycles of each kind")
+            results["actions"].append(actions.run(url, args.action_lifecycles, work))
+    if args.memory_lifecycles:
+        name, url = databases[-1]
+        log(f"memory: {args.memory_lifecycles} service lifecycles in one process on {name}")
+        results["memory_lifecycles"] = actions.memory(url, args.memory_lifecycles, work)
+
     results["notes"] += _findings(results)
     output = Path(args.output) if args.output else (
         Path(tempfile.gettempdir()) / "ynqs-performance-smoke.md" if args.smoke else ROOT / "docs" / "performance.md")
@@ -203,6 +224,9 @@ def _http_run(args, results, name, url, work, count) -> dict:
     log(f"  {h['per_second']:.2f} lifecycles/s, {h['completed']}/{h['lifecycles']} completed, "
         f"failures: {h['errors']}" + (f"; paired HTTP/engine-API ratio {paired['median']:.3f} "
                                       f"({paired['min']:.3f}–{paired['max']:.3f})" if paired else ""))
+    if h.get("api"):
+        log(f"  paired JSON API/engine-API ratio {h['api']['median']:.3f} ({h['api']['min']:.3f}–"
+            f"{h['api']['max']:.3f}), failures: {h['api']['failures']}")
     if h["errors"]:
         results["notes"].append(f"HTTP on {name}: {h['errors']} lifecycles failed (listed in section 3)")
     return h

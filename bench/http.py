@@ -48,6 +48,8 @@ APPLICANT, REVIEWER, PASSWORD = "contractor_user", "agency_reviewer", "demo1234"
 ACTIONS = ("create", "save+upload", "report", "claim", "approve")
 PAGES = ("detail page", "list page after save", "list page after report", "inbox search", "task page",
          "task page after claim", "task page after approve")
+# the JSON API lifecycle (/api/v1 with personal tokens, docs/api.md): its 7 requests, in order
+API_REQUESTS = ("create", "save+upload", "report", "inbox search", "task", "claim", "approve")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -64,7 +66,7 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
     work = Path(work)
     url = http_database(db_url, work)
     measured = {"at": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": os.getloadavg()}
-    paired_need = rounds * (per_round + threads) if engine_rounds else 0
+    paired_need = 2 * rounds * (per_round + threads) if engine_rounds else 0   # pages, then the JSON API
     projects = prepare(url, work, lifecycles + threads + paired_need + (profiled + 1 if profiled else 0), scale)
     main, projects = projects[:lifecycles + threads], projects[lifecycles + threads:]
     rest, for_profile = projects[:paired_need], projects[paired_need:]
@@ -75,8 +77,14 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
         result = drive(server.base, main, threads, lifecycles, seconds, scale)
         result["cpu"] = _cpu_per_lifecycle(cpu_before, _cpu(server), result["started"])
         if engine_rounds and rounds:
-            result["paired"] = paired(server.base, rest, threads, per_round, rounds, engine_rounds, scale)
+            pages, api = rest[:len(rest) // 2], rest[len(rest) // 2:]
+            result["paired"] = paired(server.base, pages, threads, per_round, rounds, engine_rounds, scale)
             result["attempted"] += _untimed(result["paired"].pop("attempted"))
+            result["api"] = paired(server.base, with_tokens(url, work, api), threads, per_round, rounds,
+                                   engine_rounds, scale, api=True)
+            result["attempted"] += _untimed(result["api"].pop("attempted"))
+            for failure in result["api"].pop("failure_list"):
+                result["failures"].append(f"JSON API: {failure}")
         result["memory"] = memory.gunicorn(server.proc.pid)
         measured["load_after"] = os.getloadavg()
         result["measured"] = measured
@@ -182,20 +190,28 @@ def _request_p50(cell) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def paired(base: str, projects, threads: int, per_round: int, rounds: int, engine_rounds, scale: float) -> dict:
+def paired(base: str, projects, threads: int, per_round: int, rounds: int, engine_rounds, scale: float,
+           api: bool = False) -> dict:
     """HTTP/engine-API ratio in alternating rounds (engine API in this process while the server is
-    idle, then ``per_round`` HTTP lifecycles): the median over the rounds, lowest and highest."""
-    ratios, failures, attempted = [], 0, []
+    idle, then ``per_round`` HTTP lifecycles, through the pages or, with ``api``, the JSON API):
+    the median over the rounds, lowest and highest."""
+    ratios, failures, attempted, samples = [], [], [], {}
     for i in range(rounds):
         engine_rate = engine_rounds()
         batch = projects[i * (per_round + threads):(i + 1) * (per_round + threads)]
-        cell = drive(base, batch, threads, per_round, 300.0 * scale, scale)
-        failures += len(cell["failures"])
+        cell = drive(base, batch, threads, per_round, 300.0 * scale, scale, api=api)
+        failures += cell["failures"]
         attempted += cell["attempted"]
+        for label, values in cell["samples"].items():
+            samples.setdefault(label, []).extend(values)
         done = cell["started"] - len([f for f in cell["failures"] if not f.startswith("virtual user")])
         ratios.append((done / cell["seconds"]) / engine_rate if cell["seconds"] else 0.0)
-    return {"rounds": rounds, "per_round": per_round, "median": statistics.median(ratios),
-            "min": min(ratios), "max": max(ratios), "failures": failures, "attempted": attempted}
+    out = {"rounds": rounds, "per_round": per_round, "median": statistics.median(ratios),
+           "min": min(ratios), "max": max(ratios), "failures": len(failures), "attempted": attempted}
+    if api:
+        out["requests"] = {label: percentiles(samples.get(label, [])) for label in API_REQUESTS}
+        out["failure_list"] = failures
+    return out
 
 
 # -- database ---------------------------------------------------------------------------------
@@ -243,6 +259,23 @@ def prepare(url: str, work: Path, count: int, scale: float = 1.0) -> list[tuple[
             world.assign(pm, project, PROJECT_MANAGER)
             [lock] = lock_rule.open_locks(pm.id)
             out.append((lock.id, name))
+        db.session.remove()
+        db.engine.dispose()
+    return out
+
+
+def with_tokens(url: str, work: Path, projects) -> list[tuple[int, str, tuple[str, str]]]:
+    """Each lifecycle of the JSON API with personal tokens of its own (the applicant's and the
+    reviewer's): a token's calls are rate-limited (API_RATE_LIMIT, 600 a minute by default), and the
+    benchmark measures the work of a call, not the limit."""
+    from engine.db import db
+    from handlers import api_tokens
+    app = make_app(url, work)
+    out = []
+    with app.app_context():
+        for lock_id, name in projects:
+            out.append((lock_id, name, (api_tokens.create_personal_token(APPLICANT)[1],
+                                        api_tokens.create_personal_token(REVIEWER)[1])))
         db.session.remove()
         db.engine.dispose()
     return out
@@ -415,6 +448,47 @@ class Browser:
             raise Failed(f"login {username}: refused")
 
 
+class ApiClient:
+    """A JSON API client (``requests.Session``); its bearer token is set per lifecycle."""
+
+    def __init__(self, base: str, samples: dict, timeout: float = 120.0):
+        self.base, self.samples, self.timeout = base, samples, timeout
+        self.s = requests.Session()
+
+    def call(self, label, method, path, expect=(200,), **kw) -> dict:
+        t0 = time.perf_counter()
+        resp = self.s.request(method, self.base + "/api/v1" + path, allow_redirects=False, timeout=self.timeout, **kw)
+        if label:
+            self.samples.setdefault(label, []).append(time.perf_counter() - t0)
+        if resp.status_code not in expect:
+            raise Failed(f"{method} /api/v1{path}: HTTP {resp.status_code}, expected {expect}: {resp.text[:300]}")
+        return resp.json()
+
+
+def api_lifecycle(applicant: ApiClient, reviewer: ApiClient, lock_id: int, project: str, tokens, state: dict) -> None:
+    """One lifecycle through the JSON API (docs/api.md "Process endpoints"): 添加, the 申请表 uploaded
+    with the reason, 上报; the reviewer's inbox filtered by the project, the task, 签收, 审核通过."""
+    applicant.s.headers["Authorization"], reviewer.s.headers["Authorization"] = (f"Bearer {t}" for t in tokens)
+    app = applicant.call("create", "POST", "/applications/unlock", (201,), json={"target_id": lock_id})
+    state["app_id"] = app["id"]
+    base = f"/applications/unlock/{app['id']}"
+    applicant.call("save+upload", "POST", f"{base}/attachments", params={"kind": "unlock_form"},
+                   data={"reason": "项目已停工"}, files={"file": ("申请表.pdf", io.BytesIO(PDF), "application/pdf")})
+    reported = applicant.call("report", "POST", f"{base}/report")
+    if reported["status"] != "reported":
+        raise Failed(f"report: status {reported['status']!r}, not reported")
+    inbox = reviewer.call("inbox search", "GET", "/inbox", params={"scope": project})
+    tasks = [t["id"] for t in inbox["items"]]
+    if tasks != [reported["open_task_id"]]:
+        raise Failed(f"inbox filtered by {project}: {tasks}, expected [{reported['open_task_id']}]")
+    task = f"/tasks/{tasks[0]}"
+    reviewer.call("task", "GET", task)
+    reviewer.call("claim", "POST", f"{task}/claim")
+    done = reviewer.call("approve", "POST", f"{task}/approve", json={"opinion": "同意解锁"})
+    if done["status"] != "approved":
+        raise Failed(f"approve: status {done['status']!r}, not approved")
+
+
 def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str, state: dict) -> None:
     """One lifecycle; the applicant starts (and ends) on the unlock list page."""
     location = applicant.post("create", "/apply/unlock/new", {"target_id": str(lock_id)}, to=r"/apply/unlock/\d+$")
@@ -442,8 +516,10 @@ def lifecycle(applicant: Browser, reviewer: Browser, lock_id: int, project: str,
     reviewer.follow("task page after approve", location, "审核通过")   # the next task, or the inbox
 
 
-def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: int, seconds: float,
-          scale: float = 1.0, profile: bool = False) -> dict:
+def drive(base: str, projects: list[tuple], threads: int, lifecycles: int, seconds: float,
+          scale: float = 1.0, profile: bool = False, api: bool = False) -> dict:
+    """``projects``: (lock id, project name) per lifecycle; with ``api`` also the lifecycle's tokens."""
+    run_one = api_lifecycle if api else lifecycle
     warmup, timed = projects[:threads], projects[threads:threads + lifecycles]
     queue, lock = iter(timed), threading.Lock()
     attempted, failures, samples = [], [], [{} for _ in range(threads)]
@@ -457,14 +533,17 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
 
     def user(i):
         try:
-            applicant, reviewer = Browser(base, {}, 120 * scale), Browser(base, {}, 120 * scale)
-            applicant.login(APPLICANT)
-            reviewer.login(REVIEWER)
-            applicant.follow(None, "/apply/unlock/")
+            if api:
+                applicant, reviewer = ApiClient(base, {}, 120 * scale), ApiClient(base, {}, 120 * scale)
+            else:
+                applicant, reviewer = Browser(base, {}, 120 * scale), Browser(base, {}, 120 * scale)
+                applicant.login(APPLICANT)
+                reviewer.login(REVIEWER)
+                applicant.follow(None, "/apply/unlock/")
             state = {}
             with lock:
                 attempted.append((warmup[i][0], state))
-            lifecycle(applicant, reviewer, *warmup[i], state)   # untimed warm-up
+            run_one(applicant, reviewer, *warmup[i], state)   # untimed warm-up
         except Exception as exc:   # noqa: BLE001 - reported, never counted
             with lock:
                 failures.append(f"virtual user {i}: login or warm-up: {type(exc).__name__}: {exc}")
@@ -483,7 +562,7 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
             with lock:
                 attempted.append((item[0], state))
             try:
-                lifecycle(applicant, reviewer, *item, state)
+                run_one(applicant, reviewer, *item, state)
                 if profile:   # the inbox as a reviewer first sees it, without a filter
                     reviewer.request("inbox", "GET", "/review/")
             except Exception as exc:   # noqa: BLE001 - reported, never counted
@@ -502,11 +581,11 @@ def drive(base: str, projects: list[tuple[int, str]], threads: int, lifecycles: 
     for s in samples:
         for label, values in s.items():
             merged.setdefault(label, []).extend(values)
-    timed_locks = {lock_id for lock_id, _ in timed}
+    timed_locks = {item[0] for item in timed}
     attempted = [(lock_id, state.get("app_id"), lock_id in timed_locks) for lock_id, state in attempted]
     started = sum(1 for *_, is_timed in attempted if is_timed)
     return {"threads": threads, "lifecycles": lifecycles, "started": started, "not_started": lifecycles - started,
             "time_cap": seconds, "seconds": elapsed, "warmup": threads,
             "actions": {a: percentiles(merged.get(a, [])) for a in ACTIONS},
             "pages": {p: percentiles(merged.get(p, [])) for p in PAGES},
-            "attempted": attempted, "failures": failures, "profiles": profiles}
+            "attempted": attempted, "failures": failures, "profiles": profiles, "samples": merged}

@@ -6,6 +6,7 @@ removed (a request's teardown), so the next action loads what it needs afresh.
 import cProfile
 import io
 import pstats
+import statistics
 import time
 
 from sqlalchemy import inspect, select
@@ -72,9 +73,14 @@ def lifecycle(services, world, lock_id, timer, counter) -> int:
     return app_id
 
 
-def run(app, lifecycles: int, profile_batch: int) -> dict:
+def run(app, lifecycles: int, profile_batch: int, engine_round=None, rounds: int = 0, per_round: int = 20) -> dict:
+    """The timed run; with ``engine_round`` (a callable running engine-API lifecycles in this process
+    and returning their rate) also ``rounds`` alternating rounds: engine API, then ``per_round``
+    lifecycles with the domain services, so that both sides of each ratio see the same machine."""
     warmup = min(5, lifecycles)
-    world, locks = prepare(app, warmup + lifecycles + profile_batch)
+    paired_need = rounds * per_round if engine_round else 0
+    world, locks = prepare(app, warmup + lifecycles + profile_batch + paired_need)
+    locks, for_pairs = locks[:warmup + lifecycles + profile_batch], locks[warmup + lifecycles + profile_batch:]
     services = app.extensions["services"]
     with app.app_context():
         counter = StatementCounter(db.engine)
@@ -91,9 +97,29 @@ def run(app, lifecycles: int, profile_batch: int) -> dict:
         counter.close()
         profile = _profile(services, world, locks[warmup + lifecycles:]) if profile_batch else None
         dialect = db.engine.dialect.name
+    paired = paired_ratio(app, services, world, for_pairs, engine_round, rounds, per_round) if paired_need else None
     return {"dialect": dialect, "lifecycles": lifecycles, "seconds": elapsed, "per_second": lifecycles / elapsed,
             "actions": {a: percentiles(timer.samples[a]) for a in ACTIONS}, "statements": statements,
-            "statement_kinds": sample, "profile": profile, "world": world}
+            "statement_kinds": sample, "profile": profile, "paired": paired, "world": world}
+
+
+def paired_ratio(app, services, world, locks, engine_round, rounds: int, per_round: int) -> dict:
+    """Domain services / engine API in alternating rounds: ``engine_round()`` (engine-API lifecycles,
+    their rate), then ``per_round`` lifecycles with the domain services; the median over the rounds,
+    with the lowest and highest round."""
+    ratios = []
+    for i in range(rounds):
+        engine_rate = engine_round()
+        with app.app_context():
+            counter = StatementCounter(db.engine)   # instrumented as the engine-API side is
+            t0 = time.perf_counter()
+            for lock_id in locks[i * per_round:(i + 1) * per_round]:
+                lifecycle(services, world, lock_id, Timer(), counter)
+            rate = per_round / (time.perf_counter() - t0)
+            counter.close()
+        ratios.append(rate / engine_rate)
+    return {"rounds": rounds, "per_round": per_round, "median": statistics.median(ratios),
+            "min": min(ratios), "max": max(ratios)}
 
 
 def _summarise(statements: list[str]) -> str:

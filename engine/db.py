@@ -64,7 +64,7 @@ def begin_write() -> None:
     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
 
 
-_DEPTH, _ROLLBACK_ONLY, _WROTE = "uow_depth", "uow_rollback_only", "uow_wrote"
+_DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
 
 
 @contextmanager
@@ -113,10 +113,21 @@ def dry_run():
     """
     session = db.session()
     info = session.info
-    if info.get(_DEPTH, 0) or session.get_bind().dialect.name == "sqlite":
+    if info.get(_DEPTH, 0):
         with unit_of_work():
             with _rolled_back_savepoint(session):
                 yield
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        # the unit commits nothing (its savepoint is rolled back), so its commit need not expire
+        # what was loaded in it: the page goes on with the rows as the rehearsal read them
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            with unit_of_work():
+                with _rolled_back_savepoint(session):
+                    yield
+        finally:
+            session.expire_on_commit = expire
         return
     if _holds_changes(session):
         raise PendingWork("a dry run began while the session held uncommitted changes")
@@ -134,11 +145,19 @@ def dry_run():
 def _rolled_back_savepoint(session):
     marked = is_rollback_only()
     savepoint = session.begin_nested()
+    rehearsing = session.info.get(_REHEARSAL, False)
+    session.info[_REHEARSAL] = True
     try:
         yield
     finally:
+        session.info[_REHEARSAL] = rehearsing
         savepoint.rollback()
         restore_rollback_only(marked)   # the undone work's failures are undone with it
+
+
+def in_dry_run() -> bool:
+    """Whether the work now running is a rehearsal (``dry_run``) that will be rolled back."""
+    return db.session.info.get(_REHEARSAL, False)
 
 
 def end_reading() -> None:

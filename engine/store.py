@@ -130,6 +130,14 @@ def load_instance(conn, instance_id: int):
     return InstanceRecord(**values), content_hash
 
 
+def record_of(instance: ProcessInstance):
+    """An instance the session has loaded, as the record a command reads from its row. The session
+    holds the object until it ends (its identity map alone holds it weakly), so that whatever else
+    the request shows of the instance (its diagram) is taken from the session, not read again."""
+    db.session.info.setdefault("held_instances", []).append(instance)
+    return InstanceRecord(**{name: getattr(instance, name) for name in _INSTANCE_FIELDS})
+
+
 def load_task(conn, task_id: int):
     row = conn.execute(_TASK_SELECT, {"p_id": task_id}).first()
     return None if row is None else TaskRecord(**row._asdict())

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import db, unit_of_work
+from engine.db import db, end_reading, unit_of_work
 from engine.models import utcnow
 
 from . import webhooks
@@ -183,13 +183,14 @@ def authenticate(token: str) -> Caller | None:
 
 def audit(caller: Caller, method: str, path: str, status: int, remote_addr: str) -> None:
     """One audit row per call, in its own short transaction after the call's own."""
-    db.session.rollback()   # whatever the call left open (a read) ends here
+    end_reading()   # a call that only read ends with COMMIT: PostgreSQL keeps its prepared statements
+    db.session.rollback()   # whatever else the call left open ends here
     with unit_of_work():
         db.session.add(ApiCall(token_id=caller.token_id, method=method, path=path[:300], status=status,
                                remote_addr=(remote_addr or "")[:64]))
-        row = db.session.get(ApiToken, caller.token_id)
-        if row is not None:
-            row.last_used_at = utcnow()
+        # the token's last use, written without reading its row again
+        db.session.execute(update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=utcnow()),
+                           execution_options={"synchronize_session": False})
 
 
 def recent_calls(token_id: int, limit: int = 50) -> list[ApiCall]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from engine import store
 from engine.db import db, dry_run
+from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
 from . import catalog, lock_rule
@@ -57,8 +58,12 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
     entry = catalog.by_key(engine_key(app))
     if entry is None or not entry.operators or app.instance_id is None:
         return None
-    instance, _hash = store.load_instance(db.session.connection(), app.instance_id)
     with dry_run():
+        # the session's instance: the page's diagram then takes it from the session, not read again
+        row = db.session.get(ProcessInstance, app.instance_id)
+        if row is None:
+            return None
+        instance = store.record_of(row)
         with record_changes() as changes:
             results = [engine.registry.operators[name](ServiceCall(instance, name, principal.actor, {}))
                        for name in entry.operators]

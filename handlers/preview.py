@@ -18,6 +18,7 @@ from sqlalchemy import event, inspect
 
 from engine import store
 from engine.db import db, dry_run
+from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
 from . import catalog
@@ -62,10 +63,12 @@ def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
     Works for any state of the application (a draft before 上报, a task before 审核通过): the
     operators read the domain rows as they are now, as they will when the approval is applied.
     """
-    instance, _hash = store.load_instance(db.session.connection(), instance_id)
-    if instance is None:
-        return Preview(False, "流程实例不存在", [])
     with dry_run():
+        # the session's instance: the page's diagram then takes it from the session, not read again
+        row = db.session.get(ProcessInstance, instance_id)
+        if row is None:
+            return Preview(False, "流程实例不存在", [])
+        instance = store.record_of(row)
         with record_changes() as changes:
             results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
                        for name in operators]

@@ -7,9 +7,9 @@ from handlers.applications import Upload
 
 from .forms_apply import files_only, valid_id
 
-# (form key, targets) -> class, rebuilt when the FormSpec object differs: specs come from a deployed
-# bundle by its content hash (engine.definitions.forms_by_hash), which never changes, so the cache
-# follows a new deployment without a generation of its own (engine.generations)
+# One WTForms class per form and targets, built once per loaded FormSpec. A spec comes from a deployed
+# version's bundle, which never changes (new content is a new version, with a spec of its own), so a
+# class is never stale and needs no invalidation: a new spec object simply builds its own class.
 _CLASSES: dict[tuple, type] = {}
 
 

@@ -194,6 +194,9 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
     widgets = {}
     if editable and hasattr(svc, "widget_context"):
         widgets = svc.widget_context(g.principal, app)   # what a process's own field partial needs
+    # the preview first: its rehearsal is rolled back, which expires what it changed (on SQLite, a
+    # transaction of its own: everything loaded before it), so what the page reads next is read once
+    preview = applicant_preview(services().engine, app, g.principal) if editable else None
     log = svc.operation_log(app)
     diagram, clock = svc.progress(app, svc.diagram_view(g.principal, app))
     return render_template(
@@ -205,7 +208,7 @@ def _render_detail(kind, svc, app, form=None, errors=None, status=200):
         can_withdraw=svc.can_withdraw(app) and app.applicant_org_id == g.principal.org_id,
         can_discard=app.status == DRAFT and app.applicant_org_id == g.principal.org_id,
         certificates=services().certificates.of_instance(app.instance_id) if app.status == APPROVED else [],
-        preview=applicant_preview(services().engine, app, g.principal) if editable else None,
+        preview=preview,
         rating=RatingService(services().engine).view(g.principal, app) if app.status in RATEABLE else None,
         rating_levels=RATING_LEVELS,
         **_urge_context(app)), status

@@ -81,6 +81,11 @@ def task(task_id):
         raise NotFound("任务不存在或无权访问")
     service, entry = reviews.service_for(task), catalog.by_key(task.process_key)
     task_form = form_class(reviews.form_of(task), TASK_TARGETS)(formdata=None)
+    # the holder's extras first: the approval preview's rehearsal is rolled back, which expires what
+    # it changed (on SQLite, a transaction of its own: everything loaded before it), so what the page
+    # reads next (the log, the attachments, the diagram's tasks) is read once
+    is_holder = task.claimed_by_user_id == g.principal.user_id
+    extras = task_extras(g.principal, task, app, is_holder)
     diagram, clock = service.progress(app)
     corr = reviews.correction_choices(task, app) if service.form is not None else None
     return render_template("review/task.html", task=task, app=app, kind=entry.kind, entry=entry, corr=corr,
@@ -90,11 +95,11 @@ def task(task_id):
                            clock=clock, late_days=late_filing_days(app),
                            process_label=entry.title, status_label=app.status_label,
                            outcome_labels=OUTCOME_LABELS, action_form=ActionForm(), task_form=task_form,
-                           is_holder=task.claimed_by_user_id == g.principal.user_id,
+                           is_holder=is_holder,
                            certificates=services().certificates.of_instance(app.instance_id)
                            if app.status == APPROVED else [],
                            can_supervise=oversight.can_supervise(g.principal, task),
-                           **task_extras(g.principal, task, app, task.claimed_by_user_id == g.principal.user_id))
+                           **extras)
 
 
 @bp.post("/task/<bigid:task_id>/supervise")
