@@ -24,8 +24,13 @@ from engine.registry import ServiceCall
 from . import catalog
 from .models import (
     ACTIVE, ORG_KINDS, PERSON_STATUS, PROJECT_FACTS, PROJECT_STATUS, ROLES, ROSTER_ROLES, Account, Assignment,
-    LockRecord, Organization, Person, Project, ProjectChange, RosterEntry,
+    IssuedCertificate, LockRecord, Organization, Person, Project, ProjectChange, RosterEntry,
 )
+
+# rows an approval writes that are its documents, not its effect on the domain: the certificate the
+# approving command issues after the operators (handlers/certificates.py) is not rehearsed by the
+# preview (drawing and signing a PDF on every view of the page), so neither side records it
+NOT_EFFECTS = (IssuedCertificate,)
 
 
 APPROVE_OUTCOME = "approve"   # the review outcome whose path runs the approval operators
@@ -98,7 +103,8 @@ def record_changes():
     def before_flush(sess, _context, _instances):
         for kind, objs in (("new", sess.new), ("dirty", sess.dirty), ("deleted", sess.deleted)):
             for obj in sorted(objs, key=_flush_order):   # a flush's rows come as a set
-                _note(seen, obj, kind)
+                if not isinstance(obj, NOT_EFFECTS):
+                    _note(seen, obj, kind)
 
     event.listen(session, "before_flush", before_flush)
     changes: list[Change] = []
