@@ -69,6 +69,7 @@ def test_a_draft_offers_discard_which_asks_once_and_ends_it(live, new_page):
     expect(page.locator("h1")).to_contain_text("草稿")
     expect(page.locator("button", has_text="撤回")).to_have_count(0)
     asked = _count_prompts(page, accept=True)
+    page.wait_for_load_state("domcontentloaded")   # the deferred script that asks has run
     page.locator(".actions.bar button", has_text="作废").click()
     expect(page.locator(".flash-success")).to_contain_text("草稿已作废")
     assert asked == ["确定作废该草稿？作废后不能再编辑或上报，可重新添加。"]
