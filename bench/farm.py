@@ -51,7 +51,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,7 +59,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from .common import driver_url
-from .http import APPLICANT, PDF, REVIEWER, Browser, Failed
+from .http import APPLICANT, PDF, REVIEWER, Browser, Failed, locked_managers
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -369,23 +368,14 @@ class Farm:
         if on_schema is not None:
             on_schema()   # the hosts boot while the province is built
         from engine.db import db
-        from handlers import api_tokens, lock_rule, webhooks
-        from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
+        from handlers import api_tokens, webhooks
         from handlers.webhook_targets import AllowList
         from tests.world import World
         from webui import create_app
         app = create_app({"SQLALCHEMY_DATABASE_URI": self.db_url, "UPLOAD_DIR": str(self.work / "uploads-client"),
                           "SECRET_KEY": SECRET})
-        out = []
         with app.app_context():
-            world = World.build()
-            for i in range(lifecycles):
-                name = f"集群工程{i}号楼"
-                pm = world.add_person(f"集群经理{i}", "contractor", CONSTRUCTOR, SAFETY_B)
-                project = world.add_project(name)
-                world.assign(pm, project, PROJECT_MANAGER)
-                [lock] = lock_rule.open_locks(pm.id)
-                out.append((lock.id, name))
+            out = locked_managers(World.build(), lifecycles, "集群工程{}号楼", "集群经理{}")
             db.session.execute(text("UPDATE app_user SET email = username || '@farm.test'"))
             db.session.commit()
             before = webhooks.settings

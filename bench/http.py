@@ -245,22 +245,27 @@ def prepare(url: str, work: Path, count: int, scale: float = 1.0) -> list[tuple[
         raise RuntimeError(f"flask init-db failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
     from engine.db import db
-    from handlers import lock_rule
-    from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
     from tests.world import World
     app = make_app(url, work)
-    out = []
     with app.app_context():
-        world = World.build()
-        for i in range(count):
-            name = f"HTTP基准工程{i}号楼"
-            pm = world.add_person(f"经理{i}", "contractor", CONSTRUCTOR, SAFETY_B)
-            project = world.add_project(name)
-            world.assign(pm, project, PROJECT_MANAGER)
-            [lock] = lock_rule.open_locks(pm.id)
-            out.append((lock.id, name))
+        out = locked_managers(World.build(), count, "HTTP基准工程{}号楼", "经理{}")
         db.session.remove()
         db.engine.dispose()
+    return out
+
+
+def locked_managers(world, count: int, project_name: str, person_name: str) -> list[tuple[int, str]]:
+    """``count`` project managers, each locked on a project of their own: (lock id, project name)
+    for the lifecycles to unlock (names are formats of the index)."""
+    from handlers import lock_rule
+    from handlers.models import CONSTRUCTOR, PROJECT_MANAGER, SAFETY_B
+    out = []
+    for i in range(count):
+        name = project_name.format(i)
+        pm = world.add_person(person_name.format(i), "contractor", CONSTRUCTOR, SAFETY_B)
+        world.assign(pm, world.add_project(name), PROJECT_MANAGER)
+        [lock] = lock_rule.open_locks(pm.id)
+        out.append((lock.id, name))
     return out
 
 
