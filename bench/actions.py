@@ -49,6 +49,7 @@ class Meter:
     def __init__(self, engine):
         self.engine, self.statements, self.loads, self.profiling = engine, 0, 0, False
         self.rows: dict[str, dict[str, list]] = {}
+        self.profiles: dict[str, pstats.Stats] = {}   # each label's profiles, added up (``--profile``)
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(Mapper, "load", self._load)
 
@@ -80,7 +81,12 @@ class Meter:
                 row["statements"].append(self.statements)
                 row["loads"].append(self.loads)
                 if prof:
-                    row["calls"].append(sum(v[1] for v in pstats.Stats(prof).stats.values()))
+                    stats = pstats.Stats(prof)
+                    row["calls"].append(sum(v[1] for v in stats.stats.values()))
+                    if label in self.profiles:
+                        self.profiles[label].add(stats)
+                    else:
+                        self.profiles[label] = stats
                     row["profiled_ms"].append(elapsed)
                 else:
                     row["ms"].append(elapsed)
@@ -210,7 +216,8 @@ def prepare(app, count):
     return world, out, tokens
 
 
-def run(url: str, lifecycles: int = 20, work: Path | None = None) -> dict:
+def run(url: str, lifecycles: int = 20, work: Path | None = None, profiles: bool = False) -> dict:
+    """The per-request figures; ``profiles``: also each label's added-up ``pstats.Stats``."""
     work = Path(work or tempfile.mkdtemp(prefix="ynqs-actions-"))
     app = make_app(url, work)
     app.config["API_RATE_LIMIT"] = "1000000 per minute"   # the work of a call is measured, not the limit
@@ -248,7 +255,10 @@ def run(url: str, lifecycles: int = 20, work: Path | None = None) -> dict:
                        "calls": statistics.fmean(row["calls"]) if row["calls"] else 0,
                        "profiled_ms": statistics.median(row["profiled_ms"]) if row["profiled_ms"] else 0,
                        "ms": statistics.median(row["ms"]) if row["ms"] else 0}
-    return {"dialect": dialect, "lifecycles": lifecycles, "rows": rows}
+    result = {"dialect": dialect, "lifecycles": lifecycles, "rows": rows}
+    if profiles:
+        result["profiles"] = meter.profiles
+    return result
 
 
 def memory(url: str, lifecycles: int = 1000, work: Path | None = None) -> dict:
@@ -307,6 +317,10 @@ def main(argv=None):
     p.add_argument("--database", default=None, help="database URL (default: a temporary SQLite file)")
     p.add_argument("--lifecycles", type=int, default=20)
     p.add_argument("--json", help="write the raw figures here")
+    p.add_argument("--profile", action="append", default=[], metavar="LABEL",
+                   help="print the profiled functions of this request (e.g. 'service approve', 'api approve', "
+                        "'task page after claim'), added up over the profiled lifecycles")
+    p.add_argument("--sort", default="cumulative", help="pstats sort key of --profile (cumulative, tottime)")
     p.add_argument("--memory", type=int, default=0,
                    help="instead: resident memory of this process over this many service lifecycles")
     args = p.parse_args(argv)
@@ -317,9 +331,17 @@ def main(argv=None):
         print(f"{result['dialect']}: resident MiB after n service lifecycles (0 = after a warm-up of 20): "
               + ", ".join(f"{n}: {v:.1f}" for n, v in result["rss_mib"].items()) + f"; peak {result['peak_mib']:.1f}")
         return result
-    result = run(url, args.lifecycles, work)
+    result = run(url, args.lifecycles, work, profiles=bool(args.profile))
     print(f"{result['dialect']}, {result['lifecycles']} lifecycles of each kind")
     print("\n".join(table(result)))
+    for label in args.profile:
+        stats = result["profiles"].get(label)
+        if stats is None:
+            print(f"no profile of {label!r}; labels: {', '.join(sorted(result['profiles']))}")
+            continue
+        print(f"\n--- {label} ---")
+        stats.sort_stats(args.sort).print_stats(60)
+    result.pop("profiles", None)
     if args.json:
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     return result
