@@ -12,6 +12,11 @@ platform's current key (kept in the instance folder, ``KeyRing``):
   length, nothing else moves). An uploaded PDF is checked by zeroing that field again and checking
   the signature over every other byte (``verify_pdf``): one changed byte fails.
 
+The PDF is rendered once, on the certificate's first download (``pdf_of``), with the key and the
+verification address fixed at issue, and kept: rendering it costs more than the rest of an
+approval, and an approval must not wait for a document nobody may fetch (nor fail for want of a
+font). Two first downloads at once store one PDF: the second writer finds it stored and serves it.
+
 Keys rotate (``flask certificates rotate-key``); old keys stay in the folder and keep verifying
 the certificates they signed (the key id is in the row and in the PDF). A newer certificate for
 the same case, or an administrator, revokes (作废) an older one with a reason, logged in the case's
@@ -31,7 +36,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import Actor, ProcessEngine
 from engine.case_numbers import next_case_no
@@ -236,11 +241,8 @@ class CertificateService:
             facts=[["办件编号", instance.case_no or ""], *facts], issued_at=now, issuer_org_id=issuer[0],
             issuer_name=issuer[1], status=CERT_VALID)
         key_id = self.keys.current_id()
-        key = self.keys.private(key_id)
-        cert.key_id, cert.signature = key_id, _b64(key.sign(payload(cert)))
-        cert.pdf = self._signed_pdf(cert, key)
-        cert.pdf_sha256 = hashlib.sha256(cert.pdf).hexdigest()
-        cert.pdf_signature = _PDF_FIELD.search(cert.pdf).group(3).decode()
+        cert.key_id, cert.signature = key_id, _b64(self.keys.private(key_id).sign(payload(cert)))
+        cert.verify_base = self.base_url()   # the QR code's address, as at the approval
         if supersede:
             for older in db.session.scalars(select(IssuedCertificate).where(
                     IssuedCertificate.instance_id == instance.id, IssuedCertificate.status == CERT_VALID)):
@@ -275,12 +277,31 @@ class CertificateService:
             self.engine.record(instance.id, actor, "重新签发证明", f"证明编号 {cert.serial}")
             return cert
 
+    def pdf_of(self, cert: IssuedCertificate) -> bytes:
+        """The certificate's PDF as issued: rendered, signed and stored on the first call, the
+        stored bytes ever after. Raises ``pdf.FontMissing`` when the server has no Chinese font."""
+        stored = cert.pdf
+        if stored is not None:
+            return stored
+        data = self._signed_pdf(cert, self.keys.private(cert.key_id))
+        with self.engine.command():
+            # conditional: a concurrent first download may have stored its rendering (other bytes)
+            written = db.session.execute(
+                update(IssuedCertificate).where(IssuedCertificate.id == cert.id, IssuedCertificate.pdf.is_(None))
+                .values(pdf=data, pdf_sha256=hashlib.sha256(data).hexdigest(),
+                        pdf_signature=_PDF_FIELD.search(data).group(3).decode())
+                .execution_options(synchronize_session=False)).rowcount
+        db.session.expire(cert, ["pdf", "pdf_sha256", "pdf_signature"])
+        if written:
+            return data
+        return cert.pdf   # the other download's, read back
+
     def _signed_pdf(self, cert: IssuedCertificate, key: Ed25519PrivateKey) -> bytes:
         document = pdf.Document(
             title=cert.title, number=f"证明编号：{cert.serial}", rows=[(k, v) for k, v in cert.facts],
             closing=[f"签发单位：{cert.issuer_name}", f"签发日期：{local_date(cert.issued_at)}"],
             qr_url=self.verify_url(cert), qr_caption="扫码核验真伪",
-            note=(f"本{cert.title}由{SYSTEM_NAME}签发，附有电子签名。扫描二维码，或在 {self.base_url()}/verify "
+            note=(f"本{cert.title}由{SYSTEM_NAME}签发，附有电子签名。扫描二维码，或在 {cert.verify_base or self.base_url()}/verify "
                   f"上传本PDF文件，即可核验其真伪及是否被修改。"),
             keywords=f"{MARK} serial={cert.serial} key={cert.key_id} signature={PLACEHOLDER}",
             author=cert.issuer_name)
@@ -299,7 +320,7 @@ class CertificateService:
         return request.url_root.rstrip("/") if has_request_context() else "http://localhost"
 
     def verify_url(self, cert: IssuedCertificate) -> str:
-        return f"{self.base_url()}/verify/{cert.serial}?s={cert.signature[:SHORT_SIGNATURE]}"
+        return f"{cert.verify_base or self.base_url()}/verify/{cert.serial}?s={cert.signature[:SHORT_SIGNATURE]}"
 
     # -- verifying (public) ----------------------------------------------------------------------
     def verify_link(self, serial: str, short: str) -> Verdict:

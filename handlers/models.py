@@ -368,9 +368,12 @@ class IssuedCertificate(db.Model):
     issuer_name: Mapped[str] = mapped_column(String(200))                  # the issuing organisation as printed
     key_id: Mapped[str] = mapped_column(String(32))                        # the signing key (instance folder)
     signature: Mapped[str] = mapped_column(String(100))                    # over the facts, base64url
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)                        # the document, as issued
-    pdf_sha256: Mapped[str] = mapped_column(String(64))
-    pdf_signature: Mapped[str] = mapped_column(String(128))                # over the PDF's bytes, hex
+    verify_base: Mapped[str] = mapped_column(String(200), default="", server_default="")  # its QR code's address
+    # the document, rendered and signed once, on its first download (handlers.certificates.pdf_of):
+    # an approval does not wait for a PDF nobody may ever fetch; NULL until then
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_signature: Mapped[str | None] = mapped_column(String(128))         # over the PDF's bytes, hex
     status: Mapped[str] = mapped_column(String(10), default=CERT_VALID)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_reason: Mapped[str] = mapped_column(Text, default="")

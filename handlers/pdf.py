@@ -6,8 +6,9 @@ subset of glyphs it uses and reads the same in any viewer. ReportLab's built-in 
 (STSong-Light) embed nothing and render only where Adobe's Asian font pack is installed, so they
 are not used. The font is the file named by the ``PDF_FONT`` setting, or the first of
 ``FONT_CANDIDATES`` found (``scripts/install-fonts`` installs Debian's fonts-wqy-zenhei). Without
-one a document is refused with a clear message (FontMissing): a download says so, and an approval
-that must issue a certificate is refused whole, changing nothing.
+one a document is refused with a clear message (FontMissing): a download says so. An approval
+issues its certificate without rendering it (handlers.certificates renders on the first download),
+so a missing font never holds up a case.
 
 Two ways to make a document: ``build(flowables, …)`` for a free layout in ``styles()``, and
 ``make_document(Document)`` for the one-page certificate layout (a facts table, the issuer and a

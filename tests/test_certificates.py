@@ -1,11 +1,13 @@
 """Certificates anyone can verify (domain.md §10, 电子证照): an approved 竣工验收备案 issues a
 竣工验收备案证明, every other approved case an 办结通知书; the public page /verify checks the QR
 code's link or an uploaded PDF against the platform's Ed25519 signatures."""
+import hashlib
 import io
 import re
 from datetime import date
 
 from pypdf import PdfReader
+from sqlalchemy import select, update
 
 from engine.db import db
 from handlers import certificates as certs
@@ -58,6 +60,11 @@ def embedded_fonts(data: bytes) -> list[str]:
             if "/FontDescriptor" in f.get_object() and "/FontFile2" in f.get_object()["/FontDescriptor"].get_object()]
 
 
+def issued_pdf(services, cert) -> bytes:
+    """The certificate's PDF, as its first download renders and keeps it."""
+    return services.certificates.pdf_of(cert)
+
+
 def short(cert) -> str:
     return cert.signature[:certs.SHORT_SIGNATURE]
 
@@ -104,13 +111,14 @@ def test_an_approved_completion_filing_issues_its_certificate_with_the_facts_pri
     assert facts["施工许可证号"] == "530100202201010101"
     assert facts["竣工验收日期"] == "2026年11月20日"
     assert facts["建设单位"] == world.org("owner").name
-    text = pdf_text(cert.pdf)
+    text = pdf_text(issued_pdf(services, cert))
     for printed in ("竣工验收备案证明", cert.serial, app.case_no, "昆明南站综合体", project.supervision_no,
                     "530100202201010101", "2026年11月20日", "经五方责任主体验收，工程质量合格", world.org("owner").name,
                     f"签发单位：{world.org('authority').name}", "签发日期", "扫码核验真伪",
                     "https://zlaq.example.gov.cn/verify"):
         assert printed in text, printed
-    assert any(name.endswith("WenQuanYiZenHei-0") for name in embedded_fonts(cert.pdf))   # a subset, embedded
+    # a subset, embedded
+    assert any(name.endswith("WenQuanYiZenHei-0") for name in embedded_fonts(issued_pdf(services, cert)))
 
 
 def test_every_other_process_issues_a_closing_notice(world, services):
@@ -120,11 +128,11 @@ def test_every_other_process_issues_a_closing_notice(world, services):
     facts = dict(cert.facts)
     assert facts["办理事项"] == "人员解锁申请" and facts["办理结果"] == "审核通过，业务已办结"
     assert facts["申请单位"] == world.org("contractor").name
-    text = pdf_text(cert.pdf)
+    text = pdf_text(issued_pdf(services, cert))
     for printed in ("办结通知书", cert.serial, app.case_no, "人员解锁申请", world.org("contractor").name):
         assert printed in text, printed
     assert pm.id_card not in text                                       # nothing personal beyond the names
-    assert services.certificates.verify_pdf(cert.pdf).status == GENUINE
+    assert services.certificates.verify_pdf(issued_pdf(services, cert)).status == GENUINE
 
 
 def test_a_returned_case_issues_nothing(world, services):
@@ -146,7 +154,7 @@ def test_the_qr_link_and_the_uploaded_pdf_verify_and_show_the_facts(client_world
     assert resp.status_code == 200 and verdict_of(html) == GENUINE
     for shown in ("真实有效", cert.serial, app.case_no, "昆明南站综合体", world.org("authority").name):
         assert shown in html, shown
-    resp = upload(client, cert.pdf)
+    resp = upload(client, issued_pdf(services, cert))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and verdict_of(html) == GENUINE
     assert "签发后未被修改" in html and "昆明南站综合体" in html
@@ -155,28 +163,29 @@ def test_the_qr_link_and_the_uploaded_pdf_verify_and_show_the_facts(client_world
 def test_one_changed_byte_is_reported_as_changed(client_world, services):
     client, world = client_world
     _app, cert = approved_filing(world, services)
-    for at in (len(cert.pdf) // 2, 200, len(cert.pdf) - 10):
-        data = bytearray(cert.pdf)
+    for at in (len(issued_pdf(services, cert)) // 2, 200, len(issued_pdf(services, cert)) - 10):
+        data = bytearray(issued_pdf(services, cert))
         data[at] ^= 0x01
         assert services.certificates.verify_pdf(bytes(data)).status == CHANGED, at
-    data = bytearray(cert.pdf)
+    data = bytearray(issued_pdf(services, cert))
     data[len(data) // 2] ^= 0x01
     html = upload(client, bytes(data)).get_data(as_text=True)
     assert verdict_of(html) == CHANGED and "文件已被修改" in html
     assert "昆明南站综合体" not in html                                   # a changed file shows no facts
     # saved again by an editor: an incremental update appended, repeating the document information
-    [field] = certs._PDF_FIELD.finditer(cert.pdf)
-    appended = cert.pdf + b"\n1 0 obj\n<< /Keywords (" + field.group(0) + b") >>\nendobj\n%%EOF\n"
+    [field] = certs._PDF_FIELD.finditer(issued_pdf(services, cert))
+    appended = issued_pdf(services, cert) + b"\n1 0 obj\n<< /Keywords (" + field.group(0) + b") >>\nendobj\n%%EOF\n"
     assert services.certificates.verify_pdf(appended).status == CHANGED
     # the serial the PDF names, changed to another one of this server's
-    forged = cert.pdf.replace(f"serial={cert.serial}".encode(), f"serial={cert.serial[:-1]}9".encode(), 1)
-    assert forged != cert.pdf and services.certificates.verify_pdf(forged).status == CHANGED
+    forged = issued_pdf(services, cert).replace(f"serial={cert.serial}".encode(),
+                                                f"serial={cert.serial[:-1]}9".encode(), 1)
+    assert forged != issued_pdf(services, cert) and services.certificates.verify_pdf(forged).status == CHANGED
 
 
 def test_a_certificate_signed_by_another_servers_key_is_not_ours(client_world, services, tmp_path):
     client, world = client_world
     _app, cert = approved_filing(world, services)
-    other = resigned(cert.pdf, KeyRing(tmp_path / "other-server"))
+    other = resigned(issued_pdf(services, cert), KeyRing(tmp_path / "other-server"))
     verdict = services.certificates.verify_pdf(other)
     assert verdict.status == NOT_ISSUED and verdict.certificate is None
     html = upload(client, other).get_data(as_text=True)
@@ -206,7 +215,7 @@ def test_a_revoked_certificate_is_reported_with_reason_and_date(client_world, se
     assert (log[-1].action, log[-1].org_name) == ("证明作废", world.org("platform").name)
     assert "验收结论填写错误" in log[-1].opinion
     for html in (client.get(f"/verify/{cert.serial}?s={short(cert)}").get_data(as_text=True),
-                 upload(client, cert.pdf).get_data(as_text=True)):
+                 upload(client, issued_pdf(services, cert)).get_data(as_text=True)):
         assert verdict_of(html) == REVOKED
         assert "证明已作废" in html and "验收结论填写错误，已重新备案" in html and "作废日期" in html
 
@@ -219,8 +228,8 @@ def test_reissuing_revokes_the_older_certificate(world, services):
     db.session.refresh(first)
     assert (first.status, second.status) == ("revoked", "valid")
     assert first.revoked_reason == f"已由新证明 {second.serial} 取代"
-    assert services.certificates.verify_pdf(first.pdf).status == REVOKED
-    assert services.certificates.verify_pdf(second.pdf).status == GENUINE
+    assert services.certificates.verify_pdf(issued_pdf(services, first)).status == REVOKED
+    assert services.certificates.verify_pdf(issued_pdf(services, second)).status == GENUINE
 
 
 def test_a_rotated_key_signs_new_certificates_and_the_old_key_still_verifies(ctx, world, services):
@@ -230,9 +239,9 @@ def test_a_rotated_key_signs_new_certificates_and_the_old_key_still_verifies(ctx
     assert old.key_id in services.certificates.keys.ids()
     _pm, _unlock, new = approved_unlock(world, services)
     assert new.key_id != old.key_id and new.key_id == services.certificates.keys.current_id()
-    assert services.certificates.verify_pdf(old.pdf).status == GENUINE
+    assert services.certificates.verify_pdf(issued_pdf(services, old)).status == GENUINE
     assert services.certificates.verify_link(old.serial, short(old)).status == GENUINE
-    assert services.certificates.verify_pdf(new.pdf).status == GENUINE
+    assert services.certificates.verify_pdf(issued_pdf(services, new)).status == GENUINE
     listed = ctx.test_cli_runner().invoke(args=["certificates", "keys"]).output
     assert f"* {new.key_id}" in listed and f"  {old.key_id}" in listed
 
@@ -279,10 +288,10 @@ def test_the_applicant_and_the_reviewers_download_it_and_others_get_404(client_w
     page = client.get(f"/apply/completion/{app.id}").get_data(as_text=True)
     assert "下载竣工验收备案证明" in page and f"/certificates/{cert.serial}.pdf" in page
     resp = client.get(f"/certificates/{cert.serial}.pdf")
-    assert resp.status_code == 200 and resp.mimetype == "application/pdf" and resp.data == cert.pdf
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf" and resp.data == issued_pdf(services, cert)
     logout(client)
     login(client, "agency_reviewer")
-    assert client.get(f"/certificates/{cert.serial}.pdf").data == cert.pdf
+    assert client.get(f"/certificates/{cert.serial}.pdf").data == issued_pdf(services, cert)
     logout(client)
     for stranger in ("contractor2_user", "auth2_reviewer"):
         login(client, stranger)
@@ -291,6 +300,68 @@ def test_the_applicant_and_the_reviewers_download_it_and_others_get_404(client_w
         logout(client)
 
 
+
+def test_the_pdf_is_rendered_on_the_first_download_and_kept(client_world, services, monkeypatch):
+    """An approval issues the certificate (facts, signature) without waiting for its PDF; the first
+    download renders and signs it once, and every later download serves the same bytes."""
+    client, world = client_world
+    app, cert = approved_filing(world, services)
+    db.session.rollback()
+    stored = db.session.execute(select(IssuedCertificate.pdf, IssuedCertificate.pdf_sha256)
+                                .where(IssuedCertificate.id == cert.id)).one()
+    assert stored == (None, None)
+    assert services.certificates.verify_link(cert.serial, short(cert)).status == GENUINE   # verifiable at once
+    rendered = []
+    real = certs.CertificateService._signed_pdf
+    monkeypatch.setattr(certs.CertificateService, "_signed_pdf",
+                        lambda self, c, key: rendered.append(c.serial) or real(self, c, key))
+    login(client, "owner_user")
+    first = client.get(f"/certificates/{cert.serial}.pdf")
+    second = client.get(f"/certificates/{cert.serial}.pdf")
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data and rendered == [cert.serial]
+    db.session.rollback()
+    kept = db.session.get(IssuedCertificate, cert.id)
+    assert kept.pdf == first.data and kept.pdf_sha256 == hashlib.sha256(first.data).hexdigest()
+    assert services.certificates.verify_pdf(first.data).status == GENUINE
+
+
+def test_two_first_downloads_at_once_serve_the_one_pdf_kept(world, services, monkeypatch):
+    """Another server's first download stores its PDF while this one renders: this one's
+    conditional write changes no row, and it serves the PDF kept, so only one copy circulates."""
+    _app, cert = approved_filing(world, services)
+    db.session.commit()
+    real = certs.CertificateService._signed_pdf
+
+    def rendered_while_the_other_stores(self, c, key):
+        data = real(self, c, key)
+        with db.engine.begin() as other:   # the other server's transaction, committed first
+            other.execute(update(IssuedCertificate).where(IssuedCertificate.id == c.id)
+                          .values(pdf=b"%PDF-1.4 the other server's", pdf_sha256="0" * 64, pdf_signature="0" * 128))
+        return data
+    monkeypatch.setattr(certs.CertificateService, "_signed_pdf", rendered_while_the_other_stores)
+    assert services.certificates.pdf_of(cert) == b"%PDF-1.4 the other server's"
+    db.session.rollback()
+    assert db.session.get(IssuedCertificate, cert.id).pdf == b"%PDF-1.4 the other server's"
+
+
+def test_an_approval_without_a_font_issues_the_certificate_and_its_download_says_so(client_world, services):
+    client, world = client_world
+    from handlers import pdf
+    pdf.configure("/nonexistent/font.ttf")
+    try:
+        app, cert = approved_filing(world, services)                      # the case ends all the same
+        assert cert.status == "valid"
+        login(client, "owner_user")
+        resp = client.get(f"/certificates/{cert.serial}.pdf")
+        assert resp.status_code == 302
+        page = client.get(resp.headers["Location"], follow_redirects=True).get_data(as_text=True)
+        assert "服务器缺少中文字体" in page
+    finally:
+        pdf.configure(None)
+    db.session.rollback()
+    assert db.session.get(IssuedCertificate, cert.id).pdf is None         # nothing kept
+    assert client.get(f"/certificates/{cert.serial}.pdf").status_code == 200   # once the font is there
 
 def test_the_command_line_revokes_and_reissues(ctx, world, services):
     app, first = approved_filing(world, services)
@@ -326,4 +397,4 @@ def test_an_approval_completed_by_a_retry_issues_the_certificate_of_the_approvin
     db.session.rollback()
     [cert] = services.certificates.of_instance(app.instance_id)
     assert cert.title == "办结通知书" and cert.issuer_name == world.org("agency").name
-    assert services.certificates.verify_pdf(cert.pdf).status == GENUINE
+    assert services.certificates.verify_pdf(issued_pdf(services, cert)).status == GENUINE

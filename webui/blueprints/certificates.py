@@ -26,8 +26,15 @@ class RevokeForm(FlaskForm):
 @principal_required()
 def download(serial):
     """The PDF as issued (its bytes are what the signature covers); others' certificates: 404."""
-    cert = services().certificates.for_download(g.principal, serial[:30])
-    response = make_response(cert.pdf)
+    from handlers.pdf import FontMissing
+    certificates = services().certificates
+    cert = certificates.for_download(g.principal, serial[:30])
+    try:
+        data = certificates.pdf_of(cert)   # rendered and kept on the first download
+    except FontMissing as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("main.home"))
+    response = make_response(data)
     response.mimetype = "application/pdf"
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = \
