@@ -79,6 +79,9 @@ class KeyRing:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self._public: dict[str, Ed25519PublicKey] = {}
+        # a key file never changes (its id is its public key's hash), so its parsed key is kept;
+        # ``current`` does change (rotation) and is read at every issue
+        self._private: dict[str, Ed25519PrivateKey] = {}
 
     def current_id(self) -> str:
         """The signing key's id; the first call on a new instance creates the first key."""
@@ -103,7 +106,11 @@ class KeyRing:
         return sorted(p.stem for p in self.folder.glob("*.key")) if self.folder.is_dir() else []
 
     def private(self, key_id: str) -> Ed25519PrivateKey:
-        return serialization.load_pem_private_key((self.folder / f"{key_id}.key").read_bytes(), None)
+        key = self._private.get(key_id)
+        if key is None:
+            key = self._private[key_id] = serialization.load_pem_private_key(
+                (self.folder / f"{key_id}.key").read_bytes(), None)
+        return key
 
     def public(self, key_id: str) -> Ed25519PublicKey | None:
         """The public key of ``key_id``, or None when this platform never had it."""
@@ -221,15 +228,17 @@ class CertificateService:
         self.public_url = public_url.rstrip("/")
 
     # -- issuing --------------------------------------------------------------------------------
-    def issue_for(self, app, issuer=None, supersede: bool = False) -> IssuedCertificate | None:
+    def issue_for(self, app, issuer=None, supersede: bool = False, instance=None) -> IssuedCertificate | None:
         """Issue the case's certificate inside the approving command. ``issuer``: the approving
         organisation as (id, name) (None: the organisation of the case's last approval, read from its
-        tasks); ``supersede``: revoke a valid older certificate of the case (a reissue). Cases without
-        a project (registrations) issue none."""
+        tasks); ``supersede``: revoke a valid older certificate of the case (a reissue); ``instance``:
+        the case's process instance as the approving command has it (its id, subject and case
+        number; None: read). Cases without a project (registrations) issue none."""
         if getattr(app, "project", None) is None or app.instance_id is None:
             return None
         entry = catalog.entry_of(app)
-        instance = db.session.get(ProcessInstance, app.instance_id)
+        if instance is None or instance.id != app.instance_id:
+            instance = db.session.get(ProcessInstance, app.instance_id)
         if issuer is None:
             issuer = self._last_approver(app)
         kind = COMPLETION if entry.key == "completion_filing" else CLOSING

@@ -152,7 +152,7 @@ class ReviewService(ReviewDesk):
             apply_status(app, result)
             if app.status == APPROVED and result.completed and self.certificates is not None:
                 # 办结: the case's certificate, issued by the approving organisation in this command
-                self.certificates.issue_for(app, (principal.org_id, principal.org_name))
+                self.certificates.issue_for(app, (principal.org_id, principal.org_name), instance=result.instance)
             self._tell_applicant(app, cleaned.outcome, cleaned.opinion, principal)
             title = catalog.entry_of(app).title
             tell_offered(app, result, lambda opened: f"{principal.org_name}已完成“{task.name}”，{title}"
