@@ -36,6 +36,8 @@ def parse_args(argv):
     p.add_argument("--inbox-repeats", type=int, default=200)
     p.add_argument("--reviewers", type=int, default=50)
     p.add_argument("--http-threads", type=int, default=4, help="virtual users (client threads) of the HTTP part")
+    p.add_argument("--http-server-threads", type=int, default=1,
+                   help="threads per gunicorn worker of the HTTP part (1: sync workers; more: gthread)")
     p.add_argument("--http-lifecycles", type=int, default=200)
     p.add_argument("--http-seconds", type=float, default=300.0, help="time cap of the HTTP part")
     p.add_argument("--http-rounds", type=int, default=5,
@@ -208,7 +210,8 @@ def _http_run(args, results, name, url, work, count) -> dict:
         engine_round = engine_api.rounds_runner(app, args.paired_lifecycles)
         h = http.run(url, work, args.http_threads, count, args.http_seconds, port=args.port,
                      scale=args.timeout_scale, engine_rounds=engine_round, rounds=args.http_rounds,
-                     per_round=args.http_per_round, profiled=args.http_profiled)
+                     per_round=args.http_per_round, profiled=args.http_profiled,
+                     server_threads=args.http_server_threads)
     except Exception as exc:   # noqa: BLE001 - the rest of the run still reports
         results["notes"].append(f"HTTP part on {name} failed: {type(exc).__name__}: {exc}")
         return {"dialect": name, "skipped": f"the HTTP run failed: {type(exc).__name__}: {exc}"}

@@ -59,7 +59,7 @@ class Failed(Exception):
 
 def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0, workers: int = 2,
         port: int | None = None, scale: float = 1.0, engine_rounds=None, rounds: int = 0,
-        per_round: int = 20, profiled: int = 20) -> dict:
+        per_round: int = 20, profiled: int = 20, server_threads: int = 1) -> dict:
     """The timed run; with ``engine_rounds`` (a callable running engine-API lifecycles in this
     process and returning their rate) also ``rounds`` alternating rounds: engine API, then
     ``per_round`` HTTP lifecycles, so that both sides of each ratio see the same machine."""
@@ -70,7 +70,7 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
     projects = prepare(url, work, lifecycles + threads + paired_need + (profiled + 1 if profiled else 0), scale)
     main, projects = projects[:lifecycles + threads], projects[lifecycles + threads:]
     rest, for_profile = projects[:paired_need], projects[paired_need:]
-    server = Gunicorn(url, work, workers, port, scale)
+    server = Gunicorn(url, work, workers, port, scale, threads=server_threads)
     try:
         server.start()
         cpu_before = _cpu(server)
@@ -93,7 +93,7 @@ def run(db_url: str, work, threads: int, lifecycles: int, seconds: float = 300.0
     if profiled:
         result["profile"] = request_profile(url, work, for_profile, port, scale)
         result["attempted"] += _untimed(result["profile"].pop("attempted"))
-    result["workers"], result["cores"] = workers, os.cpu_count()
+    result["workers"], result["server_threads"], result["cores"] = workers, server_threads, os.cpu_count()
     result["verified"] = verify(url, work, result.pop("attempted"))
     result["failures"] += result["verified"]["problems"]
     result["completed"] = result["verified"]["completed_timed"]
@@ -332,8 +332,9 @@ class Gunicorn:
     with ``scale``: on a slow machine a worker may take many seconds to import the application."""
 
     def __init__(self, url: str, work: Path, workers: int = 2, port: int | None = None, scale: float = 1.0,
-                 env: dict | None = None):
+                 env: dict | None = None, threads: int = 1):
         self.url, self.work, self.workers, self.scale, self.env = url, work, workers, scale, env or {}
+        self.threads = threads   # > 1: gunicorn's gthread workers, each serving this many requests at once
         self.port = port or _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = work / f"gunicorn-{workers}.log"
@@ -343,8 +344,9 @@ class Gunicorn:
         env = dict(os.environ, DATABASE_URL=self.url, SECRET_KEY="bench-http", **self.env)
         timeout = int(120 * self.scale)   # the worker timeout covers importing the application too
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--timeout", str(timeout), "--graceful-timeout", str(timeout), "webui:create_app()"],
+            [str(BIN / "gunicorn"), "-w", str(self.workers), "--threads", str(self.threads),
+             "-b", f"127.0.0.1:{self.port}", "--timeout", str(timeout), "--graceful-timeout", str(timeout),
+             "webui:create_app()"],
             cwd=ROOT, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
         self._wait_ready(180 * self.scale)
 

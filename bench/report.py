@@ -120,7 +120,8 @@ def render(r: dict) -> str:
     runs = r.get("http_runs") or [r["http"]]
     for h in runs:
         if len(runs) > 1 or h.get("dialect"):
-            lines += [f"### {h.get('dialect', '')}, gunicorn {h.get('workers', 2)} workers", ""]
+            threads = f" × {h['server_threads']} threads" if h.get("server_threads", 1) > 1 else ""
+            lines += [f"### {h.get('dialect', '')}, gunicorn {h.get('workers', 2)} workers{threads}", ""]
         lines += _http(h)
     lines += _scaling(r.get("scaling"))
     lines += ["## 4. Inbox at scale", ""]
@@ -334,7 +335,9 @@ def _http(h: dict) -> list[str]:
     db_text = (f"on its own database (`{h['database']}`, created with `flask init-db`" if h.get("dialect") != "sqlite"
                else f"on the embedded SQLite default (a file, `{h['database']}`, created with `flask init-db`")
     out = ["The unlock lifecycle through the web pages, as a browser does it (redirects followed, CSRF token "
-           f"taken from each page), against `gunicorn -w {h.get('workers', 2)}` (sync workers) {db_text}, one "
+           f"taken from each page), against `gunicorn -w {h.get('workers', 2)}"
+           + (f" --threads {h['server_threads']}` (gthread workers)" if h.get("server_threads", 1) > 1
+              else "` (sync workers)") + f" {db_text}, one "
            "locked project manager per lifecycle). "
            f"{h['threads']} virtual users on the same machine, each a thread with two `requests.Session` "
            "(applicant 吴施工 and reviewer 赵监督, each logged in once through /auth/login), take lifecycles "

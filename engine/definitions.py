@@ -41,6 +41,30 @@ _BUNDLE_FORMS = (select(DefinitionFile.name, DefinitionFile.content)
                  .join(ProcessDefinition, ProcessDefinition.id == DefinitionFile.definition_id)
                  .where(ProcessDefinition.content_hash == bindparam("p_hash"),
                         DefinitionFile.name.startswith(FORM_PREFIX)))
+_VERSION_MEMO = "instance_version_hash"
+
+
+def instance_version_hash(instance_id: int) -> str | None:
+    """The content hash of the version an instance runs on, read once per transaction: a page
+    asks for the task's form and the application's form of the same version (a migration, which
+    moves an instance to another version, forgets what its transaction read: ``forget_version``)."""
+    session = db.session()
+    txn = session.get_transaction()
+    memo = session.info.get(_VERSION_MEMO)
+    if memo is None or memo[0] is not txn:
+        memo = session.info[_VERSION_MEMO] = (txn, {})
+    hashes = memo[1]
+    if instance_id not in hashes:
+        hashes[instance_id] = db.session.scalar(_INSTANCE_HASH, {"p_id": instance_id})
+    return hashes[instance_id]
+
+
+def forget_version(instance_id: int) -> None:
+    memo = db.session().info.get(_VERSION_MEMO)
+    if memo is not None:
+        memo[1].pop(instance_id, None)
+
+
 _INSTANCE_HASH = (select(ProcessDefinition.content_hash)
                   .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
                   .where(ProcessInstance.id == bindparam("p_id")))
@@ -248,7 +272,7 @@ class DefinitionStore:
         return self.forms_by_hash(content_hash).get(key) or self.registry.forms.get(key)
 
     def form_of_instance(self, instance_id: int, key: str):
-        content_hash = db.session.scalar(_INSTANCE_HASH, {"p_id": instance_id})
+        content_hash = instance_version_hash(instance_id)
         return self.form(content_hash, key) if content_hash else None
 
     def current_form(self, process_key: str, key: str):

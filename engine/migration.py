@@ -40,6 +40,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import deadlines, jobs, store, timers
 from .actor import Actor
 from .db import db
+from .definitions import forget_version
 from .errors import EngineError
 from .models import (NO_DUE, AuditEntry, HumanTask, InstanceMigration, Job, MigrationPlan, ProcessDefinition,
                      ProcessInstance, TaskCandidate, utcnow)
@@ -410,6 +411,7 @@ class Migrator:
             raise ConcurrentModification("该业务已被他人处理，请刷新后重试")
         conn.execute(update(_PI).where(_PI.c.id == instance.id).values(definition_id=target_def.id))
         instance.definition_id = target_def.id
+        forget_version(instance.id)
         if out.closed:
             store.cancel_tasks(conn, out.closed)
         for record, (_task, _at, holder) in zip(opened, out.opened):
@@ -501,6 +503,7 @@ class Migrator:
                 from .errors import ConcurrentModification
                 raise ConcurrentModification("该业务已被他人处理，请刷新后重试")
             conn.execute(update(_PI).where(_PI.c.id == instance.id).values(definition_id=old.id))
+            forget_version(instance.id)
             _restore_inbox(conn, instance, before, record.at)
             record.outcome, record.rolled_back_at = ROLLED_BACK, utcnow()
             db.session.flush()
