@@ -239,23 +239,28 @@ def serialize(project_ids=(), person_ids=()) -> None:
     session = db.session()
     if session.get_bind().dialect.name == "sqlite":
         return
-    if in_dry_run():
-        # a rehearsal (a page's preview of an approval) is rolled back: it reads what is committed
-        # now and never waits for, nor holds up, an effect on these rows
-        return
     session.connection()   # begin, so that the locks are remembered for this transaction
     held = _held_rows(session)
     projects = sorted({int(i) for i in project_ids if i is not None} - held[Project])
     people = sorted({int(i) for i in person_ids if i is not None} - held[Person])
     if not projects and not people:
         return
-    session.flush()   # expiring below must not drop unflushed changes
+    # A rehearsal (a page's preview of an approval, engine.db.dry_run) takes the locks too: its
+    # statements write the same rows as the effect (rolled back after), so without the global order
+    # a preview holding a lock record's row and an approval holding its person's deadlock. It reads
+    # what it finds once its locks are granted, without reloading: it changes nothing, and the
+    # savepoint's rollback releases the locks.
+    rehearsal = in_dry_run()
+    if not rehearsal:
+        session.flush()   # expiring below must not drop unflushed changes
     for model, ids in ((Project, projects), (Person, people)):
         if ids:
-            session.scalars(select(model).where(model.id.in_(ids)).order_by(model.id)
-                            .with_for_update(key_share=True, of=model)
-                            .execution_options(populate_existing=True)).all()
+            stmt = select(model.id if rehearsal else model).where(model.id.in_(ids)).order_by(model.id) \
+                .with_for_update(key_share=True, of=model)
+            session.execute(stmt if rehearsal else stmt.execution_options(populate_existing=True)).all()
             held[model].update(ids)
+    if rehearsal:
+        return
     for obj in list(session.identity_map.values()):
         if isinstance(obj, (Assignment, LockRecord)):
             session.expire(obj)

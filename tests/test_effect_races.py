@@ -293,3 +293,40 @@ def test_a_permit_supplement_reads_the_permit_a_concurrent_command_committed(ctx
     assert _returned_by_recheck(app, "该工程已有施工许可证号，无需补录")
     assert app.project.permit_no == "另行录入"
     assert check_invariants() == []
+
+
+def test_a_preview_on_a_page_and_the_approval_it_previews_do_not_deadlock(ctx, world, services, monkeypatch):
+    """The task page rehearses the approval (handlers/preview.py) while its holder approves it: the
+    rehearsal writes the same rows as the effect, so it takes the effect's locks in the same order,
+    and one waits for the other instead of the two deadlocking (the approval then failed into an
+    incident, or the page answered 500). The rehearsal is paused just after it changed the lock
+    record, the approval started against it."""
+    from engine.db import in_dry_run
+    person, _ = locked_person(world, "预览经理")
+    app = reported_unlock(world, services, person)
+    holder, task_id = _claimed(world, services, services.unlock, app, "agency_reviewer")
+    onlooker = world.who("auth_reviewer")                # the other candidate organisation opens the page
+    db.session.commit()
+    rehearsing, go = threading.Event(), threading.Event()
+    real_end = lock_rule.end_assignment
+
+    def end_assignment(*args, **kwargs):
+        ended = real_end(*args, **kwargs)                # the lock record's row is written by now
+        if in_dry_run():
+            db.session.flush()
+            rehearsing.set()
+            go.wait(10)
+        return ended
+    monkeypatch.setattr(lock_rule, "end_assignment", end_assignment)
+
+    def work(i):
+        if i == 0:
+            return services.reviews.approval_preview(onlooker, task_id).applied
+        assert rehearsing.wait(10)
+        threading.Timer(0.5, go.set).start()             # the approval is under way when the rehearsal goes on
+        return services.reviews.approve(holder, task_id, "同意").status
+    results = run_at_once(ctx, 2, work)
+    assert results == [("ok", True), ("ok", APPROVED)], results
+    app = _fresh(UnlockApplication, app.id)
+    assert app.status == APPROVED and db.session.get(ProcessInstance, app.instance_id).incident_message is None
+    assert check_invariants() == []
