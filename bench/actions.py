@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
 from engine.db import db
@@ -169,9 +169,10 @@ def api_lifecycle(client, meter, tokens, lock_id, project, record=True):
 
 
 def service_lifecycle(app, meter, world, lock_id, record=True):
-    from engine.models import HumanTask
     from handlers.applications import Upload
+    from handlers.database import key_of
     from handlers.processes.unlock import UNLOCK_FORM
+    from .service import open_review_task
     services = app.extensions["services"]
     applicant, reviewer = world.who("contractor_user"), world.who("agency_reviewer")
 
@@ -183,13 +184,12 @@ def service_lifecycle(app, meter, world, lock_id, record=True):
                 finally:
                     db.session.remove()
         return meter.measure("service " + label, run, record)
-    app_id = step("create", lambda: services.unlock.create(applicant, lock_id).id)
+    app_id = step("create", lambda: key_of(services.unlock.create(applicant, lock_id)))   # as the page does
     step("save", lambda: services.unlock.save(applicant, app_id, {"reason": "项目已停工"},
                                               [Upload(UNLOCK_FORM, "申请表.pdf", PDF)]))
-    instance_id = step("report", lambda: services.unlock.report(applicant, app_id).instance_id)
+    step("report", lambda: services.unlock.report(applicant, app_id))
     with app.app_context():
-        task_id = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == instance_id,
-                                                               HumanTask.state == "open"))
+        task_id = open_review_task(app_id)
         db.session.remove()
     step("claim", lambda: services.reviews.claim(reviewer, task_id))
     step("approve", lambda: services.reviews.approve(reviewer, task_id, "同意"))
