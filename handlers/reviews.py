@@ -129,14 +129,17 @@ class ReviewService(ReviewDesk):
         return self.submit(principal, task_id, {"decision": "return", "opinion": opinion}, items=items)
 
     def submit(self, principal: Principal, task_id: int, data: dict, uploads: list[Upload] = (),
-               items: list[corrections.Requested] = ()):
+               items: list[corrections.Requested] = (), seen=None):
         """Complete a review step with its form: files are attached to the application and their
         attachment ids go into the data; the form file says what is workflow data, what goes to
         the operation log and which field is the outcome. A return (退回) of an application keeps
-        its correction notice: ``items``, what is to be corrected, and the opinion (一次性告知)."""
+        its correction notice: ``items``, what is to be corrected, and the opinion (一次性告知).
+        ``seen``: (task, application) as ``task`` gave them to this principal in this request (the
+        page that checked the form), so they are not read again; the command's gate re-checks the
+        task's state and holder in its own statement."""
         self._require_reviewer(principal)
         with self.engine.command(), _not_found_for_strangers():
-            task, app = self.task(principal, task_id)
+            task, app = seen if seen is not None and seen[0].id == task_id else self.task(principal, task_id)
             spec, service = self.form_of(task), self.service_for(task)
             data = dict(data)
             for upload in uploads:

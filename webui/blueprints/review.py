@@ -178,7 +178,8 @@ def decide(task_id):
     except DomainError as e:
         flash(e.message, "error")
         return redirect(url_for("review.task", task_id=task_id))
-    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads(), items=items),
+    return _act(task_id, lambda: reviews.submit(g.principal, task_id, form.values(), form.uploads(), items=items,
+                                                seen=(task, _app)),
                 done_message(task, outcome, value), after_decision)
 
 
