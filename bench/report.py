@@ -1,4 +1,6 @@
 """Markdown for docs/performance.md, built only from the figures of one run."""
+import json
+from pathlib import Path
 
 HOW_TO_RUN = """## How to run it
 
@@ -563,71 +565,58 @@ def _memory(mem: dict, lifecycles: dict | None = None) -> list[str]:
     return out + [""]
 
 
-# Per request and action before this round's changes (python -m bench.actions, 10 lifecycles of each kind,
-# on the commit before them): (statements, ORM loads, function calls under cProfile, ms under cProfile).
-# The times were measured on a heavily loaded machine (load average about 10 on 2 cores, the in-memory
-# lifecycle of section 1 some 70 times slower than on the reference machine); the counts do not depend on
-# the load. "api …": the JSON API; "service …": the domain services alone.
-ACTIONS_BEFORE = {
-    "sqlite": {
-        "list page": (7, 74, 23901, 212.6), "create": (14, 7, 11042, 129.3), "detail page": (26, 22, 24557, 332.7),
-        "save+upload": (13, 12, 14637, 160.3), "list page after save": (7, 76, 24931, 180.6), "report": (19, 10, 16493, 177.2),
-        "list page after report": (7, 76, 24621, 237.4), "inbox": (5, 4, 16396, 151.4), "inbox search": (5, 4, 17431, 165.5),
-        "task page": (10, 16, 12026, 163.9), "claim": (11, 8, 7751, 108.6), "task page after claim": (33, 27, 28276, 386.3),
-        "approve": (28, 14, 30656, 335.2), "task page after approve": (5, 3, 16316, 91.1), "api create": (22, 14, 14205, 214.4),
-        "api save+upload": (20, 16, 16017, 207.6), "api report": (27, 18, 18832, 202.0), "api inbox search": (10, 6, 9326, 117.3),
-        "api task": (11, 11, 7507, 79.7), "api claim": (20, 16, 11032, 144.2), "api approve": (32, 16, 29372, 305.3),
-        "service create": (13, 8, 8330, 130.0), "service save": (9, 6, 4843, 66.3), "service report": (18, 11, 13270, 148.1),
-        "service claim": (8, 5, 3437, 47.0), "service approve": (21, 7, 22259, 235.3),
-    },
-    "postgresql": {
-        "list page": (6, 74, 25566, 132.1), "create": (9, 6, 12356, 96.4), "detail page": (23, 17, 30221, 212.1),
-        "save+upload": (8, 8, 14959, 103.2), "list page after save": (6, 76, 26558, 121.4), "report": (12, 9, 19359, 156.2),
-        "list page after report": (6, 76, 26328, 128.7), "inbox": (4, 4, 17141, 113.2), "inbox search": (4, 4, 18245, 82.8),
-        "task page": (9, 16, 14705, 102.1), "claim": (6, 8, 8977, 94.6), "task page after claim": (25, 22, 32063, 254.2),
-        "approve": (24, 10, 36275, 262.0), "task page after approve": (4, 3, 17049, 79.3), "api create": (15, 14, 17191, 159.3),
-        "api save+upload": (14, 16, 19035, 99.3), "api report": (18, 18, 23443, 178.8), "api inbox search": (8, 6, 10580, 68.9),
-        "api task": (9, 11, 9894, 83.2), "api claim": (13, 16, 14275, 123.4), "api approve": (28, 16, 37483, 232.8),
-        "service create": (8, 8, 10477, 91.6), "service save": (6, 6, 6057, 55.1), "service report": (11, 11, 17080, 115.4),
-        "service claim": (4, 5, 4572, 44.6), "service approve": (20, 7, 28547, 195.8),
-    },
-}
+# Per request and action before this round's changes: ``python -m bench.actions --json`` on the commit
+# before them, on each database, kept in bench/actions_before.json ({"commit", "measured", "runs"}).
+ACTIONS_BEFORE_FILE = Path(__file__).with_name("actions_before.json")
+
+
+def _actions_before() -> tuple[dict, str]:
+    """{dialect: {label: row}} and a sentence saying where the figures come from."""
+    if not ACTIONS_BEFORE_FILE.is_file():
+        return {}, ""
+    data = json.loads(ACTIONS_BEFORE_FILE.read_text(encoding="utf-8"))
+    return ({run["dialect"]: run["rows"] for run in data["runs"]},
+            f"Before: commit {data['commit']} (this round's starting point), measured {data['measured']}.")
 
 
 def _actions(runs: list | None) -> list[str]:
-    """Per request and action: statements, ORM loads, function calls and time under cProfile, before this
-    round's changes and in this run."""
+    """Per request and action: statements, ORM loads, function calls, and time under cProfile and
+    without it, before this round's changes and in this run."""
     if not runs:
         return []
     from .actions import API, PAGES, SERVICE
+    befores, where = _actions_before()
     out = ["## 9. Per request and action (`bench/actions.py`)", "",
            "The unlock lifecycle in the benchmark process through the pages (Flask's test client, each request "
            "in an application context of its own), through the JSON API and through the domain services alone; "
            "the mean per request over the lifecycles, the first lifecycle of each kind (which fills what a worker "
-           "keeps) not counted, every other lifecycle under cProfile. Statements, ORM loads (the mappers' `load` "
-           "event) and function calls do not depend on the machine's load; the times do. Before: this round's "
-           "starting point, measured on a loaded machine (so compare its times only with each other).", ""]
+           "keeps) not counted, lifecycles alternately under cProfile (function calls, time under cProfile) and "
+           "without it (time: the median). Statements, ORM loads (the mappers' `load` event) and function calls "
+           "do not depend on the machine's load; the times do. " + where, ""]
+    keys = ("statements", "loads", "calls", "profiled_ms", "ms")
     for run in runs:
-        before = ACTIONS_BEFORE.get(run["dialect"], {})
+        before = befores.get(run["dialect"], {})
         out += [f"### {run['dialect']}, {run['lifecycles']} lifecycles of each kind", "",
                 "| request | statements before → now | ORM loads before → now | function calls before → now | "
-                "ms under cProfile before → now |", "|---|---:|---:|---:|---:|"]
+                "ms under cProfile before → now | ms before → now |", "|---|---:|---:|---:|---:|---:|"]
         for group, labels, prefix in (("page", PAGES, ""), ("JSON API", API, "api "),
                                       ("service", SERVICE, "service ")):
-            total_b, total_n = [0.0] * 4, [0.0] * 4
+            total_b, total_n, complete = [0.0] * 5, [0.0] * 5, bool(before)
             for label in labels:
                 now = run["rows"].get(prefix + label)
                 if now is None:
                     continue
-                n = (now["statements"], now["loads"], now["calls"], now["profiled_ms"])
                 b = before.get(prefix + label)
-                total_n = [x + y for x, y in zip(total_n, n)]
+                total_n = [x + now[k] for x, k in zip(total_n, keys)]
                 if b:
-                    total_b = [x + y for x, y in zip(total_b, b)]
+                    total_b = [x + b[k] for x, k in zip(total_b, keys)]
+                else:
+                    complete = False
                 out.append(f"| {group}: {label} | " + " | ".join(
-                    (f"{b[i]:,.0f} → " if b else "") + f"{n[i]:,.{1 if i == 3 else 0}f}" for i in range(4)) + " |")
+                    (f"{b[k]:,.{1 if i >= 3 else 0}f} → " if b else "") + f"{now[k]:,.{1 if i >= 3 else 0}f}"
+                    for i, k in enumerate(keys)) + " |")
             out.append(f"| **{group} lifecycle** | " + " | ".join(
-                (f"{total_b[i]:,.0f} → " if before else "") + f"**{total_n[i]:,.{1 if i == 3 else 0}f}**"
-                for i in range(4)) + " |")
+                (f"{total_b[i]:,.{1 if i >= 3 else 0}f} → " if complete else "")
+                + f"**{total_n[i]:,.{1 if i >= 3 else 0}f}**" for i in range(5)) + " |")
         out.append("")
     return out
