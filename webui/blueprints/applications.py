@@ -117,7 +117,7 @@ def index(kind):
     return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
                            status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           picks=svc.pick_page(g.principal), pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.pick_page(g.principal))
 
 
 @bp.get("/<kind>/export")
@@ -162,7 +162,7 @@ def new(kind):
     picks = svc.pick_page(g.principal, text_arg("q", 30) or "", page_arg())
     if request.args.get("partial"):
         return render_template("apps/_pick_results.html", kind=kind, entry=svc.entry, picks=picks)
-    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks, pick_form=PickForm())
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks)
 
 
 @bp.post("/<kind>/new")
