@@ -17,6 +17,12 @@ def url_pattern(endpoint: str, key: str, **values):
     return lambda value: f"{head}{int(value)}{tail}"
 
 
+def column_formats(columns) -> list[tuple]:
+    """(column, its fmt) for a list's loop over its rows: each cell tests the format without an
+    attribute look-up."""
+    return [(column, column.fmt) for column in columns]
+
+
 def cell_text(column, row):
     """One value of a catalog Column as the pages show it (the ``cell`` macro of apps/_macros.html
     without its macro call): blank for None or "", formatted by the column's ``fmt``."""
@@ -56,6 +62,7 @@ def init_app(app) -> None:
     app.add_template_global(due_state)
     app.add_template_global(url_pattern)
     app.add_template_global(cell_text)
+    app.add_template_global(column_formats)
     app.add_template_filter(local_day)
     app.add_template_filter(local_dt)
     app.add_template_filter(mask_id)
