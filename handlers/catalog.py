@@ -20,12 +20,16 @@ class Column:
     """One labelled value of an application: a list column or a summary row.
 
     ``fmt`` names how the page formats the value (``mask_id``, ``datetime``, ``pre``, ``mono``);
-    a row whose ``when`` says no is left out.
+    a row whose ``when`` says no is left out. A list column names in ``reads`` the attributes its
+    ``value`` reads (dotted paths from the application, e.g. ``"lock_record.project.name"``,
+    including the columns a model property it reads uses): the list selects exactly those
+    (handlers.listing) instead of loading the applications.
     """
     label: str
     value: Callable[[Any], Any]
     fmt: str | None = None
     when: Callable[[Any], bool] | None = None
+    reads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ _BY_KEY: dict[str, ProcessEntry] = {}
 def register(entry: ProcessEntry) -> ProcessEntry:
     if entry.kind in _BY_KIND or entry.key in _BY_KEY:
         raise ValueError(f"process {entry.key!r} / {entry.kind!r} registered twice")
+    unread = [column.label for column in entry.columns if not column.reads]
+    if unread:
+        raise ValueError(f"process {entry.key!r}: list columns {unread} name no reads")
     _BY_KIND[entry.kind] = entry
     _BY_KEY[entry.key] = entry
     return entry

@@ -21,6 +21,7 @@ from handlers.processes import RECHECK_FAILED, RECHECK_PREFIX
 from handlers.processes.roster_change import COUNTED_ROLE
 
 from .receivers import subscription
+from .test_list_rows import assert_rows_match
 from .world import PDF_BYTES, row_counts
 
 PROOF = Upload("proof", "变更说明.pdf", PDF_BYTES)
@@ -167,6 +168,9 @@ def test_roster_add_replace_remove(world, services):
     history = db.session.scalars(select(ProjectChange.changes).order_by(ProjectChange.id)).all()
     assert history == [[["质量员", "", "钱质量"]], [["质量员", "钱质量", "孙质量"]], [["质量员", "孙质量", ""]]]
     assert check_invariants() == []
+    # the list's rows (read as columns) show added, replaced and removed people as the applications do
+    assert [c.value(r) for r in assert_rows_match(services.roster, owner) for c in services.roster.entry.columns[3:]] \
+        == ["孙质量 → （无）", "钱质量 → 孙质量", "（无） → 钱质量"]
 
 
 def test_roster_refusals_with_their_messages(world, services):

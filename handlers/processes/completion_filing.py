@@ -96,9 +96,9 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择竣工验收备案的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     pick_search="工程名称或报监登记号",
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("竣工验收日期", lambda a: a.acceptance_date or ""),
-        Column("施工许可证号", lambda a: a.permit_no),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("竣工验收日期", lambda a: a.acceptance_date or "", reads=("acceptance_date",)),
+        Column("施工许可证号", lambda a: a.permit_no, reads=("permit_no",)),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

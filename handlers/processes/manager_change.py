@@ -161,12 +161,12 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需变更的人员", picker_empty="本单位暂无可变更的锁定人员（项目经理、安全员、项目总监）",
     picks=_picks,
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("变更类型", lambda a: a.role_label),
-        Column("变更前人员", lambda a: a.old_person.name),
-        Column("变更后人员", lambda a: a.new_person.name if a.new_person else ""),
-        Column("变更原因", lambda a: a.reason, "clip"),
-        Column("申请单位", lambda a: a.applicant_org.name),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("变更类型", lambda a: a.role_label, reads=("role",)),
+        Column("变更前人员", lambda a: a.old_person.name, reads=("old_person.name",)),
+        Column("变更后人员", lambda a: a.new_person.name if a.new_person else "", reads=("new_person.name",)),
+        Column("变更原因", lambda a: a.reason, "clip", reads=("reason",)),
+        Column("申请单位", lambda a: a.applicant_org.name, reads=("applicant_org.name",)),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

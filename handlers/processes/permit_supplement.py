@@ -87,9 +87,9 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需补录施工许可证的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     pick_search="工程名称或报监登记号",
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("施工许可证号", lambda a: a.permit_no),
-        Column("发证日期", lambda a: a.issue_date or ""),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("施工许可证号", lambda a: a.permit_no, reads=("permit_no",)),
+        Column("发证日期", lambda a: a.issue_date or "", reads=("issue_date",)),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

@@ -132,9 +132,9 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需变更信息的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     pick_search="工程名称或报监登记号",
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("变更后工程名称", lambda a: a.name),
-        Column("变更原因", lambda a: a.reason, "clip"),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("变更后工程名称", lambda a: a.name, reads=("name",)),
+        Column("变更原因", lambda a: a.reason, "clip", reads=("reason",)),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

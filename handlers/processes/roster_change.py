@@ -193,10 +193,10 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需变更人员的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     pick_search="工程名称或报监登记号",
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("变更方式", lambda a: OPERATIONS.get(a.operation, "")),
-        Column("岗位", lambda a: ROSTER_ROLES.get(a.role, "")),
-        Column("变更前后人员", _change_text),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("变更方式", lambda a: OPERATIONS.get(a.operation, ""), reads=("operation",)),
+        Column("岗位", lambda a: ROSTER_ROLES.get(a.role, ""), reads=("role",)),
+        Column("变更前后人员", _change_text, reads=("operation", "entry.person.name", "person.name")),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

@@ -265,11 +265,11 @@ ENTRY = catalog.register(ProcessEntry(
     picker_title="选择需变更参建单位的工程", picker_empty="本单位暂无在建工程", picks=_picks,
     pick_search="工程名称或报监登记号",
     columns=(
-        Column("工程名称", lambda a: a.project.name),
-        Column("变更类型", lambda a: a.unit_label),
-        Column("原单位", lambda a: a.old_unit.name if a.old_unit else "—"),
-        Column("变更后单位", lambda a: a.new_unit.name if a.new_unit else ""),
-        Column("变更原因", lambda a: a.reason, "clip"),
+        Column("工程名称", lambda a: a.project.name, reads=("project.name",)),
+        Column("变更类型", lambda a: a.unit_label, reads=("unit_kind",)),
+        Column("原单位", lambda a: a.old_unit.name if a.old_unit else "—", reads=("old_unit.name",)),
+        Column("变更后单位", lambda a: a.new_unit.name if a.new_unit else "", reads=("new_unit.name",)),
+        Column("变更原因", lambda a: a.reason, "clip", reads=("reason",)),
     ),
     basics=(
         Column("工程名称", lambda a: f"{a.project.name}（{a.project.supervision_no}）"),

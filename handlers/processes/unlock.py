@@ -97,11 +97,11 @@ ENTRY = catalog.register(ProcessEntry(
     model=UnlockApplication, service=UnlockService, edit_form="personnel_unlock.edit",
     picker_title="选择锁定人员", picker_empty="本单位暂无可申请解锁的锁定人员", picks=_picks,
     columns=(
-        Column("人员姓名", lambda a: a.person.name),
-        Column("身份证号", lambda a: a.person.id_card, "mask_id"),
-        Column("锁定角色", lambda a: a.lock_record.role_label),
-        Column("添加锁定的工程", lambda a: a.lock_record.project.name),
-        Column("解锁原因", lambda a: a.reason, "clip"),
+        Column("人员姓名", lambda a: a.person.name, reads=("person.name",)),
+        Column("身份证号", lambda a: a.person.id_card, "mask_id", reads=("person.id_card",)),
+        Column("锁定角色", lambda a: a.lock_record.role_label, reads=("lock_record.role",)),
+        Column("添加锁定的工程", lambda a: a.lock_record.project.name, reads=("lock_record.project.name",)),
+        Column("解锁原因", lambda a: a.reason, "clip", reads=("reason",)),
     ),
     basics=(
         Column("人员姓名", lambda a: a.person.name),

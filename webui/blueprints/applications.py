@@ -113,11 +113,11 @@ def index(kind):
     page = page_arg()
     status = request.args.get("status") if request.args.get("status") in APPLICATION_STATUS else None
     q = text_arg("q", 30)
-    rows, total = svc.list_own(g.principal, page=page, per_page=PER_PAGE, status=status, case_no=q)
+    rows, total = svc.list_rows(g.principal, page=page, per_page=PER_PAGE, status=status, case_no=q)
     return render_template("apps/index.html", kind=kind, entry=svc.entry, rows=rows, total=total, page=page,
                            status=status, statuses=APPLICATION_STATUS, q=q or "",
                            pages=max(1, math.ceil(total / PER_PAGE)), offset=(page - 1) * PER_PAGE,
-                           picks=svc.pick_page(g.principal), pick_form=PickForm(), action_form=ActionForm())
+                           picks=svc.pick_page(g.principal))
 
 
 @bp.get("/<kind>/export")
@@ -133,7 +133,7 @@ def export(kind):
     def lines():
         n, page = 0, 1
         while True:
-            rows, _total = svc.list_own(g.principal, page=page, per_page=EXPORT_PAGE, status=status)
+            rows, _total = svc.list_rows(g.principal, page=page, per_page=EXPORT_PAGE, status=status)
             for app in rows:
                 n += 1
                 yield [n, app.case_no or "", *[_export_value(c, app) for c in columns], app.reported_at, app.status_label]
@@ -162,7 +162,7 @@ def new(kind):
     picks = svc.pick_page(g.principal, text_arg("q", 30) or "", page_arg())
     if request.args.get("partial"):
         return render_template("apps/_pick_results.html", kind=kind, entry=svc.entry, picks=picks)
-    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks, pick_form=PickForm())
+    return render_template("apps/new.html", kind=kind, entry=svc.entry, picks=picks)
 
 
 @bp.post("/<kind>/new")
