@@ -65,6 +65,7 @@ def begin_write() -> None:
 
 
 _DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
+_COMMANDS_END = "uow_commands_end"
 
 
 @contextmanager
@@ -90,6 +91,12 @@ def unit_of_work():
             if info[_ROLLBACK_ONLY]:
                 raise RollbackOnly()
             session.commit()
+        elif depth == info.get(_COMMANDS_END):
+            # a command joined a call's unit (``call_unit``): it ends as its own commit would have
+            # ended it (flushed, every loaded object expired), so what the caller reads next is
+            # what the command wrote
+            session.flush()
+            session.expire_all()
     except BaseException:
         if depth == 0:
             session.rollback()
@@ -98,6 +105,23 @@ def unit_of_work():
         raise
     finally:
         info[_DEPTH] = depth
+
+
+@contextmanager
+def call_unit():
+    """A unit of work around a whole call that runs commands and then reads what they did (the
+    JSON API's calls that write, so that the call's own rows commit with its command's).
+
+    Each command that joins it directly ends as its own commit would have ended it: the session is
+    flushed and every loaded object expired (``expire_on_commit``), so the reads after it are the
+    reads that followed the command's commit when it had a transaction of its own."""
+    with unit_of_work():
+        info = db.session.info
+        info[_COMMANDS_END] = info[_DEPTH]   # the depth a command joining it directly sees
+        try:
+            yield
+        finally:
+            info.pop(_COMMANDS_END, None)
 
 
 @contextmanager
@@ -180,6 +204,17 @@ def command(fn):
         with unit_of_work():
             return fn(*args, **kwargs)
     return run
+
+
+def in_unit_of_work() -> bool:
+    """Whether a unit of work is open (its work is committed, or rolled back, when the outermost ends)."""
+    return db.session.info.get(_DEPTH, 0) > 0
+
+
+def holds_changes(session=None) -> bool:
+    """Whether the session holds changes a commit would write (pending objects, or flushed or
+    statement-made changes of its open transaction)."""
+    return _holds_changes(session if session is not None else db.session())
 
 
 def is_rollback_only() -> bool:

@@ -2,7 +2,7 @@
 
 A token reads ``ynqs_<prefix>_<secret>``. Only the SHA-256 of the whole token is stored; the
 prefix is its visible id (lists, audit, revocation). A personal token acts as one account and
-is turned into the same ``Principal`` the pages build, through ``acting_principal``: the account
+is turned into the same ``Principal`` the pages build, with ``acting_principal``'s checks: the account
 is re-checked (still the user's, still active) on every call, exactly as a session is.
 """
 import hashlib
@@ -11,16 +11,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.db import db, end_reading, unit_of_work
+from engine.db import db, end_reading, holds_changes, in_unit_of_work, unit_of_work
 from engine.models import utcnow
 
 from . import webhooks
 from .errors import DomainError, NotFound
-from .models import ACTIVE, API_SCOPES, Account, ApiCall, ApiToken, IdempotentResponse, User
-from .principal import Principal, acting_principal
+from .models import ACTIVE, API_SCOPES, Account, ApiCall, ApiToken, IdempotentResponse, Organization, User
+from .principal import Principal
 
 TOKEN_PREFIX = "ynqs"
 DEFAULT_DAYS = 365
@@ -162,35 +162,69 @@ def _get(token_id: int) -> ApiToken:
     return row
 
 
+# The token and, for a personal token, the account it acts as with its user's and organisation's
+# names: one statement (built once), no ORM object.
+_AUTHENTICATE = (
+    select(ApiToken.id, ApiToken.prefix, ApiToken.secret_hash, ApiToken.client, ApiToken.account_id,
+           ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at,
+           Account.user_id, Account.org_id, Account.status.label("account_status"), Account.role,
+           User.name.label("user_name"), Organization.name.label("org_name"), Organization.kind.label("org_kind"))
+    .outerjoin(Account, Account.id == ApiToken.account_id)
+    .outerjoin(User, User.id == Account.user_id)
+    .outerjoin(Organization, Organization.id == Account.org_id)
+    .where(ApiToken.secret_hash == bindparam("digest")))
+
+
 def authenticate(token: str) -> Caller | None:
-    """The caller behind a bearer token, or None (unknown, revoked, expired, or its account gone)."""
+    """The caller behind a bearer token, or None (unknown, revoked, expired, or its account gone).
+
+    A personal token's account is checked as ``acting_principal`` checks a session's (still there,
+    still active), in the same statement that finds the token."""
     if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX + "_"):
         return None
     digest = hash_token(token)
-    row = db.session.scalar(select(ApiToken).where(ApiToken.secret_hash == digest))
+    row = db.session.execute(_AUTHENTICATE, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         return None
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     principal = None
     if row.account_id is not None:
-        account = db.session.get(Account, row.account_id)
-        principal = account and acting_principal(account.user_id, account.id)
-        if principal is None:
+        if row.user_id is None or row.account_status != ACTIVE:
             return None
+        principal = Principal(row.account_id, row.user_id, row.user_name, row.org_id, row.org_name, row.org_kind,
+                              row.role)
     return Caller(row.id, row.prefix, row.client, frozenset(row.scopes or ()), principal)
 
 
+def record_call(caller: Caller, method: str, path: str, status: int, remote_addr: str) -> None:
+    """A call's audit row and its token's last use, in the unit of work now open.
+
+    PostgreSQL: one statement (the token's update as a data-modifying CTE of the row's insert);
+    SQLite: two. Neither reads the token's row again."""
+    now = utcnow()
+    used = update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=now)
+    row = insert(ApiCall).values(token_id=caller.token_id, at=now, method=method, path=path[:300], status=status,
+                                 remote_addr=(remote_addr or "")[:64])
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(row.add_cte(used.cte("used")))
+    else:
+        db.session.execute(row)
+        db.session.execute(used, execution_options={"synchronize_session": False})
+
+
 def audit(caller: Caller, method: str, path: str, status: int, remote_addr: str) -> None:
-    """One audit row per call, in its own short transaction after the call's own."""
-    end_reading()   # a call that only read ends with COMMIT: PostgreSQL keeps its prepared statements
-    db.session.rollback()   # whatever else the call left open ends here
+    """One audit row per call, in its own short transaction after the call's own (a call that wrote
+    records it in its own transaction instead: webui/api/security.py)."""
+    session = db.session()
+    if not (session.in_transaction() and session.get_bind().dialect.name == "postgresql" and status < 400
+            and not in_unit_of_work() and not holds_changes(session)):
+        end_reading()   # a call that only read ends with COMMIT: PostgreSQL keeps its prepared statements
+        db.session.rollback()   # whatever else the call left open ends here
+    # PostgreSQL, a call that only read and succeeded: its read transaction goes on as the audit's
+    # (READ COMMITTED, nothing held): one COMMIT instead of two
     with unit_of_work():
-        db.session.add(ApiCall(token_id=caller.token_id, method=method, path=path[:300], status=status,
-                               remote_addr=(remote_addr or "")[:64]))
-        # the token's last use, written without reading its row again
-        db.session.execute(update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=utcnow()),
-                           execution_options={"synchronize_session": False})
+        record_call(caller, method, path, status, remote_addr)
 
 
 def recent_calls(token_id: int, limit: int = 50) -> list[ApiCall]:

@@ -3,10 +3,10 @@ services and the same Principal as the pages (issue 11, part 4)."""
 import io
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.db import db
-from handlers.models import NORMAL, Person
+from handlers.models import NORMAL, ApiCall, ApiToken, Person, UnlockApplication
 
 from .api_helpers import auth, machine_token, personal_token
 from .web_helpers import client_world  # noqa: F401 (fixture)
@@ -57,6 +57,36 @@ def test_an_applicant_files_an_unlock_and_a_reviewer_approves_it(api):
     db.session.rollback()
     assert db.session.get(Person, pm.id).status == NORMAL
     assert _ok(client.get("/api/v1/inbox", query_string={"view": "done"}, headers=reviewer))["items"][0]["id"] == task_id
+
+
+def test_a_call_that_writes_commits_once_with_its_audit_row_and_a_refused_one_keeps_its_row(api):
+    """A write call's audit row is written in its command's transaction (one commit of the call's
+    session); a call whose work is rolled back still leaves its row, written after it."""
+    client, world, tokens = api
+    locked_person(world, "王五")
+    me = auth(tokens["contractor_user"])
+    [choice] = _ok(client.get("/api/v1/applications/unlock/choices", headers=me))["items"]
+    commits = []
+    listener = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(db.engine, "commit", listener)
+    try:
+        app = _ok(client.post("/api/v1/applications/unlock", json={"target_id": choice["id"]}, headers=me), 201)
+        # the rate counter's hit (a transaction of its own), then the draft, its instance and the
+        # call's audit row together
+        assert len(commits) == 2
+        base = f"/api/v1/applications/unlock/{app['id']}"
+        refused = client.post(f"{base}/report", headers=me)   # no form uploaded: refused inside the command
+        assert refused.status_code == 400
+    finally:
+        event.remove(db.engine, "commit", listener)
+    db.session.rollback()
+    calls = db.session.scalars(select(ApiCall).order_by(ApiCall.id)).all()
+    assert [(c.method, c.path, c.status) for c in calls] == [
+        ("GET", "/api/v1/applications/unlock/choices", 200), ("POST", "/api/v1/applications/unlock", 201),
+        ("POST", f"{base}/report", 400)]
+    assert db.session.get(UnlockApplication, app["id"]).status == "draft"   # the refused report kept nothing
+    token = db.session.scalar(select(ApiToken).where(ApiToken.id == calls[-1].token_id))
+    assert token.last_used_at is not None and token.last_used_at >= calls[-1].at
 
 
 def test_a_return_needs_an_opinion_and_the_applicant_may_withdraw(api, services):

@@ -204,3 +204,75 @@ def _lifecycle(applicant, reviewer, lock_id, project_name):
 
 def test_statements_per_request_of_the_unlock_lifecycle(lifecycle_counts):
     assert lifecycle_counts == EXPECTED[db.engine.dialect.name]
+
+
+# The same lifecycle through the JSON API (/api/v1, personal tokens, 7 calls), per dialect. Every
+# call: the cache-generation read, the token check (one statement: the token with its account, user
+# and organisation), the rate counter's hit (a transaction of its own: BEGIN IMMEDIATE + the upsert
+# on SQLite) and the audit row with the token's last use (PostgreSQL: one statement, a data-modifying
+# CTE; SQLite: two). A call that writes (create, save+upload, report, claim, approve) writes its
+# audit row in its command's transaction, so it commits once; the command ends as its commit would
+# have (every loaded object expired), so the answer reads the application and its open task again.
+# A call that only reads writes its audit row after (SQLite: BEGIN IMMEDIATE).
+API_EXPECTED = {
+    "sqlite": {"create": 20, "save+upload": 19, "report": 25, "inbox search": 10, "task": 11, "claim": 18,
+               "approve": 33},
+    "postgresql": {"create": 13, "save+upload": 13, "report": 16, "inbox search": 6, "task": 7, "claim": 11,
+                   "approve": 29},
+}
+
+
+@pytest.fixture()
+def api_lifecycle_counts(world, ctx):
+    """Counts of the second API lifecycle (the first warms what a worker keeps)."""
+    from handlers import api_tokens, lock_rule
+    locks = []
+    for name in ("昆明市第三中学教学楼", "昆明市第四中学教学楼"):
+        pm = world.add_person(f"{name}经理", "contractor", CONSTRUCTOR, SAFETY_B)
+        project = world.add_project(name)
+        world.assign(pm, project, PROJECT_MANAGER)
+        [lock] = lock_rule.open_locks(pm.id)
+        locks.append((lock.id, name))
+    tokens = (api_tokens.create_personal_token("contractor_user")[1],
+              api_tokens.create_personal_token("agency_reviewer")[1])
+    db.session.commit()
+    db.session.remove()
+
+    counts = {}
+    counter = Counter(db.engine)
+    try:
+        client = ctx.test_client()
+        _api_lifecycle(client, counter, counts, tokens, *locks[0])
+        counts.clear()
+        _api_lifecycle(client, counter, counts, tokens, *locks[1])
+    finally:
+        counter.close()
+    return counts
+
+
+def _api_lifecycle(client, counter, counts, tokens, lock_id, project_name):
+    me, reviewer = ({"Authorization": f"Bearer {t}"} for t in tokens)
+
+    def call(label, method, url, status=200, headers=me, **kw):
+        before = counter.n
+        resp = client.open("/api/v1" + url, method=method, headers=headers, **kw)
+        counts[label] = counter.n - before
+        if SHOW_SQL:
+            print(f"^ api {label}: {method} {url}, {counts[label]} statements")
+        assert resp.status_code == status, (label, resp.get_json())
+        return resp.get_json()
+    app = call("create", "POST", "/applications/unlock", 201, json={"target_id": lock_id})
+    base = f"/applications/unlock/{app['id']}"
+    call("save+upload", "POST", f"{base}/attachments?kind=unlock_form", content_type="multipart/form-data",
+         data={"reason": "项目已停工", "file": (io.BytesIO(PDF), "申请表.pdf")})
+    assert call("report", "POST", f"{base}/report")["status"] == "reported"
+    inbox = call("inbox search", "GET", "/inbox", headers=reviewer, query_string={"scope": project_name})
+    [task_id] = [t["id"] for t in inbox["items"]]
+    call("task", "GET", f"/tasks/{task_id}", headers=reviewer)
+    assert call("claim", "POST", f"/tasks/{task_id}/claim", headers=reviewer)["task"]["claimed_by_name"]
+    assert call("approve", "POST", f"/tasks/{task_id}/approve", headers=reviewer,
+                json={"opinion": "同意"})["status"] == "approved"
+
+
+def test_statements_per_call_of_the_api_lifecycle(api_lifecycle_counts):
+    assert api_lifecycle_counts == API_EXPECTED[db.engine.dialect.name]

@@ -28,7 +28,7 @@ from ..filters import due_state, local_day
 from ..inputs import _CURSOR
 from .problems import problem, problem_responses
 from .schemas import Day, Strict, Time
-from .security import protect, user_required
+from .security import one_transaction, protect, user_required
 
 blp = Blueprint("api_processes", __name__, description="业务办理：申请人与审核人（个人令牌）")
 protect(blp)
@@ -230,6 +230,8 @@ def endpoint(method, path, summary, schema=None, *, args=None, location="json", 
     def decorate(view):
         view = problem_responses(blp, *ERRORS)(refusals(view))
         view = blp.response(status, schema, content_type=content_type, description=description)(view)
+        if method != "GET":   # a call that writes commits once, with its audit row
+            view = one_transaction(view)
         view = blp.doc(summary=summary, **doc)(view)
         if args is not None:
             view = blp.arguments(args, location=location)(view)

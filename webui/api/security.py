@@ -17,7 +17,10 @@ from flask import current_app, g, request
 from handlers import api_tokens
 from handlers.api_tokens import Caller
 
-from .. import limiter
+from engine.db import call_unit, is_rollback_only
+from engine.errors import ConcurrentModification
+
+from .. import limiter, services
 from .problems import problem
 
 OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
@@ -60,15 +63,54 @@ def _too_many():
 
 
 def audit(response):
-    """after_request: one audit row per call made with a token."""
+    """after_request: one audit row per call made with a token, unless the call's own transaction
+    wrote it (``one_transaction``)."""
     caller = getattr(g, "api_caller", None)
-    if caller is not None:
+    if caller is not None and not g.pop("api_audited", False):
         try:
             api_tokens.audit(caller, request.method, request.path, response.status_code,
                              request.remote_addr or "")
         except Exception:   # the audit must not turn a done call into an error
             current_app.logger.exception("API audit row not written")
     return response
+
+
+def one_transaction(view):
+    """A call that writes: the view (its command and the answer built from it) and the call's audit
+    row in one unit of work, so the call commits once. The view's commands join the unit.
+
+    Put it outside flask-smorest's ``response`` decorator: the audit row records the status of the
+    response the view made. A call whose work is rolled back (a refusal after the command began, an
+    exception, a commit that fails) leaves its audit row as every call did before: written after
+    the call in a transaction of its own, by ``audit``."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        # the request's body is read (and cached) before the write transaction begins: a slow
+        # upload never holds SQLite's write lock
+        request.get_data(parse_form_data=True)
+        try:
+            # a StaleDataError at commit is a conflict, as in a command
+            with services().engine.command(), call_unit():
+                response = view(*args, **kwargs)
+                if is_rollback_only():
+                    raise _RolledBack(response)
+                api_tokens.record_call(g.api_caller, request.method, request.path, response.status_code,
+                                       request.remote_addr or "")
+        except _RolledBack as refused:
+            return refused.response
+        except ConcurrentModification as e:
+            return problem(409, e.message)   # as ``refusals`` answers the engine's conflicts
+        g.api_audited = True
+        return response
+    return wrapper
+
+
+class _RolledBack(Exception):
+    """Rolls a refused call's unit of work back, carrying the answer already made."""
+
+    def __init__(self, response):
+        super().__init__()
+        self.response = response
 
 
 def caller() -> Caller:
