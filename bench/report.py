@@ -173,26 +173,39 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
-# What changed since the previous published run (2026-11-22 04:23 UTC). The "before" figures are that
-# run's (ratios) and bench/actions.py's on the commit before this round (ACTIONS_BEFORE, section 9);
-# the "after" figures are this run's.
+# What changed in this round (issue: the domain layer's cost). The "before" figures are the round's
+# starting commit's, measured in the same conditions as this run (BEFORE, and bench/actions_before.json for
+# section 9); the "after" figures are this run's.
 CHANGES = [
-    ("Benchmark: the JSON API lifecycle (`/api/v1` with personal tokens, 7 requests) and the domain services are "
-     "measured as paired ratios to the engine API, next to the pages; section 9 gives each request's and "
-     "action's statements, ORM loads, function calls and time under cProfile (`python -m bench.actions`), and "
-     "section 6 a worker's memory after 1,000 lifecycles (`python -m bench.actions --memory 1000`)"),
-    ("Pages rehearse the approval preview before they read the log, the attachments and the diagram's tasks, "
-     "and on SQLite the rehearsal's own transaction (which commits nothing) no longer expires what the page "
-     "loaded: the holder's task page and a draft's detail page no longer read the task, the application and "
-     "each log entry again (SQLite: 33 → 26 and 26 → 24 statements)"),
-    ("The previews read the process instance through the session, which holds it for the request, so the "
-     "page's diagram takes it from there (-1 statement on both pages, both databases)"),
-    ("A rehearsal takes no row locks (`lock_rule.serialize` inside `engine.db.dry_run`): it is rolled back, so "
-     "it reads what is committed and neither waits for an effect nor holds one up (PostgreSQL: the holder's task "
-     "page 25 → 21 statements, a draft's detail page 23 → 19, with the change above)"),
-    ("JSON API: each call's audit row writes the token's last use without reading the token again, and a call "
-     "that only read ends with COMMIT, so PostgreSQL keeps its prepared statements (-1 statement and -1 ORM "
-     "load per call)"),
+    ("Certificates: an approval issues the certificate's record (its facts, signed) in its own transaction and "
+     "no longer renders and signs its PDF there; the PDF is rendered, signed and kept at its first download "
+     "(`CertificateService.pdf_of`, a conditional write: two first downloads at once serve the one PDF kept). "
+     "The PDF was two thirds of an approval: SQLite, 审核通过 through the domain services 100,753 → about "
+     "23,600 function calls, through the page 109,590 → about 32,000. An approval no longer fails for want of "
+     "the PDF font either. The signing key is parsed once per key id, and the certificate takes the case's "
+     "subject and number from the instance the approving command read (-1 statement)"),
+    ("List pages read their rows as columns: each process's list columns name the attributes they read "
+     "(`Column(reads=…)`, handlers/listing.py) and one SELECT reads exactly those; the page builds 3 ORM objects "
+     "instead of 68–71 and makes 24–29 % fewer function calls; the inbox and its search about 21 % fewer (one "
+     "URL build per action instead of one per row, cells formatted in Python, the filter form's widgets "
+     "rendering WTForms' exact HTML with fewer calls). Every list and inbox page renders byte-identical"),
+    ("JSON API: a call that writes is one unit of work with its audit row and the token's last use (one durable "
+     "commit instead of two; a call rolled back still gets its audit row after), the token is checked with one "
+     "statement without ORM objects, and on PostgreSQL the audit row is one statement (SQLite: the lifecycle "
+     "153 → 136 statements, 92 → 64 ORM loads; PostgreSQL 109 → 95)"),
+    ("A page's task form and the application's form read the version their instance runs on once per "
+     "transaction (the task page -1 statement; on PostgreSQL the page after 签收 -1), and 审核 takes the task "
+     "and application its page read to check the form (PostgreSQL -1)"),
+    ("Fixed: a page's approval preview and the approval itself deadlocked on PostgreSQL under load — the "
+     "rehearsal wrote a lock record's row without the effect's lock order while the approval held its person's "
+     "row — and the approval failed into an incident (13 of 200 lifecycles in this round's first benchmark run) "
+     "or the page answered 500. A rehearsal takes the project and person rows in the global order again "
+     "(PostgreSQL: the detail page and the page after 签收 +2 statements), without reloading after them"),
+    ("Benchmark: `bench/run` installs the PDF font; `python -m bench.actions --profile LABEL` prints one "
+     "request's profile; section 9 compares with the round's starting commit and shows the time without the "
+     "profiler; the service lifecycle takes a new application's id as the page does (`key_of`: the "
+     "\"service create\" and \"service report\" rows no longer count a re-read the pages never make, -2 "
+     "statements each on SQLite); `--http-server-threads` runs gunicorn's gthread workers"),
 ]
 BEFORE = [
     ("the previous published run (idle machine): with the domain services 0.27 (SQLite) and 0.20 (PostgreSQL) of "
