@@ -6,6 +6,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from engine.db import db, end_reading
+# the JSON API's calls that write run as one unit of work (webui/api/security.py): the web layer
+# reaches it through here, never through engine.db
+from engine.db import call_unit, is_rollback_only  # noqa: F401
 
 
 log = logging.getLogger(__name__)

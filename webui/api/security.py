@@ -16,8 +16,8 @@ from flask import current_app, g, request
 
 from handlers import api_tokens
 from handlers.api_tokens import Caller
+from handlers.database import call_unit, is_rollback_only
 
-from engine.db import call_unit, is_rollback_only
 from engine.errors import ConcurrentModification
 
 from .. import limiter, services
