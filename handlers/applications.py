@@ -5,7 +5,7 @@ the operation log change in one transaction.
 """
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -175,8 +175,7 @@ class ApplicationService:
         return known
 
     def attachments(self, app) -> list[Attachment]:
-        return list(db.session.scalars(select(Attachment).where(
-            Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
+        return list(db.session.scalars(_ATTACHMENTS, {"owner_type": self.entry.kind, "owner_id": app.id}))
 
     @staticmethod
     def diagram_view(principal: Principal, app) -> str:
@@ -462,7 +461,15 @@ def application_for(process_key: str, instance_id: int):
     for loaded in db.session.identity_map.values():
         if type(loaded) is model and loaded.instance_id == instance_id:
             return loaded
-    return db.session.scalar(select(model).where(model.instance_id == instance_id))
+    stmt = _BY_INSTANCE.get(model)
+    if stmt is None:   # built once per model
+        stmt = _BY_INSTANCE[model] = select(model).where(model.instance_id == bindparam("instance_id"))
+    return db.session.scalar(stmt, {"instance_id": instance_id})
+
+
+_BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
+_ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
+                                        Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
 
 
 def app_instance(app) -> ProcessInstance:

@@ -4,7 +4,7 @@ A project manager or safety officer may hold that role on 1 project under
 construction, a chief supervisor on 3; projects sharing a contract registration
 number count once. Reaching the limit locks the person.
 """
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 
 from engine.db import db, in_dry_run
 from engine.models import utcnow
@@ -46,13 +46,39 @@ def contract_key():
     return func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
 
 
+_CONTRACT_KEY = contract_key()
+_PERSON, _ROLE = bindparam("person_id"), bindparam("role")
+# the statements the rule runs on every recomputation: built once, with the person (and role) as
+# parameters
+_PROJECT_COUNT = (
+    select(func.count(func.distinct(_CONTRACT_KEY)))
+    .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
+    .where(Assignment.person_id == _PERSON, Assignment.role == _ROLE,
+           Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION))
+_PROJECT_COUNTS = (
+    select(Assignment.role, func.count(func.distinct(_CONTRACT_KEY)))
+    .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
+    .where(Assignment.person_id == _PERSON, Assignment.role.in_(list(LIMITS)),
+           Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)
+    .group_by(Assignment.role))
+_OPEN_LOCKS = select(LockRecord).where(LockRecord.person_id == _PERSON, LockRecord.closed_at.is_(None)) \
+    .order_by(LockRecord.id)
+_ACTIVE_ASSIGNMENTS = select(Assignment).where(
+    Assignment.person_id == _PERSON, Assignment.role == _ROLE, Assignment.project_id == bindparam("project_id"),
+    Assignment.ended_at.is_(None))
+_HOLDS = select(Assignment.id).where(
+    Assignment.person_id == _PERSON, Assignment.role == _ROLE, Assignment.project_id == bindparam("project_id"),
+    Assignment.ended_at.is_(None)).limit(1)
+_NEWEST_PROJECT = (
+    select(Assignment.project_id).join(Project, Project.id == Assignment.project_id)
+    .where(Assignment.person_id == _PERSON, Assignment.role == _ROLE, Assignment.ended_at.is_(None),
+           Project.status == UNDER_CONSTRUCTION)
+    .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))
+
+
 def project_count(person_id: int, role: str) -> int:
     """Projects under construction on which the person holds the role; one contract counts once."""
-    return db.session.scalar(
-        select(func.count(func.distinct(contract_key())))
-        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role == role,
-               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
+    return db.session.scalar(_PROJECT_COUNT, {"person_id": person_id, "role": role}) or 0
 
 
 def current_projects(person_ids) -> dict[int, list[Assignment]]:
@@ -83,17 +109,11 @@ def counted_projects(person_id: int, role: str) -> list[tuple[str | None, list[s
 
 def project_counts(person_id: int) -> dict[str, int]:
     """project_count for every limited role of the person, in one statement."""
-    return dict(db.session.execute(
-        select(Assignment.role, func.count(func.distinct(contract_key())))
-        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role.in_(list(LIMITS)),
-               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)
-        .group_by(Assignment.role)).all())
+    return dict(db.session.execute(_PROJECT_COUNTS, {"person_id": person_id}).all())
 
 
 def open_locks(person_id: int) -> list[LockRecord]:
-    return list(db.session.scalars(select(LockRecord).where(
-        LockRecord.person_id == person_id, LockRecord.closed_at.is_(None)).order_by(LockRecord.id)))
+    return list(db.session.scalars(_OPEN_LOCKS, {"person_id": person_id}))
 
 
 def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[LockRecord]:
@@ -145,9 +165,8 @@ def assign(person: Person, project: Project, role: str, **columns) -> Assignment
 def end_assignment(person_id: int, role: str, project_id: int, reason: str) -> int:
     """End the person's active assignment in this role on this project; returns how many ended."""
     serialize(project_ids=[project_id], person_ids=[person_id])
-    rows = db.session.scalars(select(Assignment).where(
-        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
-        Assignment.ended_at.is_(None))).all()
+    rows = db.session.scalars(_ACTIVE_ASSIGNMENTS,
+                              {"person_id": person_id, "role": role, "project_id": project_id}).all()
     for row in rows:
         row.ended_at, row.end_reason = utcnow(), reason
     return len(rows)
@@ -202,17 +221,11 @@ def missing_certificate(person: Person, requirement) -> str | None:
 
 
 def _holds(person_id, role, project_id) -> bool:
-    return db.session.scalar(select(Assignment.id).where(
-        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
-        Assignment.ended_at.is_(None)).limit(1)) is not None
+    return db.session.scalar(_HOLDS, {"person_id": person_id, "role": role, "project_id": project_id}) is not None
 
 
 def _newest_project(person_id, role) -> int:
-    return db.session.scalar(
-        select(Assignment.project_id).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None),
-               Project.status == UNDER_CONSTRUCTION)
-        .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))
+    return db.session.scalar(_NEWEST_PROJECT, {"person_id": person_id, "role": role})
 
 
 # -- serialisation of effects (docs/architecture.md "Serialisation of effects") ------------
