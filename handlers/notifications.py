@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from sqlalchemy import and_, bindparam, exists, func, select, update
 
 from engine import jobs
-from engine.db import db
+from engine.db import db, read_values
 from engine.models import utcnow
 from engine.text import single_line
 
@@ -113,10 +113,7 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     case_no = getattr(app, "case_no", None)
     if case_no:   # every message about an application names its case number (办件编号)
         title, body = f"{title}（{case_no}）", f"办件编号：{case_no}\n{body}" if body else f"办件编号：{case_no}"
-    session = db.session()
-    if session.autoflush:   # what the ORM's execute would flush first: the statement runs as Core
-        session.flush()
-    rows = session.connection().execute(_RECIPIENTS, {"kind": kind, "org_ids": sorted(orgs)}).all()
+    rows = read_values(_RECIPIENTS, {"kind": kind, "org_ids": sorted(orgs)}).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
     entry = catalog.entry_of(app) if app is not None else None
@@ -132,7 +129,7 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
                            None))
     if messages:
         db.session.flush()
-        db.session.connection().execute(Notification.__table__.insert(), messages)
+        db.session.connection().execute(_INSERT, messages)
     jobs.enqueue_many(emails)
     return len(rows)
 
@@ -155,6 +152,7 @@ def _recipients():
 
 
 _RECIPIENTS = _recipients()
+_INSERT = Notification.__table__.insert()
 
 
 @registry.job_handler(EMAIL_JOB)
