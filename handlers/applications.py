@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
-from engine.db import db
+from engine.db import db, read_values
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
@@ -421,7 +421,7 @@ class ApplicationService:
     def _require_fields(self, app):
         """The edit form file's required fields, all missing ones at once, in its order:
         请填写… / 请选择… / 请上传“…”."""
-        kinds = {a.kind for a in self.attachments(app)}
+        kinds = set(read_values(_ATTACHMENT_KINDS, {"owner_type": self.entry.kind, "owner_id": app.id}).scalars())
         values = {f.name: (f.kind in kinds) or None if f.is_file else getattr(app, f.name, None)
                   for f in self.form.targeted("application")}
         missing = self.form.missing_required(values)
@@ -470,6 +470,9 @@ def application_for(process_key: str, instance_id: int):
 _BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
 _ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
                                         Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
+_ATTACHMENT_KINDS = select(Attachment.__table__.c.kind).where(   # what _require_fields needs: run as Core
+    Attachment.__table__.c.owner_type == bindparam("owner_type"),
+    Attachment.__table__.c.owner_id == bindparam("owner_id"))
 
 
 def app_instance(app) -> ProcessInstance:
