@@ -113,7 +113,7 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     case_no = getattr(app, "case_no", None)
     if case_no:   # every message about an application names its case number (办件编号)
         title, body = f"{title}（{case_no}）", f"办件编号：{case_no}\n{body}" if body else f"办件编号：{case_no}"
-    rows = read_values(_RECIPIENTS, {"kind": kind, "org_ids": sorted(orgs)}).all()
+    rows = read_values(_RECIPIENTS, {"kind": kind, "org_ids": list(orgs)}).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
     entry = catalog.entry_of(app) if app is not None else None
