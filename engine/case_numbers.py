@@ -7,7 +7,7 @@ start that fails after its counter commit is simply skipped by the next one.
 """
 import re
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import db
@@ -20,18 +20,24 @@ PATTERN = re.compile(r"^[A-Z]{1,10}-\d{4}-\d{6,}$")
 def next_case_no(prefix: str, year: int) -> str:
     """The next number of ``prefix`` in ``year``; call inside the unit of work that starts the case."""
     session = db.session
-    counter = CaseCounter.__table__
-    step = update(counter).where(counter.c.prefix == prefix, counter.c.year == year) \
-        .values(last=counter.c.last + 1).returning(counter.c.last)
-    last = session.execute(step).scalar()
+    key = {"b_prefix": prefix, "b_year": year}
+    last = session.execute(_STEP, key).scalar()
     if last is None:
         try:
             with session.begin_nested():   # a concurrent first start of the year may insert it too
-                session.execute(counter.insert().values(prefix=prefix, year=year, last=0))
+                session.execute(_FIRST, key)
         except IntegrityError:
             pass
-        last = session.execute(step).scalar()
+        last = session.execute(_STEP, key).scalar()
     return f"{prefix}-{year}-{last:06d}"
+
+
+_COUNTER = CaseCounter.__table__
+# built once: the increment of one prefix's counter for one year, and its first row
+_STEP = update(_COUNTER) \
+    .where(_COUNTER.c.prefix == bindparam("b_prefix"), _COUNTER.c.year == bindparam("b_year")) \
+    .values(last=_COUNTER.c.last + 1).returning(_COUNTER.c.last)
+_FIRST = _COUNTER.insert().values(prefix=bindparam("b_prefix"), year=bindparam("b_year"), last=0)
 
 
 def normalise(text: str | None) -> str:

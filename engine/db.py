@@ -206,6 +206,16 @@ def command(fn):
     return run
 
 
+def read_values(stmt, params=None):
+    """Run a read of plain values (a statement built once on the tables' columns) as Core, after
+    flushing what the session's own execute would have flushed first: the same rows, without the
+    ORM's execution context. Only for reads: the ORM's statements mark the unit as having written."""
+    session = db.session()
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt, params)
+
+
 def in_unit_of_work() -> bool:
     """Whether a unit of work is open (its work is committed, or rolled back, when the outermost ends)."""
     return db.session.info.get(_DEPTH, 0) > 0

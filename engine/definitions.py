@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, select
 from . import store
 from . import generations
 from .bundles import FORM_PREFIX, Bundle, form_keys, form_uses
-from .db import db, unit_of_work
+from .db import db, read_values, unit_of_work
 from .errors import DefinitionError, DefinitionNotFound
 from .forms import FormSpec, load_directory
 from .models import DefinitionFile, ProcessDefinition, ProcessInstance
@@ -55,7 +55,7 @@ def instance_version_hash(instance_id: int) -> str | None:
         memo = session.info[_VERSION_MEMO] = (txn, {})
     hashes = memo[1]
     if instance_id not in hashes:
-        hashes[instance_id] = db.session.scalar(_INSTANCE_HASH, {"p_id": instance_id})
+        hashes[instance_id] = read_values(_INSTANCE_HASH, {"p_id": instance_id}).scalar()
     return hashes[instance_id]
 
 
@@ -65,9 +65,10 @@ def forget_version(instance_id: int) -> None:
         memo[1].pop(instance_id, None)
 
 
-_INSTANCE_HASH = (select(ProcessDefinition.content_hash)
-                  .join(ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id)
-                  .where(ProcessInstance.id == bindparam("p_id")))
+_INSTANCE_HASH = (select(ProcessDefinition.__table__.c.content_hash)
+                  .join(ProcessInstance.__table__,
+                        ProcessInstance.__table__.c.definition_id == ProcessDefinition.__table__.c.id)
+                  .where(ProcessInstance.__table__.c.id == bindparam("p_id")))   # run as Core
 # built once: every start asks for it
 _LATEST = (select(ProcessDefinition).where(ProcessDefinition.process_key == bindparam("p_key"))
            .order_by(ProcessDefinition.version.desc()).limit(1))

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, func, literal, select, true, tuple_, union_all
+from sqlalchemy import and_, bindparam, func, literal, select, true, tuple_, union_all
 from sqlalchemy.orm import undefer
 
 from . import audit, deadlines
@@ -211,5 +211,8 @@ def instance_tasks(instance_id: int) -> list[HumanTask]:
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:
-    return list(db.session.scalars(select(HumanTask).where(
-        HumanTask.instance_id == instance_id, HumanTask.state == "open").order_by(HumanTask.id)))
+    return list(db.session.scalars(_OPEN_TASKS, {"instance_id": instance_id}))
+
+
+_OPEN_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
+                                      HumanTask.state == "open").order_by(HumanTask.id)

@@ -5,14 +5,14 @@ the operation log change in one transaction.
 """
 from dataclasses import dataclass, replace
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
-from engine.db import db
+from engine.db import db, read_values
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
@@ -175,8 +175,7 @@ class ApplicationService:
         return known
 
     def attachments(self, app) -> list[Attachment]:
-        return list(db.session.scalars(select(Attachment).where(
-            Attachment.owner_type == self.entry.kind, Attachment.owner_id == app.id).order_by(Attachment.id)))
+        return list(db.session.scalars(_ATTACHMENTS, {"owner_type": self.entry.kind, "owner_id": app.id}))
 
     @staticmethod
     def diagram_view(principal: Principal, app) -> str:
@@ -422,7 +421,7 @@ class ApplicationService:
     def _require_fields(self, app):
         """The edit form file's required fields, all missing ones at once, in its order:
         请填写… / 请选择… / 请上传“…”."""
-        kinds = {a.kind for a in self.attachments(app)}
+        kinds = set(read_values(_ATTACHMENT_KINDS, {"owner_type": self.entry.kind, "owner_id": app.id}).scalars())
         values = {f.name: (f.kind in kinds) or None if f.is_file else getattr(app, f.name, None)
                   for f in self.form.targeted("application")}
         missing = self.form.missing_required(values)
@@ -462,7 +461,18 @@ def application_for(process_key: str, instance_id: int):
     for loaded in db.session.identity_map.values():
         if type(loaded) is model and loaded.instance_id == instance_id:
             return loaded
-    return db.session.scalar(select(model).where(model.instance_id == instance_id))
+    stmt = _BY_INSTANCE.get(model)
+    if stmt is None:   # built once per model
+        stmt = _BY_INSTANCE[model] = select(model).where(model.instance_id == bindparam("instance_id"))
+    return db.session.scalar(stmt, {"instance_id": instance_id})
+
+
+_BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
+_ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
+                                        Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
+_ATTACHMENT_KINDS = select(Attachment.__table__.c.kind).where(   # what _require_fields needs: run as Core
+    Attachment.__table__.c.owner_type == bindparam("owner_type"),
+    Attachment.__table__.c.owner_id == bindparam("owner_id"))
 
 
 def app_instance(app) -> ProcessInstance:

@@ -4,9 +4,9 @@ A project manager or safety officer may hold that role on 1 project under
 construction, a chief supervisor on 3; projects sharing a contract registration
 number count once. Reaching the limit locks the person.
 """
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 
-from engine.db import db, in_dry_run
+from engine.db import db, in_dry_run, read_values as _values
 from engine.models import utcnow
 
 from .models import (
@@ -41,18 +41,46 @@ NOT_OWN_MESSAGE = "该人员不属于本单位，请重新选择"
 SAME_PERSON_MESSAGE = "变更后人员不能与变更前人员相同，请重新选择"
 
 
-def contract_key():
-    """What counts as one project: its contract registration number, or the project itself."""
-    return func.coalesce(Project.contract_no, literal("project:") + func.cast(Project.id, db.String))
+def contract_key(project=Project):
+    """What counts as one project: its contract registration number, or the project itself
+    (``project``: the model, or its table's columns in a Core statement)."""
+    return func.coalesce(project.contract_no, literal("project:") + func.cast(project.id, db.String))
+
+
+_PERSON, _ROLE = bindparam("person_id"), bindparam("role")
+# the statements the rule runs on every recomputation: built once, with the person (and role) as
+# parameters; those that read plain values run as Core (``_values``) on the tables' columns
+_A, _P = Assignment.__table__, Project.__table__
+_CONTRACT_KEY = contract_key(_P.c)
+_PROJECT_COUNT = (
+    select(func.count(func.distinct(_CONTRACT_KEY)))
+    .select_from(_A).join(_P, _P.c.id == _A.c.project_id)
+    .where(_A.c.person_id == _PERSON, _A.c.role == _ROLE, _A.c.ended_at.is_(None),
+           _P.c.status == UNDER_CONSTRUCTION))
+_PROJECT_COUNTS = (
+    select(_A.c.role, func.count(func.distinct(_CONTRACT_KEY)))
+    .select_from(_A).join(_P, _P.c.id == _A.c.project_id)
+    .where(_A.c.person_id == _PERSON, _A.c.role.in_(list(LIMITS)), _A.c.ended_at.is_(None),
+           _P.c.status == UNDER_CONSTRUCTION)
+    .group_by(_A.c.role))
+_OPEN_LOCKS = select(LockRecord).where(LockRecord.person_id == _PERSON, LockRecord.closed_at.is_(None)) \
+    .order_by(LockRecord.id)
+_ACTIVE_ASSIGNMENTS = select(Assignment).where(
+    Assignment.person_id == _PERSON, Assignment.role == _ROLE, Assignment.project_id == bindparam("project_id"),
+    Assignment.ended_at.is_(None))
+_HOLDS = select(_A.c.id).where(
+    _A.c.person_id == _PERSON, _A.c.role == _ROLE, _A.c.project_id == bindparam("project_id"),
+    _A.c.ended_at.is_(None)).limit(1)
+_NEWEST_PROJECT = (
+    select(_A.c.project_id).join(_P, _P.c.id == _A.c.project_id)
+    .where(_A.c.person_id == _PERSON, _A.c.role == _ROLE, _A.c.ended_at.is_(None),
+           _P.c.status == UNDER_CONSTRUCTION)
+    .order_by(_A.c.started_at.desc(), _A.c.id.desc()).limit(1))
 
 
 def project_count(person_id: int, role: str) -> int:
     """Projects under construction on which the person holds the role; one contract counts once."""
-    return db.session.scalar(
-        select(func.count(func.distinct(contract_key())))
-        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role == role,
-               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)) or 0
+    return _values(_PROJECT_COUNT, {"person_id": person_id, "role": role}).scalar() or 0
 
 
 def current_projects(person_ids) -> dict[int, list[Assignment]]:
@@ -83,17 +111,11 @@ def counted_projects(person_id: int, role: str) -> list[tuple[str | None, list[s
 
 def project_counts(person_id: int) -> dict[str, int]:
     """project_count for every limited role of the person, in one statement."""
-    return dict(db.session.execute(
-        select(Assignment.role, func.count(func.distinct(contract_key())))
-        .select_from(Assignment).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role.in_(list(LIMITS)),
-               Assignment.ended_at.is_(None), Project.status == UNDER_CONSTRUCTION)
-        .group_by(Assignment.role)).all())
+    return dict(_values(_PROJECT_COUNTS, {"person_id": person_id}).all())
 
 
 def open_locks(person_id: int) -> list[LockRecord]:
-    return list(db.session.scalars(select(LockRecord).where(
-        LockRecord.person_id == person_id, LockRecord.closed_at.is_(None)).order_by(LockRecord.id)))
+    return list(db.session.scalars(_OPEN_LOCKS, {"person_id": person_id}))
 
 
 def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[LockRecord]:
@@ -145,9 +167,8 @@ def assign(person: Person, project: Project, role: str, **columns) -> Assignment
 def end_assignment(person_id: int, role: str, project_id: int, reason: str) -> int:
     """End the person's active assignment in this role on this project; returns how many ended."""
     serialize(project_ids=[project_id], person_ids=[person_id])
-    rows = db.session.scalars(select(Assignment).where(
-        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
-        Assignment.ended_at.is_(None))).all()
+    rows = db.session.scalars(_ACTIVE_ASSIGNMENTS,
+                              {"person_id": person_id, "role": role, "project_id": project_id}).all()
     for row in rows:
         row.ended_at, row.end_reason = utcnow(), reason
     return len(rows)
@@ -202,17 +223,11 @@ def missing_certificate(person: Person, requirement) -> str | None:
 
 
 def _holds(person_id, role, project_id) -> bool:
-    return db.session.scalar(select(Assignment.id).where(
-        Assignment.person_id == person_id, Assignment.role == role, Assignment.project_id == project_id,
-        Assignment.ended_at.is_(None)).limit(1)) is not None
+    return _values(_HOLDS, {"person_id": person_id, "role": role, "project_id": project_id}).scalar() is not None
 
 
 def _newest_project(person_id, role) -> int:
-    return db.session.scalar(
-        select(Assignment.project_id).join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None),
-               Project.status == UNDER_CONSTRUCTION)
-        .order_by(Assignment.started_at.desc(), Assignment.id.desc()).limit(1))
+    return _values(_NEWEST_PROJECT, {"person_id": person_id, "role": role}).scalar()
 
 
 # -- serialisation of effects (docs/architecture.md "Serialisation of effects") ------------

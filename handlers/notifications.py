@@ -10,10 +10,10 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 
 from engine import jobs
-from engine.db import db
+from engine.db import db, read_values
 from engine.models import utcnow
 from engine.text import single_line
 
@@ -113,34 +113,46 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     case_no = getattr(app, "case_no", None)
     if case_no:   # every message about an application names its case number (办件编号)
         title, body = f"{title}（{case_no}）", f"办件编号：{case_no}\n{body}" if body else f"办件编号：{case_no}"
-    rows = db.session.execute(
-        select(Account.id, Account.user_id, User.email, _turned_off(kind, "inapp"), _turned_off(kind, "email"))
-        .join(User, User.id == Account.user_id)
-        .where(Account.org_id.in_(orgs), Account.status == ACTIVE).order_by(Account.id)).all()
+    rows = read_values(_RECIPIENTS, {"kind": kind, "org_ids": list(orgs)}).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
     entry = catalog.entry_of(app) if app is not None else None
     now, messages, emails = utcnow(), [], []
+    email = CHANNELS["email"].available()
     for r in rows:
         if (r.user_id, "inapp") not in off:
             messages.append(dict(account_id=r.id, user_id=r.user_id, kind=kind, title=title, body=body,
                                  app_kind=entry.kind if entry else None, app_id=getattr(app, "id", None),
                                  task_id=task_id, created_at=now))
-        if r.email and CHANNELS["email"].available() and (r.user_id, "email") not in off:
+        if r.email and email and (r.user_id, "email") not in off:
             emails.append((EMAIL_JOB, {"to": r.email, "subject": f"【质量安全管理系统】{title}", "body": body or title},
                            None))
     if messages:
         db.session.flush()
-        db.session.connection().execute(Notification.__table__.insert(), messages)
+        db.session.connection().execute(_INSERT, messages)
     jobs.enqueue_many(emails)
     return len(rows)
 
 
-def _turned_off(kind: str, channel: str):
-    """Whether the recipient turned ``channel`` off for ``kind``: read with the recipients."""
-    return exists().where(NotificationSetting.user_id == Account.user_id, NotificationSetting.kind == kind,
-                          NotificationSetting.channel == channel,
-                          NotificationSetting.enabled.is_(False)).label(f"{channel}_off")
+def _turned_off(channel: str):
+    """Whether the recipient turned ``channel`` off for the kind sent: read with the recipients."""
+    setting, account = NotificationSetting.__table__.c, Account.__table__.c
+    return exists().where(setting.user_id == account.user_id, setting.kind == bindparam("kind"),
+                          setting.channel == channel, setting.enabled.is_(False)).label(f"{channel}_off")
+
+
+def _recipients():
+    """The active accounts of the organisations ``org_ids``, with whether each turned the in-app and
+    the e-mail channel off for ``kind``: built once, run as Core."""
+    account, user = Account.__table__, User.__table__
+    return (select(account.c.id, account.c.user_id, user.c.email, _turned_off("inapp"), _turned_off("email"))
+            .join(user, user.c.id == account.c.user_id)
+            .where(account.c.org_id.in_(bindparam("org_ids", expanding=True)), account.c.status == ACTIVE)
+            .order_by(account.c.id))
+
+
+_RECIPIENTS = _recipients()
+_INSERT = Notification.__table__.insert()
 
 
 @registry.job_handler(EMAIL_JOB)

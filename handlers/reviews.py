@@ -5,7 +5,7 @@ designer's new step (e.g. 现场核查) is served by the same pages and commands
 """
 from contextlib import contextmanager
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
@@ -24,6 +24,11 @@ from .review_desk import ReviewDesk
 
 RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 RETURN = "return"        # the review form's outcome that sends the case back for correction
+
+
+# the task if it is offered to the organisation: built once (ReviewService.task)
+_OFFERED_TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"), exists().where(
+    TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == bindparam("org_id")))
 
 
 class ReviewService(ReviewDesk):
@@ -51,8 +56,7 @@ class ReviewService(ReviewDesk):
         """The task and its application, if the principal's organisation is a candidate."""
         self._require_reviewer(principal)
         # the task only if it is offered to the principal's organisation: one statement
-        task = db.session.scalar(select(HumanTask).where(HumanTask.id == task_id, exists().where(
-            TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == principal.org_id)))
+        task = db.session.scalar(_OFFERED_TASK, {"task_id": task_id, "org_id": principal.org_id})
         if task is None or task.process_key not in self.services or \
                 principal.kind not in catalog.by_key(task.process_key).reviewers:
             raise NotFound("任务不存在或无权访问")

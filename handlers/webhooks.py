@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import event as sa_event, func, inspect, select, update
+from sqlalchemy import bindparam, event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine import jobs
@@ -125,6 +125,19 @@ def _listening():
     return (select(WebhookSubscription).join(ApiToken, ApiToken.id == WebhookSubscription.token_id)
             .where(WebhookSubscription.active.is_(True), ApiToken.revoked_at.is_(None),
                    (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now)))
+
+
+def _listening_events():
+    """The id and events of every subscription that still receives (``_listening``), with the
+    moment as the parameter ``now``: built once, run as Core at each commit that raised events."""
+    sub, token = WebhookSubscription.__table__.c, ApiToken.__table__.c
+    return (select(sub.id, sub.events).join_from(WebhookSubscription.__table__, ApiToken.__table__,
+                                                  token.id == sub.token_id)
+            .where(sub.active.is_(True), token.revoked_at.is_(None),
+                   token.expires_at.is_(None) | (token.expires_at > bindparam("now", type_=token.expires_at.type))))
+
+
+_LISTENING_EVENTS = _listening_events()
 
 
 def hand_over(old_token_id: int, new_token_id: int) -> None:
@@ -248,7 +261,7 @@ def _outbox(session):
     events = session.info.pop(_PENDING, None)
     if not events:
         return
-    subs = list(session.scalars(_listening()))
+    subs = session.connection().execute(_LISTENING_EVENTS, {"now": utcnow()}).all()
     if not subs:
         return
     deliveries = [WebhookDelivery(subscription_id=s.id, event=event, payload=data)
