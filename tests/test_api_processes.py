@@ -170,7 +170,7 @@ def test_every_catalog_entry_is_served(api):
 
 def test_a_writing_calls_answer_is_what_a_fresh_read_of_it_gives(api, services):
     """A call that writes builds its answer partly from what its command returned (create: the tasks
-    the start opened; claim: the task its gate wrote; approve: the case ended, no open task): each
+    the start opened; claim, release: the task its gate wrote; approve: the case ended, no open task): each
     answer is byte for byte what a GET of the same resource reads afterwards."""
     client, world, tokens = api
     me, reviewer = auth(tokens["contractor_user"]), auth(tokens["agency_reviewer"])
@@ -198,7 +198,11 @@ def test_a_writing_calls_answer_is_what_a_fresh_read_of_it_gives(api, services):
         claimed = same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}",
                        reviewer)
         assert claimed["task"]["claimed_by_name"] and claimed["application"]["open_task_id"] == task_id
-        # claiming again (the holder): the task as the engine read it
+        # claiming again (the holder): the task as the engine read it; released and claimed again
+        same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}", reviewer)
+        released = same(client.post(f"/api/v1/tasks/{task_id}/release", headers=reviewer),
+                        f"/api/v1/tasks/{task_id}", reviewer)
+        assert released["task"]["claimed_by_name"] is None
         same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}", reviewer)
         return url, task_id
 

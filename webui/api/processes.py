@@ -531,8 +531,8 @@ def task(task_id):
 
 
 def _task_detail(task_id, held=None) -> dict:
-    """The task and its application; ``held``: the task as the claim's gate wrote it in this call
-    (every column, RETURNING), so that it is not read again."""
+    """The task and its application; ``held``: the task as the gate of a claim or a release wrote it
+    in this call (every column, RETURNING), so that it is not read again."""
     task, app = services().reviews.task(g.principal, task_id) if held is None else _held_task(held)
     svc = services().for_process(task.process_key)
     return {"task": task_dict(task, getattr(app, "case_no", None)),
@@ -540,9 +540,9 @@ def _task_detail(task_id, held=None) -> dict:
 
 
 def _held_task(task):
-    """``ReviewService.task`` for a task the principal's organisation just claimed: the claim's gate
-    found it offered to the organisation (its candidate row), so what is left of ``task``'s checks is
-    the process's reviewers and the project's regulators, made here on what is loaded."""
+    """``ReviewService.task`` for a task the principal's organisation just claimed or released: the
+    gate found it offered to the organisation (its candidate row), so what is left of ``task``'s
+    checks is the process's reviewers and the project's regulators, made here on what is loaded."""
     reviews = services().reviews
     if task.process_key not in reviews.services or \
             g.principal.kind not in catalog.by_key(task.process_key).reviewers:
@@ -561,8 +561,7 @@ def claim(task_id):
 
 @endpoint("POST", "/tasks/<bigid:task_id>/release", "退回签收", TaskDetail)
 def release(task_id):
-    services().reviews.release(g.principal, task_id)
-    return _task_detail(task_id)
+    return _task_detail(task_id, held=services().reviews.release(g.principal, task_id))
 
 
 @endpoint("POST", "/tasks/<bigid:task_id>/approve", "审核通过", Application, args=OpinionIn)
