@@ -66,6 +66,7 @@ def begin_write() -> None:
 
 _DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
 _COMMANDS_END = "uow_commands_end"
+_STEPS = "uow_call_steps"
 
 
 @contextmanager
@@ -118,10 +119,27 @@ def call_unit():
     with unit_of_work():
         info = db.session.info
         info[_COMMANDS_END] = info[_DEPTH]   # the depth a command joining it directly sees
+        info[_STEPS] = []
         try:
             yield
         finally:
             info.pop(_COMMANDS_END, None)
+            info.pop(_STEPS, None)
+
+
+def note_step(result, started: bool) -> None:
+    """Keep an engine command's StepResult (``started``: the command that created its instance) for
+    the call unit around it (``call_steps``); outside one, or in a rehearsal that will be rolled back,
+    nothing is kept."""
+    steps = db.session.info.get(_STEPS)
+    if steps is not None and not in_dry_run():
+        steps.append((started, result))
+
+
+def call_steps(instance_id: int) -> list[tuple[bool, object]]:
+    """(started, StepResult) of each engine command that ran ``instance_id``'s workflow in the open
+    call unit (``call_unit``), in order; empty outside one."""
+    return [(started, r) for started, r in db.session.info.get(_STEPS, ()) if r.instance.id == instance_id]
 
 
 @contextmanager

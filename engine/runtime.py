@@ -25,7 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from . import deadlines, generations, jobs, store, timers, workcalendar
 from .actor import Actor
-from .db import db, is_rollback_only, restore_rollback_only, unit_of_work
+from .db import db, is_rollback_only, note_step, restore_rollback_only, unit_of_work
 from .definitions import DefinitionStore
 from .drafts import DraftStore
 from .migration import MIGRATE_JOB, Migrator
@@ -385,6 +385,7 @@ class ProcessEngine:
         task did, and leaves the instance errored at that element, to be retried.
         """
         instance = step.instance
+        started = instance.id is None   # a new instance: every task open after this step is one it opened
         wf, open_before, timers_before = build()
         incident = failed_at = None
         logged = len(step.log)
@@ -428,8 +429,11 @@ class ProcessEngine:
             for listener in self.registry.incident_listeners:
                 listener("instance", instance.id, incident)
         statuses = step.statuses if any(s for s, _ in step.statuses.values()) else self.registry.legacy_statuses
-        return StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf),
-                          {values["id"]: orgs for values, orgs in new_tasks})
+        result = StepResult(instance, opened, incident, None if incident else _declared_status(statuses, wf),
+                            {values["id"]: orgs for values, orgs in new_tasks})
+        # a call's answer knows where the instance stands without reading it again (engine.db.call_steps)
+        note_step(result, started)
+        return result
 
     @staticmethod
     def _schedule_timers(instance, waiting: dict, before: dict) -> None:

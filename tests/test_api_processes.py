@@ -166,3 +166,63 @@ def test_every_catalog_entry_is_served(api):
         assert _ok(client.get(f"/api/v1/applications/{entry.kind}", headers=me))["total"] == 0
         assert "items" in _ok(client.get(f"/api/v1/applications/{entry.kind}/choices", headers=me))
     assert client.get("/api/v1/applications/nosuch", headers=auth(tokens["owner_user"])).status_code == 404
+
+
+def test_a_writing_calls_answer_is_what_a_fresh_read_of_it_gives(api, services):
+    """A call that writes builds its answer partly from what its command returned (create: the tasks
+    the start opened; claim, release: the task its gate wrote; approve: the case ended, no open task): each
+    answer is byte for byte what a GET of the same resource reads afterwards."""
+    client, world, tokens = api
+    me, reviewer = auth(tokens["contractor_user"]), auth(tokens["agency_reviewer"])
+
+    def same(resp, url, headers, status=200):
+        assert resp.status_code == status, resp.get_json()
+        fresh = client.get(url, headers=headers)
+        assert fresh.status_code == 200
+        assert resp.get_data() == fresh.get_data()
+        return resp.get_json()
+
+    def filed(name):
+        locked_person(world, name)
+        target = next(c["id"] for c in _ok(client.get("/api/v1/applications/unlock/choices", headers=me))["items"]
+                      if c["reason"] is None and name in c["name"])
+        created = client.post("/api/v1/applications/unlock", json={"target_id": target}, headers=me)
+        url = f"/api/v1/applications/unlock/{created.get_json()['id']}"
+        app = same(created, url, me, 201)
+        assert app["open_task_id"] and app["status"] == "draft"
+        same(client.post(f"{url}/attachments?kind=unlock_form", headers=me, content_type="multipart/form-data",
+                         data={"file": (io.BytesIO(PDF_BYTES), "解锁申请表.pdf"), "reason": "项目已停工"}), url, me)
+        reported = same(client.post(f"{url}/report", headers=me), url, me)
+        assert reported["status"] == "reported"
+        task_id = reported["open_task_id"]
+        claimed = same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}",
+                       reviewer)
+        assert claimed["task"]["claimed_by_name"] and claimed["application"]["open_task_id"] == task_id
+        # claiming again (the holder): the task as the engine read it; released and claimed again
+        same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}", reviewer)
+        released = same(client.post(f"/api/v1/tasks/{task_id}/release", headers=reviewer),
+                        f"/api/v1/tasks/{task_id}", reviewer)
+        assert released["task"]["claimed_by_name"] is None
+        same(client.post(f"/api/v1/tasks/{task_id}/claim", headers=reviewer), f"/api/v1/tasks/{task_id}", reviewer)
+        return url, task_id
+
+    url, task_id = filed("王五")
+    done = same(client.post(f"/api/v1/tasks/{task_id}/approve", json={"opinion": "同意"}, headers=reviewer),
+                url, reviewer)
+    assert done["status"] == "approved" and done["open_task_id"] is None
+
+    url, task_id = filed("赵六")
+    back = same(client.post(f"/api/v1/tasks/{task_id}/return", json={"opinion": "附件不清晰"}, headers=reviewer),
+                url, reviewer)
+    assert back["status"] == "returned" and back["open_task_id"] not in (None, task_id)
+    withdrawn = same(client.post(f"{url}/withdraw", headers=me), url, me)
+    assert withdrawn["status"] == "withdrawn" and withdrawn["open_task_id"] is None
+
+    # a draft discarded: the instance ends through its edit step
+    locked_person(world, "周八")
+    target = next(c["id"] for c in _ok(client.get("/api/v1/applications/unlock/choices", headers=me))["items"]
+                  if c["reason"] is None and "周八" in c["name"])
+    draft = _ok(client.post("/api/v1/applications/unlock", json={"target_id": target}, headers=me), 201)
+    durl = f"/api/v1/applications/unlock/{draft['id']}"
+    discarded = same(client.post(f"{durl}/discard", headers=me), durl, me)
+    assert discarded["status"] == "discarded" and discarded["open_task_id"] is None

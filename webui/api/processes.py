@@ -12,11 +12,12 @@ from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, fields, validate
 
+from engine.db import call_steps
 from engine.deadlines import Period
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
 from handlers import catalog, corrections
-from handlers.applications import Upload
+from handlers.applications import Upload, application_for
 from handlers.catalog import api_time
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers import supervision
@@ -262,16 +263,44 @@ def _value(value):
 INTERNAL = {"id", "status", "open_key", "instance_id", "applicant_org_id", "created_by_user_id", "project_id"}
 
 
-def application_dict(kind, svc, app) -> dict:
-    task = svc.open_task(app)
+_READ = object()   # application_dict's open task: read it
+
+
+def application_dict(kind, svc, app, open_task_id=_READ) -> dict:
+    """The application as the API shows it; ``open_task_id``, when the caller knows it to be what
+    reading the application's first open task gives (``known_open_task``), is not read again."""
+    if open_task_id is _READ:
+        task = svc.open_task(app)
+        open_task_id = task.id if task is not None else None
     return {
         "id": app.id, "kind": kind, "title": svc.entry.title, "status": app.status, "status_label": app.status_label,
         "subject": svc.subject(app), "applicant_org": app.applicant_org.name,
         "project": ({"id": app.project.id, "name": app.project.name, "supervision_no": app.project.supervision_no}
                     if getattr(app, "project", None) is not None else None),   # a registration has none
         "fields_": {c.key: _value(getattr(app, c.key)) for c in app.__table__.columns if c.key not in INTERNAL},
-        "open_task_id": task.id if task is not None else None,
+        "open_task_id": open_task_id,
     }
+
+
+def known_open_task(app):
+    """The id of the application's first open task (None: it has none) as the engine commands of this
+    call left it, when their results say it without a read; else ``_READ``.
+
+    - the call ran the workflow to its end (the last command that ran it completed the instance): a
+      completed instance has no open task (an invariant, handlers.invariants)
+    - the call started the instance and nothing else ran it: every open task is one the start opened
+      (StepResult.opened), and the first by id is the one ``open_tasks`` reads first
+    """
+    steps = call_steps(app.instance_id) if app.instance_id is not None else []
+    if not steps:
+        return _READ
+    started, last = steps[-1]
+    if last.completed:
+        return None
+    if started and len(steps) == 1:
+        ids = [t.id for t in last.opened if t.state == "open"]
+        return min(ids) if ids else None
+    return _READ
 
 
 def task_dict(task, case_no: str | None) -> dict:
@@ -309,7 +338,7 @@ def choices(kind):
 def create(data, kind):
     svc = _service(kind)
     app = svc.create(g.principal, data["target_id"])
-    return application_dict(kind, svc, app)
+    return application_dict(kind, svc, app, known_open_task(app))
 
 
 @endpoint("GET", f"/applications/{KIND_PATH}/<bigid:app_id>", "申请详情", Application)
@@ -349,7 +378,8 @@ def attach(args, kind, app_id):
 def _command(kind, app_id, name):
     svc = _service(kind)
     getattr(svc, name)(g.principal, app_id)
-    return application_dict(kind, svc, svc.get(g.principal, app_id))
+    app = svc.get(g.principal, app_id)
+    return application_dict(kind, svc, app, known_open_task(app))
 
 
 @endpoint("POST", f"/applications/{KIND_PATH}/<bigid:app_id>/report", "上报", Application)
@@ -500,23 +530,38 @@ def task(task_id):
     return _task_detail(task_id)
 
 
-def _task_detail(task_id) -> dict:
-    task, app = services().reviews.task(g.principal, task_id)
+def _task_detail(task_id, held=None) -> dict:
+    """The task and its application; ``held``: the task as the gate of a claim or a release wrote it
+    in this call (every column, RETURNING), so that it is not read again."""
+    task, app = services().reviews.task(g.principal, task_id) if held is None else _held_task(held)
     svc = services().for_process(task.process_key)
     return {"task": task_dict(task, getattr(app, "case_no", None)),
             "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
 
 
+def _held_task(task):
+    """``ReviewService.task`` for a task the principal's organisation just claimed or released: the
+    gate found it offered to the organisation (its candidate row), so what is left of ``task``'s
+    checks is the process's reviewers and the project's regulators, made here on what is loaded."""
+    reviews = services().reviews
+    if task.process_key not in reviews.services or \
+            g.principal.kind not in catalog.by_key(task.process_key).reviewers:
+        raise NotFound("任务不存在或无权访问")
+    app = application_for(task.process_key, task.instance_id)
+    project = getattr(app, "project", None)
+    if g.principal.is_regulator and project is not None and g.principal.org_id not in project.regulator_ids:
+        raise NotFound("任务不存在或无权访问")
+    return task, app
+
+
 @endpoint("POST", "/tasks/<bigid:task_id>/claim", "签收", TaskDetail)
 def claim(task_id):
-    services().reviews.claim(g.principal, task_id)
-    return _task_detail(task_id)
+    return _task_detail(task_id, held=services().reviews.claim(g.principal, task_id))
 
 
 @endpoint("POST", "/tasks/<bigid:task_id>/release", "退回签收", TaskDetail)
 def release(task_id):
-    services().reviews.release(g.principal, task_id)
-    return _task_detail(task_id)
+    return _task_detail(task_id, held=services().reviews.release(g.principal, task_id))
 
 
 @endpoint("POST", "/tasks/<bigid:task_id>/approve", "审核通过", Application, args=OpinionIn)
@@ -532,4 +577,4 @@ def return_(data, task_id):
 
 def _decided(app) -> dict:
     entry = catalog.entry_of(app)
-    return application_dict(entry.kind, services().by_kind[entry.kind], app)
+    return application_dict(entry.kind, services().by_kind[entry.kind], app, known_open_task(app))
