@@ -6,9 +6,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from engine.db import db, end_reading
-# the JSON API's calls that write run as one unit of work (webui/api/security.py): the web layer
-# reaches it through here, never through engine.db
-from engine.db import call_unit, is_rollback_only  # noqa: F401
+# the JSON API's calls that write run as one unit of work (webui/api/security.py) and answer from the
+# steps it ran (webui/api/processes.py): the web layer reaches them through here, never through engine.db
+from engine.db import call_steps, call_unit, is_rollback_only  # noqa: F401
 
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,13 @@ from flask import Response, g, request
 from flask_smorest import Blueprint
 from marshmallow import INCLUDE, fields, validate
 
-from engine.db import call_steps
 from engine.deadlines import Period
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
 from handlers import catalog, corrections
 from handlers.applications import Upload, application_for
 from handlers.catalog import api_time
+from handlers.database import call_steps
 from handlers.errors import DomainError, Forbidden, NotFound
 from handlers import supervision
 from handlers.models import APPLICATION_STATUS, RATING_LEVELS
