@@ -11,7 +11,7 @@ templates.
 """
 from flask import current_app, has_request_context, request
 from flask.globals import request_ctx
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 EXTENSION = "page_layout"
 
@@ -96,3 +96,12 @@ def _render_menus(kind: str) -> Markup:
     from .blueprints.main import nav_url, process_menus
     template = current_app.jinja_env.get_template("_menus.html")
     return Markup(template.render(kind=kind, nav_url=nav_url, process_menus=process_menus))
+
+
+def nav_link(label: str, url: str | None) -> Markup:
+    """A link of the top navigation (nothing without a URL), marked active on its own page: the
+    query part counts when the link has one (已办 is the inbox with ?view=done)."""
+    if not url:
+        return Markup("")
+    active = request.path == url.split("?")[0] and ("?" not in url or request.full_path.rstrip("?") == url)
+    return Markup(f'<a href="{escape(url)}" class="{"active" if active else ""}">{escape(label)}</a>')

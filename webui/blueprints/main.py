@@ -94,6 +94,7 @@ def _layout_context():
         "process_menus": process_menus,
         "frame_urls": layout.frame_urls(),   # the frame's URLs, built once per process (webui/layout.py)
         "enterprise_menus": layout.enterprise_menus,
+        "nav_link": layout.nav_link,
         "principal": principal,
         "kind_label": ORG_KINDS.get(principal.kind, "") if principal else "",
         "account_count": account_count,
