@@ -117,11 +117,12 @@ def refuse_nul() -> None:
     if "\x00" in request.path:
         abort(400, NUL_MESSAGE)
     # without a Content-Type there is no body to parse: the form and the files are empty
-    for multi in (request.args, request.form) if request.want_form_data_parsed else (request.args,):
+    body = request.want_form_data_parsed
+    for multi in (request.args, request.form) if body else (request.args,):
         for key, values in multi.lists():
             if _has_nul(key) or any(_has_nul(v) for v in values):
                 abort(400, NUL_MESSAGE)
-    if request.want_form_data_parsed:
+    if body:
         for key, storage in request.files.items(multi=True):
             if "\x00" in key or "\x00" in (storage.filename or ""):
                 abort(400, NUL_MESSAGE)
