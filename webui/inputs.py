@@ -116,13 +116,16 @@ def refuse_nul() -> None:
     """before_request: 400 when any part of the request carries a NUL character."""
     if "\x00" in request.path:
         abort(400, NUL_MESSAGE)
-    for multi in (request.args, request.form):
+    # without a Content-Type there is no body to parse: the form and the files are empty
+    body = request.want_form_data_parsed
+    for multi in (request.args, request.form) if body else (request.args,):
         for key, values in multi.lists():
             if _has_nul(key) or any(_has_nul(v) for v in values):
                 abort(400, NUL_MESSAGE)
-    for key, storage in request.files.items(multi=True):
-        if "\x00" in key or "\x00" in (storage.filename or ""):
-            abort(400, NUL_MESSAGE)
+    if body:
+        for key, storage in request.files.items(multi=True):
+            if "\x00" in key or "\x00" in (storage.filename or ""):
+                abort(400, NUL_MESSAGE)
 
 
 def _has_nul(value) -> bool:

@@ -28,7 +28,29 @@ def init_app(app) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", DEFAULT_STORAGE)   # webui/config.py reads the environment
     # a store that fails raises limits' StorageError, which ``hit`` lets pass (logged)
     app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"wrap_exceptions": True})
-    app.extensions[EXTENSION] = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[], app=app)
+    app.extensions[EXTENSION] = ext = Limiter(key_func=lambda: request.remote_addr or "-", default_limits=[], app=app)
+    _check_only_declared(app, ext)
+
+
+def _check_only_declared(app, ext: Limiter) -> None:
+    """Flask-Limiter checks every request against the limits declared on the application, its
+    blueprints and its views; the product declares none (it counts with ``hit``), so a request
+    skips that check (some 280 function calls) while nothing is declared. Should a limit ever be
+    declared (``@limiter().limit``, default, application or meta limits), every request is checked
+    again, as Flask-Limiter does."""
+    check = ext._check_request_limit
+    hooks = app.before_request_funcs.get(None, [])
+    if check not in hooks:   # disabled (RATELIMIT_ENABLED false): no hook to replace
+        return
+    manager = ext.limit_manager
+
+    def _check_request_limit():
+        if (manager._decorated_limits or manager._blueprint_limits or manager._default_limits
+                or manager._application_limits or ext._meta_limits):
+            return check()
+        return None
+
+    hooks[hooks.index(check)] = _check_request_limit
 
 
 def limiter() -> Limiter:

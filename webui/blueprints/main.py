@@ -14,6 +14,7 @@ from handlers.errors import Forbidden, NotFound
 from handlers.models import CONSTRUCTION_UNIT, DESIGNER, ENTERPRISE_KINDS, ORG_KINDS, PLATFORM, REGULATOR_KINDS
 from handlers.principal import header_counts
 
+from .. import layout
 from ..auth import current_principal
 
 bp = Blueprint("main", __name__)
@@ -91,6 +92,9 @@ def _layout_context():
     return {
         "nav_url": nav_url,
         "process_menus": process_menus,
+        "frame_urls": layout.frame_urls(),   # the frame's URLs, built once per process (webui/layout.py)
+        "enterprise_menus": layout.enterprise_menus,
+        "nav_link": layout.nav_link,
         "principal": principal,
         "kind_label": ORG_KINDS.get(principal.kind, "") if principal else "",
         "account_count": account_count,
