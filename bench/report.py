@@ -193,6 +193,19 @@ CHANGES = [
      "commit instead of two; a call rolled back still gets its audit row after), the token is checked with one "
      "statement without ORM objects, and on PostgreSQL the audit row is one statement (SQLite: the lifecycle "
      "153 → 136 statements, 92 → 64 ORM loads; PostgreSQL 109 → 95)"),
+    ("The statements every lifecycle sends on its hot paths are built once, with bind parameters, and the "
+     "reads that need no ORM object run as Core (`engine.db.read_values`, flushing when the session's own "
+     "execute would): a notification's recipients, the webhook subscriptions at commit, the review task's "
+     "access check, the application of an instance, the lock rule's counts, the case-number counter. Same "
+     "statements, same results; the service lifecycle about 13 % fewer function calls (SQLite 52,300 → 45,400)"),
+    ("Every page's fixed cost: the page frame (static-file URLs, the header's and footer's fixed links, the "
+     "menus of each organisation kind, which come from the process catalog, i.e. code) is built once per "
+     "process (`webui/layout.py`), Flask-Limiter's per-request check runs only when a route declares a limit "
+     "(the product counts with explicit hits), a GET without a body is not scanned for NUL bytes: the inbox "
+     "13,036 → 11,678 function calls, every page byte-identical (457 pages of the demo compared)"),
+    ("JSON API answers: create takes its open task from the tasks the workflow's start opened, approve needs "
+     "no open-task read when the case ended, claim and release answer from the task their gate returned "
+     "(-1 statement each; a test compares every writing call's answer byte for byte with a fresh GET)"),
     ("A page's task form and the application's form read the version their instance runs on once per "
      "transaction (the task page -1 statement; on PostgreSQL the page after 签收 -1), and 审核 takes the task "
      "and application its page read to check the form (PostgreSQL -1)"),
