@@ -221,11 +221,14 @@ CHANGES = [
      "statements each on SQLite); `--http-server-threads` runs gunicorn's gthread workers"),
 ]
 BEFORE = [
-    ("the previous published run (idle machine): with the domain services 0.27 (SQLite) and 0.20 (PostgreSQL) of "
-     "the engine API's rate (timed runs, not paired); pages paired 0.095 (SQLite) and 0.129 (PostgreSQL); the "
-     "JSON API was not measured"),
-    ("statements per lifecycle over the pages (the 14 requests of tests/test_statement_counts.py): SQLite 190, "
-     "PostgreSQL 146; per request and action in section 9"),
+    ("the round's starting commit (725facb) measured with this benchmark at the start of the round (the same "
+     "parts, smaller sizes; the HTTP part's paired rounds ran while other work had started on the machine, "
+     "load 1–5): domain services / engine API paired 0.156 (0.130–0.211) on SQLite and 0.144 (0.108–0.236) on "
+     "PostgreSQL; pages / engine API 0.045 (0.024–0.092) on SQLite and 0.098 (0.086–0.119) on PostgreSQL, where "
+     "13 of 200 lifecycles failed (the preview–approval deadlock above); JSON API / engine API 0.067 "
+     "(0.054–0.082) on SQLite and 0.094 (0.068–0.110) on PostgreSQL"),
+    ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
+     "commit right before this run"),
 ]
 
 
