@@ -24,6 +24,12 @@ def _effects():
                               ).one()
 
 
+def _leased_by(pid: int) -> int:
+    """Jobs the worker process ``pid`` has claimed and not finished (its id names its pid)."""
+    return db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.state == "pending", Job.locked_by.like(f"%:{pid}:%"))) or 0
+
+
 def _start_worker():
     url = db.engine.url.render_as_string(hide_password=False)
     proc = subprocess.Popen([sys.executable, "-m", "tests.job_worker", url], cwd=ROOT, stdout=subprocess.PIPE,
@@ -45,13 +51,15 @@ def test_two_workers_run_2000_jobs_exactly_once_with_one_killed_midway(ctx):
         proc.stdin.flush()
     try:
         deadline = time.monotonic() + 50
-        # kill midway, once both workers have run jobs (on a loaded machine one may start late)
+        # kill midway, once both workers have run jobs (on a loaded machine one may start late), at a
+        # moment the first one holds a leased batch it has not finished (not between two batches)
         while time.monotonic() < deadline:
             done, _distinct, working = _effects()
+            held = _leased_by(workers[0].pid)
             db.session.rollback()
-            if done >= JOBS // 4 and working == 2:
+            if done >= JOBS // 4 and working == 2 and held:
                 break
-            time.sleep(0.05)
+            time.sleep(0.01)
         workers[0].send_signal(signal.SIGKILL)   # dies holding a leased batch, maybe mid-transaction
         workers[0].wait(10)
         while time.monotonic() < deadline:
