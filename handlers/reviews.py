@@ -57,8 +57,15 @@ class ReviewService(ReviewDesk):
         self._require_reviewer(principal)
         # the task only if it is offered to the principal's organisation: one statement
         task = db.session.scalar(_OFFERED_TASK, {"task_id": task_id, "org_id": principal.org_id})
-        if task is None or task.process_key not in self.services or \
-                principal.kind not in catalog.by_key(task.process_key).reviewers:
+        if task is None:
+            raise NotFound("任务不存在或无权访问")
+        return self.offered(principal, task)
+
+    def offered(self, principal: Principal, task: HumanTask):
+        """``task``'s checks for a task known to be offered to the principal's organisation (read by
+        ``task``, or returned by the gate of this principal's claim or release): the process's
+        reviewers and the project's regulators. Returns (task, application)."""
+        if task.process_key not in self.services or principal.kind not in catalog.by_key(task.process_key).reviewers:
             raise NotFound("任务不存在或无权访问")
         app = application_for(task.process_key, task.instance_id)
         project = getattr(app, "project", None)

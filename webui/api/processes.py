@@ -16,7 +16,7 @@ from engine.deadlines import Period
 from engine.errors import EngineError
 from engine.inbox import DUE_FILTERS, VIEWS, InboxFilter
 from handlers import catalog, corrections
-from handlers.applications import Upload, application_for
+from handlers.applications import Upload
 from handlers.catalog import api_time
 from handlers.database import call_steps
 from handlers.errors import DomainError, Forbidden, NotFound
@@ -533,25 +533,11 @@ def task(task_id):
 def _task_detail(task_id, held=None) -> dict:
     """The task and its application; ``held``: the task as the gate of a claim or a release wrote it
     in this call (every column, RETURNING), so that it is not read again."""
-    task, app = services().reviews.task(g.principal, task_id) if held is None else _held_task(held)
+    task, app = services().reviews.task(g.principal, task_id) if held is None \
+        else services().reviews.offered(g.principal, held)
     svc = services().for_process(task.process_key)
     return {"task": task_dict(task, getattr(app, "case_no", None)),
             "application": application_dict(svc.entry.kind, svc, app) if app is not None and svc else None}
-
-
-def _held_task(task):
-    """``ReviewService.task`` for a task the principal's organisation just claimed or released: the
-    gate found it offered to the organisation (its candidate row), so what is left of ``task``'s
-    checks is the process's reviewers and the project's regulators, made here on what is loaded."""
-    reviews = services().reviews
-    if task.process_key not in reviews.services or \
-            g.principal.kind not in catalog.by_key(task.process_key).reviewers:
-        raise NotFound("任务不存在或无权访问")
-    app = application_for(task.process_key, task.instance_id)
-    project = getattr(app, "project", None)
-    if g.principal.is_regulator and project is not None and g.principal.org_id not in project.regulator_ids:
-        raise NotFound("任务不存在或无权访问")
-    return task, app
 
 
 @endpoint("POST", "/tasks/<bigid:task_id>/claim", "签收", TaskDetail)
