@@ -310,7 +310,7 @@ class CertificateService:
             title=cert.title, number=f"证明编号：{cert.serial}", rows=[(k, v) for k, v in cert.facts],
             closing=[f"签发单位：{cert.issuer_name}", f"签发日期：{local_date(cert.issued_at)}"],
             qr_url=self.verify_url(cert), qr_caption="扫码核验真伪",
-            note=(f"本{cert.title}由{SYSTEM_NAME}签发，附有电子签名。扫描二维码，或在 {cert.verify_base or self.base_url()}/verify "
+            note=(f"本{cert.title}由{SYSTEM_NAME}签发，附有电子签名。扫描二维码，或在 {self._verify_base(cert)}/verify "
                   f"上传本PDF文件，即可核验其真伪及是否被修改。"),
             keywords=f"{MARK} serial={cert.serial} key={cert.key_id} signature={PLACEHOLDER}",
             author=cert.issuer_name)
@@ -328,8 +328,12 @@ class CertificateService:
         from flask import has_request_context, request
         return request.url_root.rstrip("/") if has_request_context() else "http://localhost"
 
+    def _verify_base(self, cert: IssuedCertificate) -> str:
+        """The address fixed at issue (certificates issued before it was kept: the present one)."""
+        return cert.verify_base or self.base_url()
+
     def verify_url(self, cert: IssuedCertificate) -> str:
-        return f"{cert.verify_base or self.base_url()}/verify/{cert.serial}?s={cert.signature[:SHORT_SIGNATURE]}"
+        return f"{self._verify_base(cert)}/verify/{cert.serial}?s={cert.signature[:SHORT_SIGNATURE]}"
 
     # -- verifying (public) ----------------------------------------------------------------------
     def verify_link(self, serial: str, short: str) -> Verdict:
