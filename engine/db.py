@@ -186,7 +186,8 @@ def dry_run():
 @contextmanager
 def _rolled_back_savepoint(session):
     marked = is_rollback_only()
-    savepoint = session.begin_nested()
+    savepoint = session.begin_nested()   # flushes first: what is loaded now is what the rows hold
+    loaded = _loaded_columns(session)
     rehearsing = session.info.get(_REHEARSAL, False)
     session.info[_REHEARSAL] = True
     try:
@@ -194,7 +195,47 @@ def _rolled_back_savepoint(session):
     finally:
         session.info[_REHEARSAL] = rehearsing
         savepoint.rollback()
+        _restore_columns(session, loaded)
         restore_rollback_only(marked)   # the undone work's failures are undone with it
+
+
+def _still_here(value, session) -> bool:
+    state = getattr(value, "_sa_instance_state", None)
+    return state is None or (state.session_id == session.hash_key and state.key is not None)
+
+
+def _loaded_columns(session) -> list:
+    """Each persistent object's loaded columns and references, as the rows hold them before a rehearsal."""
+    out = []
+    for state in session.identity_map.all_states():
+        keys = _column_keys(state.mapper)
+        out.append((state, {k: v for k, v in state.dict.items() if k in keys}))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _column_keys(mapper) -> frozenset:
+    """The attributes a rehearsal can give back: columns and many-to-one references (a collection
+    may have been changed in place, so it is read again)."""
+    return frozenset([a.key for a in mapper.column_attrs] + [r.key for r in mapper.relationships if not r.uselist])
+
+
+def _restore_columns(session, loaded) -> None:
+    """Give the objects a rolled-back savepoint expired their columns back without reading them again.
+
+    The rollback restored every row the rehearsal wrote to what it held before, which is what the
+    objects had loaded then: the page goes on with them instead of one SELECT per object it shows
+    again. A reference is given back only while its object is still in the session; collections and
+    the objects the rehearsal loaded for the first time stay as the rollback left them.
+    """
+    for state, columns in loaded:
+        expired = state.expired_attributes
+        if not expired or state.session_id != session.hash_key or state.key is None:
+            continue
+        back = [k for k, v in columns.items() if k in expired and _still_here(v, session)]
+        if back:
+            state.dict.update((k, columns[k]) for k in back)
+            state._commit(state.dict, back)
 
 
 def in_dry_run() -> bool:

@@ -118,16 +118,18 @@ def open_locks(person_id: int) -> list[LockRecord]:
     return list(db.session.scalars(_OPEN_LOCKS, {"person_id": person_id}))
 
 
-def apply_lock_rule(person: Person, project_hint: int | None = None) -> list[LockRecord]:
+def apply_lock_rule(person: Person, project_hint: int | None = None,
+                    locks: list[LockRecord] | None = None) -> list[LockRecord]:
     """Bring the person's lock records and status in line with their assignments.
 
     Adds a lock record (attributed to ``project_hint`` or the newest assignment) for
     each role at its limit without one, closes the records of roles now below it.
-    Returns the lock records it added.
+    ``locks``: the person's open lock records as the caller read them under the person's lock
+    (``open_locks``), not read again. Returns the lock records it added.
     """
     serialize_people([person.id])
     added = []
-    locks = open_locks(person.id)
+    locks = open_locks(person.id) if locks is None else [lock for lock in locks if lock.closed_at is None]
     now = utcnow()
     counts = project_counts(person.id)
     for role, limit in LIMITS.items():

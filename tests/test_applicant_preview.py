@@ -93,3 +93,39 @@ def test_a_preview_of_an_incomplete_change_says_why_approval_would_not_apply(wor
     assert not preview.applied and "请选择变更后人员" in preview.text
     db.session.expire_all()
     assert services.change.get_own(applicant, app.id).status == "draft"   # the rehearsal changed nothing
+
+
+def test_after_a_preview_the_objects_it_changed_hold_what_the_rows_hold_without_reading_them_again(world, services):
+    """The rehearsal's savepoint is rolled back; the objects it wrote get their loaded values back
+    (engine.db), so the page shows the lock still open and the application still a draft. On
+    PostgreSQL without a statement; SQLite's rehearsal is a write transaction of its own, and ending
+    the page's read transaction before it expired what was loaded, which is read again."""
+    from sqlalchemy import event, select
+
+    from handlers.models import DRAFT, LOCKED, LockRecord, Person, UnlockApplication
+    pm, _project = locked_person(world, "张三")
+    applicant = world.who("contractor_user")
+    app_id = services.unlock.create(applicant, lock_rule.open_locks(pm.id)[0].id).id
+    services.unlock.save(applicant, app_id, {"reason": "停工"}, [Upload(UNLOCK_FORM, "表.pdf", PDF_BYTES)])
+    db.session.remove()
+    app = db.session.get(UnlockApplication, app_id)
+    lock, person = app.lock_record, app.person
+    assert applicant_preview(services.engine, app, applicant).applied
+    statements = []
+
+    def sent(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", sent)
+    try:
+        seen = (app.status, lock.closed_at, lock.close_reason, person.status, app.lock_record is lock)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", sent)
+    if db.engine.dialect.name == "postgresql":
+        assert statements == []   # given back, not read again
+    assert seen == (DRAFT, None, None, LOCKED, True)
+    db.session.rollback()
+    rows = db.session.execute(select(UnlockApplication.status, LockRecord.closed_at, Person.status)
+                              .join(LockRecord, LockRecord.id == UnlockApplication.lock_record_id)
+                              .join(Person, Person.id == UnlockApplication.person_id)
+                              .where(UnlockApplication.id == app_id)).one()
+    assert tuple(rows) == (DRAFT, None, LOCKED)
