@@ -22,6 +22,7 @@ from .models import CacheGeneration
 
 DEFINITIONS = "definitions"   # deployments: current versions, their forms
 CALENDAR = "calendar"         # the working calendar: administrators' closed days, extra working days, schedules
+WEBHOOKS = "webhooks"         # webhook subscriptions and the tokens they receive with (handlers.webhooks)
 
 _CG = CacheGeneration.__table__
 _READ = select(_CG.c.name, _CG.c.generation)
@@ -44,6 +45,10 @@ class GenerationWatch:
 
     def on_change(self, name: str, listener: Callable[[], None]) -> None:
         self._listeners.setdefault(name, []).append(listener)
+
+    def forget(self) -> None:
+        """Forget the generations seen: the table was emptied or restored, so its counters started again."""
+        self._seen.clear()
 
     def check(self) -> list[str]:
         """One read of every counter; the listeners of the moved ones run. Returns the moved names."""

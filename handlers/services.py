@@ -3,7 +3,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import Actor, ProcessEngine, StepResult
+from engine import Actor, ProcessEngine, StepResult, generations
 from engine.definitions import FOLDER_NOTE, Deployment
 from engine.jobs import IOJob, JobExecutor
 
@@ -41,6 +41,7 @@ class Services:
         scenario runs); ``public_url``: the address the certificates' QR codes lead to."""
         engine = build_engine()
         engine.definitions.load_forms(BPMN_DIR)   # the forms a worker serves before any deploy (the release's files)
+        engine.definitions.watch.on_change(generations.WEBHOOKS, webhooks.forget_listeners)
         uploads = UploadStore(max_upload, max_files, attachments)
         by_kind = {e.kind: e.service(engine, uploads, e) for e in catalog.entries()}
         key_dir = key_dir or tempfile.mkdtemp(prefix="certificate-keys-")

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, event as sa_event, func, inspect, select, update
+from sqlalchemy import event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
-from engine import jobs
+from engine import generations, jobs
 from engine.db import db, end_reading, unit_of_work
 from engine.models import utcnow
 
@@ -93,6 +93,7 @@ def subscribe(token_id: int, url: str, events: list[str]) -> tuple[WebhookSubscr
         sub = WebhookSubscription(token_id=token.id, client=token.client, url=url, events=sorted(set(events)),
                                   secret=secret)
         db.session.add(sub)
+        changed()
     return sub, secret
 
 
@@ -109,6 +110,7 @@ def unsubscribe(token_id: int, subscription_id: int) -> None:
         if sub is None or sub.token_id != token_id:
             raise NotFound("订阅不存在")
         sub.active = False
+        changed()
 
 
 def end_subscriptions(token_ids: list[int]) -> None:
@@ -117,6 +119,7 @@ def end_subscriptions(token_ids: list[int]) -> None:
     if token_ids:
         db.session.execute(update(WebhookSubscription).where(WebhookSubscription.token_id.in_(token_ids))
                            .values(active=False), execution_options={"synchronize_session": False})
+        changed()
 
 
 def _listening():
@@ -128,22 +131,63 @@ def _listening():
 
 
 def _listening_events():
-    """The id and events of every subscription that still receives (``_listening``), with the
-    moment as the parameter ``now``: built once, run as Core at each commit that raised events."""
+    """The id, events and token expiry of every subscription that may still receive (active, its
+    token not revoked; ``_listening`` less the expiry, checked at each use): built once, run as Core."""
     sub, token = WebhookSubscription.__table__.c, ApiToken.__table__.c
-    return (select(sub.id, sub.events).join_from(WebhookSubscription.__table__, ApiToken.__table__,
-                                                  token.id == sub.token_id)
-            .where(sub.active.is_(True), token.revoked_at.is_(None),
-                   token.expires_at.is_(None) | (token.expires_at > bindparam("now", type_=token.expires_at.type))))
+    return (select(sub.id, sub.events, token.expires_at)
+            .join_from(WebhookSubscription.__table__, ApiToken.__table__, token.id == sub.token_id)
+            .where(sub.active.is_(True), token.revoked_at.is_(None)))
 
 
 _LISTENING_EVENTS = _listening_events()
+# The subscriptions that may receive, per database (engine), as the last commit that raised events
+# read them: most commits raise events and subscriptions change rarely. Every change to them bumps
+# the ``webhooks`` generation in its transaction (``changed``): the process that made it forgets at
+# once, every other one at its next request or job batch (engine.generations). A process that does
+# not check generations (a CLI command) reads them again after LISTENERS_FOR seconds.
+LISTENERS_FOR = 30.0
+_listeners: dict = {}   # engine -> (when read, monotonic; [(subscription id, events, token expiry)])
+_CHANGED = "webhooks_changed"
+
+
+def forget_listeners() -> None:
+    _listeners.clear()
+
+
+def changed(session=None) -> None:
+    """Subscriptions or their tokens changed in this transaction: every process reads them again."""
+    session = session or db.session()
+    generations.bump(generations.WEBHOOKS)
+    session.info[_CHANGED] = True
+    forget_listeners()
+
+
+def _listening_now(session) -> list:
+    """(id, events) of the subscriptions that receive now (``_listening``), from the cache when it holds."""
+    conn = session.connection()
+    cached = _listeners.get(conn.engine)
+    if cached is None or session.info.get(_CHANGED) or time.monotonic() - cached[0] > LISTENERS_FOR:
+        rows = [(r.id, frozenset(r.events), r.expires_at) for r in conn.execute(_LISTENING_EVENTS)]
+        if not session.info.get(_CHANGED):   # what this transaction changed is not kept before it commits
+            _listeners[conn.engine] = (time.monotonic(), rows)
+    else:
+        rows = cached[1]
+    now = utcnow()
+    return [(sub_id, events) for sub_id, events, expires in rows if expires is None or expires > now]
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_rollback")
+def _changes_ended(session):
+    if session.info.pop(_CHANGED, None):
+        forget_listeners()
 
 
 def hand_over(old_token_id: int, new_token_id: int) -> None:
     """A rotated token's subscriptions go to the token that replaces it (inside its unit of work)."""
     db.session.execute(update(WebhookSubscription).where(WebhookSubscription.token_id == old_token_id)
                        .values(token_id=new_token_id))
+    changed()
 
 
 def failing() -> list[dict]:
@@ -261,11 +305,11 @@ def _outbox(session):
     events = session.info.pop(_PENDING, None)
     if not events:
         return
-    subs = session.connection().execute(_LISTENING_EVENTS, {"now": utcnow()}).all()
+    subs = _listening_now(session)
     if not subs:
         return
-    deliveries = [WebhookDelivery(subscription_id=s.id, event=event, payload=data)
-                  for _txn, event, data in events for s in subs if event in s.events]
+    deliveries = [WebhookDelivery(subscription_id=sub_id, event=event, payload=data)
+                  for _txn, event, data in events for sub_id, listens in subs if event in listens]
     if deliveries:
         session.add_all(deliveries)
         session.flush()

@@ -66,6 +66,9 @@ def _empty(app):
     db.session.commit()
     from engine import workcalendar
     workcalendar.invalidate()   # the calendar cache must not outlive the emptied tables
+    from handlers import webhooks
+    webhooks.forget_listeners()   # nor the subscriptions kept for the commits that raise events
+    app.extensions["services"].engine.definitions.watch.forget()   # the generations start again too
 
 
 def _driver(url: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from engine import generations
 from engine.db import db, unit_of_work
 from engine.models import utcnow
 from handlers import api_tokens, lock_rule, webhooks
@@ -171,3 +172,36 @@ def test_an_expired_tokens_subscriptions_receive_nothing(ctx, world, receiver):
         db.session.get(api_tokens.ApiToken, sub.token_id).expires_at = utcnow() - timedelta(minutes=1)
     locked_person(world, "周九")
     assert _deliveries() == []
+
+
+def test_a_subscription_another_process_makes_is_heard_from_this_ones_next_request(ctx, world, services, receiver):
+    """The subscriptions are read once and kept (most commits raise events); another worker's
+    subscription moves the ``webhooks`` generation, and this process reads them again at its next
+    request (services.refresh, as every request starts), not before."""
+    first, _ = subscription(receiver.url, ["lock.opened"], client="数据交换")
+    locked_person(world, "甲一")   # this commit reads the subscriptions and keeps them
+    assert [d.subscription_id for d in _deliveries()] == [first.id]
+
+    # another worker: a connection and transaction of its own, with the bump its subscribe makes
+    token_id = api_tokens.create_client_token("工改系统", "webhooks:manage")[0].id
+    db.session.rollback()   # this process's read transaction ends, as a request's does
+    with db.engine.begin() as other:
+        second_id = other.execute(WebhookSubscription.__table__.insert().values(
+            token_id=token_id, client="工改系统", url=receiver.url, events=["lock.opened"], secret="s",
+            active=True, created_at=utcnow()).returning(WebhookSubscription.__table__.c.id)).scalar_one()
+        bumped = other.execute(generations._BUMP, {"p_name": generations.WEBHOOKS}).rowcount
+        assert bumped == 1   # this process's own subscribe above made the row
+
+    locked_person(world, "乙二")   # within this process's current request: what it kept
+    assert [d.subscription_id for d in _deliveries()] == [first.id, first.id]
+    services.refresh()              # the next request's generation check
+    locked_person(world, "丙三")
+    assert [d.subscription_id for d in _deliveries()][2:] == sorted([first.id, second_id])
+
+
+def test_a_subscription_ended_here_receives_nothing_from_the_next_commit(ctx, world, receiver):
+    sub, _ = subscription(receiver.url, ["lock.opened"])
+    locked_person(world, "丁四")
+    webhooks.unsubscribe(sub.token_id, sub.id)
+    locked_person(world, "戊五")
+    assert len(_deliveries()) == 1
