@@ -10,7 +10,7 @@ import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import DateTime, Integer, String, Text, and_, bindparam, exists, func, or_, select, update
 
 from engine import jobs
 from engine.db import db, read_values
@@ -113,12 +113,18 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     case_no = getattr(app, "case_no", None)
     if case_no:   # every message about an application names its case number (办件编号)
         title, body = f"{title}（{case_no}）", f"办件编号：{case_no}\n{body}" if body else f"办件编号：{case_no}"
+    entry = catalog.entry_of(app) if app is not None else None
+    email = CHANNELS["email"].available()
+    if not email:   # in-app messages only: chosen and written by one statement
+        db.session.flush()
+        return db.session.connection().execute(_INSERT_FOR_RECIPIENTS, {
+            "kind": kind, "org_ids": sorted(orgs), "title": title, "body": body,
+            "app_kind": entry.kind if entry else None, "app_id": getattr(app, "id", None), "task_id": task_id,
+            "created_at": utcnow(), "exclude_user_id": exclude_user_id, "only_user_id": only_user_id}).rowcount
     rows = read_values(_RECIPIENTS, {"kind": kind, "org_ids": list(orgs)}).all()
     rows = [r for r in rows if r.user_id != exclude_user_id and only_user_id in (None, r.user_id)]
     off = {(r.user_id, c) for r in rows for c in ("inapp", "email") if getattr(r, f"{c}_off")}
-    entry = catalog.entry_of(app) if app is not None else None
     now, messages, emails = utcnow(), [], []
-    email = CHANNELS["email"].available()
     for r in rows:
         if (r.user_id, "inapp") not in off:
             messages.append(dict(account_id=r.id, user_id=r.user_id, kind=kind, title=title, body=body,
@@ -134,11 +140,16 @@ def notify(kind: str, org_ids, title: str, body: str = "", *, app=None, task_id:
     return len(rows)
 
 
-def _turned_off(channel: str):
-    """Whether the recipient turned ``channel`` off for the kind sent: read with the recipients."""
+def _off(channel: str):
+    """Whether the recipient turned ``channel`` off for the kind sent (an EXISTS on the account row)."""
     setting, account = NotificationSetting.__table__.c, Account.__table__.c
-    return exists().where(setting.user_id == account.user_id, setting.kind == bindparam("kind"),
-                          setting.channel == channel, setting.enabled.is_(False)).label(f"{channel}_off")
+    return exists().where(setting.user_id == account.user_id, setting.kind == bindparam("kind", type_=String),
+                          setting.channel == channel, setting.enabled.is_(False))
+
+
+def _turned_off(channel: str):
+    """``_off`` read with the recipients."""
+    return _off(channel).label(f"{channel}_off")
 
 
 def _recipients():
@@ -151,8 +162,28 @@ def _recipients():
             .order_by(account.c.id))
 
 
+def _insert_for_recipients():
+    """The in-app messages of ``notify`` when no e-mail goes out: the recipients (``_recipients``,
+    less those who turned the in-app channel off, ``exclude_user_id``, and all but ``only_user_id``
+    when given) chosen and their messages written in one INSERT … SELECT, built once."""
+    account, n = Account.__table__, Notification.__table__
+    exclude, only = bindparam("exclude_user_id", type_=Integer), bindparam("only_user_id", type_=Integer)
+    values = {"account_id": account.c.id, "user_id": account.c.user_id,
+              "kind": bindparam("kind", type_=String), "title": bindparam("title", type_=String),
+              "body": bindparam("body", type_=Text), "app_kind": bindparam("app_kind", type_=String),
+              "app_id": bindparam("app_id", type_=Integer), "task_id": bindparam("task_id", type_=Integer),
+              "created_at": bindparam("created_at", type_=DateTime)}
+    chosen = (select(*values.values())
+              .where(account.c.org_id.in_(bindparam("org_ids", expanding=True)), account.c.status == ACTIVE,
+                     ~_off("inapp"), or_(exclude.is_(None), account.c.user_id != exclude),
+                     or_(only.is_(None), account.c.user_id == only))
+              .order_by(account.c.id))
+    return n.insert().from_select(list(values), chosen)
+
+
 _RECIPIENTS = _recipients()
 _INSERT = Notification.__table__.insert()
+_INSERT_FOR_RECIPIENTS = _insert_for_recipients()
 
 
 @registry.job_handler(EMAIL_JOB)

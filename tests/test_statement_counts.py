@@ -83,16 +83,19 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # savepoint expired their loaded values back instead of the page reading the application again,
 # engine.db) and approve -1 more (自动解锁 reads the person's open locks once under the person's
 # lock, the lock being unlocked among them, instead of reloading it and reading them again).
+# Lowered, with reason: report, claim and approve -1 on both databases (a notification's recipients
+# are chosen and their in-app messages written by one INSERT … SELECT when no e-mail goes out,
+# handlers/notifications.py).
 EXPECTED = {
     "sqlite": {
         "list page": 7, "create": 14, "detail page": 24, "save+upload": 14, "list page after save": 7,
-        "report": 18, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 11,
-        "claim": 11, "task page after claim": 28, "approve": 29, "task page after approve": 5,
+        "report": 17, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 11,
+        "claim": 10, "task page after claim": 28, "approve": 28, "task page after approve": 5,
     },
     "postgresql": {
         "list page": 6, "create": 9, "detail page": 20, "save+upload": 9, "list page after save": 6,
-        "report": 11, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 10,
-        "claim": 6, "task page after claim": 23, "approve": 23, "task page after approve": 4,
+        "report": 10, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 10,
+        "claim": 5, "task page after claim": 23, "approve": 22, "task page after approve": 4,
     },
 }
 
@@ -224,10 +227,10 @@ def test_statements_per_request_of_the_unlock_lifecycle(lifecycle_counts):
 # A call that only reads writes its audit row after (SQLite: BEGIN IMMEDIATE). Approve issues the
 # case's certificate with the instance its command read (handlers/certificates.py).
 API_EXPECTED = {
-    "sqlite": {"create": 19, "save+upload": 19, "report": 24, "inbox search": 10, "task": 11, "claim": 17,
-               "approve": 30},
-    "postgresql": {"create": 12, "save+upload": 13, "report": 15, "inbox search": 6, "task": 7, "claim": 10,
-                   "approve": 25},
+    "sqlite": {"create": 19, "save+upload": 19, "report": 23, "inbox search": 10, "task": 11, "claim": 16,
+               "approve": 29},
+    "postgresql": {"create": 12, "save+upload": 13, "report": 14, "inbox search": 6, "task": 7, "claim": 9,
+                   "approve": 24},
 }
 
 
