@@ -66,6 +66,7 @@ def begin_write() -> None:
 
 _DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
 _COMMANDS_END = "uow_commands_end"
+_KEPT = "uow_call_kept"   # the domain objects a call unit's commands loaded, held until the call ends
 _STEPS = "uow_call_steps"
 
 
@@ -93,11 +94,10 @@ def unit_of_work():
                 raise RollbackOnly()
             session.commit()
         elif depth == info.get(_COMMANDS_END):
-            # a command joined a call's unit (``call_unit``): it ends as its own commit would have
-            # ended it (flushed, every loaded object expired), so what the caller reads next is
-            # what the command wrote
+            # a command joined a call's unit (``call_unit``): it ends flushed, with the engine's own
+            # rows expired, so what the caller reads next is what the command wrote (see call_unit)
             session.flush()
-            session.expire_all()
+            _expire_engine_rows(session)
     except BaseException:
         if depth == 0:
             session.rollback()
@@ -113,9 +113,13 @@ def call_unit():
     """A unit of work around a whole call that runs commands and then reads what they did (the
     JSON API's calls that write, so that the call's own rows commit with its command's).
 
-    Each command that joins it directly ends as its own commit would have ended it: the session is
-    flushed and every loaded object expired (``expire_on_commit``), so the reads after it are the
-    reads that followed the command's commit when it had a transaction of its own."""
+    Each command that joins it directly ends flushed, so the reads after it see what it wrote, as
+    they did when it committed a transaction of its own. The engine writes its rows (instances,
+    tasks, their candidates, the log) with Core statements, so a loaded one may be older than its
+    row: those are expired, as a commit would have expired them. The domain's objects (the
+    application, its person, project, lock records) were written through this session and hold what
+    their rows hold (a column the database fills is expired by the flush itself): the call's answer
+    reads them without loading them again."""
     with unit_of_work():
         info = db.session.info
         info[_COMMANDS_END] = info[_DEPTH]   # the depth a command joining it directly sees
@@ -125,6 +129,21 @@ def call_unit():
         finally:
             info.pop(_COMMANDS_END, None)
             info.pop(_STEPS, None)
+            info.pop(_KEPT, None)
+
+
+ENGINE_MODELS = "engine.models"   # the module of the rows the engine writes with Core statements
+
+
+def _expire_engine_rows(session) -> None:
+    kept = session.info.setdefault(_KEPT, [])
+    for obj in list(session.identity_map.values()):
+        if type(obj).__module__ == ENGINE_MODELS:
+            session.expire(obj)
+        else:
+            # the session holds its objects weakly: one the command loaded and let go of would be gone,
+            # and read again, when the call's answer asks the session for it
+            kept.append(obj)
 
 
 def note_step(result, started: bool) -> None:

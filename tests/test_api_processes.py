@@ -226,3 +226,24 @@ def test_a_writing_calls_answer_is_what_a_fresh_read_of_it_gives(api, services):
     durl = f"/api/v1/applications/unlock/{draft['id']}"
     discarded = same(client.post(f"{durl}/discard", headers=me), durl, me)
     assert discarded["status"] == "discarded" and discarded["open_task_id"] is None
+
+
+def test_a_save_that_picks_another_person_answers_as_a_fresh_read_of_it(api):
+    """The objects a save changed are answered from the session, not read again (engine.db.call_unit):
+    the replacement named in the answer is the one just saved, also when a save replaces an earlier one."""
+    from handlers.models import CONSTRUCTOR, SAFETY_B
+    client, world, tokens = api
+    locked_person(world, "张三")
+    first = world.add_person("王五", "contractor", CONSTRUCTOR, SAFETY_B)
+    second = world.add_person("赵六", "contractor", CONSTRUCTOR, SAFETY_B)
+    me = auth(tokens["contractor_user"])
+    [choice] = _ok(client.get("/api/v1/applications/change/choices", headers=me))["items"]
+    created = _ok(client.post("/api/v1/applications/change", json={"target_id": choice["id"]}, headers=me), 201)
+    url = f"/api/v1/applications/change/{created['id']}"
+    for person in (first, second):
+        saved = client.patch(url, json={"new_person_id": person.id, "reason": "调岗"}, headers=me)
+        assert saved.status_code == 200, saved.get_json()
+        assert saved.get_data() == client.get(url, headers=me).get_data()
+        assert saved.get_json()["subject"].endswith(f"张三 → {person.name}")
+    reported = client.post(f"{url}/report", headers=me)
+    assert reported.status_code == 200 and reported.get_data() == client.get(url, headers=me).get_data()

@@ -377,8 +377,7 @@ def attach(args, kind, app_id):
 
 def _command(kind, app_id, name):
     svc = _service(kind)
-    getattr(svc, name)(g.principal, app_id)
-    app = svc.get(g.principal, app_id)
+    app = getattr(svc, name)(g.principal, app_id)   # the applicant's own, as the command checked it
     return application_dict(kind, svc, app, known_open_task(app))
 
 
