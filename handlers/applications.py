@@ -346,15 +346,14 @@ class ApplicationService:
     # -- helpers for subclasses ------------------------------------------------------
     def _start(self, principal: Principal, app, open_key: str):
         self._require_kind(principal)
-        if db.session.scalar(select(self.model.id).where(self.model.open_key == open_key)):
-            raise DomainError(self.duplicate_message)
         app.open_key = open_key
         app.applicant_org_id, app.created_by_user_id = principal.org_id, principal.user_id
         db.session.add(app)
         try:
             db.session.flush()
         except IntegrityError as exc:
-            # two tabs added the same thing at once: the unique open_key lets one through
+            # an open application for the same thing (two tabs added it at once, or one was added
+            # before): the unique open_key lets one through; the command rolls back with the refusal
             if "open_key" not in str(exc.orig):
                 raise
             raise DomainError(self.duplicate_message) from exc

@@ -85,15 +85,16 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # lock, the lock being unlocked among them, instead of reloading it and reading them again).
 # Lowered, with reason: report, claim and approve -1 on both databases (a notification's recipients
 # are chosen and their in-app messages written by one INSERT … SELECT when no e-mail goes out,
-# handlers/notifications.py).
+# handlers/notifications.py). Create -1 on both databases: an open application for the same thing
+# is refused by the unique open key's violation, not looked for first (handlers/applications.py).
 EXPECTED = {
     "sqlite": {
-        "list page": 7, "create": 14, "detail page": 24, "save+upload": 14, "list page after save": 7,
+        "list page": 7, "create": 13, "detail page": 24, "save+upload": 14, "list page after save": 7,
         "report": 17, "list page after report": 7, "inbox": 5, "inbox search": 5, "task page": 11,
         "claim": 10, "task page after claim": 28, "approve": 28, "task page after approve": 5,
     },
     "postgresql": {
-        "list page": 6, "create": 9, "detail page": 20, "save+upload": 9, "list page after save": 6,
+        "list page": 6, "create": 8, "detail page": 20, "save+upload": 9, "list page after save": 6,
         "report": 10, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 10,
         "claim": 5, "task page after claim": 23, "approve": 22, "task page after approve": 4,
     },
@@ -226,13 +227,14 @@ def test_statements_per_request_of_the_unlock_lifecycle(lifecycle_counts):
 # call's engine results say it (create: the tasks the start opened; approve: the case ended, no open
 # task), and claim's task is the one its gate returned (webui/api/processes.py). Lowered, with reason:
 # create, save+upload, report, claim and approve -1 each on both databases (the application not read
-# again after the command; a test compares each answer with a fresh GET, tests/test_api_processes.py).
+# again after the command; a test compares each answer with a fresh GET, tests/test_api_processes.py),
+# create -1 more (the open key, as on the pages above).
 # A call that only reads writes its audit row after (SQLite: BEGIN IMMEDIATE). Approve issues the
 # case's certificate with the instance its command read (handlers/certificates.py).
 API_EXPECTED = {
-    "sqlite": {"create": 18, "save+upload": 18, "report": 22, "inbox search": 10, "task": 11, "claim": 15,
+    "sqlite": {"create": 17, "save+upload": 18, "report": 22, "inbox search": 10, "task": 11, "claim": 15,
                "approve": 28},
-    "postgresql": {"create": 11, "save+upload": 12, "report": 13, "inbox search": 6, "task": 7, "claim": 8,
+    "postgresql": {"create": 10, "save+upload": 12, "report": 13, "inbox search": 6, "task": 7, "claim": 8,
                    "approve": 23},
 }
 
