@@ -44,6 +44,9 @@ def test_approval_shows_its_consequences_and_asks_before_it_happens(live, new_pa
     page.goto(f"{live.url}/review/")
     page.click("text=张三（项目经理）解锁")
     page.click("button:has-text('签收')")
+    # the page after 签收 confirms 审核通过 with its deferred script (nav.js): on a busy machine a click
+    # made before the document finished loading would submit without asking
+    page.wait_for_load_state("domcontentloaded")
     preview = page.locator("#approval-preview")
     expect(preview).to_contain_text("将关闭 张三 在 张三的工程 的锁定记录（项目经理）")
     expect(preview).to_contain_text("张三 状态变为正常")
