@@ -112,9 +112,10 @@ class DefinitionStore:
         self.watch = generations.GenerationWatch()
         self.watch.on_change(generations.DEFINITIONS, self._current.clear)
 
-    def refresh(self) -> None:
-        """Once per request: drop the current versions if any process deployed since (one statement)."""
-        self.watch.check()
+    def refresh(self, carried: str | None = None, read: bool = True) -> None:
+        """Once per request: drop the current versions if any process deployed since (one statement,
+        or none when another statement of the request carried the generations: ``generations.carried``)."""
+        self.watch.check(carried, read)
 
     # -- checking -------------------------------------------------------------------
     def check_file(self, path: Path) -> list[DefinitionError]:

@@ -15,7 +15,7 @@ A new cache of data that can change takes a generation here.
 """
 from typing import Callable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
 
 from .db import db
 from .models import CacheGeneration
@@ -27,6 +27,23 @@ WEBHOOKS = "webhooks"         # webhook subscriptions and the tokens they receiv
 _CG = CacheGeneration.__table__
 _READ = select(_CG.c.name, _CG.c.generation)
 _BUMP = update(_CG).where(_CG.c.name == bindparam("p_name")).values(generation=_CG.c.generation + 1)
+
+
+def carried():
+    """The whole table as one text column, ``name:generation`` joined by commas (NULL when empty), for
+    a statement the request makes anyway to carry (the login's, the token's): the request's check then
+    needs no statement of its own (``GenerationWatch.check(carried=…)``)."""
+    return (select(func.aggregate_strings(_CG.c.name + literal(":") + cast(_CG.c.generation, String), ","))
+            .scalar_subquery().label("generations"))
+
+
+def _parse(text: str | None) -> dict[str, int]:
+    out = {}
+    for item in (text or "").split(","):
+        if item:
+            name, _, generation = item.rpartition(":")
+            out[name] = int(generation)
+    return out
 
 
 def bump(name: str) -> None:
@@ -50,9 +67,10 @@ class GenerationWatch:
         """Forget the generations seen: the table was emptied or restored, so its counters started again."""
         self._seen.clear()
 
-    def check(self) -> list[str]:
-        """One read of every counter; the listeners of the moved ones run. Returns the moved names."""
-        rows = dict(db.session.connection().execute(_READ).all())
+    def check(self, carried: str | None = None, read: bool = True) -> list[str]:
+        """One read of every counter, or the counters another statement of this request carried
+        (``carried``, ``read=False``); the listeners of the moved ones run. Returns the moved names."""
+        rows = dict(db.session.connection().execute(_READ).all()) if read else _parse(carried)
         moved = [name for name in self._listeners if rows.get(name, 0) != self._seen.get(name, 0)]
         for name in moved:
             for listener in self._listeners[name]:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine import generations
 from engine.db import db, end_reading, holds_changes, in_unit_of_work, unit_of_work
 from engine.models import utcnow
 
@@ -168,7 +169,8 @@ _AUTHENTICATE = (
     select(ApiToken.id, ApiToken.prefix, ApiToken.secret_hash, ApiToken.client, ApiToken.account_id,
            ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at,
            Account.user_id, Account.org_id, Account.status.label("account_status"), Account.role,
-           User.name.label("user_name"), Organization.name.label("org_name"), Organization.kind.label("org_kind"))
+           User.name.label("user_name"), Organization.name.label("org_name"), Organization.kind.label("org_kind"),
+           generations.carried())
     .outerjoin(Account, Account.id == ApiToken.account_id)
     .outerjoin(User, User.id == Account.user_id)
     .outerjoin(Organization, Organization.id == Account.org_id)
@@ -180,11 +182,23 @@ def authenticate(token: str) -> Caller | None:
 
     A personal token's account is checked as ``acting_principal`` checks a session's (still there,
     still active), in the same statement that finds the token."""
+    return authenticate_carrying(token)[0]
+
+
+def authenticate_carrying(token: str) -> tuple[Caller | None, str | None | bool]:
+    """``authenticate``, and the cache generations its statement carried (engine.generations.carried;
+    False when no statement ran or no token was found): the call's generation check reads nothing."""
     if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX + "_"):
-        return None
+        return None, False
     digest = hash_token(token)
     row = db.session.execute(_AUTHENTICATE, {"digest": digest}).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, digest):
+    if row is None:
+        return None, False
+    return _caller(row, digest), row.generations
+
+
+def _caller(row, digest: str) -> Caller | None:
+    if not hmac.compare_digest(row.secret_hash, digest):
         return None
     if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None

@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from engine import Actor
+from engine import Actor, generations
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
@@ -53,19 +53,21 @@ def login_user_by_id(user_id: int):
 
 
 def login_session(user_id: int, account_id: int | None):
-    """(user, account, header counts) of a login session: the User, or None; the session's account
-    when it is the user's; and (active accounts of the login, unread messages of the account) as
-    of now, for the page header.
+    """(user, account, header counts, generations) of a login session: the User, or None; the
+    session's account when it is the user's; (active accounts of the login, unread messages of the
+    account) as of now, for the page header; and the cache generations as of now
+    (``engine.generations.carried``: the request's check then reads nothing), or False when they
+    were not read.
 
     With an account it is one statement: the account, its user and its organisation (the
-    account's joined loads) and the two counts as subqueries. The caller keeps the account for
-    the request, so that the principal is then read from the session's identity map (which holds
-    objects only weakly) instead of being loaded again."""
+    account's joined loads), the two counts and the generations as subqueries. The caller keeps the
+    account for the request, so that the principal is then read from the session's identity map
+    (which holds objects only weakly) instead of being loaded again."""
     if account_id is not None:
         row = db.session.execute(_LOGIN, {"account_id": account_id}).one_or_none()
         if row is not None and row[0].user_id == user_id:
-            return row[0].user, row[0], (row[1] or 0, row[2] or 0)
-    return login_user_by_id(user_id), None, None
+            return row[0].user, row[0], (row[1] or 0, row[2] or 0), row[3]
+    return login_user_by_id(user_id), None, None, False
 
 
 def header_counts(user_id: int, account_id: int | None) -> tuple[int, int]:
@@ -84,7 +86,8 @@ def _counts(user_id, account_id) -> tuple:
 
 
 # built once: building a statement (an alias above all) costs more than running it
-_LOGIN = select(Account, *_counts(Account.user_id, Account.id)).where(Account.id == bindparam("account_id"))
+_LOGIN = select(Account, *_counts(Account.user_id, Account.id), generations.carried()) \
+    .where(Account.id == bindparam("account_id"))
 _HEADER = select(*_counts(bindparam("user_id"), bindparam("account_id")))
 
 

@@ -91,7 +91,8 @@ class Services:
         with self.engine.command():
             return self.engine.definitions.deploy_directory(directory, deployment)
 
-    def refresh(self) -> None:
+    def refresh(self, carried: str | None = None, read: bool = True) -> None:
         """At the start of every request (and of a job worker's batch): serve what another process
-        deployed, and the calendar another process changed (one statement, engine.generations)."""
-        self.engine.definitions.refresh()
+        deployed, and the calendar another process changed (one statement, engine.generations; none
+        with ``read=False``, when the login's or the token's statement carried the generations)."""
+        self.engine.definitions.refresh(carried, read)

@@ -9,6 +9,8 @@ from engine.calendar_store import CalendarError
 from engine.db import unit_of_work
 from engine.workcalendar import DayEntry, WorkCalendar
 
+from .web_helpers import client_world  # noqa: F401 (fixture)
+
 LIB = WorkCalendar()   # the library alone
 
 
@@ -201,3 +203,37 @@ def test_a_job_worker_sees_another_processs_change_before_its_next_batch(ctx, se
         generations.bump(generations.CALENDAR)
         jobs.enqueue("test.calendar")
     assert worker.run_due() == 1 and seen == [True, False]
+
+
+def test_a_logged_in_page_checks_the_generations_its_login_statement_read(client_world, services):
+    """A logged-in page's login statement carries the cache generations (engine.generations.carried):
+    another process's change is served at the page's request without a read of its own."""
+    from sqlalchemy import event
+
+    from engine import generations
+    from engine.db import db
+    from engine.models import CalendarDay, CalendarYear, utcnow
+
+    from .web_helpers import login
+    client, _world = client_world
+    login(client, "contractor_user")
+    assert client.get("/apply/unlock/").status_code == 200
+    workcalendar.current()
+    with unit_of_work():   # another process's change: its rows and its generation
+        db.session.add(CalendarDay(day=date(2025, 10, 11), kind="local", working=False, name="x"))
+        db.session.add(CalendarYear(year=2025, has_schedule=False, changed_at=utcnow(), changed_by="x"))
+        generations.bump(generations.CALENDAR)
+    db.session.remove()
+    assert workcalendar.is_working_day(date(2025, 10, 11))   # cached
+    sent = []
+
+    def statement(_conn, _cursor, text, *_args):
+        sent.append(" ".join(text.split()))
+    event.listen(db.engine, "before_cursor_execute", statement)
+    try:
+        assert client.get("/apply/unlock/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", statement)
+    assert not workcalendar.is_working_day(date(2025, 10, 11))   # the generation moved: reloaded
+    assert not any(s.startswith("SELECT cache_generation") for s in sent)
+    assert any("aggregate" in s or "string_agg" in s or "group_concat" in s for s in sent)

@@ -1,6 +1,6 @@
 """Flask application factory."""
 from flask import Flask
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
@@ -66,14 +66,24 @@ def trust_proxies(app: Flask) -> None:
 def _refresh_per_request(app: Flask) -> None:
     """Every request first serves what any process of any host deployed since this one last
     looked (one small row read: engine.generations); static files and the operators' endpoints
-    (probes, the metrics scrape) skip it."""
-    from flask import request
+    (probes, the metrics scrape) skip it. A logged-in page's login statement carries the
+    generations (handlers.principal.login_session): loaded before its view, its check reads nothing."""
+    from flask import request, session
 
+    from .api.security import checks_token
+    from .auth import ACCOUNT_KEY, GENERATIONS_CHECKED
     from .ops import ENDPOINTS as OPS_ENDPOINTS
 
     @app.before_request
     def _refresh_caches():
-        if request.endpoint != "static" and request.endpoint not in OPS_ENDPOINTS:
+        if request.endpoint == "static" or request.endpoint in OPS_ENDPOINTS:
+            return
+        if checks_token():
+            return   # the token's statement carries the generations (webui/api/security.py authenticate)
+        if "_user_id" in session and ACCOUNT_KEY in session:
+            current_user._get_current_object()   # the login, read now, carries the generations
+        if not request.environ.get(GENERATIONS_CHECKED):
+            request.environ[GENERATIONS_CHECKED] = True
             app.extensions["services"].refresh()
 
 

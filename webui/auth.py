@@ -1,7 +1,7 @@
 """Session principal: the login (User) and the account (role) it acts as."""
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session, url_for
+from flask import current_app, redirect, request, session, url_for
 from flask_login import current_user, login_user
 
 from handlers.accounts import active_accounts, session_is_current
@@ -10,6 +10,9 @@ from handlers.principal import Principal, acting_principal, login_session
 
 ACCOUNT_KEY = "account_id"
 EPOCH_KEY = "session_epoch"   # the login's session epoch when this session logged in
+# in the request's environ (per request, also where tests share one application context): this
+# request's cache generation check is done
+GENERATIONS_CHECKED = "ynqs.generations_checked"
 
 
 def init_app(app):
@@ -86,13 +89,23 @@ class _LoginUser:
     def load(cls, user_id: int):
         """The session's user, unless the session has been ended since (logout, password change,
         account disabled): then the request is anonymous, whatever the cookie says."""
-        user, account, counts = login_session(user_id, session.get(ACCOUNT_KEY))
+        user, account, counts, generations = login_session(user_id, session.get(ACCOUNT_KEY))
+        if generations is not False:   # read with the login: the request's generation check reads nothing
+            carried_generations(generations)
         if user is None or not session_is_current(user, session.get(EPOCH_KEY)):
             return None
         return cls(user, account, counts)
 
     def get_id(self):
         return str(self.user.id)
+
+
+def carried_generations(generations: str | None) -> None:
+    """The cache generations another statement of this request read (the login's, the token's):
+    the request's check is done with them (webui._refresh_per_request then reads nothing)."""
+    if not request.environ.get(GENERATIONS_CHECKED):
+        request.environ[GENERATIONS_CHECKED] = True
+        current_app.extensions["services"].refresh(generations, read=False)
 
 
 def login_user_wrapper(user: User):

@@ -21,6 +21,7 @@ from handlers.database import call_unit, is_rollback_only
 from engine.errors import ConcurrentModification
 
 from .. import limiter, services
+from ..auth import carried_generations
 from .problems import problem
 
 OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
@@ -33,12 +34,23 @@ def bearer() -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+_PROTECTED: set[str] = set()   # the blueprints whose calls ``authenticate`` checks (``protect``)
+
+
+def checks_token() -> bool:
+    """Whether this request's token is checked by ``authenticate`` (and its statement read)."""
+    return (request.blueprint in _PROTECTED and bool(bearer())
+            and not (request.endpoint and request.endpoint.rsplit(".", 1)[-1] in OPEN_ENDPOINTS))
+
+
 def authenticate():
     """before_request of the API blueprints: 401 unless a valid token is sent; 429 past a limit."""
     if request.endpoint and request.endpoint.rsplit(".", 1)[-1] in OPEN_ENDPOINTS:
         return None
     config = current_app.config
-    caller = api_tokens.authenticate(bearer())
+    caller, generations = api_tokens.authenticate_carrying(bearer())
+    if generations is not False:   # read with the token: the call's generation check reads nothing
+        carried_generations(generations)
     if caller is None:
         address = request.remote_addr or "-"
         if not _hit(config.get("API_AUTH_FAILURE_LIMIT", AUTH_FAILURE_LIMIT), "auth-failure", address):
@@ -148,5 +160,6 @@ def protect(blp) -> None:
 
     from .problems import from_http_exception
     blp.before_request(authenticate)
+    _PROTECTED.add(blp.name)
     blp.after_request(audit)
     blp.register_error_handler(HTTPException, from_http_exception)
