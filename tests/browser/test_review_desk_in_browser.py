@@ -26,6 +26,15 @@ def _report(live, *names):
     return services
 
 
+def _claim(page):
+    """签收 on the task page, then wait for the page after it to have run its deferred scripts (nav.js,
+    review.js: the confirmations and the opinion check): on a busy machine a click made before the
+    document finished loading would submit without them."""
+    page.click("button:has-text('签收')")
+    expect(page.locator("body")).to_contain_text("签收成功")
+    page.wait_for_load_state("domcontentloaded")
+
+
 def _dialogs(page, *answers: bool):
     """Record every dialog's message, answering them in turn with ``answers`` (then accepting)."""
     seen, queue = [], list(answers)
@@ -43,10 +52,7 @@ def test_approval_shows_its_consequences_and_asks_before_it_happens(live, new_pa
     login(page, live.url, "auth_reviewer")
     page.goto(f"{live.url}/review/")
     page.click("text=张三（项目经理）解锁")
-    page.click("button:has-text('签收')")
-    # the page after 签收 confirms 审核通过 with its deferred script (nav.js): on a busy machine a click
-    # made before the document finished loading would submit without asking
-    page.wait_for_load_state("domcontentloaded")
+    _claim(page)
     preview = page.locator("#approval-preview")
     expect(preview).to_contain_text("将关闭 张三 在 张三的工程 的锁定记录（项目经理）")
     expect(preview).to_contain_text("张三 状态变为正常")
@@ -72,7 +78,7 @@ def test_return_checks_the_opinion_before_asking_to_confirm(live, new_page):
     login(page, live.url, "auth_reviewer")
     page.goto(f"{live.url}/review/")
     page.click("text=张三（项目经理）解锁")
-    page.click("button:has-text('签收')")
+    _claim(page)
     seen = _dialogs(page)
     page.click("button:has-text('退回')")
     expect(page.locator("#opinion-error")).to_be_visible()
@@ -135,7 +141,7 @@ def test_transfer_to_a_colleague_who_then_holds_and_is_told(live, new_page):
     login(page, live.url, "auth_reviewer")
     page.goto(f"{live.url}/review/")
     page.click("text=张三（项目经理）解锁")
-    page.click("button:has-text('签收')")
+    _claim(page)
     page.select_option("#to_user_id", label="王审核")
     page.fill("#transfer_reason", "本人出差一周，请代为办理")
     page.click("#transfer-form button:has-text('转办')")
