@@ -6,6 +6,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .errors import PendingWork, RollbackOnly
 
@@ -66,6 +67,7 @@ def begin_write() -> None:
 
 _DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
 _COMMANDS_END = "uow_commands_end"
+_ADOPTED = "rehearsal_adopted"   # objects a rehearsal read, held for the caller's session (adopt)
 _KEPT = "uow_call_kept"   # the domain objects a call unit's commands loaded, held until the call ends
 _STEPS = "uow_call_steps"
 
@@ -170,7 +172,10 @@ def dry_run():
     expire every object the request already loaded, so the page would read them all again. Inner
     commands join (the depth is held), and the unit's flags are as they were afterwards. SQLite
     cannot turn a read transaction into a write one reliably (a stale WAL snapshot fails at once
-    instead of waiting), so there the rehearsal is a unit of work of its own, as any write is.
+    instead of waiting), so there the rehearsal is a unit of work of its own, as any write is; when
+    the request already reads in a transaction, in a session and connection of its own, so that the
+    page's transaction and what it loaded stay as they are (``adopt`` hands a row the rehearsal read
+    to the page).
     """
     session = db.session()
     info = session.info
@@ -180,6 +185,14 @@ def dry_run():
                 yield
         return
     if session.get_bind().dialect.name == "sqlite":
+        if session.in_transaction() and _pooled(session):
+            # the page's read transaction cannot become the write transaction a rehearsal needs
+            # without ending it, which expires everything the page loaded: the rehearsal takes a
+            # session and connection of its own, and the page's stay as they are
+            with _session_of_its_own():
+                with dry_run():
+                    yield
+            return
         # the unit commits nothing (its savepoint is rolled back), so its commit need not expire
         # what was loaded in it: the page goes on with the rows as the rehearsal read them
         expire, session.expire_on_commit = session.expire_on_commit, False
@@ -200,6 +213,37 @@ def dry_run():
         info[_DEPTH] = 0
         info.pop(_ROLLBACK_ONLY, None)
         info.pop(_WROTE, None)   # what the savepoint flushed is undone
+
+
+def adopt(obj):
+    """An object a rehearsal read (``dry_run``), in the caller's session: on SQLite the rehearsal had a
+    session of its own, and its unchanged rows are taken over as loaded, without reading them again."""
+    session = db.session()
+    if obj is None or obj in session:
+        return obj
+    adopted = session.merge(obj, load=False)
+    session.info.setdefault(_ADOPTED, []).append(adopted)   # the session holds objects weakly
+    return adopted
+
+
+def _pooled(session) -> bool:
+    """Whether the engine can give a second connection (not one connection shared by everything,
+    as an in-memory database's StaticPool is)."""
+    return not isinstance(session.get_bind().pool, (StaticPool, SingletonThreadPool))
+
+
+@contextmanager
+def _session_of_its_own():
+    """``db.session`` is a new session (its own connection) inside the block, the caller's again after."""
+    registry = db.session.registry
+    caller = registry()
+    own = db.session.session_factory()
+    registry.set(own)
+    try:
+        yield
+    finally:
+        registry.set(caller)
+        own.close()
 
 
 @contextmanager

@@ -10,7 +10,7 @@ rule counts them. So the applicant sees what approval really does, not a second 
 from dataclasses import dataclass, field
 
 from engine import store
-from engine.db import db, dry_run
+from engine.db import adopt, db, dry_run
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -69,6 +69,7 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
                        for name in entry.operators]
         sentences = describe(changes)
         counted = [_counted(person, role) for person, role in (entry.counted_people or _none)(app)]
+    adopt(row)   # unchanged by the rehearsal: the page's diagram takes it without reading it again
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return ApplicantPreview(False, failed.get("message") or "", [], [])

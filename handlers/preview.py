@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import db, dry_run
+from engine.db import adopt, db, dry_run
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -78,6 +78,7 @@ def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
             results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
                        for name in operators]
         sentences = describe(changes)
+    adopt(row)   # unchanged by the rehearsal: the page's diagram takes it without reading it again
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:
         return Preview(False, failed.get("message") or "", [])
