@@ -70,7 +70,14 @@ class ReviewInbox:
 
     def first_of(self, views) -> int | None:
         """The id of the task the first non-empty view would list first: one statement, each view
-        a one-row range of its index."""
+        a one-row range of its index (built once per tuple of views, the reviewer as parameters)."""
+        views = tuple(views)
+        stmt = _FIRST_OF.get(views)
+        if stmt is None:
+            stmt = _FIRST_OF[views] = _AS_PARAMETERS._first_of_statement(views)
+        return db.session.scalar(stmt, {"p_user_id": self.user_id, "p_org_id": self.org_id})
+
+    def _first_of_statement(self, views):
         branches = []
         for rank, view in enumerate(views):
             task_id = HumanTask.id if view == "done" else TaskCandidate.task_id
@@ -78,7 +85,7 @@ class ReviewInbox:
                 task_id.label("task_id"), literal(rank).label("rank")])
             branches.append(stmt.order_by(sort_col.desc(), id_col.desc()).limit(1).subquery().select())
         first = union_all(*branches).subquery()
-        return db.session.scalar(select(first.c.task_id).order_by(first.c.rank).limit(1))
+        return select(first.c.task_id).order_by(first.c.rank).limit(1)
 
     def counts(self, flt: InboxFilter | None = None) -> dict[str, int]:
         return self._counts(flt, None)[0]
@@ -162,6 +169,11 @@ class ReviewInbox:
             # the day's last instant, not the next day's midnight: no overflow on date.max
             stmt = stmt.where(created <= datetime.combine(flt.date_to, time.max))
         return stmt, sort_col, id_col
+
+
+# statements built once, with the reviewer as the parameters p_user_id and p_org_id
+_AS_PARAMETERS = ReviewInbox(bindparam("p_user_id"), bindparam("p_org_id"))
+_FIRST_OF: dict = {}   # views -> ReviewInbox.first_of's statement
 
 
 def _due_condition(due: str):
