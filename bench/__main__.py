@@ -40,7 +40,7 @@ def parse_args(argv):
                    help="threads per gunicorn worker of the HTTP part (1: sync workers; more: gthread)")
     p.add_argument("--http-lifecycles", type=int, default=200)
     p.add_argument("--http-seconds", type=float, default=300.0, help="time cap of the HTTP part")
-    p.add_argument("--http-rounds", type=int, default=5,
+    p.add_argument("--http-rounds", type=int, default=9,
                    help="rounds of the HTTP/engine-API paired ratio (engine API, then HTTP lifecycles)")
     p.add_argument("--http-per-round", type=int, default=30, help="HTTP lifecycles per paired round")
     p.add_argument("--http-profiled", type=int, default=20, help="lifecycles of the request-profile run")
