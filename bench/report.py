@@ -177,62 +177,45 @@ def render(r: dict) -> str:
 # starting commit's, measured in the same conditions as this run (BEFORE, and bench/actions_before.json for
 # section 9); the "after" figures are this run's.
 CHANGES = [
-    ("Certificates: an approval issues the certificate's record (its facts, signed) in its own transaction and "
-     "no longer renders and signs its PDF there; the PDF is rendered, signed and kept at its first download "
-     "(`CertificateService.pdf_of`, a conditional write: two first downloads at once serve the one PDF kept). "
-     "The PDF was two thirds of an approval: SQLite, 审核通过 through the domain services 100,564 → "
-     "23,600 function calls with this change alone (20,279 with the others below), through the page "
-     "109,557 → 28,430. An approval no longer fails for want of "
-     "the PDF font either. The signing key is parsed once per key id, and the certificate takes the case's "
-     "subject and number from the instance the approving command read (-1 statement)"),
-    ("List pages read their rows as columns: each process's list columns name the attributes they read "
-     "(`Column(reads=…)`, handlers/listing.py) and one SELECT reads exactly those; the page builds 3 ORM objects "
-     "instead of 68–71 and makes 24–29 % fewer function calls; the inbox and its search about 21 % fewer (one "
-     "URL build per action instead of one per row, cells formatted in Python, the filter form's widgets "
-     "rendering WTForms' exact HTML with fewer calls). Every list and inbox page renders byte-identical"),
-    ("JSON API: a call that writes is one unit of work with its audit row and the token's last use (one durable "
-     "commit instead of two; a call rolled back still gets its audit row after), the token is checked with one "
-     "statement without ORM objects, and on PostgreSQL the audit row is one statement (the lifecycle with the "
-     "changes below and above: SQLite 153 → 132 "
-     "statements, 92 → 59 ORM loads; PostgreSQL 109 → 91)"),
-    ("The statements every lifecycle sends on its hot paths are built once, with bind parameters, and the "
-     "reads that need no ORM object run as Core (`engine.db.read_values`, flushing when the session's own "
-     "execute would): a notification's recipients, the webhook subscriptions at commit, the review task's "
-     "access check, the application of an instance, the lock rule's counts, the case-number counter. Same "
-     "statements, same results; the service lifecycle about 13 % fewer function calls (SQLite 52,300 → 45,400)"),
-    ("Every page's fixed cost: the page frame (static-file URLs, the header's and footer's fixed links, the "
-     "menus of each organisation kind, which come from the process catalog, i.e. code) is built once per "
-     "process (`webui/layout.py`), Flask-Limiter's per-request check runs only when a route declares a limit "
-     "(the product counts with explicit hits), a GET without a body is not scanned for NUL bytes: the inbox "
-     "13,036 → 11,678 function calls, every page byte-identical (457 pages of the demo compared)"),
-    ("JSON API answers: create takes its open task from the tasks the workflow's start opened, approve needs "
-     "no open-task read when the case ended, claim and release answer from the task their gate returned "
-     "(-1 statement each; a test compares every writing call's answer byte for byte with a fresh GET)"),
-    ("A page's task form and the application's form read the version their instance runs on once per "
-     "transaction (the task page -1 statement; on PostgreSQL the page after 签收 -1), and 审核 takes the task "
-     "and application its page read to check the form (PostgreSQL -1)"),
-    ("Fixed: a page's approval preview and the approval itself deadlocked on PostgreSQL under load — the "
-     "rehearsal wrote a lock record's row without the effect's lock order while the approval held its person's "
-     "row — and the approval failed into an incident (13 of 200 lifecycles in this round's first benchmark run) "
-     "or the page answered 500. A rehearsal takes the project and person rows in the global order again "
-     "(PostgreSQL: the detail page and the page after 签收 +2 statements), without reloading after them"),
-    ("Benchmark: `bench/run` installs the PDF font; `python -m bench.actions --profile LABEL` prints one "
-     "request's profile; section 9 compares with the round's starting commit and shows the time without the "
-     "profiler; the service lifecycle takes a new application's id as the page does (`key_of`: the "
-     "\"service create\" and \"service report\" rows no longer count a re-read the pages never make, -2 "
-     "statements each on SQLite); `--http-server-threads` runs gunicorn's gthread workers"),
+    ("Every request's own statement for the cache generations is gone: a logged-in page's login statement and "
+     "an API call's token check carry the `cache_generation` table as one column "
+     "(`engine.generations.carried`), and the request's check reads nothing of its own (-1 statement on every "
+     "page and every API call; a request without a login still reads the table, and tests prove with two "
+     "gunicorn workers that a deployment or a calendar change is served at every worker's next request)"),
+    ("A notification's recipients are chosen and their in-app messages written by one INSERT … SELECT when no "
+     "e-mail goes out (-1 statement on 上报, 签收 and 审核通过); with SMTP configured the recipients are read "
+     "as before, for the e-mail jobs"),
+    ("Webhook subscriptions are kept per process and read again when the new `webhooks` generation moves "
+     "(subscribe, unsubscribe, a token revoked or rotated bump it in their transaction; a process that does not "
+     "check generations reads them again after 30 s; a token's expiry is checked at each use): -1 statement on "
+     "上报 and 审核通过"),
+    ("JSON API: a writing call's command ends with the engine's rows expired (written with Core) and the "
+     "domain's objects kept as the session wrote them, so the answer takes the application from the session "
+     "instead of reading it again (-1 statement on 添加, 上传, 上报, 签收 and 审核通过; a test compares each "
+     "answer byte for byte with a fresh GET, now also for a 项目主要管理人员变更 whose save replaces the person)"),
+    ("添加: an open application for the same thing is refused by the open key's unique violation instead of a "
+     "look-up first (-1 statement on every 添加; same message, the concurrent case was already handled so)"),
+    ("The approval previews: on PostgreSQL a rehearsal gives the objects its rolled-back savepoint expired their "
+     "loaded values back instead of the page reading them again (-1 statement on the detail page and the page "
+     "after 签收); on SQLite it takes a session and connection of its own for its write transaction instead of "
+     "ending the page's read transaction, which expired everything the page had loaded (the detail page -3, the "
+     "page after 签收 -4 statements); 自动解锁 reads the person's open lock records once under the person's lock "
+     "(-1 on 审核通过, PostgreSQL)"),
+    ("The next task after a decision is found by a statement built once per tuple of views, the reviewer as "
+     "parameters (the page of 审核通过 28,265 → 26,565 function calls on SQLite)"),
+    ("Benchmark: section 9 compares with this round's starting commit (9ea0545, measured on the idle machine "
+     "right before this run); the paired HTTP ratios take 9 rounds instead of 5 (their spread between runs was "
+     "as wide as the gaps)"),
 ]
 BEFORE = [
-    ("the round's starting commit (725facb) measured with this benchmark at the start of the round (the same "
-     "parts, smaller sizes; the HTTP part's paired rounds ran while other work had started on the machine, "
-     "load 1–5): domain services / engine API paired 0.156 (0.130–0.211) on SQLite and 0.144 (0.108–0.236) on "
-     "PostgreSQL; pages / engine API 0.045 (0.024–0.092) on SQLite and 0.098 (0.086–0.119) on PostgreSQL, where "
-     "13 of 200 lifecycles failed (the preview–approval deadlock above); JSON API / engine API 0.067 "
-     "(0.054–0.082) on SQLite and 0.094 (0.068–0.110) on PostgreSQL"),
+    ("the round's starting commit (9ea0545), whose figures the last published run measured (2026-12-07 "
+     "06:04–06:18 UTC, this machine, idle): domain services / engine API paired 0.318 (0.235–0.376) on SQLite and "
+     "0.207 (0.188–0.219) on PostgreSQL; pages / engine API 0.106 (0.080–0.112) on SQLite and 0.130 (0.123–0.160) "
+     "on PostgreSQL; JSON API / engine API 0.128 (0.119–0.200) on SQLite and 0.226 (0.194–0.313) on PostgreSQL "
+     "(5 paired HTTP rounds)"),
     ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
      "commit right before this run"),
 ]
-
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
