@@ -48,15 +48,33 @@ def instance_version_hash(instance_id: int) -> str | None:
     """The content hash of the version an instance runs on, read once per transaction: a page
     asks for the task's form and the application's form of the same version (a migration, which
     moves an instance to another version, forgets what its transaction read: ``forget_version``)."""
+    hashes = _versions_read()
+    if instance_id not in hashes:
+        hashes[instance_id] = read_values(_INSTANCE_HASH, {"p_id": instance_id}).scalar()
+    return hashes[instance_id]
+
+
+def know_version(instance_id: int, content_hash: str | None) -> None:
+    """The version hash of an instance as another statement of this transaction read it with its own
+    row (a review task with its instance's version, ``version_of_task``): not read again."""
+    _versions_read()[instance_id] = content_hash
+
+
+def version_of_task(task):
+    """A column of the content hash of the version ``task``'s instance runs on, for a statement that
+    reads the task (``task``: HumanTask or its table) to carry (``know_version``)."""
+    pi, pd = ProcessInstance.__table__, ProcessDefinition.__table__
+    return (select(pd.c.content_hash).join(pi, pi.c.definition_id == pd.c.id)
+            .where(pi.c.id == task.instance_id).scalar_subquery().label("version_hash"))
+
+
+def _versions_read() -> dict:
     session = db.session()
     txn = session.get_transaction()
     memo = session.info.get(_VERSION_MEMO)
     if memo is None or memo[0] is not txn:
         memo = session.info[_VERSION_MEMO] = (txn, {})
-    hashes = memo[1]
-    if instance_id not in hashes:
-        hashes[instance_id] = read_values(_INSTANCE_HASH, {"p_id": instance_id}).scalar()
-    return hashes[instance_id]
+    return memo[1]
 
 
 def forget_version(instance_id: int) -> None:

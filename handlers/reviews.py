@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, exists, select
 
 from engine import NotCandidate, ProcessEngine, TaskNotFound
 from engine.db import db
+from engine.definitions import know_version, version_of_task
 from engine.forms import FormSpec
 from engine.inbox import InboxFilter, InboxPage, ReviewInbox, overdue_for
 from engine.models import HumanTask, TaskCandidate, utcnow
@@ -26,9 +27,11 @@ RETURN_ACTION = "退回"   # the log's name for a reviewer's return
 RETURN = "return"        # the review form's outcome that sends the case back for correction
 
 
-# the task if it is offered to the organisation: built once (ReviewService.task)
-_OFFERED_TASK = select(HumanTask).where(HumanTask.id == bindparam("task_id"), exists().where(
-    TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == bindparam("org_id")))
+# the task if it is offered to the organisation, with the version its instance runs on (the task's
+# form comes from it): built once (ReviewService.task)
+_OFFERED_TASK = select(HumanTask, version_of_task(HumanTask)).where(
+    HumanTask.id == bindparam("task_id"),
+    exists().where(TaskCandidate.task_id == HumanTask.id, TaskCandidate.org_id == bindparam("org_id")))
 
 
 class ReviewService(ReviewDesk):
@@ -56,9 +59,11 @@ class ReviewService(ReviewDesk):
         """The task and its application, if the principal's organisation is a candidate."""
         self._require_reviewer(principal)
         # the task only if it is offered to the principal's organisation: one statement
-        task = db.session.scalar(_OFFERED_TASK, {"task_id": task_id, "org_id": principal.org_id})
-        if task is None:
+        row = db.session.execute(_OFFERED_TASK, {"task_id": task_id, "org_id": principal.org_id}).first()
+        if row is None:
             raise NotFound("任务不存在或无权访问")
+        task, version = row
+        know_version(task.instance_id, version)
         return self.offered(principal, task)
 
     def offered(self, principal: Principal, task: HumanTask):
