@@ -254,8 +254,10 @@ def end_sessions(user_id: int) -> int:
     return epoch
 
 
-def session_is_current(user: User, epoch) -> bool:
-    return epoch is not None and epoch == user.session_epoch
+def session_is_current(login, epoch) -> bool:
+    """Whether a session tied to ``epoch`` still logs in: ``login`` is the User, or what the request's
+    login statement read of it (handlers.principal.LoginSession)."""
+    return epoch is not None and epoch == login.session_epoch
 
 
 def change_password(user: User, old: str, new: str) -> int:

@@ -6,7 +6,10 @@ from sqlalchemy.orm import aliased
 
 from engine.db import db
 
-from .models import ACTIVE, DESIGNER, ENTERPRISE_KINDS, ORG_ADMIN, PLATFORM, REGULATOR_KINDS, Account, Notification, User
+from .models import (
+    ACTIVE, DESIGNER, ENTERPRISE_KINDS, ORG_ADMIN, PLATFORM, REGULATOR_KINDS, Account, Notification, Organization,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -52,22 +55,36 @@ def login_user_by_id(user_id: int):
     return db.session.get(User, user_id)
 
 
-def login_session(user_id: int, account_id: int | None):
-    """(user, account, header counts, generations) of a login session: the User, or None; the
-    session's account when it is the user's; (active accounts of the login, unread messages of the
-    account) as of now, for the page header; and the cache generations as of now
-    (``engine.generations.carried``: the request's check then reads nothing), or False when they
-    were not read.
+@dataclass(frozen=True)
+class LoginSession:
+    """What a request needs of its login, read with one statement (``login_session``)."""
+    user_id: int
+    session_epoch: int
+    must_change_password: bool
+    account_id: int | None = None          # the session's account, when it is the user's
+    principal: Principal | None = None     # that account acting, when it is active
+    header_counts: tuple[int, int] | None = None   # (active accounts of the login, unread messages)
+    generations: str | None | bool = False          # engine.generations.carried; False: not read
 
-    With an account it is one statement: the account, its user and its organisation (the
-    account's joined loads), the two counts and the generations as subqueries. The caller keeps the
-    account for the request, so that the principal is then read from the session's identity map
-    (which holds objects only weakly) instead of being loaded again."""
+
+def login_session(user_id: int, account_id: int | None) -> LoginSession | None:
+    """The login session of ``user_id`` acting as ``account_id``, or None when the user is gone.
+
+    With an account it is one statement, read as plain values (no ORM objects): the account, its
+    user and its organisation, the page header's two counts and the cache generations (the request's
+    generation check then reads nothing). Without one, or when the account is not the user's, the
+    user alone."""
     if account_id is not None:
         row = db.session.execute(_LOGIN, {"account_id": account_id}).one_or_none()
-        if row is not None and row[0].user_id == user_id:
-            return row[0].user, row[0], (row[1] or 0, row[2] or 0), row[3]
-    return login_user_by_id(user_id), None, None, False
+        if row is not None and row.user_id == user_id:
+            principal = Principal(row.id, row.user_id, row.user_name, row.org_id, row.org_name, row.org_kind,
+                                  row.role) if row.status == ACTIVE else None
+            return LoginSession(row.user_id, row.session_epoch, bool(row.must_change_password), row.id, principal,
+                                (row.accounts or 0, row.unread or 0), row.generations)
+    user = login_user_by_id(user_id)
+    if user is None:
+        return None
+    return LoginSession(user.id, user.session_epoch, bool(user.must_change_password))
 
 
 def header_counts(user_id: int, account_id: int | None) -> tuple[int, int]:
@@ -85,9 +102,20 @@ def _counts(user_id, account_id) -> tuple:
             .where(Notification.account_id == account_id, Notification.read_at.is_(None)).scalar_subquery())
 
 
+def _login():
+    account, user, org = Account.__table__.c, User.__table__.c, Organization.__table__.c
+    accounts, unread = _counts(account.user_id, account.id)
+    return (select(account.id, account.user_id, account.status, account.role, user.name.label("user_name"),
+                   user.session_epoch, user.must_change_password, account.org_id, org.name.label("org_name"),
+                   org.kind.label("org_kind"), accounts.label("accounts"), unread.label("unread"),
+                   generations.carried())
+            .join_from(Account.__table__, User.__table__, user.id == account.user_id)
+            .join(Organization.__table__, org.id == account.org_id)
+            .where(account.id == bindparam("account_id")))
+
+
 # built once: building a statement (an alias above all) costs more than running it
-_LOGIN = select(Account, *_counts(Account.user_id, Account.id), generations.carried()) \
-    .where(Account.id == bindparam("account_id"))
+_LOGIN = _login()
 _HEADER = select(*_counts(bindparam("user_id"), bindparam("account_id")))
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user, login_user
 
 from handlers.accounts import active_accounts, session_is_current
 from handlers.models import User
-from handlers.principal import Principal, acting_principal, login_session
+from handlers.principal import LoginSession, Principal, acting_principal, login_session, login_user_by_id
 
 ACCOUNT_KEY = "account_id"
 EPOCH_KEY = "session_epoch"   # the login's session epoch when this session logged in
@@ -37,7 +37,7 @@ def _password_change_first():
     from .ops import ENDPOINTS as OPS_ENDPOINTS
     if request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint in OPS_ENDPOINTS or request.endpoint is None:
         return None
-    if current_user.is_authenticated and current_user.user.must_change_password:
+    if current_user.is_authenticated and current_user.must_change_password:
         return redirect(url_for("auth.password"))
     return None
 
@@ -75,29 +75,52 @@ def start_session(user: User, next_url: str | None, account_id: int | None = Non
 
 
 class _LoginUser:
-    """Flask-Login's view of a User."""
+    """Flask-Login's view of a login: at a request, what its login statement read (``LoginSession``,
+    plain values); at login, the User. ``user`` (the ORM User) is loaded when a page asks for it."""
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
-    def __init__(self, user: User, account=None, header_counts=None):
-        self.user = user
-        self.account = account   # held for the request: the principal is built from it without a query
-        self.header_counts = header_counts   # (active accounts, unread messages) when the login was loaded
+    def __init__(self, user: User | None = None, login: LoginSession | None = None):
+        self._user, self.login = user, login
+
+    @property
+    def user(self) -> User:
+        if self._user is None:
+            self._user = login_user_by_id(self.login.user_id)
+        return self._user
+
+    @property
+    def user_id(self) -> int:
+        return self.login.user_id if self.login is not None else self._user.id
+
+    @property
+    def must_change_password(self) -> bool:
+        return self.login.must_change_password if self.login is not None else self._user.must_change_password
+
+    @property
+    def account_id(self) -> int | None:
+        """The session's account as the login statement read it (None: not read with the login)."""
+        return self.login.account_id if self.login is not None else None
+
+    @property
+    def header_counts(self):
+        """(active accounts, unread messages) when the login was loaded, or None."""
+        return self.login.header_counts if self.login is not None else None
 
     @classmethod
     def load(cls, user_id: int):
         """The session's user, unless the session has been ended since (logout, password change,
         account disabled): then the request is anonymous, whatever the cookie says."""
-        user, account, counts, generations = login_session(user_id, session.get(ACCOUNT_KEY))
-        if generations is not False:   # read with the login: the request's generation check reads nothing
-            carried_generations(generations)
-        if user is None or not session_is_current(user, session.get(EPOCH_KEY)):
+        login = login_session(user_id, session.get(ACCOUNT_KEY))
+        if login is not None and login.generations is not False:
+            carried_generations(login.generations)   # read with the login: the request's check reads nothing
+        if login is None or not session_is_current(login, session.get(EPOCH_KEY)):
             return None
-        return cls(user, account, counts)
+        return cls(login=login)
 
     def get_id(self):
-        return str(self.user.id)
+        return str(self.user_id)
 
 
 def carried_generations(generations: str | None) -> None:
@@ -124,7 +147,11 @@ def current_principal() -> Principal | None:
     account_id = session.get(ACCOUNT_KEY)
     if account_id is None:
         return None
-    principal = acting_principal(current_user.user.id, account_id)
+    login = current_user.login
+    if login is not None and login.account_id == account_id:
+        principal = login.principal   # read with the login this request
+    else:
+        principal = acting_principal(current_user.user_id, account_id)
     if principal is None:
         session.pop(ACCOUNT_KEY, None)
     return principal

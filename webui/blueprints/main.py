@@ -69,9 +69,9 @@ def _header_counts(principal) -> tuple[int, int]:
         return 0, 0
     loaded = current_user.header_counts
     if loaded is not None and principal is not None and request.method in ("GET", "HEAD") \
-            and current_user.account is not None and current_user.account.id == principal.account_id:
+            and current_user.account_id == principal.account_id:
         return loaded
-    return header_counts(current_user.user.id, principal.account_id if principal else None)
+    return header_counts(current_user.user_id, principal.account_id if principal else None)
 
 
 def _who() -> tuple:
