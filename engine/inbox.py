@@ -2,7 +2,7 @@
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, bindparam, func, literal, select, true, tuple_, union_all
+from sqlalchemy import BindParameter, and_, bindparam, func, literal, select, true, tuple_, union_all
 from sqlalchemy.orm import undefer
 
 from . import audit, deadlines
@@ -93,8 +93,32 @@ class ReviewInbox:
     def _counts(self, flt: InboxFilter | None, view: str | None):
         """The four view counts (under every filter), and the view's 即将到期 / 已超期 counts
         (under every filter but the due filter itself): one statement, each count its own
-        aggregate over its own index range."""
+        aggregate over its own index range. Without a date or due filter the statement is built
+        once per shape (which filters, which view), every value a parameter."""
         flt = flt or InboxFilter()
+        with_due = view in VIEWS[:3]
+        now = utcnow()
+        if flt.date_from is None and flt.date_to is None and flt.due is None:
+            key = (view if with_due else None, bool(flt.process_key), bool(flt.scope), bool(flt.applicant),
+                   bool(flt.case_no))
+            stmt = _COUNTS.get(key)
+            if stmt is None:
+                shape = InboxFilter(process_key=bindparam("p_process_key") if key[1] else None,
+                                    scope=bindparam("p_scope") if key[2] else None,
+                                    applicant=bindparam("p_applicant") if key[3] else None,
+                                    case_no=bindparam("p_case_no") if key[4] else None)
+                stmt = _COUNTS[key] = _AS_PARAMETERS._counts_statement(
+                    shape, view, bindparam("p_now"), bindparam("p_soon"))
+            params = {"p_user_id": self.user_id, "p_org_id": self.org_id, "p_now": now,
+                      "p_soon": deadlines.soon_bound(now), "p_process_key": flt.process_key,
+                      "p_scope": _pattern(flt.scope), "p_applicant": _pattern(flt.applicant), "p_case_no": flt.case_no}
+            row = db.session.execute(stmt, {k: v for k, v in params.items() if v is not None}).one()
+        else:
+            row = db.session.execute(self._counts_statement(flt, view, now, deadlines.soon_bound(now))).one()
+        counts = {"open": row.open, "mine": row.mine, "held": row.held, "done": row.done}
+        return counts, ({"overdue": row.overdue, "soon": row.soon} if with_due else {})
+
+    def _counts_statement(self, flt: InboxFilter, view: str | None, now, soon):
         claimed = TaskCandidate.claimed_by_user_id
         # open, mine and held in one pass over the organisation's open candidate rows (an index-only
         # scan of ix_candidate_open on PostgreSQL, filters included)
@@ -104,21 +128,18 @@ class ReviewInbox:
             func.count().filter(claimed.is_not(None), claimed != self.user_id).label("held")])[0].subquery()
         done = self._base("done", flt, columns=[func.count()])[0].scalar_subquery()
         stmt = select(offered.c.open, offered.c.mine, offered.c.held, done.label("done"))
-        with_due = view in VIEWS[:3]
-        if with_due:
-            due = self._due_statement(replace(flt, due=None), view).subquery()
+        if view in VIEWS[:3]:
+            due = self._due_statement(replace(flt, due=None), view, now, soon).subquery()
             stmt = stmt.add_columns(due.c.overdue, due.c.soon).select_from(offered.join(due, true()))
-        row = db.session.execute(stmt).one()
-        counts = {"open": row.open, "mine": row.mine, "held": row.held, "done": row.done}
-        return counts, ({"overdue": row.overdue, "soon": row.soon} if with_due else {})
+        return stmt
 
-    def _due_statement(self, flt: InboxFilter, view: str):
+    def _due_statement(self, flt: InboxFilter, view: str, now, soon):
         """已超期 and 即将到期 of one open view: a range of ix_candidate_due (rows due before the
         即将到期 bound only), however many tasks are due later."""
-        now, due_col = utcnow(), TaskCandidate.due_at
+        due_col = TaskCandidate.due_at
         stmt, _, _ = self._base(view, flt, columns=[func.count().filter(due_col < now).label("overdue"),
                                                      func.count().filter(due_col >= now).label("soon")])
-        return stmt.where(due_col < deadlines.soon_bound(now))
+        return stmt.where(due_col < soon)
 
     def _base(self, view, flt, columns=None):
         """The view's statement, its sort column and its tie-breaking id column.
@@ -130,7 +151,7 @@ class ReviewInbox:
         if view == "done":
             stmt = select(*(columns or [HumanTask])).select_from(HumanTask).where(
                 HumanTask.completed_by_user_id == self.user_id)
-            if flt.process_key:
+            if _given(flt.process_key):
                 stmt = stmt.where(HumanTask.process_key == flt.process_key)
             sort_col, id_col, created = HumanTask.completed_at, HumanTask.id, HumanTask.created_at
         else:
@@ -138,7 +159,7 @@ class ReviewInbox:
             if columns is None:
                 stmt = stmt.join(HumanTask, HumanTask.id == TaskCandidate.task_id)
             stmt = stmt.where(TaskCandidate.org_id == self.org_id, TaskCandidate.is_open.is_(True))
-            if flt.process_key:
+            if _given(flt.process_key):
                 stmt = stmt.where(TaskCandidate.process_key == flt.process_key)
             claimed = TaskCandidate.claimed_by_user_id
             if view == "open":
@@ -153,16 +174,16 @@ class ReviewInbox:
                 stmt = stmt.where(_due_condition(flt.due))
             sort_col = TaskCandidate.due_at if flt.sort == "due" else TaskCandidate.created_at
             id_col, created = TaskCandidate.task_id, TaskCandidate.created_at
-        if flt.case_no:
+        if _given(flt.case_no):
             # one instance's tasks: a unique-index look-up, then the task ids of that instance
             instance = select(ProcessInstance.id).where(ProcessInstance.case_no == flt.case_no).scalar_subquery()
             tasks = select(HumanTask.id).where(HumanTask.instance_id == instance)
             stmt = stmt.where((HumanTask.id if view == "done" else TaskCandidate.task_id).in_(tasks))
         texts = HumanTask if view == "done" else TaskCandidate   # candidate rows carry copies of both
-        if flt.scope:
-            stmt = stmt.where(texts.scope.contains(flt.scope, autoescape=True))
-        if flt.applicant:
-            stmt = stmt.where(texts.applicant_name.contains(flt.applicant, autoescape=True))
+        if _given(flt.scope):
+            stmt = stmt.where(_contains(texts.scope, flt.scope))
+        if _given(flt.applicant):
+            stmt = stmt.where(_contains(texts.applicant_name, flt.applicant))
         if flt.date_from:
             stmt = stmt.where(created >= datetime.combine(flt.date_from, datetime.min.time()))
         if flt.date_to:
@@ -171,9 +192,30 @@ class ReviewInbox:
         return stmt, sort_col, id_col
 
 
+def _given(value) -> bool:
+    """A filter that is set: a non-empty value, or the parameter of a statement built once."""
+    return isinstance(value, BindParameter) or bool(value)
+
+
+def _contains(column, text):
+    """``column`` contains ``text`` literally (% and _ are not wildcards): a value, or the parameter of
+    a statement built once (its value then ``_pattern(text)``)."""
+    if isinstance(text, BindParameter):
+        return column.like(text, escape="/")
+    return column.contains(text, autoescape=True)
+
+
+def _pattern(text: str | None) -> str | None:
+    """The LIKE pattern of ``_contains`` for a parameter: as ``contains(autoescape=True)`` escapes."""
+    if not text:
+        return None
+    return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+
+
 # statements built once, with the reviewer as the parameters p_user_id and p_org_id
 _AS_PARAMETERS = ReviewInbox(bindparam("p_user_id"), bindparam("p_org_id"))
 _FIRST_OF: dict = {}   # views -> ReviewInbox.first_of's statement
+_COUNTS: dict = {}     # (view with due counts, which filters) -> ReviewInbox._counts's statement
 
 
 def _due_condition(due: str):

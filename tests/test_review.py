@@ -206,3 +206,23 @@ def test_a_half_applied_effect_is_rolled_back_with_the_failing_step(world, servi
     assert db.session.scalar(select(Assignment.ended_at).where(Assignment.person_id == pm.id)) is None
     instance = db.session.get(ProcessInstance, app.instance_id)
     assert instance.status == "errored" and "生效过程中出错" in instance.incident_message
+
+
+def test_the_inbox_counts_under_a_search_match_its_text_literally(world, services):
+    """搜索 by 工程名称 or 申请单位 counts the tasks whose text contains the words as typed: % and _
+    are characters there, not wildcards (the counts' statement is built once, its values parameters)."""
+    for person, project in (("甲", "一期_A区工程"), ("乙", "一期BA区工程"), ("丙", "进度100%工程"), ("丁", "进度1000工程")):
+        pm, _ = locked_person(world, person, project_name=project)
+        reported_unlock(world, services, pm)
+    agency = world.who("agency_reviewer")
+
+    def counted(**flt):
+        page = services.reviews.inbox(agency, "open", InboxFilter(**flt))
+        return page.counts["open"], len(page.rows)
+    assert counted() == (4, 4)
+    assert counted(scope="期_A") == (1, 1)      # not 一期BA区工程
+    assert counted(scope="100%") == (1, 1)      # not 进度1000工程
+    assert counted(scope="一期") == (2, 2)
+    assert counted(scope="期_A", process_key="personnel_unlock") == (1, 1)
+    assert counted(scope="期_A", applicant="不存在的单位") == (0, 0)
+    assert counted(process_key="completion_filing") == (0, 0)
