@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .errors import PendingWork, RollbackOnly
@@ -139,13 +139,28 @@ ENGINE_MODELS = "engine.models"   # the module of the rows the engine writes wit
 
 def _expire_engine_rows(session) -> None:
     kept = session.info.setdefault(_KEPT, [])
-    for obj in list(session.identity_map.values()):
+    for state in list(session.identity_map.all_states()):
+        obj = state.obj()
+        if obj is None:
+            continue
         if type(obj).__module__ == ENGINE_MODELS:
             session.expire(obj)
-        else:
-            # the session holds its objects weakly: one the command loaded and let go of would be gone,
-            # and read again, when the call's answer asks the session for it
-            kept.append(obj)
+            continue
+        # a collection (or the one row on the other side) may have gained or lost rows the command
+        # wrote from that side (an addition to a rating): read again when asked for; the columns and
+        # the many-to-one references (their foreign keys are columns here) are what the session wrote
+        related = [k for k in _relationship_keys(state.mapper) if k in state.dict]
+        if related:
+            session.expire(obj, related)
+        # the session holds its objects weakly: one the command loaded and let go of would be gone,
+        # and read again, when the call's answer asks the session for it
+        kept.append(obj)
+
+
+@functools.lru_cache(maxsize=None)
+def _relationship_keys(mapper) -> tuple:
+    """The relationships whose rows hold the foreign key (one-to-many, many-to-many)."""
+    return tuple(r.key for r in mapper.relationships if r.direction is not MANYTOONE)
 
 
 def note_step(result, started: bool) -> None:
@@ -185,6 +200,8 @@ def dry_run():
                 yield
         return
     if session.get_bind().dialect.name == "sqlite":
+        if _holds_changes(session):
+            raise PendingWork("a dry run began while the session held uncommitted changes")
         if session.in_transaction() and _pooled(session):
             # the page's read transaction cannot become the write transaction a rehearsal needs
             # without ending it, which expires everything the page loaded: the rehearsal takes a

@@ -168,7 +168,7 @@ def test_opinion_phrases_fill_the_opinion_and_attachments_open_in_the_page(live,
     login(page, live.url, "auth_reviewer")
     page.goto(f"{live.url}/review/")
     page.click("text=张三（项目经理）解锁")
-    page.click("button:has-text('签收')")
+    _claim(page)
     page.click("button.phrase:has-text('材料齐全，同意解锁。')")
     expect(page.locator("textarea[name=opinion]")).to_have_value("材料齐全，同意解锁。")
     page.click("a[data-preview]")
