@@ -227,33 +227,34 @@ BEFORE = [
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    ("Domain services ≥ 0.5 of the engine API (this run: 0.32 on SQLite, 0.21 on PostgreSQL). The lifecycle is "
-     "five transactions against four (暂存 is an action the engine lifecycle does not have), 68 statements on "
-     "SQLite and 50 on PostgreSQL against 24 and 7, and 45,400 Python function calls on SQLite against the engine "
-     "API's 21,900. On PostgreSQL a driver call costs about 0.55 ms here (section 2: 8.3 ms for the engine API's "
-     "15), so the lifecycle's 55 driver calls alone are about 30 ms against a budget of 35 ms (twice the engine "
-     "API's 17.7 ms), before any Python; the goal needs about half the statements as well as less Python. On "
-     "SQLite the budget is 16 ms against 26 ms measured. Next: the approval operator's lock-rule recomputation "
-     "in set-based SQL (审核通过 is 20,300 of the 45,400 calls and 9 of its statements are the operator's), with "
-     "the preview's recorder reading what those statements changed; a command's reads of the application and "
-     "its task in one Core statement; the webhook subscriptions and a notification's recipients from a cache "
-     "invalidated by a generation row (-2 statements on 上报 and on 审核通过); a 暂存 that leaves the "
-     "instance's subject as it is sends no UPDATE"),
-    ("Pages ≥ 0.15 (this run: 0.13 on PostgreSQL, 0.11 on SQLite; a second run of the paired rounds alone on the "
-     "idle machine gave 0.167 on PostgreSQL, so the spread between runs is as wide as the gap). The page "
-     "lifecycle makes 211,000 function calls on SQLite (353,000 before); what every request still pays is about "
-     "1,900 calls (the session cookie about 300, the CSRF token 220, the login and its query 550, Flask's "
-     "request setup and teardown 650), and the three list pages each render the 添加 dialog's picks (about "
-     "2,300 calls) that the user opens only to add. gunicorn's threads do not pay here: with 2 workers × 2 "
-     "threads the paired ratio fell (0.126 against 0.167 for sync workers, PostgreSQL, same machine, minutes "
-     "apart), so the workers stay sync. Next: the 添加 dialog's picks loaded when it opens (one request the "
-     "lifecycle then counts where a user opens it), the login read as one Core row, the rehearsal of the "
-     "heavy pages (a third of the task page after 签收) made cheaper with the operator above"),
-    ("JSON API ≥ 0.25 (this run: 0.226 on PostgreSQL, 0.128 on SQLite). Every call still pays the rate "
-     "counter's hit in a transaction of its own (the database store: on SQLite a BEGIN IMMEDIATE, the upsert "
-     "and a durable commit per call; a farm counts in Redis, one round trip) and reads the application again "
-     "after its command. Next: the API measured with the Redis store a farm uses, and the application's "
-     "re-read skipped per endpoint where a test proves the answer unchanged"),
+    ("Side by side, to see through the host: the round's starting commit and this one, HTTP paired rounds "
+     "alternating on the idle machine (three runs each, 5 rounds of 30 lifecycles, PostgreSQL): pages 0.134 "
+     "(0.125, 0.142, 0.134) → 0.144 (0.162, 0.144, 0.143); JSON API 0.233 (0.225, 0.280, 0.233) → 0.280 (0.285, "
+     "0.280, 0.257); the gunicorn workers' CPU per lifecycle 273 ms → 219 ms. On SQLite (two runs each) no ratio "
+     "moved beyond the spread (pages 0.103 / 0.096 both, JSON API 0.131–0.136 both). This run's engine API on "
+     "PostgreSQL was faster than the last published run's (70.7 against 56.5 lifecycles/s: a durable commit "
+     "0.20 ms against 0.28 ms), which lifts the denominator of every PostgreSQL ratio: the engine's four "
+     "durable transactions gain from a faster disk, the pages' Python does not"),
+    ("Domain services ≥ 0.5 of the engine API (this run: 0.32 on SQLite, 0.23 on PostgreSQL). PostgreSQL: 42 "
+     "statements (50 before) against the engine API's 7, at about 0.5 ms a driver call the lifecycle's ~48 "
+     "driver calls alone are ~24 ms against a budget of 28 ms (twice the engine API's 14.2 ms), before any "
+     "Python. SQLite: 44,600 function calls against the engine API's 21,900, and five transactions against "
+     "four; the budget is 17 ms against 24 ms measured. Next: the approval operator's lock-rule recomputation "
+     "in set-based SQL with the preview recorder reading what the statements changed (审核通过 is 20,000 of "
+     "the 44,600 calls; its rows are recorded through the ORM today, which the previews, the webhooks' "
+     "lock events and the invariants rely on); a command's application and task read as one row"),
+    ("Pages ≥ 0.15 (this run: 0.122 on PostgreSQL, 0.097 on SQLite; side by side 0.134 → 0.144 on "
+     "PostgreSQL). The PostgreSQL page lifecycle sends 112 statements where it sent 136 and its workers use "
+     "129 ms of CPU where they used 188 ms; SQLite's is bound by Python: 196,600 function calls (211,200 "
+     "before), of which SQLAlchemy's own code is about 40 %, spread over every statement and ORM object rather "
+     "than in one place. Next: the rehearsals of the two heavy pages (nearly half of each page's calls) with "
+     "the set-based operator; the list pages' and the inbox's rendering (half of a list page's calls); the "
+     "applications read as Core rows where a page only shows them"),
+    ("JSON API ≥ 0.25: met on PostgreSQL (this run 0.269; side by side 0.233 → 0.280), not on SQLite (0.150; "
+     "0.131–0.136 side by side): on SQLite every call still pays the rate counter's write transaction of its "
+     "own (BEGIN IMMEDIATE, the upsert, a commit) and the call's audit row, two write transactions a call "
+     "that two workers take in turn. Next: measure the API with the Redis store a farm uses; count a writing "
+     "call's hit in its own unit of work"),
 ]
 
 
