@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
-from engine.db import db
+from engine.db import db, end_reading
 
 from .common import driver_url, make_app, reset_schema
 
@@ -190,6 +190,7 @@ def service_lifecycle(app, meter, world, lock_id, record=True):
     step("report", lambda: services.unlock.report(applicant, app_id))
     with app.app_context():
         task_id = open_review_task(app_id)
+        end_reading()   # as a request's teardown ends a transaction that only read (no ROLLBACK)
         db.session.remove()
     step("claim", lambda: services.reviews.claim(reviewer, task_id))
     step("approve", lambda: services.reviews.approve(reviewer, task_id, "同意"))

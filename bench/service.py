@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy import inspect, select
 
-from engine.db import db
+from engine.db import db, end_reading
 from engine.models import HumanTask
 from handlers.applications import Upload
 from handlers.database import key_of
@@ -75,6 +75,7 @@ def lifecycle(services, world, lock_id, timer, counter) -> int:
     step("claim", lambda: services.reviews.claim(reviewer, task_id))
     step("approve", lambda: services.reviews.approve(reviewer, task_id, "同意"))
     status = db.session.scalar(select(UnlockApplication.status).where(UnlockApplication.id == app_id))
+    end_reading()   # as a request's teardown ends a transaction that only read (no ROLLBACK)
     db.session.remove()
     if status != APPROVED:
         raise AssertionError(f"unlock application {app_id} ended as {status!r}, not approved")

@@ -5,11 +5,13 @@ import pytest
 from sqlalchemy import event, text
 
 from engine.db import db, end_reading
+from handlers import lock_rule
 from handlers.models import Organization
 from webui import create_app
 
 from .conftest import is_postgres
 from .web_helpers import FreshClient, login
+from .world import locked_person
 
 postgres_only = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL connection options")
 
@@ -57,6 +59,34 @@ def test_prepared_statements_survive_from_one_page_to_the_next(world, ctx):
         db.session.rollback()
     assert any("unlock_application" in s for s in prepared), prepared
 
+
+
+@postgres_only
+def test_a_page_with_a_preview_keeps_the_prepared_statements(world, services, ctx):
+    """The detail page of a draft rehearses 自动解锁 in a savepoint it rolls back. psycopg forgets,
+    and deallocates on the server, every prepared statement when it sees a ROLLBACK, that of a
+    savepoint too; the statements prepared before the page stay prepared under the same names."""
+    person, _project = locked_person(world, "预演经理")
+    [lock] = lock_rule.open_locks(person.id)
+    app_id = services.unlock.create(world.who("contractor_user"), lock.id).id
+    db.session.remove()
+    db.engine.dispose()   # one connection, as a sync worker has
+    client = FreshClient(ctx, ctx.response_class, use_cookies=True)
+    login(client, "contractor_user")
+
+    def prepared():
+        with ctx.app_context():
+            names = dict(db.session.execute(text("SELECT name, statement FROM pg_prepared_statements")).all())
+            db.session.commit()   # a read: COMMIT keeps them (a ROLLBACK would forget them)
+        return names
+    for _ in range(7):
+        assert client.get("/apply/unlock/").status_code == 200
+    before = prepared()
+    assert any("unlock_application" in s for s in before.values()), before
+    page = client.get(f"/apply/unlock/{app_id}")
+    assert page.status_code == 200 and "审核通过后" in page.get_data(as_text=True)   # the preview was rehearsed
+    after = prepared()
+    assert before.items() <= after.items()
 
 @postgres_only
 def test_connections_plan_prepared_statements_once(app):
