@@ -36,6 +36,7 @@ class Caller:
     client: str | None
     scopes: frozenset
     principal: Principal | None
+    last_used_at: datetime | None = None   # as the token check read it (``record_call``)
 
     def may(self, scope: str) -> bool:
         return self.principal is None and scope in self.scopes
@@ -167,7 +168,7 @@ def _get(token_id: int) -> ApiToken:
 # names: one statement (built once), no ORM object.
 _AUTHENTICATE = (
     select(ApiToken.id, ApiToken.prefix, ApiToken.secret_hash, ApiToken.client, ApiToken.account_id,
-           ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at,
+           ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
            Account.user_id, Account.org_id, Account.status.label("account_status"), Account.role,
            User.name.label("user_name"), Organization.name.label("org_name"), Organization.kind.label("org_kind"),
            generations.carried())
@@ -208,23 +209,35 @@ def _caller(row, digest: str) -> Caller | None:
             return None
         principal = Principal(row.account_id, row.user_id, row.user_name, row.org_id, row.org_name, row.org_kind,
                               row.role)
-    return Caller(row.id, row.prefix, row.client, frozenset(row.scopes or ()), principal)
+    return Caller(row.id, row.prefix, row.client, frozenset(row.scopes or ()), principal, row.last_used_at)
 
 
 def record_call(caller: Caller, method: str, path: str, status: int, remote_addr: str) -> None:
-    """A call's audit row and its token's last use, in the unit of work now open.
+    """A call's audit row and, when the one stored is older than ``LAST_USE_RESOLUTION``, its token's
+    last use, in the unit of work now open.
 
-    PostgreSQL: one statement (the token's update as a data-modifying CTE of the row's insert);
-    SQLite: two. Neither reads the token's row again."""
+    Every call has its row in ``api_call``; ``last_used_at`` tells an administrator whether a token
+    is still in use, to the minute, so a token that calls many times a minute writes it once a
+    minute, not with every call. On PostgreSQL both are one statement (the token's update as a
+    data-modifying CTE of the row's insert). Neither reads the token's row again: its last use came
+    with the token check. The statements are built once; their values are parameters."""
     now = utcnow()
-    used = update(ApiToken).where(ApiToken.id == caller.token_id).values(last_used_at=now)
-    row = insert(ApiCall).values(token_id=caller.token_id, at=now, method=method, path=path[:300], status=status,
-                                 remote_addr=(remote_addr or "")[:64])
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(row.add_cte(used.cte("used")))
-    else:
-        db.session.execute(row)
-        db.session.execute(used, execution_options={"synchronize_session": False})
+    values = {"token_id": caller.token_id, "at": now, "method": method, "path": path[:300], "status": status,
+              "remote_addr": (remote_addr or "")[:64]}
+    stale = caller.last_used_at is None or now - caller.last_used_at >= LAST_USE_RESOLUTION
+    if stale and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(_CALL_AND_USE, values)
+        return
+    db.session.execute(_CALL, values)
+    if stale:
+        db.session.execute(_USE, {"token_id": caller.token_id, "at": now})
+
+
+LAST_USE_RESOLUTION = timedelta(minutes=1)   # how fresh ``api_token.last_used_at`` is kept (record_call)
+_CALL = insert(ApiCall.__table__).values(**{k: bindparam(k) for k in
+                                  ("token_id", "at", "method", "path", "status", "remote_addr")})
+_USE = update(ApiToken.__table__).where(ApiToken.__table__.c.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+_CALL_AND_USE = _CALL.add_cte(_USE.cte("used"))
 
 
 def audit(caller: Caller, method: str, path: str, status: int, remote_addr: str) -> None:

@@ -1,9 +1,10 @@
 """Process endpoints with personal tokens: the applicant's and the reviewer's sides through the same
 services and the same Principal as the pages (issue 11, part 4)."""
 import io
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from engine.db import db
 from handlers.models import NORMAL, ApiCall, ApiToken, Person, UnlockApplication
@@ -86,7 +87,32 @@ def test_a_call_that_writes_commits_once_with_its_audit_row_and_a_refused_one_ke
         ("POST", f"{base}/report", 400)]
     assert db.session.get(UnlockApplication, app["id"]).status == "draft"   # the refused report kept nothing
     token = db.session.scalar(select(ApiToken).where(ApiToken.id == calls[-1].token_id))
-    assert token.last_used_at is not None and token.last_used_at >= calls[-1].at
+    assert token.last_used_at == calls[0].at   # kept to the minute: the first call of the minute wrote it
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute(api):
+    """Every call leaves its row in api_call; the token's last use is written by the first call, then
+    again by the first call after a minute has passed since the stored one."""
+    client, world, tokens = api
+    me = auth(tokens["contractor_user"])
+
+    def last_use():
+        return db.session.scalar(select(ApiToken.last_used_at).where(ApiToken.id == calls()[-1].token_id))
+
+    def calls():
+        db.session.rollback()   # a fresh snapshot (SQLite keeps the read transaction's)
+        return db.session.scalars(select(ApiCall).order_by(ApiCall.id)).all()
+    for _ in range(3):
+        _ok(client.get("/api/v1/applications/unlock/choices", headers=me))
+    first = calls()[0]
+    assert len(calls()) == 3 and last_use() == first.at
+    db.session.execute(update(ApiToken).where(ApiToken.id == first.token_id)
+                       .values(last_used_at=first.at - timedelta(seconds=61)))
+    db.session.commit()
+    _ok(client.get("/api/v1/applications/unlock/choices", headers=me))
+    assert last_use() == calls()[-1].at
+    _ok(client.get("/api/v1/applications/unlock/choices", headers=me))
+    assert len(calls()) == 5 and last_use() == calls()[-2].at
 
 
 def test_a_return_needs_an_opinion_and_the_applicant_may_withdraw(api, services):
