@@ -52,7 +52,9 @@ def begin_write() -> None:
     """Start the session's transaction as a write transaction (SQLite: BEGIN IMMEDIATE).
 
     Never commits: changes made outside a unit of work are a programming error (PendingWork),
-    and a read transaction the request opened is ended with a rollback.
+    and a read transaction the request opened is ended with a rollback. A write transaction already
+    open (begun here, by a request that reads what its command then changes) goes on: what it read
+    is current, and stays loaded.
     """
     session = db.session()   # the scoped session's current Session
     if _holds_changes(session):
@@ -61,11 +63,15 @@ def begin_write() -> None:
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
+        if session.info.get(_WRITING):
+            return
         session.rollback()   # a read transaction: nothing to keep
     session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
+    session.info[_WRITING] = True
 
 
 _DEPTH, _ROLLBACK_ONLY, _WROTE, _REHEARSAL = "uow_depth", "uow_rollback_only", "uow_wrote", "uow_rehearsal"
+_WRITING = "uow_writing"   # SQLite: the session's transaction began as a write transaction (begin_write)
 _COMMANDS_END = "uow_commands_end"
 _ADOPTED = "rehearsal_adopted"   # objects a rehearsal read, held for the caller's session (adopt)
 _KEPT = "uow_call_kept"   # the domain objects a call unit's commands loaded, held until the call ends
@@ -190,7 +196,7 @@ def dry_run():
     instead of waiting), so there the rehearsal is a unit of work of its own, as any write is; when
     the request already reads in a transaction, in a session and connection of its own, so that the
     page's transaction and what it loaded stay as they are (``adopt`` hands a row the rehearsal read
-    to the page).
+    to the page). A request that already writes (``begin_write``) rehearses in its own transaction.
     """
     session = db.session()
     info = session.info
@@ -202,7 +208,7 @@ def dry_run():
     if session.get_bind().dialect.name == "sqlite":
         if _holds_changes(session):
             raise PendingWork("a dry run began while the session held uncommitted changes")
-        if session.in_transaction() and _pooled(session):
+        if session.in_transaction() and not session.info.get(_WRITING) and _pooled(session):
             # the page's read transaction cannot become the write transaction a rehearsal needs
             # without ending it, which expires everything the page loaded: the rehearsal takes a
             # session and connection of its own, and the page's stay as they are
@@ -424,3 +430,4 @@ def _orm_statement(state):
 def _transaction_ended(session, transaction):
     if transaction.parent is None:   # the root transaction committed or rolled back
         session.info.pop(_WROTE, None)
+        session.info.pop(_WRITING, None)

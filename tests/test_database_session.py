@@ -2,15 +2,15 @@
 so that PostgreSQL keeps the statements psycopg prepared, and the prepared statements get one
 generic plan (PG_PLAN_CACHE_MODE) instead of being planned again on every run."""
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 
 from engine.db import db, end_reading
 from handlers import lock_rule
-from handlers.models import Organization
+from handlers.models import Organization, UnlockApplication
 from webui import create_app
 
 from .conftest import is_postgres
-from .web_helpers import FreshClient, login
+from .web_helpers import FreshClient, csrf_token, login
 from .world import locked_person
 
 postgres_only = pytest.mark.skipif(not is_postgres(), reason="PostgreSQL connection options")
@@ -143,3 +143,35 @@ def test_a_failing_commit_at_the_end_of_a_page_does_not_fail_the_page(world, ctx
     monkeypatch.setattr(handlers.database.log, "warning", lambda message, **kw: warnings.append(message))
     assert client.get("/apply/unlock/").status_code == 200
     assert warnings == ["ending a read-only transaction failed"]
+
+
+def test_a_refused_save_shows_its_preview_and_leaves_the_database_free(world, services, ctx):
+    """暂存 reads the application inside the write transaction its command goes on in (webui/writes.py).
+    Refused by the form before any command (text posted where the form takes a file), the page comes
+    back with the 自动解锁 preview, rehearsed in that transaction, nothing is changed, and the request
+    holds no lock when it ends: another connection writes at once."""
+    person, _project = locked_person(world, "暂存经理")
+    [lock] = lock_rule.open_locks(person.id)
+    app = services.unlock.create(world.who("contractor_user"), lock.id)
+    app_id, updated = app.id, app.updated_at
+    db.session.remove()
+    client = FreshClient(ctx, ctx.response_class, use_cookies=True)
+    login(client, "contractor_user")
+    page = client.post(f"/apply/unlock/{app_id}", data={
+        "csrf_token": csrf_token(client, f"/apply/unlock/{app_id}"), "reason": "项目已停工", "explanation": "",
+        "unlock_form": "不是文件"},
+        content_type="multipart/form-data")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 400 and "请选择要上传的文件" in body and "审核通过后将" in body
+    with ctx.app_context():
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as conn, conn.begin():
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")   # a held write lock fails at once
+                try:
+                    conn.execute(update(Organization).where(Organization.id == world.org("contractor").id)
+                                 .values(contact_phone="0871-1234567"))
+                finally:
+                    conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+        saved = db.session.get(UnlockApplication, app_id)
+        assert not saved.reason and saved.updated_at == updated
+        db.session.rollback()

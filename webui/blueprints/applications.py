@@ -33,6 +33,7 @@ from ..filters import mask_id
 from ..form_builder import form_class
 from ..forms_apply import ActionForm, PickForm
 from ..inputs import id_arg, page_arg, text_arg
+from ..writes import reads_then_writes
 from ..xlsx import xlsx_response
 
 bp = Blueprint("apps", __name__)
@@ -233,6 +234,7 @@ def detail(kind, app_id):
 @bp.post("/<kind>/<bigid:app_id>")
 @principal_required()
 @domain_errors
+@reads_then_writes   # the application, read here, is what the save's command changes
 def save(kind, app_id):
     svc = _service(kind)
     app = svc.get_own(g.principal, app_id)

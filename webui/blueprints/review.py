@@ -21,6 +21,7 @@ from ..access import principal_required
 from ..form_builder import form_class
 from ..forms.review import ActionForm, InboxFilterForm
 from ..inputs import count_arg, cursor_arg
+from ..writes import reads_then_writes
 from .review_desk import after_decision, task_extras
 
 bp = Blueprint("review", __name__)
@@ -161,6 +162,7 @@ def release(task_id):
 
 @bp.post("/task/<bigid:task_id>/decide")
 @principal_required(AGENCY, AUTHORITY, PLATFORM)
+@reads_then_writes   # the task and its application, read here, are what the decision's command uses
 def decide(task_id):
     """Submit the task's form: its file says the fields, the outcome and what goes to the log."""
     reviews = services().reviews
