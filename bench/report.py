@@ -177,84 +177,71 @@ def render(r: dict) -> str:
 # starting commit's, measured in the same conditions as this run (BEFORE, and bench/actions_before.json for
 # section 9); the "after" figures are this run's.
 CHANGES = [
-    ("Every request's own statement for the cache generations is gone: a logged-in page's login statement and "
-     "an API call's token check carry the `cache_generation` table as one column "
-     "(`engine.generations.carried`), and the request's check reads nothing of its own (-1 statement on every "
-     "page and every API call; a request without a login still reads the table, and tests prove with two "
-     "gunicorn workers that a deployment or a calendar change is served at every worker's next request)"),
-    ("A notification's recipients are chosen and their in-app messages written by one INSERT … SELECT when no "
-     "e-mail goes out (-1 statement on 上报, 签收 and 审核通过); with SMTP configured the recipients are read "
-     "as before, for the e-mail jobs"),
-    ("Webhook subscriptions are kept per process and read again when the new `webhooks` generation moves "
-     "(subscribe, unsubscribe, a token revoked or rotated bump it in their transaction; a process that does not "
-     "check generations reads them again after 30 s; a token's expiry is checked at each use): -1 statement on "
-     "上报 and 审核通过"),
-    ("JSON API: a writing call's command ends with the engine's rows expired (written with Core) and the "
-     "domain's objects kept as the session wrote them, so the answer takes the application from the session "
-     "instead of reading it again (-1 statement on 添加, 上传, 上报, 签收 and 审核通过; a test compares each "
-     "answer byte for byte with a fresh GET, now also for a 项目主要管理人员变更 whose save replaces the person)"),
-    ("添加: an open application for the same thing is refused by the open key's unique violation instead of a "
-     "look-up first (-1 statement on every 添加; same message, the concurrent case was already handled so)"),
-    ("The approval previews: on PostgreSQL a rehearsal gives the objects its rolled-back savepoint expired their "
-     "loaded values back instead of the page reading them again (-1 statement on the detail page and the page "
-     "after 签收); on SQLite it takes a session and connection of its own for its write transaction instead of "
-     "ending the page's read transaction, which expired everything the page had loaded (the detail page -3, the "
-     "page after 签收 -4 statements); 自动解锁 reads the person's open lock records once under the person's lock "
-     "(-1 on 审核通过, PostgreSQL)"),
-    ("The review task's read carries the version its instance runs on, which the task's form needs (-1 "
-     "statement on the task page, the page after 签收 and 审核通过, on the pages, the JSON API and the domain "
-     "services)"),
-    ("The login is read as plain values, not ORM objects: the request's principal and the page header's counts "
-     "come from that one row, and the ORM User is loaded only by the few pages that change it (password, "
-     "logout, the phone's confirmation): 3 ORM objects fewer on every page (page lifecycle 131 → 91 ORM loads)"),
-    ("The inbox: its counts' statement is built once per shape (view, which filters) with every value a "
-     "parameter (a search's % and _ stay literal characters, tested), and the next task after a decision by a "
-     "statement built once per tuple of views: inbox pages about 1,700–2,100 function calls fewer each, the "
-     "page of 审核通过 28,265 → 26,565"),
-    ("Benchmark: section 9 compares with this round's starting commit (9ea0545, measured on the idle machine "
-     "right before this run); the paired HTTP ratios take 9 rounds instead of 5 (their spread between runs was "
-     "as wide as the gaps)"),
+    ("PostgreSQL keeps its prepared statements through a page's preview: psycopg forgot every statement it had "
+     "prepared, and deallocated them all on the server, whenever it saw a ROLLBACK, that of a savepoint too, so "
+     "each rehearsal (the detail page, the task page) left the worker to parse and plan every statement again, "
+     "the application's eight-way join (~2 ms to plan, ~0.3 ms to run) on each of its next five runs. The "
+     "rehearsal's ROLLBACK TO SAVEPOINT now runs with psycopg's statement bookkeeping paused (public "
+     "`prepare_threshold`), since a rehearsal runs no DDL and PREPARE is not transactional; a test reads "
+     "`pg_prepared_statements` before and after a detail page"),
+    ("Benchmark: the service lifecycle's untimed check of the approved status, and section 9's look-up of the "
+     "task between 上报 and 签收, end their read with COMMIT, as a request's teardown does "
+     "(`engine.db.end_reading`), instead of the ROLLBACK of removing the session, which on PostgreSQL made "
+     "psycopg forget every prepared statement once per lifecycle: no statement ran five times between two "
+     "forgettings, so none was ever prepared and every statement was planned on every run. A page or API "
+     "request never did that; the service figures on PostgreSQL were measuring the bench's own rollback"),
+    ("JSON API: a token's `last_used_at` is kept to the minute (the first call writes it, then the first call "
+     "after a minute): -1 statement on every call on SQLite, the CTE's update skipped on PostgreSQL; every call "
+     "still has its `api_call` row; the audit statements are built once, their values parameters"),
+    ("SQLite: the decision (审核通过 / 退回) and 暂存 pages read the task and the application inside their "
+     "command's write transaction (`webui/writes.py`, the body read first so that an upload never holds the "
+     "lock), so the command's BEGIN IMMEDIATE no longer ends the page's read transaction and expires what it "
+     "read: approve -2 statements and the application's object graph not loaded twice, save+upload -1; a form "
+     "refused before any command renders its page with the preview rehearsed in that same transaction, and a "
+     "test shows the request holds no lock when it ends"),
 ]
 BEFORE = [
-    ("the round's starting commit (9ea0545), whose figures the last published run measured (2026-12-07 "
-     "06:04–06:18 UTC, this machine, idle): domain services / engine API paired 0.318 (0.235–0.376) on SQLite and "
-     "0.207 (0.188–0.219) on PostgreSQL; pages / engine API 0.106 (0.080–0.112) on SQLite and 0.130 (0.123–0.160) "
-     "on PostgreSQL; JSON API / engine API 0.128 (0.119–0.200) on SQLite and 0.226 (0.194–0.313) on PostgreSQL "
-     "(5 paired HTTP rounds)"),
+    ("the round's starting commit (41f0c88), whose figures the last published run measured (2026-12-07 "
+     "09:16–09:29 UTC, this machine, idle): domain services / engine API paired 0.320 (0.305–0.488) on SQLite "
+     "and 0.229 (0.183–0.295) on PostgreSQL; pages / engine API 0.097 (0.071–0.122) on SQLite and 0.122 "
+     "(0.105–0.150) on PostgreSQL; JSON API / engine API 0.150 (0.131–0.204) on SQLite and 0.269 (0.220–0.301) "
+     "on PostgreSQL"),
     ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
-     "commit right before this run"),
+     "commit with this round's bench harness right before this run"),
 ]
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    ("Side by side, to see through the host: the round's starting commit and this one, HTTP paired rounds "
-     "alternating on the idle machine (three runs each, 5 rounds of 30 lifecycles, PostgreSQL): pages 0.134 "
-     "(0.125, 0.142, 0.134) → 0.144 (0.162, 0.144, 0.143); JSON API 0.233 (0.225, 0.280, 0.233) → 0.280 (0.285, "
-     "0.280, 0.257); the gunicorn workers' CPU per lifecycle 273 ms → 219 ms. On SQLite (two runs each) no ratio "
-     "moved beyond the spread (pages 0.103 / 0.096 both, JSON API 0.131–0.136 both). This run's engine API on "
-     "PostgreSQL was faster than the last published run's (70.7 against 56.5 lifecycles/s: a durable commit "
-     "0.20 ms against 0.28 ms), which lifts the denominator of every PostgreSQL ratio: the engine's four "
-     "durable transactions gain from a faster disk, the pages' Python does not"),
-    ("Domain services ≥ 0.5 of the engine API (this run: 0.32 on SQLite, 0.23 on PostgreSQL). PostgreSQL: 42 "
-     "statements (50 before) against the engine API's 7, at about 0.5 ms a driver call the lifecycle's ~48 "
-     "driver calls alone are ~24 ms against a budget of 28 ms (twice the engine API's 14.2 ms), before any "
-     "Python. SQLite: 44,600 function calls against the engine API's 21,900, and five transactions against "
-     "four; the budget is 17 ms against 24 ms measured. Next: the approval operator's lock-rule recomputation "
-     "in set-based SQL with the preview recorder reading what the statements changed (审核通过 is 20,000 of "
-     "the 44,600 calls; its rows are recorded through the ORM today, which the previews, the webhooks' "
-     "lock events and the invariants rely on); a command's application and task read as one row"),
-    ("Pages ≥ 0.15 (this run: 0.122 on PostgreSQL, 0.097 on SQLite; side by side 0.134 → 0.144 on "
-     "PostgreSQL). The PostgreSQL page lifecycle sends 112 statements where it sent 136 and its workers use "
-     "129 ms of CPU where they used 188 ms; SQLite's is bound by Python: 196,600 function calls (211,200 "
-     "before), of which SQLAlchemy's own code is about 40 %, spread over every statement and ORM object rather "
-     "than in one place. Next: the rehearsals of the two heavy pages (nearly half of each page's calls) with "
-     "the set-based operator; the list pages' and the inbox's rendering (half of a list page's calls); the "
-     "applications read as Core rows where a page only shows them"),
-    ("JSON API ≥ 0.25: met on PostgreSQL (this run 0.269; side by side 0.233 → 0.280), not on SQLite (0.150; "
-     "0.131–0.136 side by side): on SQLite every call still pays the rate counter's write transaction of its "
-     "own (BEGIN IMMEDIATE, the upsert, a commit) and the call's audit row, two write transactions a call "
-     "that two workers take in turn. Next: measure the API with the Redis store a farm uses; count a writing "
-     "call's hit in its own unit of work"),
+    ("Side by side, to see through the host: the round's starting commit (41f0c88) and this one, HTTP paired "
+     "rounds alternating on the idle machine (5 rounds of 30 lifecycles each). SQLite, two runs each: pages "
+     "0.092, 0.097 → 0.099, 0.111; JSON API 0.133, 0.142 → 0.152, 0.174; the gunicorn workers' CPU per "
+     "lifecycle 180, 171 → 162, 124 ms. PostgreSQL, three runs each: pages 0.161, 0.129, 0.149 → 0.143, 0.134, "
+     "0.140; JSON API 0.295, 0.277, 0.248 → 0.262, 0.236, 0.296; workers' CPU 215, 183, 188 → 224, 210, 201 ms: "
+     "no change beyond the spread between runs, while in one process (section 9, the same harness on both "
+     "commits) the PostgreSQL page lifecycle takes 186 → 174 ms, the JSON API's 100 → 86 ms and the domain "
+     "services' 56 → 45 ms. This run's engine API on PostgreSQL was again faster than the last run's (90.8 "
+     "against 70.7 lifecycles/s), which lifts the denominator of every PostgreSQL ratio"),
+    ("Domain services ≥ 0.5 of the engine API (this run: 0.33 on SQLite, 0.31 on PostgreSQL, from 0.32 and "
+     "0.23; the PostgreSQL lifecycle runs at 25.6/s where it ran at 15.1/s, part of it the bench's own "
+     "ROLLBACK gone, part the prepared statements that previews no longer drop). PostgreSQL: 42 statements "
+     "against the engine API's 7, each a round trip of ~0.25 ms with its server work, ~11 ms of the lifecycle's "
+     "~40 ms; SQLite: 44,600 function calls against the engine API's 21,900 and five transactions against four, "
+     "a budget of 18 ms against ~27 ms measured. Next, as before: the approval operator's lock-rule "
+     "recomputation in set-based SQL, with the preview recorder reading what the statements changed (审核通过 "
+     "is 20,000 of the 44,600 calls; the previews, the webhooks' lock events and the invariants read the "
+     "changes from the ORM today); a command's task and application read as one row"),
+    ("Pages ≥ 0.15 (this run: 0.116 on SQLite, 0.109 on PostgreSQL). The page lifecycle's cost is spread: on "
+     "SQLite 194,500 function calls over 14 requests, the cheapest request (an inbox page, 4 statements) "
+     "already ~9,800 calls and ~4 ms, so 14 requests at the cheapest cost come to more than half of what the "
+     "goal allows; the two pages with a preview spend about half their calls in the rehearsal. Next: the "
+     "rehearsal with the set-based operator; the list and inbox pages' rendering (a list page renders the "
+     "添加 dialog's first page of choices, which could come with the dialog); applications read as Core rows "
+     "where a page only shows them"),
+    ("JSON API ≥ 0.25: met on PostgreSQL in the last run and at the line in this one (0.253, 0.219–0.314); "
+     "not on SQLite (0.160, from 0.150). Each SQLite call still pays the token check, the rate counter's "
+     "write transaction of its own and the audit row: about 4 ms of a call's 5–10 ms that the domain services "
+     "do not pay. Next: the rate counter's hit counted in the call's own transaction when the call writes; the "
+     "Redis store a farm uses, measured here"),
 ]
 
 
