@@ -236,7 +236,8 @@ def record_call(caller: Caller, method: str, path: str, status: int, remote_addr
 LAST_USE_RESOLUTION = timedelta(minutes=1)   # how fresh ``api_token.last_used_at`` is kept (record_call)
 _CALL = insert(ApiCall.__table__).values(**{k: bindparam(k) for k in
                                   ("token_id", "at", "method", "path", "status", "remote_addr")})
-_USE = update(ApiToken.__table__).where(ApiToken.__table__.c.id == bindparam("token_id")).values(last_used_at=bindparam("at"))
+_USE = (update(ApiToken.__table__).where(ApiToken.__table__.c.id == bindparam("token_id"))
+        .values(last_used_at=bindparam("at")))
 _CALL_AND_USE = _CALL.add_cte(_USE.cte("used"))
 
 

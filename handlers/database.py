@@ -5,10 +5,12 @@ import logging
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-from engine.db import begin_write, db, end_reading
+from engine.db import db, end_reading
 # the JSON API's calls that write run as one unit of work (webui/api/security.py) and answer from the
-# steps it ran (webui/api/processes.py): the web layer reaches them through here, never through engine.db
-from engine.db import call_steps, call_unit, is_rollback_only  # noqa: F401
+# steps it ran (webui/api/processes.py), and a page that reads what its command then changes begins
+# the write transaction first (webui/writes.py): the web layer reaches them through here, never
+# through engine.db
+from engine.db import begin_write, call_steps, call_unit, is_rollback_only  # noqa: F401
 
 
 log = logging.getLogger(__name__)
@@ -56,14 +58,6 @@ def _postgres_session_options(config) -> None:
 
 def create_schema() -> None:
     db.create_all()
-
-
-def write_ahead() -> None:
-    """Read what a command will change inside the command's own write transaction (SQLite: BEGIN
-    IMMEDIATE now, which the command goes on in; PostgreSQL: nothing to do). Otherwise the command
-    begins by ending the read transaction the request read in, which expires what it read, and the
-    command reads it all again."""
-    begin_write()
 
 
 def abandon_transaction() -> None:

@@ -60,7 +60,6 @@ def test_prepared_statements_survive_from_one_page_to_the_next(world, ctx):
     assert any("unlock_application" in s for s in prepared), prepared
 
 
-
 @postgres_only
 def test_a_page_with_a_preview_keeps_the_prepared_statements(world, services, ctx):
     """The detail page of a draft rehearses 自动解锁 in a savepoint it rolls back. psycopg forgets,
@@ -87,6 +86,7 @@ def test_a_page_with_a_preview_keeps_the_prepared_statements(world, services, ct
     assert page.status_code == 200 and "审核通过后" in page.get_data(as_text=True)   # the preview was rehearsed
     after = prepared()
     assert before.items() <= after.items()
+
 
 @postgres_only
 def test_connections_plan_prepared_statements_once(app):

@@ -1,9 +1,16 @@
-"""Views that read what their command then changes: the reads happen in the command's transaction."""
+"""Writing requests and SQLite's one writer: the body is read before the write transaction begins,
+and a view that reads what its command then changes reads inside the command's transaction."""
 from functools import wraps
 
 from flask import request
 
-from handlers.database import write_ahead
+from handlers.database import begin_write
+
+
+def read_body() -> None:
+    """Read (and keep) the request's form fields and files now, before a write transaction begins:
+    a slow upload never holds SQLite's write lock."""
+    request.get_data(parse_form_data=True)
 
 
 def reads_then_writes(view):
@@ -12,13 +19,13 @@ def reads_then_writes(view):
 
     On SQLite a command begins with BEGIN IMMEDIATE, and beginning it ended the read transaction the
     view had read in, which expired what the view read: the command read the task and the application
-    again. Here the view reads inside the write transaction, and the command goes on in it. The body
-    is read first, so that a slow upload never holds SQLite's write lock; a view that ends without a
-    command (a refused form) ends the transaction as any read does. PostgreSQL: nothing changes.
+    again. Here the view reads inside the write transaction (``begin_write``), and the command goes on
+    in it; a view that ends without a command (a refused form) ends the transaction as any read does.
+    PostgreSQL: nothing changes.
     """
     @wraps(view)
     def wrapper(*args, **kwargs):
-        request.get_data(parse_form_data=True)   # form fields and files, parsed and kept
-        write_ahead()
+        read_body()
+        begin_write()
         return view(*args, **kwargs)
     return wrapper

@@ -22,6 +22,7 @@ from engine.errors import ConcurrentModification
 
 from .. import limiter, services
 from ..auth import carried_generations
+from ..writes import read_body
 from .problems import problem
 
 OPEN_ENDPOINTS = {"openapi_json", "docs"}   # the spec and its page need no token
@@ -97,9 +98,7 @@ def one_transaction(view):
     the call in a transaction of its own, by ``audit``."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        # the request's body is read (and cached) before the write transaction begins: a slow
-        # upload never holds SQLite's write lock
-        request.get_data(parse_form_data=True)
+        read_body()   # before the write transaction begins
         try:
             # a StaleDataError at commit is a conflict, as in a command
             with services().engine.command(), call_unit():
