@@ -52,13 +52,18 @@ def test_two_workers_run_2000_jobs_exactly_once_with_one_killed_midway(ctx):
     try:
         deadline = time.monotonic() + 50
         # kill midway, once both workers have run jobs (on a loaded machine one may start late), at a
-        # moment the first one holds a leased batch it has not finished (not between two batches)
+        # moment the first one holds a leased batch it has not finished (not between two batches): it is
+        # stopped while we look, so that it cannot finish the batch between the look and the kill
         while time.monotonic() < deadline:
             done, _distinct, working = _effects()
-            held = _leased_by(workers[0].pid)
             db.session.rollback()
-            if done >= JOBS // 4 and working == 2 and held:
-                break
+            if done >= JOBS // 4 and working == 2:
+                workers[0].send_signal(signal.SIGSTOP)
+                held = _leased_by(workers[0].pid)
+                db.session.rollback()
+                if held:
+                    break
+                workers[0].send_signal(signal.SIGCONT)
             time.sleep(0.01)
         workers[0].send_signal(signal.SIGKILL)   # dies holding a leased batch, maybe mid-transaction
         workers[0].wait(10)
