@@ -5,6 +5,7 @@ construction, a chief supervisor on 3; projects sharing a contract registration
 number count once. Reaching the limit locks the person.
 """
 from sqlalchemy import bindparam, func, literal, select
+from sqlalchemy.orm import lazyload
 
 from engine.db import db, in_dry_run, read_values as _values
 from engine.models import utcnow
@@ -68,6 +69,10 @@ _OPEN_LOCKS = select(LockRecord).where(LockRecord.person_id == _PERSON, LockReco
 _ACTIVE_ASSIGNMENTS = select(Assignment).where(
     Assignment.person_id == _PERSON, Assignment.role == _ROLE, Assignment.project_id == bindparam("project_id"),
     Assignment.ended_at.is_(None))
+# the person's active assignments, with their projects (the person is loaded already): what an
+# effect that ends some of them and then applies the rule reads once (``holdings``)
+_HOLDINGS = select(Assignment).where(Assignment.person_id == _PERSON, Assignment.ended_at.is_(None)) \
+    .options(lazyload(Assignment.person)).order_by(Assignment.id).execution_options(populate_existing=True)
 _HOLDS = select(_A.c.id).where(
     _A.c.person_id == _PERSON, _A.c.role == _ROLE, _A.c.project_id == bindparam("project_id"),
     _A.c.ended_at.is_(None)).limit(1)
@@ -118,26 +123,54 @@ def open_locks(person_id: int) -> list[LockRecord]:
     return list(db.session.scalars(_OPEN_LOCKS, {"person_id": person_id}))
 
 
+def holdings(person_id: int) -> list[Assignment]:
+    """The person's active assignments with their projects, read under the person's lock
+    (``serialize`` first): an effect that ends some of them (``end_assignment(..., among=)``) and
+    then applies the rule (``apply_lock_rule(..., assignments=)``) reads them once, and the rule
+    counts them in Python instead of asking the database again after a flush."""
+    return list(db.session.scalars(_HOLDINGS, {"person_id": person_id}))
+
+
+def _counts_of(assignments: list[Assignment]) -> dict[str, int]:
+    """project_counts over assignments already read: the same rule as ``_PROJECT_COUNTS``
+    (active, on a project under construction, one contract counting once)."""
+    keys: dict[str, set] = {}
+    for a in assignments:
+        if a.ended_at is None and a.role in LIMITS and a.project.status == UNDER_CONSTRUCTION:
+            key = a.project.contract_no if a.project.contract_no is not None else f"project:{a.project_id}"
+            keys.setdefault(a.role, set()).add(key)
+    return {role: len(found) for role, found in keys.items()}
+
+
+def _newest_of(assignments: list[Assignment], role: str) -> int | None:
+    """_newest_project over assignments already read."""
+    active = [a for a in assignments if a.ended_at is None and a.role == role and a.project.status == UNDER_CONSTRUCTION]
+    return max(active, key=lambda a: (a.started_at, a.id)).project_id if active else None
+
+
 def apply_lock_rule(person: Person, project_hint: int | None = None,
-                    locks: list[LockRecord] | None = None) -> list[LockRecord]:
+                    locks: list[LockRecord] | None = None,
+                    assignments: list[Assignment] | None = None) -> list[LockRecord]:
     """Bring the person's lock records and status in line with their assignments.
 
     Adds a lock record (attributed to ``project_hint`` or the newest assignment) for
     each role at its limit without one, closes the records of roles now below it.
     ``locks``: the person's open lock records as the caller read them under the person's lock
-    (``open_locks``), not read again. Returns the lock records it added.
+    (``open_locks``), not read again; ``assignments``: the person's active assignments as the caller
+    read them under that lock (``holdings``) and changed them since, counted here instead of read.
+    Returns the lock records it added.
     """
     serialize_people([person.id])
     added = []
     locks = open_locks(person.id) if locks is None else [lock for lock in locks if lock.closed_at is None]
     now = utcnow()
-    counts = project_counts(person.id)
+    counts = project_counts(person.id) if assignments is None else _counts_of(assignments)
     for role, limit in LIMITS.items():
         role_locks = [lock for lock in locks if lock.role == role]
         count = counts.get(role, 0)
         if count >= limit and not role_locks:
-            project_id = project_hint if project_hint and _holds(person.id, role, project_hint) \
-                else _newest_project(person.id, role)
+            project_id = project_hint if project_hint and _holds(person.id, role, project_hint, assignments) \
+                else _newest_project(person.id, role, assignments)
             lock = LockRecord(person_id=person.id, role=role, project_id=project_id, locked_at=now,
                               reason=f"{ROLES[role]}在建工程数已达上限（{limit} 个）")
             db.session.add(lock)
@@ -166,11 +199,16 @@ def assign(person: Person, project: Project, role: str, **columns) -> Assignment
     return assignment
 
 
-def end_assignment(person_id: int, role: str, project_id: int, reason: str) -> int:
-    """End the person's active assignment in this role on this project; returns how many ended."""
+def end_assignment(person_id: int, role: str, project_id: int, reason: str,
+                   among: list[Assignment] | None = None) -> int:
+    """End the person's active assignment in this role on this project; returns how many ended.
+    ``among``: the person's active assignments as read under their lock (``holdings``)."""
     serialize(project_ids=[project_id], person_ids=[person_id])
-    rows = db.session.scalars(_ACTIVE_ASSIGNMENTS,
-                              {"person_id": person_id, "role": role, "project_id": project_id}).all()
+    if among is None:
+        rows = db.session.scalars(_ACTIVE_ASSIGNMENTS,
+                                  {"person_id": person_id, "role": role, "project_id": project_id}).all()
+    else:
+        rows = [a for a in among if a.ended_at is None and a.role == role and a.project_id == project_id]
     for row in rows:
         row.ended_at, row.end_reason = utcnow(), reason
     return len(rows)
@@ -224,11 +262,15 @@ def missing_certificate(person: Person, requirement) -> str | None:
     return None
 
 
-def _holds(person_id, role, project_id) -> bool:
+def _holds(person_id, role, project_id, assignments=None) -> bool:
+    if assignments is not None:
+        return any(a.ended_at is None and a.role == role and a.project_id == project_id for a in assignments)
     return _values(_HOLDS, {"person_id": person_id, "role": role, "project_id": project_id}).scalar() is not None
 
 
-def _newest_project(person_id, role) -> int:
+def _newest_project(person_id, role, assignments=None) -> int:
+    if assignments is not None:
+        return _newest_of(assignments, role)
     return _values(_NEWEST_PROJECT, {"person_id": person_id, "role": role}).scalar()
 
 

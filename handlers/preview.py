@@ -127,8 +127,14 @@ def record_changes():
         changes.append(change)
 
 
+# within one flush, the order in which an effect on people is told: the lock first, then the
+# assignment it was about, then the rest (the person's status, other rows) by kind
+_TOLD_FIRST = {"LockRecord": 0, "Assignment": 1}
+
+
 def _flush_order(obj):
-    return type(obj).__name__, inspect(obj).identity or (), getattr(obj, "person_id", 0) or 0
+    kind = type(obj).__name__
+    return _TOLD_FIRST.get(kind, 2), kind, inspect(obj).identity or (), getattr(obj, "person_id", 0) or 0
 
 
 def _note(seen, obj, kind):

@@ -125,11 +125,13 @@ def apply_manager_change(call: ServiceCall) -> dict:
     if problem:
         return _recheck_failed(RECHECK_PREFIX + problem)
     old, new = app.old_person, app.new_person
-    lock_rule.end_assignment(old.id, app.role, app.project_id, "项目主要管理人员变更")
-    for lock in lock_rule.open_locks(old.id):
+    # the outgoing person's open locks and active assignments, read once under their lock
+    locks, held = lock_rule.open_locks(old.id), lock_rule.holdings(old.id)
+    lock_rule.end_assignment(old.id, app.role, app.project_id, "项目主要管理人员变更", among=held)
+    for lock in locks:
         if lock.project_id == app.project_id and lock.role == app.role:
             lock_rule.close_lock(lock, "项目主要管理人员变更，离开该工程")
-    lock_rule.apply_lock_rule(old)
+    lock_rule.apply_lock_rule(old, locks=locks, assignments=held)
     lock_rule.assign(new, app.project, app.role)
     return _approved(app, f"{old.name} → {new.name}（{new.name}当前状态：{new.status_label}）")
 

@@ -75,16 +75,17 @@ def apply_unlock(call: ServiceCall) -> dict:
     released = [project.id] if not project.contract_no else db.session.scalars(
         select(Project.id).where(Project.contract_no == project.contract_no)).all()
     lock_rule.serialize(project_ids=released, person_ids=[app.person_id])
-    # the person's open locks, read once under their lock: this lock (when still open) among them,
-    # and what the recomputation below starts from
+    # the person's open locks and active assignments, read once under their lock: this lock (when
+    # still open) among them, and what the recomputation below starts from and counts
     locks = lock_rule.open_locks(app.person_id)
     lock = app.lock_record
     if lock.closed_at is not None:
         return _recheck_failed("该锁定记录已解除，无需再解锁")
+    held = lock_rule.holdings(app.person_id)
     lock_rule.close_lock(lock, "解锁申请审核通过，自动解锁")
     for project_id in released:
-        lock_rule.end_assignment(lock.person_id, lock.role, project_id, "解锁申请审核通过")
-    lock_rule.apply_lock_rule(app.person, locks=locks)
+        lock_rule.end_assignment(lock.person_id, lock.role, project_id, "解锁申请审核通过", among=held)
+    lock_rule.apply_lock_rule(app.person, locks=locks, assignments=held)
     return _approved(app, f"{app.person.name}已解锁，当前状态：{app.person.status_label}")
 
 
