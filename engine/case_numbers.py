@@ -10,7 +10,7 @@ import re
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .db import db
+from .db import db, write_values
 from .models import CaseCounter, ProcessInstance
 from .text import natural_key
 
@@ -19,16 +19,17 @@ PATTERN = re.compile(r"^[A-Z]{1,10}-\d{4}-\d{6,}$")
 
 def next_case_no(prefix: str, year: int) -> str:
     """The next number of ``prefix`` in ``year``; call inside the unit of work that starts the case."""
-    session = db.session
+    # the counter depends on nothing else the session holds: the caller's pending changes are not
+    # flushed for it (write_values), they go with the command's next flush
     key = {"b_prefix": prefix, "b_year": year}
-    last = session.execute(_STEP, key).scalar()
+    last = write_values(_STEP, key).scalar()
     if last is None:
         try:
-            with session.begin_nested():   # a concurrent first start of the year may insert it too
-                session.execute(_FIRST, key)
+            with db.session.begin_nested():   # a concurrent first start of the year may insert it too
+                write_values(_FIRST, key)
         except IntegrityError:
             pass
-        last = session.execute(_STEP, key).scalar()
+        last = write_values(_STEP, key).scalar()
     return f"{prefix}-{year}-{last:06d}"
 
 

@@ -387,6 +387,16 @@ def read_values(stmt, params=None):
     return session.connection().execute(stmt, params)
 
 
+def write_values(stmt, params=None):
+    """Run a Core write that depends on nothing the session holds (a counter, a row of its own)
+    without flushing the session's pending changes first, as ``Session.execute`` would: they go with
+    the unit's next flush, in one pass with the rest. The unit is marked as having written."""
+    session = db.session()
+    result = session.connection().execute(stmt, params)
+    session.info[_WROTE] = True
+    return result
+
+
 def in_unit_of_work() -> bool:
     """Whether a unit of work is open (its work is committed, or rolled back, when the outermost ends)."""
     return db.session.info.get(_DEPTH, 0) > 0

@@ -256,8 +256,7 @@ class CertificateService:
             for older in db.session.scalars(select(IssuedCertificate).where(
                     IssuedCertificate.instance_id == instance.id, IssuedCertificate.status == CERT_VALID)):
                 self._revoke(older, f"已由新证明 {cert.serial} 取代", issuer[1], now)
-        db.session.add(cert)
-        db.session.flush()
+        db.session.add(cert)   # written with the command's next flush (its serial is set already)
         return cert
 
     @staticmethod

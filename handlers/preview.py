@@ -17,7 +17,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import adopt, db, dry_run
+from engine.db import adopt, db, dry_run, in_dry_run
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -111,7 +111,13 @@ def record_changes():
     changes: list[Change] = []
     try:
         yield changes
-        session.flush()
+        if in_dry_run() and not (session.new or session.deleted):
+            # a rehearsal that only changed rows it had loaded: what a flush would write is read from
+            # the session as it stands and not sent, since the savepoint's rollback undoes the
+            # changes in memory as well (rows it adds are flushed: their defaults are part of the effect)
+            before_flush(session, None, None)
+        else:
+            session.flush()
     finally:
         event.remove(session, "before_flush", before_flush)
     for change in seen.values():

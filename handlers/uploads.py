@@ -114,7 +114,9 @@ class DatabaseStore:
             stmt = stmt.on_conflict_do_update(index_elements=["sha256"], set_={"stored_at": stmt.excluded.stored_at})
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=["sha256"])
-        db.session.execute(stmt)
+        # the blob refers to nothing the session holds: what the command changed so far is flushed
+        # with its next read or at its end, in one flush with the attachment row, not here
+        db.session.execute(stmt.execution_options(autoflush=False))
 
     def open(self, digest: str) -> Blob | None:
         engine = db.engine

@@ -101,17 +101,20 @@ PROJECT_DIRS = ("/engine/", "/handlers/", "/webui/")
 # Lowered, with reason: the detail page, the page after claim and approve -1 on both databases:
 # 自动解锁 reads the person's active assignments once under the person's lock, ends the released one
 # among them and counts them for the lock rule in Python (handlers/lock_rule.holdings), instead of
-# reading the assignment to end and then counting in SQL after a flush.
+# reading the assignment to end and then counting in SQL after a flush. The page after claim -4 more:
+# a rehearsal that only changed rows it had loaded records them from the session without sending
+# them (its savepoint's rollback undoes them in memory, handlers/preview.record_changes), so the
+# reviewer's preview writes nothing; the applicant's still does (its counted projects are read after).
 EXPECTED = {
     "sqlite": {
         "list page": 6, "create": 12, "detail page": 19, "save+upload": 12, "list page after save": 6,
         "report": 16, "list page after report": 6, "inbox": 4, "inbox search": 4, "task page": 9,
-        "claim": 9, "task page after claim": 21, "approve": 23, "task page after approve": 4,
+        "claim": 9, "task page after claim": 17, "approve": 23, "task page after approve": 4,
     },
     "postgresql": {
         "list page": 5, "create": 7, "detail page": 18, "save+upload": 8, "list page after save": 5,
         "report": 9, "list page after report": 5, "inbox": 3, "inbox search": 3, "task page": 8,
-        "claim": 4, "task page after claim": 20, "approve": 19, "task page after approve": 3,
+        "claim": 4, "task page after claim": 16, "approve": 19, "task page after approve": 3,
     },
 }
 
