@@ -107,11 +107,30 @@ def counted_projects(person_id: int, role: str) -> list[tuple[str | None, list[s
     """The projects that count toward the person's limit in this role, grouped as the rule counts
     them: (合同登记编号 or None, the project names sharing it). len() is the count."""
     groups: dict[str, tuple[str | None, list[str]]] = {}
-    for a in current_projects([person_id])[person_id]:
+    for a in _unsent(person_id, role) if _rehearsing_unsent() else current_projects([person_id])[person_id]:
         if a.role == role:
             key = a.project.contract_no or f"project:{a.project_id}"
             groups.setdefault(key, (a.project.contract_no, []))[1].append(a.project.name)
     return list(groups.values())
+
+
+def _rehearsing_unsent() -> bool:
+    """A rehearsal whose changes to loaded rows are kept in the session, not written (a preview
+    records them without a flush, handlers/preview.record_changes): none added or deleted."""
+    session = db.session()
+    return in_dry_run() and not (session.new or session.deleted)
+
+
+def _unsent(person_id: int, role: str) -> list[Assignment]:
+    """current_projects for one person and role in such a rehearsal: the assignments active as
+    stored, read without flushing, each then taken as the session holds it (ended, or its project no
+    longer under construction, by the rehearsed effect)."""
+    with db.session.no_autoflush:
+        rows = db.session.scalars(
+            select(Assignment).join(Project, Project.id == Assignment.project_id)
+            .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None))
+            .order_by(Project.name)).all()
+    return [a for a in rows if a.ended_at is None and a.project.status == UNDER_CONSTRUCTION]
 
 
 def project_counts(person_id: int) -> dict[str, int]:

@@ -73,6 +73,40 @@ def test_a_chief_supervisors_projects_sharing_a_contract_count_once(world, servi
         (project.contract_no, [project.name]), ("HT-9", ["一期", "二期"])]
 
 
+def test_an_unlock_preview_counts_the_projects_left_and_writes_nothing_to_say_so(world, services):
+    """A chief supervisor locked at 3 projects, two of them one contract: unlocking the lock releases
+    that contract's projects, and the preview counts what is left (1 of 3), as the approval then
+    leaves it. The rehearsal changes only rows it loaded, so it sends no UPDATE to say so."""
+    from sqlalchemy import event
+
+    from handlers.models import CHIEF_SUPERVISOR, SUPERVISION_ENGINEER
+    old = world.add_person("赵总监", "firm", SUPERVISION_ENGINEER)
+    for name, contract_no in (("丁工程", None), ("戊工程", None), ("一期", "HT-7"), ("二期", "HT-7")):
+        world.assign(old, world.add_project(name, contract_no=contract_no), CHIEF_SUPERVISOR)
+    db.session.commit()
+    applicant = world.who("firm_user")
+    [lock] = lock_rule.open_locks(old.id)   # taken at the third contract: 一期's
+    assert lock.project.contract_no == "HT-7"
+    app = services.unlock.create(applicant, lock.id)
+    services.unlock.save(applicant, app.id, {"reason": "停工"}, [Upload(UNLOCK_FORM, "表.pdf", PDF_BYTES)])
+    statements = []
+
+    def sent(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper())
+    event.listen(db.engine, "before_cursor_execute", sent)
+    try:
+        preview = applicant_preview(services.engine, app, applicant)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", sent)
+    assert preview.applied and "UPDATE" not in statements
+    [counted] = preview.counted
+    assert (counted.count, counted.locked) == (2, False)
+    assert sorted(counted.groups, key=lambda g: g[1]) == [(None, ["丁工程"]), (None, ["戊工程"])]
+    assert _approve_recorded(world, services, services.unlock, applicant, app) == preview.sentences
+    db.session.expire_all()
+    assert lock_rule.counted_projects(old.id, CHIEF_SUPERVISOR) == counted.groups
+
+
 def test_completion_preview_agrees_with_the_approval(world, services):
     pm, project = locked_person(world, "张三")
     owner = world.who("owner_user")
