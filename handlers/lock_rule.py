@@ -4,8 +4,8 @@ A project manager or safety officer may hold that role on 1 project under
 construction, a chief supervisor on 3; projects sharing a contract registration
 number count once. Reaching the limit locks the person.
 """
-from sqlalchemy import bindparam, func, literal, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy import bindparam, event, func, literal, select
+from sqlalchemy.orm import Session, lazyload
 
 from engine.db import db, in_dry_run, read_values as _values
 from engine.models import utcnow
@@ -323,25 +323,74 @@ def serialize(project_ids=(), person_ids=()) -> None:
     people = sorted({int(i) for i in person_ids if i is not None} - held[Person])
     if not projects and not people:
         return
-    # A rehearsal (a page's preview of an approval, engine.db.dry_run) takes the locks too: its
-    # statements write the same rows as the effect (rolled back after), so without the global order
-    # a preview holding a lock record's row and an approval holding its person's deadlock. It reads
-    # what it finds once its locks are granted, without reloading: it changes nothing, and the
-    # savepoint's rollback releases the locks.
-    rehearsal = in_dry_run()
-    if not rehearsal:
-        session.flush()   # expiring below must not drop unflushed changes
-    for model, ids in ((Project, projects), (Person, people)):
-        if ids:
-            stmt = select(model.id if rehearsal else model).where(model.id.in_(ids)).order_by(model.id) \
-                .with_for_update(key_share=True, of=model)
-            session.execute(stmt if rehearsal else stmt.execution_options(populate_existing=True)).all()
-            held[model].update(ids)
-    if rehearsal:
+    # A rehearsal (a page's preview of an approval, engine.db.dry_run) takes the locks too before it
+    # writes: its statements write the same rows as the effect (rolled back after), so without the
+    # global order a preview holding a lock record's row and an approval holding its person's
+    # deadlock. Most rehearsals write nothing (handlers/preview.record_changes keeps their changes
+    # in the session): their locks wait for a first write that may never come (_lock_before_writing).
+    # A rehearsal reads what it finds without reloading: it changes nothing, and the savepoint's
+    # rollback releases the locks.
+    if in_dry_run():
+        waiting = _waiting_rows(session)
+        if waiting is not None:
+            waiting[Project].update(projects)
+            waiting[Person].update(people)
+        else:
+            _lock_rows(session, held, projects, people, reload=False)
         return
+    session.flush()   # expiring below must not drop unflushed changes
+    _lock_rows(session, held, projects, people, reload=True)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, (Assignment, LockRecord)):
             session.expire(obj)
+
+
+def _lock_rows(session, held, projects, people, reload: bool) -> None:
+    """``SELECT … FOR NO KEY UPDATE`` of the projects, then the people, each in ascending id order;
+    ``reload``: the locked rows' objects take what the rows hold now."""
+    for model, ids in ((Project, sorted(projects)), (Person, sorted(people))):
+        if ids:
+            stmt = select(model if reload else model.id).where(model.id.in_(ids)).order_by(model.id) \
+                .with_for_update(key_share=True, of=model)
+            session.execute(stmt.execution_options(populate_existing=True) if reload else stmt).all()
+            held[model].update(ids)
+
+
+_WAITING_ROWS = "rehearsal_rows_to_lock"
+
+
+def _waiting_rows(session) -> dict | None:
+    """The rows a rehearsal asked to lock and has not locked yet, since it has written nothing; None
+    once it has written (it then locks what it asks for at once)."""
+    txn = session.get_nested_transaction() or session.get_transaction()
+    cached = session.info.get(_WAITING_ROWS)
+    if cached is None or cached[0] is not txn:
+        cached = session.info[_WAITING_ROWS] = (txn, {Project: set(), Person: set()})
+    return cached[1]
+
+
+def _lock_before_writing(session) -> None:
+    """A rehearsal about to write: the locks it asked for are taken first, in the global order."""
+    if not in_dry_run() or session.get_bind().dialect.name == "sqlite":
+        return
+    txn = session.get_nested_transaction() or session.get_transaction()
+    cached = session.info.get(_WAITING_ROWS)
+    session.info[_WAITING_ROWS] = (txn, None)   # from now on it locks what it asks for at once
+    if cached is None or cached[0] is not txn or cached[1] is None:
+        return
+    held = _held_rows(session)
+    _lock_rows(session, held, cached[1][Project] - held[Project], cached[1][Person] - held[Person], reload=False)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session, _context, _instances):
+    _lock_before_writing(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        _lock_before_writing(state.session)
 
 
 def serialize_people(person_ids) -> None:

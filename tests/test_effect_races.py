@@ -330,3 +330,40 @@ def test_a_preview_on_a_page_and_the_approval_it_previews_do_not_deadlock(ctx, w
     app = _fresh(UnlockApplication, app.id)
     assert app.status == APPROVED and db.session.get(ProcessInstance, app.instance_id).incident_message is None
     assert check_invariants() == []
+
+
+def test_a_preview_that_writes_nothing_holds_up_no_approval(ctx, world, services, monkeypatch):
+    """The task page's rehearsal of 自动解锁 changes only rows it loaded and writes none of them
+    (handlers/preview.record_changes), so it takes none of the effect's row locks, which wait for a
+    first write: the holder's approval goes through while another reviewer's page is still
+    rehearsing it, and the page then says what it saw."""
+    from engine.db import in_dry_run
+    person, _ = locked_person(world, "旁观经理")
+    app = reported_unlock(world, services, person)
+    holder, task_id = _claimed(world, services, services.unlock, app, "agency_reviewer")
+    onlooker = world.who("auth_reviewer")
+    db.session.commit()
+    rehearsing, approved = threading.Event(), threading.Event()
+    real_end = lock_rule.end_assignment
+
+    def end_assignment(*args, **kwargs):
+        ended = real_end(*args, **kwargs)                # the lock record is closed in the session by now
+        if in_dry_run():
+            rehearsing.set()
+            approved.wait(10)                            # the rehearsal waits for the approval
+        return ended
+    monkeypatch.setattr(lock_rule, "end_assignment", end_assignment)
+
+    def work(i):
+        if i == 0:
+            preview = services.reviews.approval_preview(onlooker, task_id)
+            return preview.applied, approved.is_set()
+        assert rehearsing.wait(10)
+        status = services.reviews.approve(holder, task_id, "同意").status
+        approved.set()
+        return status
+    results = run_at_once(ctx, 2, work)
+    assert results == [("ok", (True, True)), ("ok", APPROVED)], results
+    app = _fresh(UnlockApplication, app.id)
+    assert app.status == APPROVED and db.session.get(ProcessInstance, app.instance_id).incident_message is None
+    assert check_invariants() == []
