@@ -350,9 +350,10 @@ def _restore_columns(session, loaded) -> None:
             state._commit(state.dict, back)
 
 
-def in_dry_run() -> bool:
-    """Whether the work now running is a rehearsal (``dry_run``) that will be rolled back."""
-    return db.session.info.get(_REHEARSAL, False)
+def in_dry_run(session=None) -> bool:
+    """Whether the work now running is a rehearsal (``dry_run``) that will be rolled back
+    (``session``: the session at hand, in a session event; default the request's)."""
+    return (session if session is not None else db.session).info.get(_REHEARSAL, False)
 
 
 def end_reading() -> None:

@@ -371,7 +371,7 @@ def _waiting_rows(session) -> dict | None:
 
 def _lock_before_writing(session) -> None:
     """A rehearsal about to write: the locks it asked for are taken first, in the global order."""
-    if not in_dry_run() or session.get_bind().dialect.name == "sqlite":
+    if not in_dry_run(session) or session.get_bind().dialect.name == "sqlite":
         return
     txn = session.get_nested_transaction() or session.get_transaction()
     cached = session.info.get(_WAITING_ROWS)
