@@ -3,7 +3,7 @@ import functools
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
@@ -186,7 +186,8 @@ def call_steps(instance_id: int) -> list[tuple[bool, object]]:
 
 @contextmanager
 def dry_run():
-    """Rehearse work that must leave no trace: it runs in a savepoint that is always rolled back.
+    """Rehearse work that must leave no trace: it runs in a savepoint that is always rolled back
+    (``rehearse`` first tries without one, and comes here for a rehearsal that must write).
 
     Inside an open unit of work it joins it. Outside one, on PostgreSQL, the rehearsal runs in the
     request's own (read) transaction and nothing is committed: a commit would end the snapshot and
@@ -275,8 +276,8 @@ def _rolled_back_savepoint(session):
     savepoint = session.begin_nested()   # flushes first: what is loaded now is what the rows hold
     loaded = _loaded_columns(session)
     driver = session.connection().connection.driver_connection
-    rehearsing = session.info.get(_REHEARSAL, False)
-    session.info[_REHEARSAL] = True
+    rehearsing = session.info.get(_REHEARSAL)
+    session.info[_REHEARSAL] = object()   # this rehearsal (``current_rehearsal``)
     try:
         yield
     finally:
@@ -351,9 +352,91 @@ def _restore_columns(session, loaded) -> None:
 
 
 def in_dry_run(session=None) -> bool:
-    """Whether the work now running is a rehearsal (``dry_run``) that will be rolled back
+    """Whether the work now running is a rehearsal (``rehearse``, ``dry_run``) that leaves no trace
     (``session``: the session at hand, in a session event; default the request's)."""
-    return (session if session is not None else db.session).info.get(_REHEARSAL, False)
+    return current_rehearsal(session) is not None
+
+
+def current_rehearsal(session=None):
+    """A token of the rehearsal now running (one per rehearsal), or None."""
+    return (session if session is not None else db.session).info.get(_REHEARSAL)
+
+
+# -- rehearsals that write nothing ------------------------------------------------------------------
+class NeedsWrite(Exception):
+    """A rehearsal run without a savepoint reached its first write (``rehearse`` runs it again in one)."""
+
+
+_READ_ONLY = "rehearsal_read_only"
+
+
+def rehearse(work):
+    """Run ``work()`` as a rehearsal that leaves no trace, and return what it returns.
+
+    First as it stands, in the request's session and transaction, with no savepoint: most
+    rehearsals only change objects they loaded (a preview records the changes from the session,
+    handlers/preview.record_changes), and those changes are given back in memory after it, so it
+    sends nothing but its reads and, on SQLite, takes no write lock. A rehearsal that reaches a write
+    (a flush, a writing statement) is stopped before it (NeedsWrite), its changes given back the same
+    way, and it runs again in a savepoint that is rolled back (``dry_run``). A session that holds
+    uncommitted changes rehearses in the savepoint at once (it flushes them first)."""
+    session = db.session()
+    if _holds_changes(session):
+        with dry_run():
+            return work()
+    loaded = _loaded_columns(session)
+    connection = session.connection()
+    info, rehearsing = session.info, session.info.get(_REHEARSAL)
+    info[_REHEARSAL], info[_READ_ONLY] = object(), True
+    connection.info[_READ_ONLY] = True
+    try:
+        return work()
+    except NeedsWrite:
+        pass
+    finally:
+        info[_REHEARSAL] = rehearsing
+        info.pop(_READ_ONLY, None)
+        connection.info.pop(_READ_ONLY, None)
+        _give_back(session, loaded)
+    with dry_run():
+        return work()
+
+
+def _give_back(session, loaded) -> None:
+    """Undo in memory what a rehearsal without a savepoint changed: rows it added are dropped, rows it
+    deleted kept, and the objects it changed get the values they had loaded back (``_restore_columns``)."""
+    for obj in list(session.new):
+        session.expunge(obj)
+    for obj in list(session.deleted):
+        session._update_impl(inspect(obj), revert_deletion=True)   # as a savepoint's rollback does
+    for obj in list(session.dirty):
+        if inspect(obj).modified:
+            session.expire(obj)
+    _restore_columns(session, loaded)
+
+
+def _read_only(session) -> bool:
+    return session.info.get(_READ_ONLY, False)
+
+
+@event.listens_for(Session, "before_flush")
+def _no_flush_in_read_only_rehearsal(session, _context, _instances):
+    if _read_only(session) and (session.new or session.deleted
+                                or any(session.is_modified(o) for o in session.dirty)):
+        raise NeedsWrite()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _no_write_in_read_only_rehearsal(conn, _cursor, statement, _parameters, _context, _executemany):
+    # every other way to write (a Core statement on the session's connection): anything but a plain
+    # read stops the rehearsal before it is sent
+    if conn.info.get(_READ_ONLY) and not _plain_read(statement):
+        raise NeedsWrite()
+
+
+def _plain_read(statement: str) -> bool:
+    head = statement.lstrip()[:6].upper()
+    return head == "SELECT" and " FOR " not in statement[-60:].upper()
 
 
 def end_reading() -> None:
@@ -434,6 +517,8 @@ def _flushed(session, _context):
 @event.listens_for(Session, "do_orm_execute")
 def _orm_statement(state):
     if state.is_insert or state.is_update or state.is_delete:
+        if _read_only(state.session):
+            raise NeedsWrite()
         state.session.info[_WROTE] = True
 
 

@@ -10,7 +10,7 @@ rule counts them. So the applicant sees what approval really does, not a second 
 from dataclasses import dataclass, field
 
 from engine import store
-from engine.db import adopt, db, dry_run
+from engine.db import adopt, db, rehearse
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -58,17 +58,22 @@ def applicant_preview(engine, app, principal) -> ApplicantPreview | None:
     entry = catalog.by_key(engine_key(app))
     if entry is None or not entry.operators or app.instance_id is None:
         return None
-    with dry_run():
+
+    def rehearsal():
         # the session's instance: the page's diagram then takes it from the session, not read again
         row = db.session.get(ProcessInstance, app.instance_id)
         if row is None:
-            return None
+            return None, None, None, None
         instance = store.record_of(row)
         with record_changes() as changes:
             results = [engine.registry.operators[name](ServiceCall(instance, name, principal.actor, {}))
                        for name in entry.operators]
         sentences = describe(changes)
         counted = [_counted(person, role) for person, role in (entry.counted_people or _none)(app)]
+        return row, results, sentences, counted
+    row, results, sentences, counted = rehearse(rehearsal)
+    if row is None:
+        return None
     adopt(row)   # unchanged by the rehearsal: the page's diagram takes it without reading it again
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:

@@ -7,7 +7,7 @@ number count once. Reaching the limit locks the person.
 from sqlalchemy import bindparam, event, func, literal, select
 from sqlalchemy.orm import Session, lazyload
 
-from engine.db import db, in_dry_run, read_values as _values
+from engine.db import current_rehearsal, db, in_dry_run, read_values as _values
 from engine.models import utcnow
 
 from .models import (
@@ -163,7 +163,8 @@ def _counts_of(assignments: list[Assignment]) -> dict[str, int]:
 
 def _newest_of(assignments: list[Assignment], role: str) -> int | None:
     """_newest_project over assignments already read."""
-    active = [a for a in assignments if a.ended_at is None and a.role == role and a.project.status == UNDER_CONSTRUCTION]
+    active = [a for a in assignments
+              if a.ended_at is None and a.role == role and a.project.status == UNDER_CONSTRUCTION]
     return max(active, key=lambda a: (a.started_at, a.id)).project_id if active else None
 
 
@@ -362,21 +363,21 @@ _WAITING_ROWS = "rehearsal_rows_to_lock"
 def _waiting_rows(session) -> dict | None:
     """The rows a rehearsal asked to lock and has not locked yet, since it has written nothing; None
     once it has written (it then locks what it asks for at once)."""
-    txn = session.get_nested_transaction() or session.get_transaction()
+    key = current_rehearsal(session)
     cached = session.info.get(_WAITING_ROWS)
-    if cached is None or cached[0] is not txn:
-        cached = session.info[_WAITING_ROWS] = (txn, {Project: set(), Person: set()})
+    if cached is None or cached[0] is not key:
+        cached = session.info[_WAITING_ROWS] = (key, {Project: set(), Person: set()})
     return cached[1]
 
 
 def _lock_before_writing(session) -> None:
     """A rehearsal about to write: the locks it asked for are taken first, in the global order."""
-    if not in_dry_run(session) or session.get_bind().dialect.name == "sqlite":
+    key = current_rehearsal(session)
+    if key is None or session.get_bind().dialect.name == "sqlite":
         return
-    txn = session.get_nested_transaction() or session.get_transaction()
     cached = session.info.get(_WAITING_ROWS)
-    session.info[_WAITING_ROWS] = (txn, None)   # from now on it locks what it asks for at once
-    if cached is None or cached[0] is not txn or cached[1] is None:
+    session.info[_WAITING_ROWS] = (key, None)   # from now on it locks what it asks for at once
+    if cached is None or cached[0] is not key or cached[1] is None:
         return
     held = _held_rows(session)
     _lock_rows(session, held, cached[1][Project] - held[Project], cached[1][Person] - held[Person], reload=False)

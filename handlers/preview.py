@@ -1,9 +1,10 @@
 """What an approval will do, said before it happens (issue 12, feature 1).
 
 The preview runs the process's approval operators — the very functions the diagram's service
-task calls when a reviewer approves — inside a savepoint, records what they changed in the
-ORM session (new, changed and deleted domain rows), turns the changes into Chinese sentences
-and rolls the savepoint back. There is no second implementation of any effect: whatever an
+task calls when a reviewer approves — as a rehearsal that leaves no trace (``engine.db.rehearse``:
+in the session as it stands, or in a savepoint that is rolled back once it must write), records
+what they changed in the ORM session (new, changed and deleted domain rows), turns the changes
+into Chinese sentences and gives the changes back. There is no second implementation of any effect: whatever an
 operator will do, its preview says, and a re-check that would fail is shown as its message.
 
 ``record_changes`` is the same recorder the tests wrap around a real approval, so that
@@ -17,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import adopt, db, dry_run, in_dry_run
+from engine.db import adopt, db, in_dry_run, rehearse
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -68,16 +69,19 @@ def preview_approval(engine, instance_id: int, actor, operators) -> Preview:
     Works for any state of the application (a draft before 上报, a task before 审核通过): the
     operators read the domain rows as they are now, as they will when the approval is applied.
     """
-    with dry_run():
+    def rehearsal():
         # the session's instance: the page's diagram then takes it from the session, not read again
         row = db.session.get(ProcessInstance, instance_id)
         if row is None:
-            return Preview(False, "流程实例不存在", [])
+            return None, None, None
         instance = store.record_of(row)
         with record_changes() as changes:
             results = [engine.registry.operators[name](ServiceCall(instance, name, actor, {}))
                        for name in operators]
-        sentences = describe(changes)
+        return row, results, describe(changes)
+    row, results, sentences = rehearse(rehearsal)
+    if row is None:
+        return Preview(False, "流程实例不存在", [])
     adopt(row)   # unchanged by the rehearsal: the page's diagram takes it without reading it again
     failed = next((r for r in results if r and r.get("applied") is False), None)
     if failed:

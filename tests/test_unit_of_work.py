@@ -266,3 +266,80 @@ def test_a_failure_inside_a_dry_run_is_undone_with_it(world, services):
         restore_rollback_only(False)
     db.session.remove()
     assert db.session.get(Organization, org_id).name != "失败的预演"
+
+
+# -- rehearsals that write nothing (engine.db.rehearse) ---------------------------------------------
+def _statements_during(work):
+    sent = []
+
+    def record(_conn, _cursor, statement, *_args):
+        sent.append(" ".join(statement.split()[:2]).upper())
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        return work(), sent
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_rehearsal_that_only_changes_what_it_loaded_sends_only_its_reads(world):
+    """No savepoint, no write transaction, no UPDATE: the changed object gets its loaded values back
+    in memory, and the page goes on with it without reading it again."""
+    from engine.db import in_dry_run, rehearse
+    org_id = world.org("contractor").id
+    db.session.commit()
+    org = db.session.get(Organization, org_id)
+    name = org.name
+
+    def work():
+        assert in_dry_run()
+        db.session.get(Organization, org_id).name = "预演中的名称"
+        return db.session.get(Organization, org_id).name
+    seen, sent = _statements_during(lambda: rehearse(work))
+    assert seen == "预演中的名称"
+    assert sent == [] or all(s.startswith("SELECT") for s in sent), sent
+    assert not in_dry_run() and not db.session.dirty
+    _, after = _statements_during(lambda: org.name)
+    assert org.name == name and after == []   # given back, not read again
+    db.session.remove()
+    assert db.session.get(Organization, org_id).name == name
+
+
+def test_a_rehearsal_that_must_write_runs_again_in_a_savepoint_and_leaves_no_trace(world):
+    """A flush (or any writing statement) stops the rehearsal before it is sent; it runs again, from
+    the start, in a savepoint that is rolled back, and its answer is the second run's."""
+    from engine.db import rehearse
+    org_id = world.org("contractor").id
+    db.session.commit()
+    runs = []
+
+    def flushing():
+        runs.append("flush")
+        db.session.get(Organization, org_id).name = "写入的预演"
+        db.session.flush()
+        return db.session.scalar(select(Organization.name).where(Organization.id == org_id))
+
+    def core_write():
+        runs.append("core")
+        db.session.connection().execute(update(Organization.__table__).where(
+            Organization.__table__.c.id == org_id).values(name="直接写入的预演"))
+        return db.session.scalar(select(Organization.name).where(Organization.id == org_id))
+    assert rehearse(flushing) == "写入的预演"
+    assert rehearse(core_write) == "直接写入的预演"
+    assert runs == ["flush", "flush", "core", "core"]
+    assert db.session.scalar(select(Organization.name).where(Organization.id == org_id)) != "写入的预演"
+    db.session.remove()
+    assert db.session.get(Organization, org_id).name not in ("写入的预演", "直接写入的预演")
+
+
+def test_a_rehearsal_that_adds_a_row_without_writing_it_leaves_nothing_in_the_session(world):
+    from engine.db import rehearse
+    db.session.commit()
+
+    def adding():
+        db.session.add(Organization(name="预演中的单位", kind="contractor", credit_code="91530000RH0000001X"))
+        return len(db.session.new)
+    assert rehearse(adding) == 1
+    assert not db.session.new
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Organization)
+                             .where(Organization.name == "预演中的单位")) == 0
