@@ -177,71 +177,67 @@ def render(r: dict) -> str:
 # starting commit's, measured in the same conditions as this run (BEFORE, and bench/actions_before.json for
 # section 9); the "after" figures are this run's.
 CHANGES = [
-    ("PostgreSQL keeps its prepared statements through a page's preview: psycopg forgot every statement it had "
-     "prepared, and deallocated them all on the server, whenever it saw a ROLLBACK, that of a savepoint too, so "
-     "each rehearsal (the detail page, the task page) left the worker to parse and plan every statement again, "
-     "the application's eight-way join (~2 ms to plan, ~0.3 ms to run) on each of its next five runs. The "
-     "rehearsal's ROLLBACK TO SAVEPOINT now runs with psycopg's statement bookkeeping paused (public "
-     "`prepare_threshold`), since a rehearsal runs no DDL and PREPARE is not transactional; a test reads "
-     "`pg_prepared_statements` before and after a detail page"),
-    ("Benchmark: the service lifecycle's untimed check of the approved status, and section 9's look-up of the "
-     "task between 上报 and 签收, end their read with COMMIT, as a request's teardown does "
-     "(`engine.db.end_reading`), instead of the ROLLBACK of removing the session, which on PostgreSQL made "
-     "psycopg forget every prepared statement once per lifecycle: no statement ran five times between two "
-     "forgettings, so none was ever prepared and every statement was planned on every run. A page or API "
-     "request never did that; the service figures on PostgreSQL were measuring the bench's own rollback"),
-    ("JSON API: a token's `last_used_at` is kept to the minute (the first call writes it, then the first call "
-     "after a minute): -1 statement on every call on SQLite, the CTE's update skipped on PostgreSQL; every call "
-     "still has its `api_call` row; the audit statements are built once, their values parameters"),
-    ("SQLite: the decision (审核通过 / 退回) and 暂存 pages read the task and the application inside their "
-     "command's write transaction (`webui/writes.py`, the body read first so that an upload never holds the "
-     "lock), so the command's BEGIN IMMEDIATE no longer ends the page's read transaction and expires what it "
-     "read: approve -2 statements and the application's object graph not loaded twice, save+upload -1; a form "
-     "refused before any command renders its page with the preview rehearsed in that same transaction, and a "
-     "test shows the request holds no lock when it ends"),
+    ("自动解锁 and 项目主要管理人员变更 read the person's active assignments once under the person's lock "
+     "(`lock_rule.holdings`): the released assignment is ended among them and the lock rule counts them in "
+     "Python, where the operator used to read the assignment to end, flush, and count in SQL: -1 statement "
+     "in every approval and in every preview of it, and the operator's writes go in one flush instead of three"),
+    ("Fewer flushes per command: the upload's blob, the case counter (`engine.db.write_values`) and the "
+     "certificate no longer flush what the command changed before them; it goes with the command's next "
+     "flush, in one pass (the service lifecycle: 10 flushes → 6)"),
+    ("Previews rehearse without a savepoint first (`engine.db.rehearse`): in the request's session and "
+     "transaction as they stand, the recorder reading the operators' changes from the session as a flush "
+     "would and writing nothing, the changed objects given their loaded values back in memory. The common "
+     "preview sends only its reads: no SAVEPOINT, no UPDATE, no ROLLBACK, and on SQLite no write transaction "
+     "of its own (a page view no longer takes the database's write lock). A rehearsal that reaches a write "
+     "(a row it adds, a read after a change) is stopped before it and runs again in a rolled-back savepoint, "
+     "as before. The applicant's preview counts the projects left after the effect from the session as it "
+     "holds them. The detail page 20 → 11 statements on SQLite and 19 → 10 on PostgreSQL, the reviewer's "
+     "page after claim 22 → 13 and 21 → 12"),
+    ("On PostgreSQL a rehearsal takes its effect's row locks right before its first write, and one that "
+     "writes nothing takes none: a reviewer's task page no longer holds up, even for milliseconds, the "
+     "approval it previews (a test runs the approval to its end while another reviewer's page is paused "
+     "inside its rehearsal)"),
 ]
 BEFORE = [
-    ("the round's starting commit (41f0c88), whose figures the last published run measured (2026-12-07 "
-     "09:16–09:29 UTC, this machine, idle): domain services / engine API paired 0.320 (0.305–0.488) on SQLite "
-     "and 0.229 (0.183–0.295) on PostgreSQL; pages / engine API 0.097 (0.071–0.122) on SQLite and 0.122 "
-     "(0.105–0.150) on PostgreSQL; JSON API / engine API 0.150 (0.131–0.204) on SQLite and 0.269 (0.220–0.301) "
+    ("the round's starting commit (a974fc3), whose figures the last published run measured (2026-12-07 "
+     "11:55–12:07 UTC, this machine, idle): domain services / engine API paired 0.328 (0.252–0.378) on SQLite "
+     "and 0.306 (0.223–0.428) on PostgreSQL; pages / engine API 0.116 (0.078–0.165) on SQLite and 0.109 "
+     "(0.099–0.158) on PostgreSQL; JSON API / engine API 0.160 (0.130–0.179) on SQLite and 0.253 (0.219–0.314) "
      "on PostgreSQL"),
     ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
-     "commit with this round's bench harness right before this run"),
+     "commit with the same bench harness right before this run"),
 ]
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    ("Side by side, to see through the host: the round's starting commit (41f0c88) and this one, HTTP paired "
-     "rounds alternating on the idle machine (5 rounds of 30 lifecycles each). SQLite, two runs each: pages "
-     "0.092, 0.097 → 0.099, 0.111; JSON API 0.133, 0.142 → 0.152, 0.174; the gunicorn workers' CPU per "
-     "lifecycle 180, 171 → 162, 124 ms. PostgreSQL, three runs each: pages 0.161, 0.129, 0.149 → 0.143, 0.134, "
-     "0.140; JSON API 0.295, 0.277, 0.248 → 0.262, 0.236, 0.296; workers' CPU 215, 183, 188 → 224, 210, 201 ms: "
-     "no change beyond the spread between runs, while in one process (section 9, the same harness on both "
-     "commits) the PostgreSQL page lifecycle takes 186 → 174 ms, the JSON API's 100 → 86 ms and the domain "
-     "services' 56 → 45 ms. This run's engine API on PostgreSQL was again faster than the last run's (90.8 "
-     "against 70.7 lifecycles/s), which lifts the denominator of every PostgreSQL ratio"),
-    ("Domain services ≥ 0.5 of the engine API (this run: 0.33 on SQLite, 0.31 on PostgreSQL, from 0.32 and "
-     "0.23; the PostgreSQL lifecycle runs at 25.6/s where it ran at 15.1/s, part of it the bench's own "
-     "ROLLBACK gone, part the prepared statements that previews no longer drop). PostgreSQL: 42 statements "
-     "against the engine API's 7, each a round trip of ~0.25 ms with its server work, ~11 ms of the lifecycle's "
-     "~40 ms; SQLite: 44,600 function calls against the engine API's 21,900 and five transactions against four, "
-     "a budget of 18 ms against ~27 ms measured. Next, as before: the approval operator's lock-rule "
-     "recomputation in set-based SQL, with the preview recorder reading what the statements changed (审核通过 "
-     "is 20,000 of the 44,600 calls; the previews, the webhooks' lock events and the invariants read the "
-     "changes from the ORM today); a command's task and application read as one row"),
-    ("Pages ≥ 0.15 (this run: 0.116 on SQLite, 0.109 on PostgreSQL). The page lifecycle's cost is spread: on "
-     "SQLite 194,500 function calls over 14 requests, the cheapest request (an inbox page, 4 statements) "
-     "already ~9,800 calls and ~4 ms, so 14 requests at the cheapest cost come to more than half of what the "
-     "goal allows; the two pages with a preview spend about half their calls in the rehearsal. Next: the "
-     "rehearsal with the set-based operator; the list and inbox pages' rendering (a list page renders the "
-     "添加 dialog's first page of choices, which could come with the dialog); applications read as Core rows "
-     "where a page only shows them"),
-    ("JSON API ≥ 0.25: met on PostgreSQL in the last run and at the line in this one (0.253, 0.219–0.314); "
-     "not on SQLite (0.160, from 0.150). Each SQLite call still pays the token check, the rate counter's "
-     "write transaction of its own and the audit row: about 4 ms of a call's 5–10 ms that the domain services "
-     "do not pay. Next: the rate counter's hit counted in the call's own transaction when the call writes; the "
-     "Redis store a farm uses, measured here"),
+    ("Side by side, to see through the host: the round's starting commit (a974fc3) and this one, HTTP paired "
+     "rounds alternating on the idle machine (5 rounds of 30 lifecycles each, two runs of each commit on each "
+     "database). PostgreSQL: pages 0.165, 0.135 → 0.199, 0.184; JSON API 0.301, 0.298 → 0.311, 0.319. SQLite: "
+     "pages 0.112, 0.129 → 0.156, 0.125; JSON API 0.161, 0.178 → 0.176, 0.193. The host was slow during this "
+     "run (the in-memory ceiling 268/s against 371/s in the last one) and swings from run to run: section 9's "
+     "times for the same tree differ by up to 30 % between two back-to-back runs (the starting commit's SQLite "
+     "page lifecycle 97 and 141 ms), so its statement, load and call counts are what this round's changes are "
+     "read from: the page lifecycle 154 → 135 statements on SQLite and 120 → 101 on PostgreSQL, 194,500 → "
+     "183,700 and 218,100 → 206,600 function calls"),
+    ("Domain services ≥ 0.5 of the engine API (this run: 0.36 on SQLite, 0.34 on PostgreSQL, from 0.33 and "
+     "0.31). 审核通过 is still 19,000 of the service lifecycle's 44,000 calls on SQLite: of the approval's calls "
+     "about 2,900 are the workflow's own steps (as in the engine API), about 2,100 the ORM's flush machinery "
+     "for its two flushes (the operator's four UPDATEs, then the certificate), and each statement costs about "
+     "250 calls of SQLAlchemy around it. PostgreSQL: 41 statements against the engine API's 7, each ~0.3 ms "
+     "with its server work on this host. Next: the approval's effect written as Core statements with the "
+     "recorder reading what they changed, instead of the unit of work's flush; the application's status and "
+     "the certificate in the engine's save statement on PostgreSQL; the subject's update folded into the log "
+     "append of 暂存 (today a statement of its own that usually changes nothing)"),
+    ("Pages ≥ 0.15: met on SQLite in this run (0.157, 0.109–0.174), not on PostgreSQL (0.142, 0.123–0.182), "
+     "from 0.116 and 0.109. The two pages with a preview now cost what a page without one does plus the "
+     "operators' reads (the detail page 11 statements on SQLite and 10 on PostgreSQL, from 20 and 19). Next: "
+     "the list page's 添加 dialog (it renders the first page of choices on every view); the reviewer's task "
+     "and its application read as one row; the applicant's counted projects taken from the assignments the "
+     "operator already read"),
+    ("JSON API ≥ 0.25: met on PostgreSQL (0.319, 0.263–0.358), not on SQLite (0.182, 0.156–0.244, from "
+     "0.160). Each SQLite call pays three transactions: the token's read, the rate counter's write "
+     "transaction of its own (so that a refused or failed call still counts), and the call's command. Next: "
+     "the Redis store a farm uses, measured here; a writing call's token read inside its command's transaction"),
 ]
 
 
