@@ -357,6 +357,15 @@ def in_dry_run(session=None) -> bool:
     return current_rehearsal(session) is not None
 
 
+def changes_kept_in_session(session=None) -> bool:
+    """Whether a rehearsal may keep its changes in the session instead of writing them: it runs, and
+    has only changed rows it loaded (none added or deleted, whose defaults and ids a flush makes).
+    The preview's recorder then reads them without a flush, and what reads after it (the counted
+    projects) takes each row as the session holds it."""
+    session = session if session is not None else db.session()
+    return in_dry_run(session) and not (session.new or session.deleted)
+
+
 def current_rehearsal(session=None):
     """A token of the rehearsal now running (one per rehearsal), or None."""
     return (session if session is not None else db.session).info.get(_REHEARSAL)

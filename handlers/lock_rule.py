@@ -7,7 +7,7 @@ number count once. Reaching the limit locks the person.
 from sqlalchemy import bindparam, event, func, literal, select
 from sqlalchemy.orm import Session, lazyload
 
-from engine.db import current_rehearsal, db, in_dry_run, read_values as _values
+from engine.db import changes_kept_in_session, current_rehearsal, db, in_dry_run, read_values as _values
 from engine.models import utcnow
 
 from .models import (
@@ -107,18 +107,11 @@ def counted_projects(person_id: int, role: str) -> list[tuple[str | None, list[s
     """The projects that count toward the person's limit in this role, grouped as the rule counts
     them: (合同登记编号 or None, the project names sharing it). len() is the count."""
     groups: dict[str, tuple[str | None, list[str]]] = {}
-    for a in _unsent(person_id, role) if _rehearsing_unsent() else current_projects([person_id])[person_id]:
+    for a in _unsent(person_id, role) if changes_kept_in_session() else current_projects([person_id])[person_id]:
         if a.role == role:
             key = a.project.contract_no or f"project:{a.project_id}"
             groups.setdefault(key, (a.project.contract_no, []))[1].append(a.project.name)
     return list(groups.values())
-
-
-def _rehearsing_unsent() -> bool:
-    """A rehearsal whose changes to loaded rows are kept in the session, not written (a preview
-    records them without a flush, handlers/preview.record_changes): none added or deleted."""
-    session = db.session()
-    return in_dry_run() and not (session.new or session.deleted)
 
 
 def _unsent(person_id: int, role: str) -> list[Assignment]:
@@ -130,7 +123,7 @@ def _unsent(person_id: int, role: str) -> list[Assignment]:
             select(Assignment).join(Project, Project.id == Assignment.project_id)
             .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None))
             .order_by(Project.name)).all()
-    return [a for a in rows if a.ended_at is None and a.project.status == UNDER_CONSTRUCTION]
+    return [a for a in rows if _counts_toward_limit(a)]
 
 
 def project_counts(person_id: int) -> dict[str, int]:
@@ -150,22 +143,20 @@ def holdings(person_id: int) -> list[Assignment]:
     return list(db.session.scalars(_HOLDINGS, {"person_id": person_id}))
 
 
+def _counts_toward_limit(a: Assignment) -> bool:
+    """Active, on a project under construction: what ``_PROJECT_COUNT`` counts, for rows in the session."""
+    return a.ended_at is None and a.project.status == UNDER_CONSTRUCTION
+
+
 def _counts_of(assignments: list[Assignment]) -> dict[str, int]:
     """project_counts over assignments already read: the same rule as ``_PROJECT_COUNTS``
     (active, on a project under construction, one contract counting once)."""
     keys: dict[str, set] = {}
     for a in assignments:
-        if a.ended_at is None and a.role in LIMITS and a.project.status == UNDER_CONSTRUCTION:
+        if a.role in LIMITS and _counts_toward_limit(a):
             key = a.project.contract_no if a.project.contract_no is not None else f"project:{a.project_id}"
             keys.setdefault(a.role, set()).add(key)
     return {role: len(found) for role, found in keys.items()}
-
-
-def _newest_of(assignments: list[Assignment], role: str) -> int | None:
-    """_newest_project over assignments already read."""
-    active = [a for a in assignments
-              if a.ended_at is None and a.role == role and a.project.status == UNDER_CONSTRUCTION]
-    return max(active, key=lambda a: (a.started_at, a.id)).project_id if active else None
 
 
 def apply_lock_rule(person: Person, project_hint: int | None = None,
@@ -189,8 +180,10 @@ def apply_lock_rule(person: Person, project_hint: int | None = None,
         role_locks = [lock for lock in locks if lock.role == role]
         count = counts.get(role, 0)
         if count >= limit and not role_locks:
-            project_id = project_hint if project_hint and _holds(person.id, role, project_hint, assignments) \
-                else _newest_project(person.id, role, assignments)
+            # (after ``assignments`` ended some, a count only falls: a lock is added here from them only
+            # to mend a person left at the limit without one, and the rows are read as stored)
+            project_id = project_hint if project_hint and _holds(person.id, role, project_hint) \
+                else _newest_project(person.id, role)
             lock = LockRecord(person_id=person.id, role=role, project_id=project_id, locked_at=now,
                               reason=f"{ROLES[role]}在建工程数已达上限（{limit} 个）")
             db.session.add(lock)
@@ -282,15 +275,11 @@ def missing_certificate(person: Person, requirement) -> str | None:
     return None
 
 
-def _holds(person_id, role, project_id, assignments=None) -> bool:
-    if assignments is not None:
-        return any(a.ended_at is None and a.role == role and a.project_id == project_id for a in assignments)
+def _holds(person_id, role, project_id) -> bool:
     return _values(_HOLDS, {"person_id": person_id, "role": role, "project_id": project_id}).scalar() is not None
 
 
-def _newest_project(person_id, role, assignments=None) -> int:
-    if assignments is not None:
-        return _newest_of(assignments, role)
+def _newest_project(person_id, role) -> int:
     return _values(_NEWEST_PROJECT, {"person_id": person_id, "role": role}).scalar()
 
 

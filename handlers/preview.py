@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import adopt, db, in_dry_run, rehearse
+from engine.db import adopt, changes_kept_in_session, db, rehearse
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -115,10 +115,10 @@ def record_changes():
     changes: list[Change] = []
     try:
         yield changes
-        if in_dry_run() and not (session.new or session.deleted):
-            # a rehearsal that only changed rows it had loaded: what a flush would write is read from
-            # the session as it stands and not sent, since the savepoint's rollback undoes the
-            # changes in memory as well (rows it adds are flushed: their defaults are part of the effect)
+        if changes_kept_in_session(session):
+            # what a flush would write is read from the session as it stands and not sent: the
+            # rehearsal gives the changes back in memory (rows it adds are flushed: their defaults
+            # are part of the effect)
             before_flush(session, None, None)
         else:
             session.flush()
