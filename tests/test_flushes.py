@@ -1,0 +1,74 @@
+"""How often the unlock's actions flush the session: a flush costs the unit of work about a thousand
+Python calls even when it writes nothing, so an action flushes only where something is to be written.
+The statement counts (tests/test_statement_counts.py) cannot see a flush that sends nothing."""
+from contextlib import contextmanager
+
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
+
+from engine.db import db
+from handlers.applications import Upload, apply_status
+from handlers.models import APPROVED, DRAFT, UnlockApplication
+from handlers.processes.unlock import UNLOCK_FORM
+
+from .world import PDF_BYTES, locked_person
+
+
+@contextmanager
+def flushes():
+    seen = []
+
+    def count(session, _context, _instances):
+        seen.append(sorted(type(o).__name__ for o in (*session.new, *session.dirty)))
+    event.listen(Session, "before_flush", count)
+    try:
+        yield seen
+    finally:
+        event.remove(Session, "before_flush", count)
+
+
+def test_creating_an_application_flushes_it_once_and_links_its_instance_by_a_statement(world, services):
+    locked_person(world, "张三")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    with flushes() as seen:
+        app = services.unlock.create(applicant, lock.id)
+    assert seen == [["UnlockApplication"]]   # the new row; its instance's id is not a second flush
+    assert not inspect(app).modified
+    db.session.expire_all()
+    stored = db.session.get(UnlockApplication, app.id)
+    assert stored.instance_id is not None and stored.status == DRAFT
+    assert stored.case_no.startswith("RJ-")   # read through the link, from the instance
+
+
+def test_a_status_the_application_already_has_leaves_it_unchanged(world, services):
+    locked_person(world, "李四")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    app = services.unlock.create(applicant, lock.id)
+
+    class Result:   # the step result's part apply_status reads
+        status, completed = "草稿", False
+    apply_status(app, Result())
+    assert app.status == DRAFT and not inspect(app).modified and app not in db.session.dirty
+
+
+def test_approval_flushes_only_its_effect(world, services):
+    pm, _project = locked_person(world, "王五")
+    applicant, reviewer = world.who("contractor_user"), world.who("agency_reviewer")
+    [lock] = services.unlock.lockable(applicant)
+    app = services.unlock.create(applicant, lock.id)
+    app_id = app.id
+    services.unlock.save(applicant, app_id, {"reason": "项目已停工"}, [Upload(UNLOCK_FORM, "申请表.pdf", PDF_BYTES)])
+    services.unlock.report(applicant, app_id)
+    task_id = services.unlock.open_task(app).id
+    services.reviews.claim(reviewer, task_id)
+    db.session.remove()   # as the next request finds it
+    with flushes() as seen:
+        services.reviews.approve(reviewer, task_id, "同意")
+    # the operator's changes (in its savepoint), then the certificate with the notification: the
+    # status the diagram declares at the end is the one the effect wrote, so no further flush
+    assert seen[0] == ["Assignment", "LockRecord", "Person", "UnlockApplication"]
+    assert seen[1:] == [["IssuedCertificate"]]
+    db.session.remove()
+    assert db.session.scalar(select(UnlockApplication.status).where(UnlockApplication.id == app_id)) == APPROVED
