@@ -484,6 +484,8 @@ def _link_statement(model):
         stmt = _LINKS[model] = (update(table).where(table.c.id == bindparam("app_id"))
                                 .values(instance_id=bindparam("instance_id")))
     return stmt
+
+
 _ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
                                         Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
 _ATTACHMENT_KINDS = select(Attachment.__table__.c.kind).where(   # what _require_fields needs: run as Core
