@@ -15,9 +15,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import LargeBinary, delete, exists, func, select
+from sqlalchemy import LargeBinary, bindparam, delete, exists, func, select
 
-from engine.db import db
+from engine.db import db, write_values
 from engine.models import utcnow
 
 from .errors import DomainError
@@ -108,15 +108,11 @@ class DatabaseStore:
 
     def put(self, digest: str, data: bytes, content_type: str, touch: bool = True,
             stored_at: datetime | None = None) -> None:
-        stmt = _insert(db.engine.dialect.name)(UploadBlob).values(
-            sha256=digest, size=len(data), content_type=content_type, data=data, stored_at=stored_at or utcnow())
-        if touch:
-            stmt = stmt.on_conflict_do_update(index_elements=["sha256"], set_={"stored_at": stmt.excluded.stored_at})
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["sha256"])
         # the blob refers to nothing the session holds: what the command changed so far is flushed
         # with its next read or at its end, in one flush with the attachment row, not here
-        db.session.execute(stmt.execution_options(autoflush=False))
+        write_values(_put_statement(db.engine.dialect.name, touch), {
+            "sha256": digest, "size": len(data), "content_type": content_type, "data": data,
+            "stored_at": stored_at or utcnow()})
 
     def open(self, digest: str) -> Blob | None:
         engine = db.engine
@@ -173,6 +169,23 @@ def _insert(dialect: str):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+_PUTS: dict = {}   # (dialect, touch) -> DatabaseStore.put's statement, its values parameters
+
+
+def _put_statement(dialect: str, touch: bool):
+    stmt = _PUTS.get((dialect, touch))
+    if stmt is None:   # built once: a Core statement on the table, not an ORM one built per call
+        table = UploadBlob.__table__
+        stmt = _insert(dialect)(table).values(**{c: bindparam(c) for c in
+                                                 ("sha256", "size", "content_type", "data", "stored_at")})
+        if touch:
+            stmt = stmt.on_conflict_do_update(index_elements=["sha256"], set_={"stored_at": stmt.excluded.stored_at})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=["sha256"])
+        _PUTS[(dialect, touch)] = stmt
+    return stmt
 
 
 class UploadStore:
