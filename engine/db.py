@@ -3,9 +3,10 @@ import functools
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event, inspect
+from sqlalchemy import MetaData, bindparam, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .errors import PendingWork, RollbackOnly
@@ -488,6 +489,35 @@ def write_values(stmt, params=None):
     result = session.connection().execute(stmt, params)
     session.info[_WROTE] = True
     return result
+
+
+def write_now(obj, values: dict) -> None:
+    """Set these columns of a loaded object by one UPDATE of its row, now, and keep them as its loaded
+    values: the object is not made dirty, so the unit's next flush has nothing of it to write.
+
+    A flush costs the unit of work about a thousand Python calls however little it writes; when a
+    command's only change is a few columns of one row (an application's status when it is reported),
+    one statement does it for a fifth of that. Changes that other code reads from the session (an
+    operator's, which a preview's recorder lists) are made on the object and flushed instead."""
+    if not values:
+        return
+    state = inspect(obj)
+    mapper, table = state.mapper, state.mapper.local_table
+    [pk] = mapper.primary_key
+    key = (table.name, tuple(sorted(values)))
+    stmt = _UPDATES.get(key)
+    if stmt is None:   # one statement per table and set of columns, built once
+        columns = {name: mapper.column_attrs[name].columns[0] for name in sorted(values)}
+        if any(getattr(c, "table", None) is not table for c in columns.values()):
+            raise TypeError(f"not columns of {table.name}: {sorted(values)}")
+        stmt = _UPDATES[key] = (table.update().where(pk == bindparam("_pk"))
+                                .values({c.key: bindparam(name) for name, c in columns.items()}))
+    write_values(stmt, {"_pk": state.identity[0], **values})
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
+
+
+_UPDATES: dict = {}   # (table, columns) -> write_now's UPDATE
 
 
 def in_unit_of_work() -> bool:

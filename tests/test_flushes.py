@@ -3,12 +3,14 @@ Python calls even when it writes nothing, so an action flushes only where someth
 The statement counts (tests/test_statement_counts.py) cannot see a flush that sends nothing."""
 from contextlib import contextmanager
 
+import pytest
+
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from engine.db import db
 from handlers.applications import Upload, apply_status
-from handlers.models import APPROVED, DRAFT, UnlockApplication
+from handlers.models import APPROVED, DISCARDED, DRAFT, REPORTED, UnlockApplication
 from handlers.processes.unlock import UNLOCK_FORM
 
 from .world import PDF_BYTES, locked_person
@@ -53,6 +55,34 @@ def test_a_status_the_application_already_has_leaves_it_unchanged(world, service
     assert app.status == DRAFT and not inspect(app).modified and app not in db.session.dirty
 
 
+def test_reporting_writes_the_application_without_a_flush(world, services):
+    locked_person(world, "赵六")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    app_id = services.unlock.create(applicant, lock.id).id
+    services.unlock.save(applicant, app_id, {"reason": "项目已停工"}, [Upload(UNLOCK_FORM, "申请表.pdf", PDF_BYTES)])
+    db.session.remove()
+    with flushes() as seen:
+        app = services.unlock.report(applicant, app_id)
+    assert seen == []   # the status and the report time: one UPDATE of the row, no flush
+    assert app.status == REPORTED and app.reported_at is not None and not inspect(app).modified
+    db.session.remove()
+    stored = db.session.get(UnlockApplication, app_id)
+    assert (stored.status, stored.reported_at is not None) == (REPORTED, True)
+
+
+def test_a_discarded_draft_is_written_as_discarded(world, services):
+    locked_person(world, "钱七")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    app_id = services.unlock.create(applicant, lock.id).id
+    db.session.remove()
+    services.unlock.withdraw(applicant, app_id)
+    db.session.remove()
+    stored = db.session.get(UnlockApplication, app_id)
+    assert (stored.status, stored.open_key, stored.finished_at is not None) == (DISCARDED, None, True)
+
+
 def test_approval_flushes_only_its_effect(world, services):
     pm, _project = locked_person(world, "王五")
     applicant, reviewer = world.who("contractor_user"), world.who("agency_reviewer")
@@ -72,3 +102,13 @@ def test_approval_flushes_only_its_effect(world, services):
     assert seen[1:] == [["IssuedCertificate"]]
     db.session.remove()
     assert db.session.scalar(select(UnlockApplication.status).where(UnlockApplication.id == app_id)) == APPROVED
+
+
+def test_only_columns_of_the_row_are_written_now(world, services):
+    from engine.db import write_now
+    locked_person(world, "孙八")
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    app = services.unlock.create(applicant, lock.id)
+    with pytest.raises(TypeError, match="case_no"):
+        write_now(app, {"case_no": "RJ-2026-999999"})   # the instance's column, read with the row
