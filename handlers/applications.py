@@ -69,8 +69,11 @@ def declared_changes(app, result: StepResult) -> dict:
     if code is None:
         return {}
     changes = {"status": code} if app.status != code else {}
-    if result.completed and (app.finished_at is None or app.open_key is not None):
-        changes.update(finished_at=app.finished_at or utcnow(), open_key=None)
+    if result.completed:
+        if app.finished_at is None:
+            changes["finished_at"] = utcnow()
+        if getattr(app, "open_key", None) is not None:   # the kinds that keep one (not registrations)
+            changes["open_key"] = None
     return changes
 
 

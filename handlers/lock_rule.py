@@ -7,7 +7,7 @@ number count once. Reaching the limit locks the person.
 from sqlalchemy import bindparam, event, func, literal, select
 from sqlalchemy.orm import Session, lazyload
 
-from engine.db import changes_kept_in_session, current_rehearsal, db, in_dry_run, read_values as _values
+from engine.db import changes_kept_in_session, current_rehearsal, db, in_dry_run, read_values as _values, write_now
 from engine.models import utcnow
 
 from .models import (
@@ -192,14 +192,17 @@ def apply_lock_rule(person: Person, project_hint: int | None = None,
         elif count < limit:
             for lock in role_locks:
                 close_lock(lock, f"{ROLES[role]}在建工程数低于上限，自动解锁")
-    person.status = LOCKED if any(lock.closed_at is None for lock in locks) else NORMAL
+    status = LOCKED if any(lock.closed_at is None for lock in locks) else NORMAL
+    if person.status != status:
+        write_now(person, {"status": status})
     return added
 
 
 def close_lock(lock: LockRecord, reason: str) -> None:
-    if lock.closed_at is None:
-        lock.closed_at = utcnow()
-        lock.close_reason = reason
+    if lock.closed_at is None and write_now(lock, {"closed_at": utcnow(), "close_reason": reason}):
+        # written by its own statement, no flush sees it close (handlers.webhooks._watch): told here
+        from .webhooks import lock_closed
+        lock_closed(lock)
 
 
 def assign(person: Person, project: Project, role: str, **columns) -> Assignment:
@@ -223,7 +226,7 @@ def end_assignment(person_id: int, role: str, project_id: int, reason: str,
     else:
         rows = [a for a in among if a.ended_at is None and a.role == role and a.project_id == project_id]
     for row in rows:
-        row.ended_at, row.end_reason = utcnow(), reason
+        write_now(row, {"ended_at": utcnow(), "end_reason": reason})
     return len(rows)
 
 

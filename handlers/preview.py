@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import event, inspect
 
 from engine import store
-from engine.db import adopt, changes_kept_in_session, db, rehearse
+from engine.db import adopt, changes_kept_in_session, db, rehearse, watching_writes
 from engine.models import ProcessInstance
 from engine.registry import ServiceCall
 
@@ -111,10 +111,18 @@ def record_changes():
                 if not isinstance(obj, NOT_EFFECTS):
                     _note(seen, obj, kind)
 
+    def written(obj, values):   # a change written by its own statement (engine.db.write_now)
+        if not isinstance(obj, NOT_EFFECTS):
+            change = seen.setdefault(id(obj), Change(obj, "dirty"))
+            if change.kind == "dirty":
+                for name in values:
+                    change.fields.setdefault(name, getattr(obj, name))
+
     event.listen(session, "before_flush", before_flush)
     changes: list[Change] = []
     try:
-        yield changes
+        with watching_writes(written):
+            yield changes
         if changes_kept_in_session(session):
             # what a flush would write is read from the session as it stands and not sent: the
             # rehearsal gives the changes back in memory (rows it adds are flushed: their defaults

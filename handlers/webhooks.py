@@ -268,6 +268,12 @@ def _watch(session, _context):
             emit("project.completed", {"project": {"id": obj.id, "supervision_no": obj.supervision_no}}, session)
 
 
+def lock_closed(lock: LockRecord) -> None:
+    """lock.closed for a lock record closed by a statement of its own (handlers.lock_rule.close_lock),
+    which no flush sees."""
+    emit("lock.closed", _lock(lock))
+
+
 def _became(obj, name, test) -> bool:
     history = inspect(obj).attrs[name].history
     return bool(history.added) and test(history.added[0]) and not any(test(v) for v in history.deleted)

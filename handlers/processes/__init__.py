@@ -10,7 +10,7 @@ the user tasks' forms are files in ``bpmn/forms/``.
 """
 
 from engine import ProcessEngine
-from engine.db import db
+from engine.db import db, write_now
 from engine.models import utcnow
 
 from .. import catalog
@@ -49,7 +49,7 @@ RECHECK_PREFIX = "审核通过时复核未通过："
 
 
 def _approved(app, message: str) -> dict:
-    app.status, app.finished_at, app.open_key = APPROVED, utcnow(), None
+    write_now(app, {"status": APPROVED, "finished_at": utcnow(), "open_key": None})
     return {"applied": True, "message": message}
 
 
