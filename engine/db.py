@@ -568,6 +568,8 @@ def watching_writes(watcher):
         yield
     finally:
         watchers.remove(watcher)
+
+
 _UPDATES: dict = {}   # (table, columns) -> write_now's UPDATE
 
 
