@@ -177,67 +177,35 @@ def render(r: dict) -> str:
 # starting commit's, measured in the same conditions as this run (BEFORE, and bench/actions_before.json for
 # section 9); the "after" figures are this run's.
 CHANGES = [
-    ("自动解锁 and 项目主要管理人员变更 read the person's active assignments once under the person's lock "
-     "(`lock_rule.holdings`): the released assignment is ended among them and the lock rule counts them in "
-     "Python, where the operator used to read the assignment to end, flush, and count in SQL: -1 statement "
-     "in every approval and in every preview of it, and the operator's writes go in one flush instead of three"),
-    ("Fewer flushes per command: the upload's blob, the case counter (`engine.db.write_values`) and the "
-     "certificate no longer flush what the command changed before them; it goes with the command's next "
-     "flush, in one pass (the service lifecycle: 10 flushes → 6)"),
-    ("Previews rehearse without a savepoint first (`engine.db.rehearse`): in the request's session and "
-     "transaction as they stand, the recorder reading the operators' changes from the session as a flush "
-     "would and writing nothing, the changed objects given their loaded values back in memory. The common "
-     "preview sends only its reads: no SAVEPOINT, no UPDATE, no ROLLBACK, and on SQLite no write transaction "
-     "of its own (a page view no longer takes the database's write lock). A rehearsal that reaches a write "
-     "(a row it adds, a read after a change) is stopped before it and runs again in a rolled-back savepoint, "
-     "as before. The applicant's preview counts the projects left after the effect from the session as it "
-     "holds them. The detail page 20 → 11 statements on SQLite and 19 → 10 on PostgreSQL, the reviewer's "
-     "page after claim 22 → 13 and 21 → 12"),
-    ("On PostgreSQL a rehearsal takes its effect's row locks right before its first write, and one that "
-     "writes nothing takes none: a reviewer's task page no longer holds up, even for milliseconds, the "
-     "approval it previews (a test runs the approval to its end while another reviewer's page is paused "
-     "inside its rehearsal)"),
+    ("Flushes only where a row is new. A flush costs SQLAlchemy's unit of work about a thousand Python calls "
+     "however little it writes; a statement about two hundred. The changes that are a few columns of a loaded "
+     "row are now written as they are made, by one UPDATE of the row, the values kept as the object's loaded "
+     "values (`engine.db.write_now`): the approval's effect (the lock closed, the assignment ended, the "
+     "person's status, the application approved), 上报/撤回/作废 (the application's status) and a new "
+     "application's link to its instance. The approval's certificate is one INSERT of its own. A preview "
+     "still sets the values on the objects for its recorder, which also watches what is written now; a "
+     "savepoint rolled back (a failing operator) expires what was written in it; lock.closed is raised by "
+     "the writer. The service lifecycle's flushes: 6 → 2 (create's new application, save's attachment)"),
+    ("An application's status is set only when the diagram declares another (`applications.declared_changes`): "
+     "an attribute set to the value it already has left the object dirty, and each command that did so paid a "
+     "whole flush that wrote nothing (创建 and 审核通过 did)"),
+    ("The unlock application finds its person and project in the session, from its lock record's joined load, "
+     "instead of joining them a second time (three joins fewer in each read of it); the upload's blob INSERT "
+     "is a Core statement built once per dialect"),
 ]
 BEFORE = [
-    ("the round's starting commit (a974fc3), whose figures the last published run measured (2026-12-07 "
-     "11:55–12:07 UTC, this machine, idle): domain services / engine API paired 0.328 (0.252–0.378) on SQLite "
-     "and 0.306 (0.223–0.428) on PostgreSQL; pages / engine API 0.116 (0.078–0.165) on SQLite and 0.109 "
-     "(0.099–0.158) on PostgreSQL; JSON API / engine API 0.160 (0.130–0.179) on SQLite and 0.253 (0.219–0.314) "
+    ("the round's starting commit (cfe8634), whose figures the last published run measured (2026-12-07 "
+     "15:56–16:08 UTC, this machine, a slow host): domain services / engine API paired 0.360 (0.284–0.484) on "
+     "SQLite and 0.338 (0.292–0.467) on PostgreSQL; pages / engine API 0.157 (0.109–0.174) on SQLite and 0.142 "
+     "(0.123–0.182) on PostgreSQL; JSON API / engine API 0.182 (0.156–0.244) on SQLite and 0.319 (0.263–0.358) "
      "on PostgreSQL"),
     ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
-     "commit with the same bench harness right before this run"),
+     "commit with the same bench harness right after this run"),
 ]
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    ("Side by side, to see through the host: the round's starting commit (a974fc3) and this one, HTTP paired "
-     "rounds alternating on the idle machine (5 rounds of 30 lifecycles each, two runs of each commit on each "
-     "database). PostgreSQL: pages 0.165, 0.135 → 0.199, 0.184; JSON API 0.301, 0.298 → 0.311, 0.319. SQLite: "
-     "pages 0.112, 0.129 → 0.156, 0.125; JSON API 0.161, 0.178 → 0.176, 0.193. The host was slow during this "
-     "run (the in-memory ceiling 268/s against 371/s in the last one) and swings from run to run: section 9's "
-     "times for the same tree differ by up to 30 % between two back-to-back runs (the starting commit's SQLite "
-     "page lifecycle 97 and 141 ms), so its statement, load and call counts are what this round's changes are "
-     "read from: the page lifecycle 154 → 135 statements on SQLite and 120 → 101 on PostgreSQL, 194,500 → "
-     "183,700 and 218,100 → 206,600 function calls"),
-    ("Domain services ≥ 0.5 of the engine API (this run: 0.36 on SQLite, 0.34 on PostgreSQL, from 0.33 and "
-     "0.31). 审核通过 is still 19,000 of the service lifecycle's 44,000 calls on SQLite: of the approval's calls "
-     "about 2,900 are the workflow's own steps (as in the engine API), about 2,100 the ORM's flush machinery "
-     "for its two flushes (the operator's four UPDATEs, then the certificate), and each statement costs about "
-     "250 calls of SQLAlchemy around it. PostgreSQL: 41 statements against the engine API's 7, each ~0.3 ms "
-     "with its server work on this host. Next: the approval's effect written as Core statements with the "
-     "recorder reading what they changed, instead of the unit of work's flush; the application's status and "
-     "the certificate in the engine's save statement on PostgreSQL; the subject's update folded into the log "
-     "append of 暂存 (today a statement of its own that usually changes nothing)"),
-    ("Pages ≥ 0.15: met on SQLite in this run (0.157, 0.109–0.174), not on PostgreSQL (0.142, 0.123–0.182), "
-     "from 0.116 and 0.109. The two pages with a preview now cost what a page without one does plus the "
-     "operators' reads (the detail page 11 statements on SQLite and 10 on PostgreSQL, from 20 and 19). Next: "
-     "the list page's 添加 dialog (it renders the first page of choices on every view); the reviewer's task "
-     "and its application read as one row; the applicant's counted projects taken from the assignments the "
-     "operator already read"),
-    ("JSON API ≥ 0.25: met on PostgreSQL (0.319, 0.263–0.358), not on SQLite (0.182, 0.156–0.244, from "
-     "0.160). Each SQLite call pays three transactions: the token's read, the rate counter's write "
-     "transaction of its own (so that a refused or failed call still counts), and the call's command. Next: "
-     "the Redis store a farm uses, measured here; a writing call's token read inside its command's transaction"),
+    "NEXT_PLACEHOLDER",
 ]
 
 

@@ -494,7 +494,8 @@ def write_values(stmt, params=None):
 def write_now(obj, values: dict) -> bool:
     """Set these columns of a loaded object by one UPDATE of its row, now, and keep them as its loaded
     values: the object is not made dirty, so the unit's next flush has nothing of it to write.
-    Returns whether it wrote (False: nothing to write, or a rehearsal, see below).
+    Returns whether it wrote (False: nothing to write; a new or already changed object, whose flush is
+    due anyway; a rehearsal, see below).
 
     A flush costs the unit of work about a thousand Python calls however little it writes, and
     several hundred more per object; one statement costs a fifth of that. In a rehearsal (a
@@ -506,7 +507,9 @@ def write_now(obj, values: dict) -> bool:
     if session is not None and values:
         for watcher in session.info.get(_WRITE_WATCHERS, ()):
             watcher(obj, values)
-    if session is None or not state.persistent or in_dry_run(session):   # a new row is the flush's
+    # a new row is the flush's, and so is a changed one: its flush is due anyway, and writes all its
+    # columns in one UPDATE
+    if session is None or not state.persistent or state.modified or in_dry_run(session):
         for name, value in values.items():
             setattr(obj, name, value)
         return False
