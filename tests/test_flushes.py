@@ -142,4 +142,3 @@ def test_a_rolled_back_savepoint_takes_back_what_was_written_now(world, services
         kept.commit()
     db.session.remove()
     assert db.session.get(Person, pm_id).status == NORMAL
-
