@@ -146,3 +146,21 @@ def test_the_first_account_of_an_organisation_is_its_administrator(ctx, world, s
         kind="contractor", org_name="新单位", credit_code=credit_code(4242), contact_person="乙", mobile="13800000002",
         username="", password=""))
     assert second.role == ORG_STAFF
+
+
+def test_a_password_to_change_holds_back_the_pages_not_the_token_api(client_world, ctx):
+    """A login whose password an administrator reset opens only the password page; its browser session
+    does not turn a call of the JSON API, authenticated by its token, into a redirect to that page."""
+    from handlers import api_tokens
+    client, world = client_world
+    target = world.who("contractor_user")
+    _, token = api_tokens.create_personal_token("contractor_user")
+    db.session.commit()
+    _admin(client)
+    resp = post(client, f"{ACCOUNTS}/{target.account_id}/reset-password", form_url=ACCOUNTS)
+    temporary = re.search(r'临时密码：<strong class="mono">(\w+)</strong>', resp.get_data(as_text=True)).group(1)
+    browser = new_client(ctx)
+    login(browser, "contractor_user", temporary)
+    assert browser.get("/apply/unlock/").headers["Location"].endswith("/auth/password")
+    resp = browser.get("/api/v1/inbox", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code != 302 and resp.is_json

@@ -33,10 +33,12 @@ _BEFORE_NEW_PASSWORD = {"auth.password", "auth.logout", "static"}
 
 def _password_change_first():
     """After an administrator's password reset, the login's first task is a new password.
-    The operators' endpoints (probes, the metrics scrape) never load a login."""
+    The operators' endpoints (probes, the metrics scrape) and the JSON API never load a login."""
     from .ops import ENDPOINTS as OPS_ENDPOINTS
     if request.endpoint in _BEFORE_NEW_PASSWORD or request.endpoint in OPS_ENDPOINTS or request.endpoint is None:
         return None
+    if (request.blueprint or "").startswith("api_"):
+        return None   # the JSON API authenticates by token (webui/api/security.py): no login to load
     if current_user.is_authenticated and current_user.must_change_password:
         return redirect(url_for("auth.password"))
     return None
