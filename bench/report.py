@@ -205,7 +205,41 @@ BEFORE = [
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    "NEXT_PLACEHOLDER",
+    ("Side by side, to see through the host: the round's starting commit (cfe8634) and this one, HTTP paired "
+     "rounds alternating on the idle machine (3 rounds of 30 lifecycles each). SQLite, two runs of each: pages "
+     "0.124, 0.095 → 0.119, 0.118; JSON API 0.165, 0.187 → 0.191, 0.158. PostgreSQL, one run of each: pages "
+     "0.170 → 0.195; JSON API 0.268 → 0.261. Over HTTP the change is inside the spread between runs. The host "
+     "was slow and swinging during this round (the in-memory ceiling 262/s; the same tree's SQLite page "
+     "lifecycle took 79, 93 and 115 ms in three runs minutes apart), so section 9's counts are what this "
+     "round's changes are read from: the same statements, and function calls -18 % (services), -11 % (JSON "
+     "API) and -5 % (pages) on both databases. In three alternating runs of section 9 on SQLite the services "
+     "took 18.5, 24.1, 32.4 ms before and 17.6, 19.6, 20.6 ms after"),
+    ("Domain services ≥ 0.5 of the engine API (this run: 0.42 on SQLite, 0.36 on PostgreSQL, from 0.36 and "
+     "0.34). The service lifecycle's 35,900 calls on SQLite: about 13,500 are the workflow's own steps, "
+     "(de)serialisation and the engine's statements, as in the engine API; about 4,000 the ORM reads of the "
+     "application and its lock record (each a joined read of four or five rows: ~600 calls); 2,400 the two "
+     "flushes left (create's new application, save's attachment with the application's fields), both of new "
+     "rows whose defaults and ids the flush makes; about 200 calls of SQLAlchemy around each statement. "
+     "PostgreSQL: 41 statements against the engine API's 7, ~0.2–0.5 ms each on this host, and the Python "
+     "around them is still 60 % of the lifecycle. Next: the new application and the attachment written by "
+     "statements of their own (their defaults filled as the flush does); a narrower read of the application "
+     "where a command needs only its keys (签收's notification); on PostgreSQL the certificate and the "
+     "notification in one statement"),
+    ("Pages ≥ 0.15: not met in this run on either database (0.128 on SQLite, 0.135 on PostgreSQL; 0.157 and "
+     "0.142 in the last run), met side by side on PostgreSQL (0.195). A page is now mostly what every request "
+     "pays (the login's statement, the template) and its template: the list page renders 20 rows through "
+     "~4,000 calls of Jinja, and each `{% from … import %}` of a macro file costs ~120 calls (Jinja compares "
+     "the context's globals with the template's on each import). Next: the rows' cells built once in Python; "
+     "fewer macro imports per page"),
+    ("JSON API ≥ 0.25: met on PostgreSQL (0.291, 0.284–0.354), not on SQLite (0.169, 0.118–0.223; 0.182 in "
+     "the last run; side by side 0.165, 0.187 → 0.191, 0.158). Each SQLite call still pays three "
+     "transactions: the token's read, the rate counter's write transaction of its own (so that a refused or "
+     "failed call still counts), and the call's command. A lock file queueing SQLite's writers (so that the "
+     "next writer starts when the last ends, not when SQLite's busy handler wakes: 504 of 3,389 BEGIN "
+     "IMMEDIATE waited longer than 0.5 ms in a run) was measured and left out: with 2 workers and 4 users on "
+     "2 cores the workers are short of CPU, not of the lock, and the ratios did not move (0.118/0.161 without, "
+     "0.118/0.161 and 0.128/0.192 with). Next: a writing call's token read and rate count inside its "
+     "command's transaction (counted again on its own when the command rolls back)"),
 ]
 
 
