@@ -541,7 +541,7 @@ def _expire_written_now(session, previous_transaction):
         return
     kept = []
     for txn, obj, names in written:
-        if _within(txn, previous_transaction):
+        if within_transaction(txn, previous_transaction):
             if inspect(obj).session is session:
                 session.expire(obj, names)
         else:
@@ -549,7 +549,9 @@ def _expire_written_now(session, previous_transaction):
     session.info[_WRITTEN_NOW] = kept
 
 
-def _within(txn, ancestor) -> bool:
+def within_transaction(txn, ancestor) -> bool:
+    """Whether session transaction ``txn`` is ``ancestor`` or nested in it (a savepoint's rollback
+    undoes what was recorded in either)."""
     while txn is not None:
         if txn is ancestor:
             return True

@@ -28,7 +28,7 @@ from sqlalchemy import event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine import generations, jobs
-from engine.db import db, end_reading, unit_of_work
+from engine.db import db, end_reading, unit_of_work, within_transaction
 from engine.models import utcnow
 
 from . import catalog, corrections, webhook_http as http, webhook_targets as targets
@@ -288,15 +288,7 @@ def _lock(lock: LockRecord) -> dict:
 def _dropped(session, previous_transaction):
     pending = session.info.get(_PENDING)
     if pending:
-        session.info[_PENDING] = [e for e in pending if not _within(e[0], previous_transaction)]
-
-
-def _within(txn, ancestor) -> bool:
-    while txn is not None:
-        if txn is ancestor:
-            return True
-        txn = txn.parent
-    return False
+        session.info[_PENDING] = [e for e in pending if not within_transaction(e[0], previous_transaction)]
 
 
 @sa_event.listens_for(Session, "before_commit")
