@@ -502,9 +502,11 @@ def write_now(obj, values: dict) -> bool:
     preview) the values are set on the object as any change is, since the preview's recorder reads
     the changes from the session. Rolled back with a savepoint (a failed operator), the columns are
     expired, as a flushed change would be, so that what follows reads them again."""
+    if not values:
+        return False
     state = inspect(obj)
     session = state.session
-    if session is not None and values:
+    if session is not None:
         for watcher in session.info.get(_WRITE_WATCHERS, ()):
             watcher(obj, values)
     # a new row is the flush's, and so is a changed one: its flush is due anyway, and writes all its
@@ -513,8 +515,7 @@ def write_now(obj, values: dict) -> bool:
         for name, value in values.items():
             setattr(obj, name, value)
         return False
-    if not values:
-        return False
+    old = {name: getattr(obj, name) for name in values} if _AFTER_WRITE_NOW else None
     mapper, table = state.mapper, state.mapper.local_table
     [pk] = mapper.primary_key
     key = (table.name, tuple(sorted(values)))
@@ -531,7 +532,19 @@ def write_now(obj, values: dict) -> bool:
     nested = session.get_nested_transaction()
     if nested is not None:
         session.info.setdefault(_WRITTEN_NOW, []).append((nested, obj, tuple(values)))
+    for listener in _AFTER_WRITE_NOW:
+        listener(obj, old, values)
     return True
+
+
+def after_write_now(listener):
+    """Register ``listener(obj, old, new)``, called after each write of ``write_now`` with the columns'
+    values before and after it: what an ``after_flush`` listener sees of the changes it writes."""
+    _AFTER_WRITE_NOW.append(listener)
+    return listener
+
+
+_AFTER_WRITE_NOW: list = []
 
 
 @event.listens_for(Session, "after_soft_rollback")

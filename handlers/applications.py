@@ -5,15 +5,14 @@ the operation log change in one transaction.
 """
 from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
-from engine.db import db, read_values, write_now, write_values
+from engine.db import db, read_values, write_now
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
@@ -374,10 +373,9 @@ class ApplicationService:
             subject=self.subject(app), scope=app.project.name, scope_id=app.project_id,
             applicant_org_id=principal.org_id, applicant_name=principal.org_name, action="新建",
             case_no=next_case_no(self.entry.prefix, (utcnow() + LOCAL_OFFSET).year))
-        # the link to its instance, written now by one statement of its own: as a change of the
-        # object it would take a second flush of the application (most of this command's ORM work)
-        write_values(_link_statement(type(app)), {"app_id": app.id, "instance_id": result.instance.id})
-        set_committed_value(app, "instance_id", result.instance.id)
+        # the link to its instance, written now (as a change of the object it would take a second
+        # flush of the application, most of this command's ORM work)
+        write_now(app, {"instance_id": result.instance.id})
         db.session.expire(app, ["case_no"])   # read from the instance just written
         apply_status(app, result)
         return app
@@ -482,18 +480,6 @@ def application_for(process_key: str, instance_id: int):
 
 
 _BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
-_LINKS: dict = {}   # model -> its statement setting an application's instance (_start)
-
-
-def _link_statement(model):
-    stmt = _LINKS.get(model)
-    if stmt is None:   # built once per model
-        table = model.__table__
-        stmt = _LINKS[model] = (update(table).where(table.c.id == bindparam("app_id"))
-                                .values(instance_id=bindparam("instance_id")))
-    return stmt
-
-
 _ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
                                         Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
 _ATTACHMENT_KINDS = select(Attachment.__table__.c.kind).where(   # what _require_fields needs: run as Core

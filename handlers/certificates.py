@@ -259,7 +259,8 @@ class CertificateService:
                 self._revoke(older, f"已由新证明 {cert.serial} 取代", issuer[1], now)
         # one INSERT of its own, as the case counter's: the approval's only new row would otherwise be
         # its only flush (a flush costs the unit of work most of what writing the row does)
-        cert.id = write_values(_INSERT_CERTIFICATE, {c: getattr(cert, c) for c in _ISSUED_COLUMNS}).scalar_one()
+        given = {c.key: getattr(cert, c.key) for c in _ISSUED.columns if c.key in cert.__dict__}   # the rest: defaults
+        cert.id = write_values(_INSERT_CERTIFICATE, given).scalar_one()
         make_transient_to_detached(cert)   # the row as written: the session knows it without reading it
         db.session.add(cert)
         return cert
@@ -447,6 +448,5 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden("仅平台管理员可以作废证明")
 
 
-_ISSUED_COLUMNS = ("serial", "instance_id", "case_no", "kind", "title", "facts", "issued_at", "issuer_org_id",
-                   "issuer_name", "key_id", "signature", "verify_base", "status")
-_INSERT_CERTIFICATE = insert(IssuedCertificate.__table__).returning(IssuedCertificate.__table__.c.id)
+_ISSUED = IssuedCertificate.__table__
+_INSERT_CERTIFICATE = insert(_ISSUED).returning(_ISSUED.c.id)

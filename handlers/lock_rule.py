@@ -199,10 +199,8 @@ def apply_lock_rule(person: Person, project_hint: int | None = None,
 
 
 def close_lock(lock: LockRecord, reason: str) -> None:
-    if lock.closed_at is None and write_now(lock, {"closed_at": utcnow(), "close_reason": reason}):
-        # written by its own statement, no flush sees it close (handlers.webhooks._watch): told here
-        from .webhooks import lock_closed
-        lock_closed(lock)
+    if lock.closed_at is None:
+        write_now(lock, {"closed_at": utcnow(), "close_reason": reason})
 
 
 def assign(person: Person, project: Project, role: str, **columns) -> Assignment:

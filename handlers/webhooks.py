@@ -28,7 +28,7 @@ from sqlalchemy import event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine import generations, jobs
-from engine.db import db, end_reading, unit_of_work, within_transaction
+from engine.db import after_write_now, db, end_reading, unit_of_work, within_transaction
 from engine.models import utcnow
 
 from . import catalog, corrections, webhook_http as http, webhook_targets as targets
@@ -262,16 +262,23 @@ def _watch(session, _context):
         if isinstance(obj, LockRecord) and obj.closed_at is None:
             emit("lock.opened", _lock(obj), session)
     for obj in session.dirty:
-        if isinstance(obj, LockRecord) and _became(obj, "closed_at", lambda v: v is not None):
-            emit("lock.closed", _lock(obj), session)
-        elif isinstance(obj, Project) and _became(obj, "status", lambda v: v == COMPLETED):
-            emit("project.completed", {"project": {"id": obj.id, "supervision_no": obj.supervision_no}}, session)
+        _changed(obj, lambda name, test: _became(obj, name, test), session)
 
 
-def lock_closed(lock: LockRecord) -> None:
-    """lock.closed for a lock record closed by a statement of its own (handlers.lock_rule.close_lock),
+@after_write_now
+def _watch_written(obj, old: dict, new: dict) -> None:
+    """The same events for a row's columns written by a statement of their own (engine.db.write_now),
     which no flush sees."""
-    emit("lock.closed", _lock(lock))
+    _changed(obj, lambda name, test: name in new and test(new[name]) and not test(old[name]))
+
+
+def _changed(obj, became, session=None) -> None:
+    """The events of a changed row: ``became(name, test)`` says whether the column now passes ``test``
+    and did not before."""
+    if isinstance(obj, LockRecord) and became("closed_at", lambda v: v is not None):
+        emit("lock.closed", _lock(obj), session)
+    elif isinstance(obj, Project) and became("status", lambda v: v == COMPLETED):
+        emit("project.completed", {"project": {"id": obj.id, "supervision_no": obj.supervision_no}}, session)
 
 
 def _became(obj, name, test) -> bool:

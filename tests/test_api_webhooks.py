@@ -205,3 +205,39 @@ def test_a_subscription_ended_here_receives_nothing_from_the_next_commit(ctx, wo
     webhooks.unsubscribe(sub.token_id, sub.id)
     locked_person(world, "戊五")
     assert len(_deliveries()) == 1
+
+
+def test_an_approved_unlock_tells_lock_closed_and_a_failed_one_tells_nothing(world, services, receiver, monkeypatch):
+    """自动解锁 closes the lock by a statement of its own (engine.db.write_now), which no flush sees:
+    lock.closed is still told, once; an effect that fails after closing it (rolled back with its
+    savepoint) tells nothing."""
+    from handlers import processes
+    from handlers.models import LockRecord
+    subscription(receiver.url, ["lock.closed"])
+    db.session.commit()
+    reviewer = world.who("agency_reviewer")
+
+    failing, _ = locked_person(world, "孙九")
+    reported_unlock(world, services, failing)
+    [failing_lock] = lock_rule.open_locks(failing.id)
+
+    def closes_then_fails(call):
+        lock_rule.close_lock(failing_lock, "部分生效")
+        raise RuntimeError("生效过程中出错")
+    monkeypatch.setitem(processes.registry.operators, "unlock.apply", closes_then_fails)
+    [task] = services.reviews.inbox(reviewer).rows
+    services.reviews.claim(reviewer, task.id)
+    services.reviews.approve(reviewer, task.id, "同意")
+    monkeypatch.undo()
+    assert _deliveries() == []
+
+    pm, _ = locked_person(world, "周十")
+    app = reported_unlock(world, services, pm)
+    [lock] = lock_rule.open_locks(pm.id)
+    lock_id = lock.id
+    task_id = services.unlock.open_task(app).id
+    services.reviews.claim(reviewer, task_id)
+    services.reviews.approve(reviewer, task_id, "同意")
+    deliveries = _deliveries()
+    assert [(d.event, d.payload["lock"]["id"]) for d in deliveries] == [("lock.closed", lock_id)]
+    assert db.session.get(LockRecord, lock_id).closed_at is not None
