@@ -184,8 +184,8 @@ CHANGES = [
      "person's status, the application approved), 上报/撤回/作废 (the application's status) and a new "
      "application's link to its instance. The approval's certificate is one INSERT of its own. A preview "
      "still sets the values on the objects for its recorder, which also watches what is written now; a "
-     "savepoint rolled back (a failing operator) expires what was written in it; lock.closed is raised by "
-     "the writer. The service lifecycle's flushes: 6 → 2 (create's new application, save's attachment)"),
+     "savepoint rolled back (a failing operator) expires what was written in it; the webhook events of "
+     "rows written now come from a listener of `write_now` with the flush listener's rules. The service lifecycle's flushes: 6 → 2 (create's new application, save's attachment)"),
     ("An application's status is set only when the diagram declares another (`applications.declared_changes`): "
      "an attribute set to the value it already has left the object dirty, and each command that did so paid a "
      "whole flush that wrote nothing (创建 and 审核通过 did)"),
