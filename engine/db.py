@@ -5,8 +5,8 @@ from contextlib import contextmanager
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, bindparam, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import MANYTOONE, DeclarativeBase, Session, make_transient, make_transient_to_detached
+from sqlalchemy.orm.attributes import NEVER_SET, NO_VALUE, set_committed_value
 from sqlalchemy.pool import SingletonThreadPool, StaticPool
 
 from .errors import PendingWork, RollbackOnly
@@ -516,25 +516,149 @@ def write_now(obj, values: dict) -> bool:
             setattr(obj, name, value)
         return False
     old = {name: getattr(obj, name) for name in values} if _AFTER_WRITE_NOW else None
+    _update_row(session, state, values)
+    for name, value in values.items():
+        set_committed_value(obj, name, value)
+    _written(session, obj, tuple(values), old, values)
+    return True
+
+
+def write_changes(obj) -> bool:
+    """``write_now`` for the changes already made to a loaded object's columns: one UPDATE of them, now,
+    and the object clean again, so that the unit's next flush has nothing of it to write. Returns
+    whether it wrote; False leaves the changes to the flush: nothing changed, a change that is not a
+    column of the row (a relationship), a rehearsal, or a preview recording (its recorder reads the
+    values before the change from the flush)."""
+    state = inspect(obj)
+    session = state.session
+    if (session is None or not state.persistent or not state.modified or in_dry_run(session)
+            or session.info.get(_WRITE_WATCHERS)):
+        return False
+    mapper, table = state.mapper, state.mapper.local_table
+    values, old = {}, {}
+    for name, before in state.committed_state.items():
+        column = _column_of(mapper, table, name)
+        if column is None:
+            return False
+        values[name] = state.dict[name]
+        old[name] = before if before is not NO_VALUE and before is not NEVER_SET else None
+    if not values:
+        return False
+    _update_row(session, state, values)
+    state._commit_all(state.dict, session.identity_map)   # as a flush leaves it: clean, the values loaded
+    _written(session, obj, tuple(values), old, values)
+    return True
+
+
+def insert_now(obj) -> bool:
+    """Write a new object's row by one INSERT, now, its defaults filled as a flush fills them (the
+    columns' Python defaults) and read back with its key; the object is then in the session
+    as if loaded, so that the unit's next flush has nothing of it to write. Its many-to-one
+    relationships give their keys, as in a flush.
+
+    Returns whether it wrote by its own statement. False: the object was added and flushed instead, in
+    a rehearsal, while a preview records (its recorder reads new rows from the flush), or when it
+    refers to a row that is new itself. Either way its row is written when this returns. Rolled back
+    (a savepoint or the transaction), the object leaves the session, as a flushed new object does."""
+    session = db.session()
+    state = inspect(obj)
+    if state.key is not None:
+        raise TypeError(f"{type(obj).__name__} is not a new object")
+    mapper = state.mapper
+    given = _new_row_values(state, mapper)
+    if given is None or in_dry_run(session) or session.info.get(_WRITE_WATCHERS):
+        session.add(obj)
+        session.flush()
+        return False
+    if state.session is not None:
+        state.session.expunge(obj)   # added already: its flush would write it a second time
+    table = mapper.local_table
+    found = _INSERTS.get(table.name)
+    if found is None:   # one statement per table, built once: the values it is given are parameters
+        # read back what the database or a default makes (the key, a time); a column without either
+        # is what it was given, or NULL
+        made = tuple(c for c in table.columns
+                     if c.primary_key or c.default is not None or c.server_default is not None)
+        found = _INSERTS[table.name] = (table.insert().returning(*made), frozenset(made))
+    stmt, made = found
+    row = write_values(stmt, given).one()._mapping
+    for prop, column in _table_columns(mapper):
+        if column in made:
+            state.dict[prop.key] = row[column]
+        else:
+            state.dict[prop.key] = given.get(column.key)
+    make_transient_to_detached(obj)   # the row as written: persistent below without reading it
+    session.add(obj)
+    _track(session, obj, None)
+    for listener in _AFTER_INSERT_NOW:
+        listener(obj)
+    return True
+
+
+def _new_row_values(state, mapper) -> dict | None:
+    """The INSERT's values of a new object: the columns it was given, and the keys of the rows its
+    many-to-one relationships name. None when one of those rows is new itself (the flush orders it)."""
+    values = {}
+    for rel in mapper.relationships:
+        if rel.direction is not MANYTOONE or state.dict.get(rel.key) is None:
+            continue
+        other = inspect(state.dict[rel.key])
+        if other.key is None:
+            return None
+        for local, remote in rel.local_remote_pairs:
+            values[local.key] = other.dict.get(other.mapper.get_property_by_column(remote).key)
+    for prop, column in _table_columns(mapper):
+        if prop.key in state.dict:
+            if column.key in values and values[column.key] != state.dict[prop.key]:
+                raise ValueError(f"{mapper.class_.__name__}.{prop.key} does not match its relationship")
+            values[column.key] = state.dict[prop.key]
+    return values
+
+
+def _table_columns(mapper):
+    """(attribute, column) of each column of the mapper's own table (not a column_property's query)."""
+    found = _COLUMNS.get(mapper)
+    if found is None:
+        table = mapper.local_table
+        found = _COLUMNS[mapper] = tuple((prop, prop.columns[0]) for prop in mapper.column_attrs
+                                         if getattr(prop.columns[0], "table", None) is table)
+    return found
+
+
+def _column_of(mapper, table, name):
+    prop = mapper.attrs.get(name)
+    columns = getattr(prop, "columns", None)
+    return columns[0] if columns and getattr(columns[0], "table", None) is table else None
+
+
+def _update_row(session, state, values: dict) -> None:
+    """One UPDATE of these columns of the object's row (write_now, write_changes)."""
     mapper, table = state.mapper, state.mapper.local_table
     [pk] = mapper.primary_key
     key = (table.name, tuple(sorted(values)))
     stmt = _UPDATES.get(key)
     if stmt is None:   # one statement per table and set of columns, built once
-        columns = {name: mapper.column_attrs[name].columns[0] for name in sorted(values)}
-        if any(getattr(c, "table", None) is not table for c in columns.values()):
+        columns = {name: _column_of(mapper, table, name) for name in sorted(values)}
+        if any(c is None for c in columns.values()):
             raise TypeError(f"not columns of {table.name}: {sorted(values)}")
         stmt = _UPDATES[key] = (table.update().where(pk == bindparam("_pk"))
                                 .values({c.key: bindparam(name) for name, c in columns.items()}))
     write_values(stmt, {"_pk": state.identity[0], **values})
-    for name, value in values.items():
-        set_committed_value(obj, name, value)
+
+
+def _written(session, obj, names: tuple, old: dict | None, values: dict) -> None:
     nested = session.get_nested_transaction()
     if nested is not None:
-        session.info.setdefault(_WRITTEN_NOW, []).append((nested, obj, tuple(values)))
+        _track(session, obj, names, nested)
     for listener in _AFTER_WRITE_NOW:
         listener(obj, old, values)
-    return True
+
+
+def _track(session, obj, names: tuple | None, txn=None) -> None:
+    """Remember what a rollback of ``txn`` (default: the innermost transaction) undoes: the columns
+    written (expired then), or, ``names`` None, the object inserted (expunged then)."""
+    txn = txn or session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_WRITTEN_NOW, []).append((txn, obj, names))
 
 
 def after_write_now(listener):
@@ -547,6 +671,16 @@ def after_write_now(listener):
 _AFTER_WRITE_NOW: list = []
 
 
+def after_insert_now(listener):
+    """Register ``listener(obj)``, called after each row ``insert_now`` wrote by its own statement:
+    what an ``after_flush`` listener sees of a new object."""
+    _AFTER_INSERT_NOW.append(listener)
+    return listener
+
+
+_AFTER_INSERT_NOW: list = []
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _expire_written_now(session, previous_transaction):
     written = session.info.get(_WRITTEN_NOW)
@@ -555,11 +689,22 @@ def _expire_written_now(session, previous_transaction):
     kept = []
     for txn, obj, names in written:
         if within_transaction(txn, previous_transaction):
-            if inspect(obj).session is session:
+            if inspect(obj).session is not session:
+                continue
+            if names is None:
+                _drop_inserted(session, obj)
+            else:
                 session.expire(obj, names)
         else:
             kept.append((txn, obj, names))
     session.info[_WRITTEN_NOW] = kept
+
+
+def _drop_inserted(session, obj) -> None:
+    """A row ``insert_now`` wrote was rolled back: its object leaves the session as a new one again, as
+    a flushed new object does (added again, it is inserted again)."""
+    session.expunge(obj)
+    make_transient(obj)
 
 
 def within_transaction(txn, ancestor) -> bool:
@@ -572,7 +717,7 @@ def within_transaction(txn, ancestor) -> bool:
     return False
 
 
-_WRITTEN_NOW = "uow_written_now"   # (savepoint, object, columns) of write_now inside a savepoint
+_WRITTEN_NOW = "uow_written_now"   # (transaction, object, columns or None: inserted) of write_now and insert_now
 _WRITE_WATCHERS = "uow_write_watchers"
 
 
@@ -589,6 +734,8 @@ def watching_writes(watcher):
 
 
 _UPDATES: dict = {}   # (table, columns) -> write_now's UPDATE
+_INSERTS: dict = {}   # table -> insert_now's INSERT and the columns it reads back
+_COLUMNS: dict = {}   # mapper -> its table's (attribute, column) pairs
 
 
 def in_unit_of_work() -> bool:
@@ -634,7 +781,21 @@ def _orm_statement(state):
 
 @event.listens_for(Session, "after_transaction_end")
 def _transaction_ended(session, transaction):
+    rolled_back = session.info.pop(_ROLLED_BACK, False)
     if transaction.parent is None:   # the root transaction committed or rolled back
         session.info.pop(_WROTE, None)
         session.info.pop(_WRITING, None)
-        session.info.pop(_WRITTEN_NOW, None)
+        written = session.info.pop(_WRITTEN_NOW, None)
+        if rolled_back and written:   # rows inserted now are gone with it (a flush's are expunged too)
+            for _txn, obj, names in written:
+                if names is None and inspect(obj).session is session:
+                    _drop_inserted(session, obj)
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session):
+    # fires just before the transaction's end (root or savepoint), which reads and clears it
+    session.info[_ROLLED_BACK] = True
+
+
+_ROLLED_BACK = "uow_rolled_back"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 from engine import NotCandidate, ProcessEngine, StepResult
 from engine.audit import OperationLog
 from engine.case_numbers import next_case_no, normalise
-from engine.db import db, read_values, write_now
+from engine.db import db, insert_now, read_values, write_changes, write_now
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
 from engine.inbox import instance_tasks, open_tasks, operation_log
@@ -266,7 +266,8 @@ class ApplicationService:
         problems = Problems()
         for name, value in fields.items():
             problems.check(self._apply_fields, principal, app, {name: value})
-        app.updated_at = utcnow()   # before the attachments' flush: one UPDATE of the application
+        app.updated_at = utcnow()
+        write_changes(app)   # the fields set so far: one UPDATE now, not a flush of the application
         refused = len(problems.errors)
         problems.check(self.uploads.check_count, len(uploads))
         if len(problems.errors) == refused:   # too many files: none is stored
@@ -359,9 +360,8 @@ class ApplicationService:
         self._require_kind(principal)
         app.open_key = open_key
         app.applicant_org_id, app.created_by_user_id = principal.org_id, principal.user_id
-        db.session.add(app)
-        try:
-            db.session.flush()
+        try:   # its own INSERT: a flush of the one new row costs the unit of work most of this command
+            insert_now(app)
         except IntegrityError as exc:
             # an open application for the same thing (two tabs added it at once, or one was added
             # before): the unique open_key lets one through; the command rolls back with the refusal
@@ -416,8 +416,7 @@ class ApplicationService:
             owner_type=self.entry.kind, owner_id=app.id, kind=upload.kind, sha256=stored.sha256,
             size=stored.size, content_type=stored.content_type, filename=stored.filename,
             org_id=principal.org_id, uploaded_by_user_id=principal.user_id)
-        db.session.add(attachment)
-        db.session.flush()
+        insert_now(attachment)
         return attachment
 
     def _common_text(self, app, fields):

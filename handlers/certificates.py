@@ -36,12 +36,11 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import select, update
 
 from engine import Actor, ProcessEngine
 from engine.case_numbers import next_case_no
-from engine.db import db, write_values
+from engine.db import db, insert_now
 from engine.models import HumanTask, ProcessInstance, utcnow
 
 from . import catalog, pdf
@@ -257,12 +256,9 @@ class CertificateService:
             for older in db.session.scalars(select(IssuedCertificate).where(
                     IssuedCertificate.instance_id == instance.id, IssuedCertificate.status == CERT_VALID)):
                 self._revoke(older, f"已由新证明 {cert.serial} 取代", issuer[1], now)
-        # one INSERT of its own, as the case counter's: the approval's only new row would otherwise be
-        # its only flush (a flush costs the unit of work most of what writing the row does)
-        given = {c.key: getattr(cert, c.key) for c in _ISSUED.columns if c.key in cert.__dict__}   # the rest: defaults
-        cert.id = write_values(_INSERT_CERTIFICATE, given).scalar_one()
-        make_transient_to_detached(cert)   # the row as written: the session knows it without reading it
-        db.session.add(cert)
+        # one INSERT of its own: the approval's only new row would otherwise be its only flush (a flush
+        # costs the unit of work most of what writing the row does)
+        insert_now(cert)
         return cert
 
     @staticmethod
@@ -448,5 +444,3 @@ def _require_admin(principal: Principal) -> None:
         raise Forbidden("仅平台管理员可以作废证明")
 
 
-_ISSUED = IssuedCertificate.__table__
-_INSERT_CERTIFICATE = insert(_ISSUED).returning(_ISSUED.c.id)

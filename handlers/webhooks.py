@@ -28,7 +28,7 @@ from sqlalchemy import event as sa_event, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from engine import generations, jobs
-from engine.db import after_write_now, db, end_reading, unit_of_work, within_transaction
+from engine.db import after_insert_now, after_write_now, db, end_reading, unit_of_work, within_transaction
 from engine.models import utcnow
 
 from . import catalog, corrections, webhook_http as http, webhook_targets as targets
@@ -259,10 +259,16 @@ def _application(app) -> dict:
 @sa_event.listens_for(Session, "after_flush")
 def _watch(session, _context):
     for obj in session.new:
-        if isinstance(obj, LockRecord) and obj.closed_at is None:
-            emit("lock.opened", _lock(obj), session)
+        _added(obj, session)
     for obj in session.dirty:
         _changed(obj, lambda name, test: _became(obj, name, test), session)
+
+
+@after_insert_now
+def _added(obj, session=None) -> None:
+    """The events of a new row, flushed or written by a statement of its own (engine.db.insert_now)."""
+    if isinstance(obj, LockRecord) and obj.closed_at is None:
+        emit("lock.opened", _lock(obj), session)
 
 
 @after_write_now
