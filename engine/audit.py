@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, cast, func, literal_column, select
+from sqlalchemy import String, bindparam, cast, func, literal_column, select
 
 from .models import AuditEntry, ProcessInstance
 
@@ -147,11 +147,14 @@ _LOG_ENTRIES = (select(ProcessInstance.audit_seq, ProcessInstance.audit_head, Au
                 .select_from(ProcessInstance).outerjoin(AuditEntry, AuditEntry.instance_id == ProcessInstance.id))
 
 
+_INSTANCE_LOG = (_LOG_ENTRIES.where(ProcessInstance.id == bindparam("instance_id"))
+                 .order_by(AuditEntry.seq, AuditEntry.id))
+
+
 def read_log(session, instance_id: int) -> OperationLog:
     """The entries (session objects) and their verification in one query: the entries joined to
     the instance's recorded head."""
-    rows = session.execute(_LOG_ENTRIES.where(ProcessInstance.id == instance_id)
-                           .order_by(AuditEntry.seq, AuditEntry.id)).all()
+    rows = session.execute(_INSTANCE_LOG, {"instance_id": instance_id}).all()
     log = OperationLog(entry for _seq, _head, entry in rows if entry is not None)
     if rows:
         log.broken = verify(instance_id, rows[0][0], rows[0][1], log)

@@ -49,24 +49,50 @@ class ReviewInbox:
         if view not in VIEWS:
             raise ValueError(view)
         flt = flt or InboxFilter()
-        stmt, sort_col, id_col = self._base(view, flt)
-        stmt = stmt.options(undefer(HumanTask.case_no))   # every list shows the 办件编号
         ascending = flt.sort == "due" and view != "done"
-        if cursor:
-            at, task_id = _decode(cursor)
-            # a row-value comparison on the index columns, so the cursor is an index bound
-            bound = tuple_(sort_col, id_col)
-            stmt = stmt.where(bound > tuple_(at, task_id) if ascending else bound < tuple_(at, task_id))
-        order = (sort_col.asc(), id_col.asc()) if ascending else (sort_col.desc(), id_col.desc())
-        rows = list(db.session.scalars(stmt.order_by(*order).limit(limit + 1)))
+        at, task_id = _decode(cursor) if cursor else (None, None)
+        if flt.date_from is None and flt.date_to is None and flt.due is None:
+            # built once per shape (view, which filters, the order, a cursor or not), every value a parameter
+            key = (view, bool(flt.process_key), bool(flt.scope), bool(flt.applicant), bool(flt.case_no),
+                   ascending, flt.sort == "due", cursor is not None)
+            found = _PAGES.get(key)
+            if found is None:
+                shape = InboxFilter(process_key=bindparam("p_process_key") if key[1] else None,
+                                    scope=bindparam("p_scope") if key[2] else None,
+                                    applicant=bindparam("p_applicant") if key[3] else None,
+                                    case_no=bindparam("p_case_no") if key[4] else None, sort=flt.sort)
+                found = _PAGES[key] = _AS_PARAMETERS._page_statement(
+                    view, shape, _CURSOR_PARAMETERS if cursor else None, ascending, bindparam("p_limit"))
+            stmt, sort_key = found
+            params = {"p_user_id": self.user_id, "p_org_id": self.org_id, "p_limit": limit + 1, "p_at": at,
+                      "p_task_id": task_id, "p_process_key": flt.process_key, "p_scope": contains_pattern(flt.scope),
+                      "p_applicant": contains_pattern(flt.applicant), "p_case_no": flt.case_no}
+            rows = list(db.session.scalars(stmt, {k: v for k, v in params.items() if v is not None}))
+        else:
+            stmt, sort_key = self._page_statement(view, flt, (at, task_id) if cursor else None, ascending, limit + 1)
+            rows = list(db.session.scalars(stmt))
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
-            key = (last.due_at or NO_DUE) if ascending else getattr(last, sort_col.key)
+            key = (last.due_at or NO_DUE) if ascending else getattr(last, sort_key)
             next_cursor = _encode(key, last.id)
         counts, due_counts = self._counts(flt, view) if with_counts else ({}, {})
         return InboxPage(rows, next_cursor, counts, due_counts)
+
+    def _page_statement(self, view, flt, after, ascending, limit):
+        """A page's statement (rows after the cursor ``after``, (time, id), when given) and the task
+        attribute its cursor is made of."""
+        stmt, sort_col, id_col = self._base(view, flt)
+        stmt = stmt.options(undefer(HumanTask.case_no))   # every list shows the 办件编号
+        if after is _CURSOR_PARAMETERS:   # a statement built once: the cursor's values are parameters
+            after = (bindparam("p_at", type_=sort_col.type), bindparam("p_task_id", type_=id_col.type))
+        if after is not None:
+            # a row-value comparison on the index columns, so the cursor is an index bound
+            bound = tuple_(sort_col, id_col)
+            stmt = stmt.where(bound > tuple_(*after) if ascending else bound < tuple_(*after))
+        order = (sort_col.asc(), id_col.asc()) if ascending else (sort_col.desc(), id_col.desc())
+        return stmt.order_by(*order).limit(limit), sort_col.key
 
     def first_of(self, views) -> int | None:
         """The id of the task the first non-empty view would list first: one statement, each view
@@ -111,7 +137,7 @@ class ReviewInbox:
                     shape, view, bindparam("p_now"), bindparam("p_soon"))
             params = {"p_user_id": self.user_id, "p_org_id": self.org_id, "p_now": now,
                       "p_soon": deadlines.soon_bound(now), "p_process_key": flt.process_key,
-                      "p_scope": _pattern(flt.scope), "p_applicant": _pattern(flt.applicant), "p_case_no": flt.case_no}
+                      "p_scope": contains_pattern(flt.scope), "p_applicant": contains_pattern(flt.applicant), "p_case_no": flt.case_no}
             row = db.session.execute(stmt, {k: v for k, v in params.items() if v is not None}).one()
         else:
             row = db.session.execute(self._counts_statement(flt, view, now, deadlines.soon_bound(now))).one()
@@ -199,14 +225,15 @@ def _given(value) -> bool:
 
 def _contains(column, text):
     """``column`` contains ``text`` literally (% and _ are not wildcards): a value, or the parameter of
-    a statement built once (its value then ``_pattern(text)``)."""
+    a statement built once (its value then ``contains_pattern(text)``)."""
     if isinstance(text, BindParameter):
         return column.like(text, escape="/")
     return column.contains(text, autoescape=True)
 
 
-def _pattern(text: str | None) -> str | None:
-    """The LIKE pattern of ``_contains`` for a parameter: as ``contains(autoescape=True)`` escapes."""
+def contains_pattern(text: str | None) -> str | None:
+    """The LIKE pattern (escape character ``/``) of ``_contains`` for a parameter: as
+    ``contains(autoescape=True)`` escapes."""
     if not text:
         return None
     return "%" + text.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
@@ -216,6 +243,8 @@ def _pattern(text: str | None) -> str | None:
 _AS_PARAMETERS = ReviewInbox(bindparam("p_user_id"), bindparam("p_org_id"))
 _FIRST_OF: dict = {}   # views -> ReviewInbox.first_of's statement
 _COUNTS: dict = {}     # (view with due counts, which filters) -> ReviewInbox._counts's statement
+_CURSOR_PARAMETERS = ("p_at", "p_task_id")
+_PAGES: dict = {}      # (view, which filters, order, cursor) -> ReviewInbox.page's statement and cursor attribute
 
 
 def _due_condition(due: str):
@@ -260,8 +289,10 @@ def operation_log(instance_id: int) -> audit.OperationLog:
 
 def instance_tasks(instance_id: int) -> list[HumanTask]:
     """Every task of the instance, in order: a page that shows its diagram and its clock reads them once."""
-    return list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
-                                   .order_by(HumanTask.id)))
+    return list(db.session.scalars(_INSTANCE_TASKS, {"instance_id": instance_id}))
+
+
+_INSTANCE_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id")).order_by(HumanTask.id)
 
 
 def open_tasks(instance_id: int) -> list[HumanTask]:

@@ -439,18 +439,36 @@ def update_subject(conn, instance_id: int, values: dict) -> None:
         raise TypeError(f"not shown on inbox rows: {sorted(unknown)}")
     if not values:
         return
-    changed = or_(*[_PI.c[name].is_distinct_from(value) for name, value in values.items()])
-    row = conn.execute(update(_PI).where(_PI.c.id == instance_id, changed)
-                       .values(version=_PI.c.version + 1, updated_at=utcnow(), **values)
-                       .returning(_PI.c.version, _PI.c.updated_at)).first()
+    names = tuple(sorted(values))
+    stmts = _SUBJECT_UPDATES.get(names) or _subject_updates(names)
+    params = {"p_id": instance_id, "p_now": utcnow(), **{f"v_{name}": value for name, value in values.items()}}
+    row = conn.execute(stmts[0], params).first()
     if row is None:
         return
-    conn.execute(update(_HT).where(_HT.c.instance_id == instance_id, _HT.c.state == "open").values(**values))
-    filtered = {k: v for k, v in values.items() if k in _FILTERED_COLUMNS}
-    if filtered:
-        open_ids = select(_HT.c.id).where(_HT.c.instance_id == instance_id, _HT.c.state == "open")
-        conn.execute(update(_TC).where(_TC.c.task_id.in_(open_ids.scalar_subquery())).values(**filtered))
+    conn.execute(stmts[1], params)
+    if stmts[2] is not None:
+        conn.execute(stmts[2], params)
     _keep_loaded_in_step(ProcessInstance, instance_id, dict(values, version=row.version, updated_at=row.updated_at))
+
+
+def _subject_updates(names: tuple) -> tuple:
+    """update_subject's statements for these columns, built once: the instance's UPDATE (when a
+    value differs), its open inbox rows' and their candidate rows' (the filtered columns only)."""
+    given = {name: bindparam(f"v_{name}", type_=_PI.c[name].type) for name in names}
+    changed = or_(*[_PI.c[name].is_distinct_from(value) for name, value in given.items()])
+    instance = (update(_PI).where(_PI.c.id == bindparam("p_id"), changed)
+                .values(version=_PI.c.version + 1, updated_at=bindparam("p_now"), **given)
+                .returning(_PI.c.version, _PI.c.updated_at))
+    open_rows = (_HT.c.instance_id == bindparam("p_id"), _HT.c.state == "open")
+    tasks = update(_HT).where(*open_rows).values(**given)
+    filtered = {k: v for k, v in given.items() if k in _FILTERED_COLUMNS}
+    candidates = (update(_TC).where(_TC.c.task_id.in_(select(_HT.c.id).where(*open_rows).scalar_subquery()))
+                  .values(**filtered)) if filtered else None
+    _SUBJECT_UPDATES[names] = found = (instance, tasks, candidates)
+    return found
+
+
+_SUBJECT_UPDATES: dict = {}
 
 
 # -- PostgreSQL: a step's writes as one statement -------------------------------------------------------

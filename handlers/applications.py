@@ -15,7 +15,7 @@ from engine.case_numbers import next_case_no, normalise
 from engine.db import db, insert_now, read_values, write_changes, write_now
 from engine.diagram import BUSINESS, FULL, instance_svg
 from engine.forms import FieldSpec, FormSpec
-from engine.inbox import instance_tasks, open_tasks, operation_log
+from engine.inbox import contains_pattern, instance_tasks, open_tasks, operation_log
 from engine.models import HumanTask, ProcessInstance, TaskCandidate, utcnow
 
 from . import catalog, corrections
@@ -121,27 +121,47 @@ class ApplicationService:
                  case_no: str | None = None):
         """The enterprise's applications of this process, newest first; ``case_no`` matches part of
         the case number (办件编号)."""
-        stmt, total = self._own_page(principal, page, per_page, status, case_no)
-        return list(db.session.scalars(stmt)), total
+        stmt, params, total = self._own_page(principal, page, per_page, status, case_no)
+        return list(db.session.scalars(stmt, params)), total
 
     def list_rows(self, principal: Principal, page: int = 1, per_page: int = 20, status: str | None = None,
                   case_no: str | None = None):
         """``list_own`` as the list page shows it: each application a row of the values its list
         columns read (handlers.listing), from one SELECT, without loading the applications."""
         query = list_query(self.entry)
-        stmt, total = self._own_page(principal, page, per_page, status, case_no)
-        return query.rows(db.session.execute(query.select(stmt))), total
+        stmt, params, total = self._own_page(principal, page, per_page, status, case_no)
+        key = (query, "status" in params, "case_no" in params)
+        rows = _LIST_ROWS.get(key)
+        if rows is None:
+            rows = _LIST_ROWS[key] = query.select(stmt)
+        return query.rows(db.session.execute(rows, params)), total
 
     def _own_page(self, principal, page, per_page, status, case_no):
+        """The page's statement, its parameters and the number of rows under the filters; the
+        statements are built once per model and filters given (building one costs more than
+        running it), every value a parameter."""
         self._require_kind(principal)
+        case_no = normalise(case_no) if case_no else None
+        key = (self.model, bool(status), bool(case_no))
+        found = _OWN_PAGES.get(key)
+        if found is None:
+            found = _OWN_PAGES[key] = self._own_statements(bool(status), bool(case_no))
+        count, stmt = found
+        params = {"org_id": principal.org_id, "status": status or None,
+                  "case_no": contains_pattern(case_no),
+                  "limit": per_page, "offset": (max(page, 1) - 1) * per_page}
+        params = {k: v for k, v in params.items() if v is not None}
+        return stmt, params, db.session.scalar(count, params)
+
+    def _own_statements(self, status: bool, case_no: bool):
         m = self.model
-        stmt = select(m).where(m.applicant_org_id == principal.org_id)
+        stmt = select(m).where(m.applicant_org_id == bindparam("org_id"))
         if status:
-            stmt = stmt.where(m.status == status)
+            stmt = stmt.where(m.status == bindparam("status"))
         if case_no:
-            stmt = stmt.where(m.case_no.contains(normalise(case_no), autoescape=True))
-        total = db.session.scalar(select(func.count()).select_from(stmt.with_only_columns(m.id).subquery()))
-        return stmt.order_by(m.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page), total
+            stmt = stmt.where(m.case_no.like(bindparam("case_no"), escape="/"))
+        count = select(func.count()).select_from(stmt.with_only_columns(m.id).subquery())
+        return count, stmt.order_by(m.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
 
     def get(self, principal: Principal, app_id: int):
         """The application if this principal may see it: its applicant, the project's regulators
@@ -170,8 +190,7 @@ class ApplicationService:
         statement instead of one per organisation) when the project does not hold them yet."""
         project = app.project
         if {"authority", "agency"} & inspect(project).unloaded:
-            db.session.execute(select(Project).where(Project.id == project.id).options(
-                joinedload(Project.authority), joinedload(Project.agency))).all()
+            db.session.execute(_PROJECT_REGULATORS, {"project_id": project.id}).all()
         return project.authority, project.agency
 
     def offered_to(self, app, task: HumanTask) -> list[Organization]:
@@ -225,14 +244,20 @@ class ApplicationService:
         and status), after the ones that can be picked."""
         # the records are the organisation's own, and only it files for them: its open applications
         # (row tuples, one statement of constant text, however many records the dialog lists)
-        busy = {row.open_key: row for row in db.session.execute(
-            select(self.model.open_key, self.model.case_no, self.model.status).where(
-                self.model.applicant_org_id == principal.org_id, self.model.open_key.is_not(None)))
+        busy = {row.open_key: row for row in db.session.execute(self._open_keys(), {"org_id": principal.org_id})
                 } if any(p.open_key and p.reason is None for p in picks) else {}
         marked = [replace(p, reason=f"已有未办结的申请（{busy[p.open_key].case_no}，"
                                     f"{APPLICATION_STATUS[busy[p.open_key].status]}）")
                   if p.reason is None and p.open_key in busy else p for p in picks]
         return sorted(marked, key=lambda p: p.reason is not None)   # stable: the entry's order within each
+
+    def _open_keys(self):
+        stmt = _OPEN_KEYS.get(self.model)
+        if stmt is None:   # built once per model
+            m = self.model
+            stmt = _OPEN_KEYS[m] = select(m.open_key, m.case_no, m.status).where(
+                m.applicant_org_id == bindparam("org_id"), m.open_key.is_not(None))
+        return stmt
 
     # -- commands -------------------------------------------------------------------
     def save(self, principal: Principal, app_id: int, fields: dict, uploads: list[Upload] = (),
@@ -479,6 +504,11 @@ def application_for(process_key: str, instance_id: int):
 
 
 _BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
+_OWN_PAGES: dict = {}     # (model, status given, case number given) -> list_own's count and page statements
+_OPEN_KEYS: dict = {}     # model -> the organisation's open applications' keys (_greyed)
+_LIST_ROWS: dict = {}     # (list query, status given, case number given) -> list_rows' statement
+_PROJECT_REGULATORS = select(Project).where(Project.id == bindparam("project_id")).options(
+    joinedload(Project.authority), joinedload(Project.agency))
 _ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
                                         Attachment.owner_id == bindparam("owner_id")).order_by(Attachment.id)
 _ATTACHMENT_KINDS = select(Attachment.__table__.c.kind).where(   # what _require_fields needs: run as Core

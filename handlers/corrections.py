@@ -9,7 +9,7 @@ second return marks which of its items were already asked in the previous one.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from engine.db import db
 from engine.forms import CorrectionSpec, FieldSpec, FormSpec
@@ -46,8 +46,11 @@ def checklist(form: FormSpec | None, step_id: str) -> list[CorrectionSpec]:
 def notices(instance_id: int | None) -> list[CorrectionNotice]:
     if instance_id is None:
         return []
-    return list(db.session.scalars(select(CorrectionNotice).where(CorrectionNotice.instance_id == instance_id)
-                                   .order_by(CorrectionNotice.round)))
+    return list(db.session.scalars(_NOTICES, {"instance_id": instance_id}))
+
+
+_NOTICES = (select(CorrectionNotice).where(CorrectionNotice.instance_id == bindparam("instance_id"))
+            .order_by(CorrectionNotice.round))
 
 
 def latest(instance_id: int | None) -> CorrectionNotice | None:

@@ -119,11 +119,14 @@ def _unsent(person_id: int, role: str) -> list[Assignment]:
     stored, read without flushing, each then taken as the session holds it (ended, or its project no
     longer under construction, by the rehearsed effect)."""
     with db.session.no_autoflush:
-        rows = db.session.scalars(
-            select(Assignment).join(Project, Project.id == Assignment.project_id)
-            .where(Assignment.person_id == person_id, Assignment.role == role, Assignment.ended_at.is_(None))
-            .order_by(Project.name)).all()
+        rows = db.session.scalars(_ACTIVE_IN_ROLE, {"person_id": person_id, "role": role}).all()
     return [a for a in rows if _counts_toward_limit(a)]
+
+
+_ACTIVE_IN_ROLE = (select(Assignment).join(Project, Project.id == Assignment.project_id)
+                   .where(Assignment.person_id == bindparam("person_id"), Assignment.role == bindparam("role"),
+                          Assignment.ended_at.is_(None))
+                   .order_by(Project.name))
 
 
 def project_counts(person_id: int) -> dict[str, int]:

@@ -5,7 +5,7 @@ command per task, so a batch is all or nothing per task, never half a task.
 """
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine import Actor
@@ -39,6 +39,15 @@ class BatchResult:
     refused: list[Refusal]
 
 
+# built once: building a statement costs more than running it (the task page asks for both)
+_COLLEAGUES = (select(User.id, User.name).join(Account, Account.user_id == User.id)
+               .join(Organization, Organization.id == Account.org_id)
+               .where(Account.org_id == bindparam("org_id"), Account.status == ACTIVE,
+                      Organization.kind.in_(REGULATOR_KINDS), User.id != bindparam("user_id"))
+               .order_by(User.name, User.id))
+_PHRASES = select(OpinionPhrase).where(OpinionPhrase.user_id == bindparam("user_id")).order_by(OpinionPhrase.id)
+
+
 class ReviewDesk:
     """Mixed into ReviewService (which supplies engine, task, claim, inbox, _require_reviewer)."""
 
@@ -47,11 +56,7 @@ class ReviewDesk:
         """The other active reviewers of the principal's organisation: (user id, name)."""
         self._require_reviewer(principal)
         return [tuple(r) for r in db.session.execute(
-            select(User.id, User.name).join(Account, Account.user_id == User.id)
-            .join(Organization, Organization.id == Account.org_id)
-            .where(Account.org_id == principal.org_id, Account.status == ACTIVE,
-                   Organization.kind.in_(REGULATOR_KINDS), User.id != principal.user_id)
-            .order_by(User.name, User.id)).all()]
+            _COLLEAGUES, {"org_id": principal.org_id, "user_id": principal.user_id}).all()]
 
     def transfer(self, principal: Principal, task_id: int, to_user_id, reason: str):
         """转办: hand the task I hold to a colleague, with a reason; they are told."""
@@ -118,8 +123,7 @@ class ReviewDesk:
     # -- 常用意见 ----------------------------------------------------------------------------
     def phrases(self, principal: Principal) -> list[OpinionPhrase]:
         self._require_reviewer(principal)
-        return list(db.session.scalars(select(OpinionPhrase).where(OpinionPhrase.user_id == principal.user_id)
-                                       .order_by(OpinionPhrase.id)))
+        return list(db.session.scalars(_PHRASES, {"user_id": principal.user_id}))
 
     def add_phrase(self, principal: Principal, text: str) -> OpinionPhrase:
         """Save one more 常用意见. The user's row is locked first, so that saves at the same moment

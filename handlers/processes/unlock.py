@@ -1,5 +1,5 @@
 """人员解锁申请 (2.2.1.1): the catalog entry, the applicant's service and 自动解锁."""
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from engine.db import db
 from engine.registry import ServiceCall
@@ -36,11 +36,8 @@ class UnlockService(ApplicationService):
         an enterprise may have hundreds, and the list page builds the dialog each time); the dialog
         greys those with an open application (ApplicationService.picks)."""
         self._require_kind(principal)
-        return db.session.execute(flt.apply(
-            select(LockRecord.id, LockRecord.role, Person.name, Person.id_card, Project.name.label("project"))
-            .join(Person, Person.id == LockRecord.person_id).join(Project, Project.id == LockRecord.project_id)
-            .where(Person.enterprise_id == principal.org_id, LockRecord.closed_at.is_(None))
-            .order_by(Person.name, LockRecord.id), Person.name, Person.id_card, Project.name)).all()
+        return db.session.execute(flt.apply(_LOCK_ROWS, Person.name, Person.id_card, Project.name),
+                                  {"org_id": principal.org_id}).all()
 
     def create(self, principal: Principal, lock_record_id: int) -> UnlockApplication:
         with self.engine.command():
@@ -87,6 +84,13 @@ def apply_unlock(call: ServiceCall) -> dict:
         lock_rule.end_assignment(lock.person_id, lock.role, project_id, "解锁申请审核通过", among=held)
     lock_rule.apply_lock_rule(app.person, locks=locks, assignments=held)
     return _approved(app, f"{app.person.name}已解锁，当前状态：{app.person.status_label}")
+
+
+# built once (the list page reads it for its 添加 dialog each time); a search adds its words to it
+_LOCK_ROWS = (select(LockRecord.id, LockRecord.role, Person.name, Person.id_card, Project.name.label("project"))
+              .join(Person, Person.id == LockRecord.person_id).join(Project, Project.id == LockRecord.project_id)
+              .where(Person.enterprise_id == bindparam("org_id"), LockRecord.closed_at.is_(None))
+              .order_by(Person.name, LockRecord.id))
 
 
 def _picks(service, principal, flt) -> list[Pick]:
