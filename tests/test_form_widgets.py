@@ -33,3 +33,20 @@ def test_the_inbox_filter_renders_as_with_wtforms(app):
                     assert ours(field, **kw) == theirs(field, **kw), (field.name, args, kw)
         form = InboxFilterForm(formdata=None, data={"date_from": date(2026, 3, 4)})
         assert str(form.date_from()) == str(wt.DateInput()(form.date_from))
+
+
+def test_remembered_attributes_and_options_keep_escaping_apart():
+    """A value and its Markup twin are equal strings but render differently: what is remembered for
+    one is never given for the other."""
+    for first, second in ((Markup("<b>"), "<b>"), ("<b>", Markup("<b>"))):
+        for value in (first, second, first):   # the second time from what was remembered
+            assert widgets.html_params(title=value) == wt.html_params(title=value)
+            option = _Choice("1", value, True)
+            assert widgets.Select.render_option(option) == wt.Select.render_option(option)
+    assert widgets.html_params(value=1) != widgets.html_params(value=True)
+    assert widgets.html_params(data=["a", "b"]) == wt.html_params(data=["a", "b"])   # not a key: built each time
+
+
+class _Choice:
+    def __init__(self, value, label, selected, render_kw=None):
+        self.value, self.label, self.selected, self.render_kw = value, label, selected, render_kw

@@ -1,7 +1,7 @@
 """Template filters shared by every page."""
 import math
 
-from flask import url_for
+from flask import request, url_for
 
 from handlers.catalog import local_dt, mask_id
 
@@ -17,18 +17,44 @@ def url_pattern(endpoint: str, key: str, **values):
     return lambda value: f"{head}{int(value)}{tail}"
 
 
+def page_url(endpoint: str, **values) -> str:
+    """The pages' ``url_for``: the same URL, remembered per endpoint, values and request root. A page
+    builds a dozen links (tabs, filters, the pager, the navigation), most of them the same on every
+    request, and a build walks Werkzeug's rules for each; the URL is a function of what the key
+    holds (the application has no url_defaults callbacks: tests/test_page_urls.py), so every worker
+    remembers the same. An external URL (with the host) is built each time."""
+    if values.get("_external"):
+        return url_for(endpoint, **values)
+    try:
+        key = (endpoint, request.blueprint if endpoint[:1] == "." else None, request.script_root,
+               tuple(sorted(values.items())))
+        url = _URLS.get(key)
+    except TypeError:   # a value that cannot be part of a key (a list): built each time
+        return url_for(endpoint, **values)
+    if url is None:
+        url = url_for(endpoint, **values)
+        if len(_URLS) >= _URLS_KEPT:   # searches put user text in links: keep a bounded number
+            _URLS.clear()
+        _URLS[key] = url
+    return url
+
+
+_URLS: dict = {}
+_URLS_KEPT = 4096
+
+
 def column_formats(columns) -> list[tuple]:
     """(column, its fmt) for a list's loop over its rows: each cell tests the format without an
     attribute look-up."""
     return [(column, column.fmt) for column in columns]
 
 
-def cell_text(column, row):
-    """One value of a catalog Column as the pages show it (the ``cell`` macro of apps/_macros.html
-    without its macro call): blank for None or "", formatted by the column's ``fmt``."""
+def cell_text(column, row, empty=""):
+    """One value of a catalog Column as the pages show it: ``empty`` for None or "", formatted by the
+    column's ``fmt`` (a function, not a macro: a list calls it for every cell)."""
     value = column.value(row)
     if value is None or value == "":
-        return ""
+        return empty
     if column.fmt == "mask_id":
         return mask_id(value)
     if column.fmt == "datetime":
@@ -59,6 +85,7 @@ def local_day(value) -> str:
 
 
 def init_app(app) -> None:
+    app.jinja_env.globals["url_for"] = page_url
     app.add_template_global(due_state)
     app.add_template_global(url_pattern)
     app.add_template_global(cell_text)
