@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine import generations
-from engine.db import db, end_reading, holds_changes, in_unit_of_work, unit_of_work
+from engine.db import db, end_reading, holds_changes, in_unit_of_work, read_values, unit_of_work
 from engine.models import utcnow
 
 from . import webhooks
@@ -192,7 +192,7 @@ def authenticate_carrying(token: str) -> tuple[Caller | None, str | None | bool]
     if not token or len(token) > 200 or not token.startswith(TOKEN_PREFIX + "_"):
         return None, False
     digest = hash_token(token)
-    row = db.session.execute(_AUTHENTICATE, {"digest": digest}).first()
+    row = read_values(_AUTHENTICATE, {"digest": digest}).first()   # as Core: a row of values
     if row is None:
         return None, False
     return _caller(row, digest), row.generations

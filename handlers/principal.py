@@ -4,7 +4,7 @@ from engine import Actor, generations
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
-from engine.db import db
+from engine.db import db, read_values
 
 from .models import (
     ACTIVE, DESIGNER, ENTERPRISE_KINDS, ORG_ADMIN, PLATFORM, REGULATOR_KINDS, Account, Notification, Organization,
@@ -75,7 +75,8 @@ def login_session(user_id: int, account_id: int | None) -> LoginSession | None:
     generation check then reads nothing). Without one, or when the account is not the user's, the
     user alone."""
     if account_id is not None:
-        row = db.session.execute(_LOGIN, {"account_id": account_id}).one_or_none()
+        # as Core (read_values): a row of values, without the ORM's execution of a statement
+        row = read_values(_LOGIN, {"account_id": account_id}).one_or_none()
         if row is not None and row.user_id == user_id:
             principal = Principal(row.id, row.user_id, row.user_name, row.org_id, row.org_name, row.org_kind,
                                   row.role) if row.status == ACTIVE else None
