@@ -55,3 +55,20 @@ def test_a_missing_relation_is_none_on_the_row(ctx):
     row = next(r for r in services.unit.list_rows(js1)[0] if r.status == "draft")
     assert row.new_unit is None and row.project.name
     assert_rows_match(services.unit, js1)
+
+
+def test_a_rows_cells_are_escaped_clipped_with_their_title_and_ids_masked(ctx):
+    from types import SimpleNamespace
+
+    from markupsafe import Markup
+
+    from handlers.catalog import Column
+    from webui.filters import row_cells
+    columns = (Column("人员姓名", lambda a: a.name), Column("身份证号", lambda a: a.id_card, "mask_id"),
+               Column("解锁原因", lambda a: a.reason, "clip"), Column("说明", lambda a: a.note))
+    row = SimpleNamespace(name="<b>张三</b>", id_card="530102199001011234", reason='停工 "待复工" & <整改>', note=None)
+    html = row_cells(columns, row)
+    assert isinstance(html, Markup)
+    assert html == ('<td>&lt;b&gt;张三&lt;/b&gt;</td><td class="mono">530102********1234</td>'
+                    '<td class="clip" title="停工 &#34;待复工&#34; &amp; &lt;整改&gt;">停工 &#34;待复工&#34; &amp; &lt;整改&gt;</td>'
+                    '<td></td>')

@@ -2,6 +2,7 @@
 import math
 
 from flask import request, url_for
+from markupsafe import Markup, escape
 
 from handlers.catalog import local_dt, mask_id
 
@@ -43,10 +44,21 @@ _URLS: dict = {}
 _URLS_KEPT = 4096
 
 
-def column_formats(columns) -> list[tuple]:
-    """(column, its fmt) for a list's loop over its rows: each cell tests the format without an
-    attribute look-up."""
-    return [(column, column.fmt) for column in columns]
+def row_cells(columns, row) -> Markup:
+    """A list row's cells of the catalog entry's columns: a clipped text carries the whole value as
+    its title, an ID number is set in the fixed-width font. One call per row instead of a template
+    loop over the columns (a list page has 20 rows of five or more)."""
+    cells = []
+    for column in columns:
+        text = escape(cell_text(column, row))
+        if column.fmt == "clip":
+            whole = column.value(row)
+            cells.append(f'<td class="clip" title="{escape("" if whole is None else whole)}">{text}</td>')
+        elif column.fmt == "mask_id":
+            cells.append(f'<td class="mono">{text}</td>')
+        else:
+            cells.append(f"<td>{text}</td>")
+    return Markup("".join(cells))
 
 
 def cell_text(column, row, empty=""):
@@ -89,7 +101,7 @@ def init_app(app) -> None:
     app.add_template_global(due_state)
     app.add_template_global(url_pattern)
     app.add_template_global(cell_text)
-    app.add_template_global(column_formats)
+    app.add_template_global(row_cells)
     app.add_template_filter(local_day)
     app.add_template_filter(local_dt)
     app.add_template_filter(mask_id)
