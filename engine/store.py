@@ -10,7 +10,7 @@ from dataclasses import field, fields, make_dataclass
 
 from sqlalchemy import (ARRAY, BigInteger, Boolean, DateTime, Integer, String, Text, and_, bindparam, delete, exists,
                         func, insert, literal_column, or_, select, true, update)
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.types import UserDefinedType
 
 from . import audit
@@ -615,5 +615,11 @@ def _keep_loaded_in_step(cls, pk, values: dict) -> None:
     """A session object already loaded for this row gets the written values (no query, no flush)."""
     obj = db.session.identity_map.get(db.session.identity_key(cls, pk))
     if obj is not None:
+        loaded, changed = obj.__dict__, instance_state(obj).committed_state
         for name, value in values.items():
-            set_committed_value(obj, name, value)
+            # a column the object already holds as loaded, with this value, is left as it is
+            if name in changed or loaded.get(name, _UNLOADED) != value:
+                set_committed_value(obj, name, value)
+
+
+_UNLOADED = object()
