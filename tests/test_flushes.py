@@ -18,6 +18,16 @@ from handlers.processes.unlock import UNLOCK_FORM
 from .world import PDF_BYTES, locked_person
 
 
+def draft(world, services, name):
+    """A locked project manager's unlock application, created by the contractor: (applicant, its id)."""
+    locked_person(world, name)
+    applicant = world.who("contractor_user")
+    [lock] = services.unlock.lockable(applicant)
+    app_id = services.unlock.create(applicant, lock.id).id
+    db.session.remove()
+    return applicant, app_id
+
+
 @contextmanager
 def flushes():
     seen = []
@@ -47,11 +57,7 @@ def test_creating_an_application_writes_it_and_its_link_by_statements_without_a_
 
 
 def test_saving_the_form_and_a_file_writes_both_without_a_flush(world, services):
-    locked_person(world, "郑十")
-    applicant = world.who("contractor_user")
-    [lock] = services.unlock.lockable(applicant)
-    app_id = services.unlock.create(applicant, lock.id).id
-    db.session.remove()
+    applicant, app_id = draft(world, services, "郑十")
     with flushes() as seen:
         app = services.unlock.save(applicant, app_id, {"reason": "项目已停工"},
                                    [Upload(UNLOCK_FORM, "申请表.pdf", PDF_BYTES)])
@@ -66,11 +72,7 @@ def test_saving_the_form_and_a_file_writes_both_without_a_flush(world, services)
 
 def test_a_refused_save_keeps_neither_the_fields_nor_the_file(world, services):
     from handlers.errors import FieldErrors
-    locked_person(world, "冯十一")
-    applicant = world.who("contractor_user")
-    [lock] = services.unlock.lockable(applicant)
-    app_id = services.unlock.create(applicant, lock.id).id
-    db.session.remove()
+    applicant, app_id = draft(world, services, "冯十一")
     with pytest.raises(FieldErrors):   # the reason is kept, the form file missing: nothing is
         services.unlock.report(applicant, app_id, {"reason": "项目已停工"})
     db.session.remove()
@@ -91,10 +93,7 @@ def test_a_status_the_application_already_has_leaves_it_unchanged(world, service
 
 
 def test_reporting_writes_the_application_without_a_flush(world, services):
-    locked_person(world, "赵六")
-    applicant = world.who("contractor_user")
-    [lock] = services.unlock.lockable(applicant)
-    app_id = services.unlock.create(applicant, lock.id).id
+    applicant, app_id = draft(world, services, "赵六")
     services.unlock.save(applicant, app_id, {"reason": "项目已停工"}, [Upload(UNLOCK_FORM, "申请表.pdf", PDF_BYTES)])
     db.session.remove()
     with flushes() as seen:
@@ -107,11 +106,7 @@ def test_reporting_writes_the_application_without_a_flush(world, services):
 
 
 def test_a_discarded_draft_is_written_as_discarded(world, services):
-    locked_person(world, "钱七")
-    applicant = world.who("contractor_user")
-    [lock] = services.unlock.lockable(applicant)
-    app_id = services.unlock.create(applicant, lock.id).id
-    db.session.remove()
+    applicant, app_id = draft(world, services, "钱七")
     services.unlock.withdraw(applicant, app_id)
     db.session.remove()
     stored = db.session.get(UnlockApplication, app_id)
