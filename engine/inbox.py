@@ -137,7 +137,8 @@ class ReviewInbox:
                     shape, view, bindparam("p_now"), bindparam("p_soon"))
             params = {"p_user_id": self.user_id, "p_org_id": self.org_id, "p_now": now,
                       "p_soon": deadlines.soon_bound(now), "p_process_key": flt.process_key,
-                      "p_scope": contains_pattern(flt.scope), "p_applicant": contains_pattern(flt.applicant), "p_case_no": flt.case_no}
+                      "p_scope": contains_pattern(flt.scope), "p_applicant": contains_pattern(flt.applicant),
+                      "p_case_no": flt.case_no}
             row = db.session.execute(stmt, {k: v for k, v in params.items() if v is not None}).one()
         else:
             row = db.session.execute(self._counts_statement(flt, view, now, deadlines.soon_bound(now))).one()

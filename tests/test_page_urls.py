@@ -11,7 +11,8 @@ def test_the_application_has_no_url_defaults_the_remembered_urls_would_miss(app)
 
 def test_remembered_urls_are_flasks_for_every_request_root_and_blueprint(app):
     cases = [("apps.index", {"kind": "unlock", "status": "draft", "q": None}), ("apps.index", {"kind": "unlock"}),
-             ("review.index", {"view": "open", "scope": "昆明 & <x>", "sort": "due"}), ("static", {"filename": "app.css"}),
+             ("review.index", {"view": "open", "scope": "昆明 & <x>", "sort": "due"}),
+             ("static", {"filename": "app.css"}),
              ("apps.detail", {"kind": "unlock", "app_id": 7, "_anchor": "files"}), (".index", {"kind": "unlock"})]
     for root in ("", "/qs"):
         with app.test_request_context("/apply/unlock/", base_url=f"http://example.test{root}/"):
