@@ -200,10 +200,10 @@ CHANGES = [
      "takes only the written values it does not hold yet"),
 ]
 BEFORE = [
-    ("the round's starting commit (cfe8634), whose figures the last published run measured (2026-12-07 "
-     "15:56–16:08 UTC, this machine, a slow host): domain services / engine API paired 0.360 (0.284–0.484) on "
-     "SQLite and 0.338 (0.292–0.467) on PostgreSQL; pages / engine API 0.157 (0.109–0.174) on SQLite and 0.142 "
-     "(0.123–0.182) on PostgreSQL; JSON API / engine API 0.182 (0.156–0.244) on SQLite and 0.319 (0.263–0.358) "
+    ("the round's starting commit (a86a54b), whose figures the last published run measured (2026-12-07 "
+     "19:21–19:35 UTC, this machine, a slow host): domain services / engine API paired 0.416 (0.264–0.586) on "
+     "SQLite and 0.359 (0.322–0.422) on PostgreSQL; pages / engine API 0.128 (0.104–0.168) on SQLite and 0.135 "
+     "(0.117–0.157) on PostgreSQL; JSON API / engine API 0.169 (0.118–0.223) on SQLite and 0.291 (0.284–0.354) "
      "on PostgreSQL"),
     ("per request and action: section 9 (statements, ORM loads, function calls, times), measured on that "
      "commit with the same bench harness right after this run"),
@@ -211,41 +211,42 @@ BEFORE = [
 
 # Why the goals are not reached yet, from this round's figures (sections 2 and 9), and what comes next.
 NEXT = [
-    ("Side by side, to see through the host: the round's starting commit (cfe8634) and this one, HTTP paired "
-     "rounds alternating on the idle machine (3 rounds of 30 lifecycles each). SQLite, two runs of each: pages "
-     "0.124, 0.095 → 0.119, 0.118; JSON API 0.165, 0.187 → 0.191, 0.158. PostgreSQL, one run of each: pages "
-     "0.170 → 0.195; JSON API 0.268 → 0.261. Over HTTP the change is inside the spread between runs. The host "
-     "was slow and swinging during this round (the in-memory ceiling 262/s; the same tree's SQLite page "
-     "lifecycle took 79, 93 and 115 ms in three runs minutes apart), so section 9's counts are what this "
-     "round's changes are read from: the same statements, and function calls -18 % (services), -11 % (JSON "
-     "API) and -5 % (pages) on both databases. In three alternating runs of section 9 on SQLite the services "
-     "took 18.5, 24.1, 32.4 ms before and 17.6, 19.6, 20.6 ms after"),
-    ("Domain services ≥ 0.5 of the engine API (this run: 0.42 on SQLite, 0.36 on PostgreSQL, from 0.36 and "
-     "0.34). The service lifecycle's 35,900 calls on SQLite: about 13,500 are the workflow's own steps, "
-     "(de)serialisation and the engine's statements, as in the engine API; about 4,000 the ORM reads of the "
-     "application and its lock record (each a joined read of four or five rows: ~600 calls); 2,400 the two "
-     "flushes left (create's new application, save's attachment with the application's fields), both of new "
-     "rows whose defaults and ids the flush makes; about 200 calls of SQLAlchemy around each statement. "
-     "PostgreSQL: 41 statements against the engine API's 7, ~0.2–0.5 ms each on this host, and the Python "
-     "around them is still 60 % of the lifecycle. Next: the new application and the attachment written by "
-     "statements of their own (their defaults filled as the flush does); a narrower read of the application "
-     "where a command needs only its keys (签收's notification); on PostgreSQL the certificate and the "
-     "notification in one statement"),
-    ("Pages ≥ 0.15: not met in this run on either database (0.128 on SQLite, 0.135 on PostgreSQL; 0.157 and "
-     "0.142 in the last run), met side by side on PostgreSQL (0.195). A page is now mostly what every request "
-     "pays (the login's statement, the template) and its template: the list page renders 20 rows through "
-     "~4,000 calls of Jinja, and each `{% from … import %}` of a macro file costs ~120 calls (Jinja compares "
-     "the context's globals with the template's on each import). Next: the rows' cells built once in Python; "
-     "fewer macro imports per page"),
-    ("JSON API ≥ 0.25: met on PostgreSQL (0.291, 0.284–0.354), not on SQLite (0.169, 0.118–0.223; 0.182 in "
-     "the last run; side by side 0.165, 0.187 → 0.191, 0.158). Each SQLite call still pays three "
-     "transactions: the token's read, the rate counter's write transaction of its own (so that a refused or "
-     "failed call still counts), and the call's command. A lock file queueing SQLite's writers (so that the "
-     "next writer starts when the last ends, not when SQLite's busy handler wakes: 504 of 3,389 BEGIN "
-     "IMMEDIATE waited longer than 0.5 ms in a run) was measured and left out: with 2 workers and 4 users on "
-     "2 cores the workers are short of CPU, not of the lock, and the ratios did not move (0.118/0.161 without, "
-     "0.118/0.161 and 0.128/0.192 with). Next: a writing call's token read and rate count inside its "
-     "command's transaction (counted again on its own when the command rolls back)"),
+    ("The host was slower again in this run (the in-memory ceiling 175 lifecycles/s, against 262 in the last "
+     "run and 371 before), and it swung: the paired ratios are the ones to read, and section 9's counts (which "
+     "do not depend on the load) are what this round's changes are read from. The same statements and ORM "
+     "loads on both databases; function calls: pages -13.2 % on SQLite (175,528 → 152,323) and -11.8 % on "
+     "PostgreSQL, the JSON API -5.3 % and -4.5 %, the domain services -6.4 % and -5.0 %. 暂存 4,070 → 2,829 "
+     "calls, 创建 5,698 → 4,770, the applicant's list page 14,073 → 11,004, the inbox 9,804 → 7,011 (SQLite). "
+     "The gunicorn workers' CPU per SQLite page lifecycle: 150.2 → 128.6 ms, on the slower host"),
+    ("Side by side, the round's starting commit (a86a54b) and this one alternating on the idle machine right "
+     "after the run. Domain services / engine API (15 rounds of 20 on SQLite, 10 on PostgreSQL): SQLite 0.408, "
+     "0.403 → 0.456, 0.438; PostgreSQL 0.376 → 0.414. HTTP (3 rounds of 30 lifecycles per run): PostgreSQL "
+     "pages 0.191, 0.181 → 0.186, 0.221 and JSON API 0.283, 0.295 → 0.345, 0.358; SQLite pages 0.154, 0.137, "
+     "0.166 → 0.162, 0.127, 0.152 and JSON API 0.191, 0.199, 0.169 → 0.170, 0.217, 0.184, inside the spread "
+     "between runs"),
+    ("Domain services ≥ 0.5 of the engine API: not met (this run 0.415 on SQLite, 0.400 on PostgreSQL; side "
+     "by side 0.45 and 0.41). The service lifecycle's 33,700 calls on SQLite against the engine API's 22,000: "
+     "the engine's own share is the same in both (the workflow's steps 9,700, its state loaded and saved "
+     "4,600, the engine's statements and transactions); what the domain adds is the ORM reads of the "
+     "application with its lock record, person, project and organisations (~700 calls each, four of them), "
+     "暂存's whole transaction (2,800), the lock rule's reads under the person's lock (~1,000), three "
+     "notifications (~540) and about two hundred calls around each of the 36 statements the engine API does "
+     "not send. PostgreSQL: 41 statements against the engine API's 7 (approve alone 17: the savepoint, the "
+     "serialisation locks, the four rows of the effect, the case counter, the certificate and the "
+     "notification), each a round trip. Next: a narrower read of the application where a command needs "
+     "neither the applicant's organisation nor the person's employer; on PostgreSQL the effect's writes and "
+     "the certificate with its notification in data-modifying CTEs"),
+    ("Pages ≥ 0.15: met in this run on PostgreSQL (0.151, 0.128–0.170), 0.147 (0.113–0.166) on SQLite (0.128 "
+     "and 0.135 in the last run). Every request still pays about 3,000 calls before and around its view "
+     "(Flask, Werkzeug and the session cookie; the login's statement; the page frame), and an upload's "
+     "multipart body costs Werkzeug about 4,000 calls, most of them compiling the two regular expressions it "
+     "builds from each request's boundary. Next: the inbox's filter form without a WTForms form object (about "
+     "600 calls to build it on every inbox page)"),
+    ("JSON API ≥ 0.25: met on PostgreSQL (0.307, 0.248–0.354), not on SQLite (0.219, 0.169–0.258; 0.169 in "
+     "the last run). Each SQLite call still pays three transactions (the token's read, the rate counter's "
+     "write transaction of its own, the call's command or, for a call that reads, its audit row). Next: as "
+     "before, a writing call's token read and rate count inside its command's transaction, counted again on "
+     "its own when the command rolls back"),
 ]
 
 
