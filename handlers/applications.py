@@ -121,7 +121,7 @@ class ApplicationService:
                  case_no: str | None = None):
         """The enterprise's applications of this process, newest first; ``case_no`` matches part of
         the case number (办件编号)."""
-        stmt, params, total = self._own_page(principal, page, per_page, status, case_no)
+        stmt, params, total, _shape = self._own_page(principal, page, per_page, status, case_no)
         return list(db.session.scalars(stmt, params)), total
 
     def list_rows(self, principal: Principal, page: int = 1, per_page: int = 20, status: str | None = None,
@@ -129,17 +129,17 @@ class ApplicationService:
         """``list_own`` as the list page shows it: each application a row of the values its list
         columns read (handlers.listing), from one SELECT, without loading the applications."""
         query = list_query(self.entry)
-        stmt, params, total = self._own_page(principal, page, per_page, status, case_no)
-        key = (query, "status" in params, "case_no" in params)
+        stmt, params, total, shape = self._own_page(principal, page, per_page, status, case_no)
+        key = (query, shape)
         rows = _LIST_ROWS.get(key)
         if rows is None:
             rows = _LIST_ROWS[key] = query.select(stmt)
         return query.rows(db.session.execute(rows, params)), total
 
     def _own_page(self, principal, page, per_page, status, case_no):
-        """The page's statement, its parameters and the number of rows under the filters; the
-        statements are built once per model and filters given (building one costs more than
-        running it), every value a parameter."""
+        """The page's statement, its parameters, the number of rows under the filters and the
+        statement's shape (the model and which filters are given): the statements are built once per
+        shape (building one costs more than running it), every value a parameter."""
         self._require_kind(principal)
         case_no = normalise(case_no) if case_no else None
         key = (self.model, bool(status), bool(case_no))
@@ -151,7 +151,7 @@ class ApplicationService:
                   "case_no": contains_pattern(case_no),
                   "limit": per_page, "offset": (max(page, 1) - 1) * per_page}
         params = {k: v for k, v in params.items() if v is not None}
-        return stmt, params, db.session.scalar(count, params)
+        return stmt, params, db.session.scalar(count, params), key
 
     def _own_statements(self, status: bool, case_no: bool):
         m = self.model
@@ -506,7 +506,7 @@ def application_for(process_key: str, instance_id: int):
 _BY_INSTANCE: dict = {}   # model -> its statement by instance id (application_for)
 _OWN_PAGES: dict = {}     # (model, status given, case number given) -> list_own's count and page statements
 _OPEN_KEYS: dict = {}     # model -> the organisation's open applications' keys (_greyed)
-_LIST_ROWS: dict = {}     # (list query, status given, case number given) -> list_rows' statement
+_LIST_ROWS: dict = {}     # (list query, the page's shape) -> list_rows' statement
 _PROJECT_REGULATORS = select(Project).where(Project.id == bindparam("project_id")).options(
     joinedload(Project.authority), joinedload(Project.agency))
 _ATTACHMENTS = select(Attachment).where(Attachment.owner_type == bindparam("owner_type"),
